@@ -1,0 +1,601 @@
+//! Layered configuration: built-in defaults, then a TOML file (`BROKKR_CONFIG_FILE` or
+//! `--config`), then environment variables `BROKKR__SECTION__KEY` (later layers win).
+//!
+//! Unknown keys and values of the wrong type are errors that name the key, so a typo never
+//! silently falls back to a default. Lists given in the environment are comma-separated.
+//!
+//! ```
+//! use brokkr_schema::config::Settings;
+//! let env = [("BROKKR__BROKER__LISTEN_ADDR".to_string(), "127.0.0.1:4000".to_string())];
+//! let settings = Settings::load(None, env).unwrap();
+//! assert_eq!(settings.broker.listen_addr, "127.0.0.1:4000");
+//! ```
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use toml::Value;
+
+use crate::pak::{self, PakSettings};
+use crate::validation;
+
+/// A configuration problem, naming the key at fault.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {key}: {message}")]
+pub struct ConfigError {
+    /// Dotted key (`broker.listen_addr`), or the file path for a file that cannot be read.
+    pub key: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            key: key.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// Every setting of every Brokkr process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct Settings {
+    pub database: DatabaseSettings,
+    pub log: LogSettings,
+    pub broker: BrokerSettings,
+    pub cors: CorsSettings,
+    pub agent: AgentSettings,
+    pub telemetry: TelemetrySettings,
+    pub pak: PakSettings,
+}
+
+/// `[database]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseSettings {
+    /// PostgreSQL connection URL.
+    pub url: String,
+    /// Tenant schema: created and migrated on first start, used as `search_path`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schema: Option<String>,
+    /// Connection pool size per process.
+    pub max_connections: u32,
+    /// Seconds to wait for a connection before giving up.
+    pub connect_timeout_seconds: u64,
+    /// Apply pending migrations when the broker starts.
+    pub run_migrations: bool,
+}
+
+impl Default for DatabaseSettings {
+    fn default() -> Self {
+        Self {
+            url: "postgres://brokkr:brokkr@localhost:5432/brokkr".into(),
+            schema: None,
+            max_connections: 50,
+            connect_timeout_seconds: 5,
+            run_migrations: true,
+        }
+    }
+}
+
+/// `[log]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogSettings {
+    /// `trace`, `debug`, `info`, `warn`, `error` or a full `tracing` filter.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+impl Default for LogSettings {
+    fn default() -> Self {
+        Self {
+            level: "info".into(),
+            format: "text".into(),
+        }
+    }
+}
+
+/// `[broker]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BrokerSettings {
+    /// Address the HTTP API listens on.
+    pub listen_addr: String,
+    /// Pre-computed admin PAK hash (hex SHA-256 of the whole PAK).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pak_hash: Option<String>,
+    pub diagnostic_cleanup_interval_seconds: u64,
+    pub diagnostic_max_age_hours: u64,
+    /// 64 hex characters (AES-256) for webhook secrets at rest.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_encryption_key: Option<String>,
+    pub webhook_delivery_interval_seconds: u64,
+    pub webhook_delivery_batch_size: u64,
+    pub webhook_cleanup_retention_days: u64,
+    pub audit_log_retention_days: u64,
+    /// Seconds an authenticated PAK stays cached; 0 disables the cache.
+    pub auth_cache_ttl_seconds: u64,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: u64,
+    /// Seconds in-flight requests get to finish after SIGTERM.
+    pub shutdown_grace_seconds: u64,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        Self {
+            listen_addr: "0.0.0.0:3000".into(),
+            pak_hash: None,
+            diagnostic_cleanup_interval_seconds: 900,
+            diagnostic_max_age_hours: 1,
+            webhook_encryption_key: None,
+            webhook_delivery_interval_seconds: 5,
+            webhook_delivery_batch_size: 50,
+            webhook_cleanup_retention_days: 7,
+            audit_log_retention_days: 90,
+            auth_cache_ttl_seconds: 60,
+            max_body_bytes: 10 * 1024 * 1024,
+            shutdown_grace_seconds: 30,
+        }
+    }
+}
+
+/// `[cors]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsSettings {
+    /// Allowed origins; `*` allows any.
+    pub allowed_origins: Vec<String>,
+    pub allowed_methods: Vec<String>,
+    pub allowed_headers: Vec<String>,
+    pub max_age_seconds: u64,
+}
+
+impl Default for CorsSettings {
+    fn default() -> Self {
+        Self {
+            allowed_origins: vec!["http://localhost:3001".into()],
+            allowed_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
+                .map(String::from)
+                .to_vec(),
+            allowed_headers: ["Authorization", "Content-Type"]
+                .map(String::from)
+                .to_vec(),
+            max_age_seconds: 3600,
+        }
+    }
+}
+
+/// `[agent]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentSettings {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broker_url: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pak: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub agent_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cluster_name: Option<String>,
+    pub polling_interval: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubeconfig_path: Option<String>,
+    pub max_retries: u64,
+    pub max_event_message_retries: u64,
+    pub event_message_retry_delay: u64,
+    pub health_port: u16,
+    pub deployment_health_enabled: bool,
+    pub deployment_health_interval: u64,
+}
+
+impl Default for AgentSettings {
+    fn default() -> Self {
+        Self {
+            broker_url: None,
+            pak: None,
+            agent_name: None,
+            cluster_name: None,
+            polling_interval: 10,
+            kubeconfig_path: None,
+            max_retries: 60,
+            max_event_message_retries: 2,
+            event_message_retry_delay: 5,
+            health_port: 8080,
+            deployment_health_enabled: true,
+            deployment_health_interval: 60,
+        }
+    }
+}
+
+/// `[telemetry]`, with per-process overrides in `[telemetry.broker]` and `[telemetry.agent]`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetrySettings {
+    pub enabled: bool,
+    pub otlp_endpoint: String,
+    pub service_name: String,
+    pub sampling_rate: f64,
+    pub broker: TelemetryOverride,
+    pub agent: TelemetryOverride,
+}
+
+impl Default for TelemetrySettings {
+    fn default() -> Self {
+        Self {
+            enabled: false,
+            otlp_endpoint: "http://localhost:4317".into(),
+            service_name: "brokkr".into(),
+            sampling_rate: 0.1,
+            broker: TelemetryOverride::default(),
+            agent: TelemetryOverride::default(),
+        }
+    }
+}
+
+/// Per-process telemetry overrides; unset fields use the `[telemetry]` value.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct TelemetryOverride {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_endpoint: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub service_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sampling_rate: Option<f64>,
+}
+
+/// Environment variable prefix of configuration keys.
+pub const ENV_PREFIX: &str = "BROKKR__";
+
+impl Settings {
+    /// Loads defaults, then `file` (when given), then the `BROKKR__*` variables of `env`, and
+    /// validates the result.
+    pub fn load(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let mut tree = to_tree(&Settings::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigError::new(path.display().to_string(), format!("cannot read: {e}"))
+            })?;
+            let overlay: toml::Table = toml::from_str(&text).map_err(|e| {
+                ConfigError::new(path.display().to_string(), format!("invalid TOML: {e}"))
+            })?;
+            merge(&mut tree, Value::Table(overlay));
+        }
+        let types = to_tree(&Settings::type_probe())?;
+        let mut vars: Vec<(String, String)> = env
+            .into_iter()
+            .filter(|(k, _)| k.starts_with(ENV_PREFIX))
+            .collect();
+        vars.sort();
+        for (name, raw) in vars {
+            let path: Vec<String> = name[ENV_PREFIX.len()..]
+                .split("__")
+                .map(str::to_ascii_lowercase)
+                .collect();
+            let key = path.join(".");
+            if path.iter().any(String::is_empty) {
+                return Err(ConfigError::new(name, "malformed variable name"));
+            }
+            let value = typed_env_value(&types, &path, &raw)
+                .map_err(|message| ConfigError::new(key.clone(), message))?;
+            set_path(&mut tree, &path, value);
+        }
+        let settings: Settings =
+            serde_path_to_error::deserialize(tree).map_err(|e: serde_path_to_error::Error<_>| {
+                let key = e.path().to_string();
+                ConfigError::new(key, e.into_inner().to_string())
+            })?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    /// Loads from the process environment, with the file named by `file` or, failing that, by
+    /// `BROKKR_CONFIG_FILE`.
+    pub fn from_process(file: Option<&Path>) -> Result<Settings, ConfigError> {
+        let from_env = std::env::var_os("BROKKR_CONFIG_FILE").map(std::path::PathBuf::from);
+        let file = file.map(Path::to_path_buf).or(from_env);
+        Settings::load(file.as_deref(), std::env::vars())
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.broker
+            .listen_addr
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::new("broker.listen_addr", e.to_string()))?;
+        if let Some(schema) = &self.database.schema {
+            validation::schema_name(schema)
+                .map_err(|e| ConfigError::new("database.schema", e.0))?;
+        }
+        if self.database.max_connections == 0 {
+            return Err(ConfigError::new(
+                "database.max_connections",
+                "must be at least 1",
+            ));
+        }
+        if !self.database.url.starts_with("postgres://")
+            && !self.database.url.starts_with("postgresql://")
+        {
+            return Err(ConfigError::new(
+                "database.url",
+                "must be a postgres:// or postgresql:// URL",
+            ));
+        }
+        if let Some(hash) = &self.broker.pak_hash
+            && !hash.is_empty()
+            && !pak::is_valid_hash(hash)
+        {
+            return Err(ConfigError::new(
+                "broker.pak_hash",
+                "must be 64 hex characters (SHA-256 of the admin PAK)",
+            ));
+        }
+        if let Some(key) = &self.broker.webhook_encryption_key
+            && !key.is_empty()
+            && (key.len() != 64 || !key.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ConfigError::new(
+                "broker.webhook_encryption_key",
+                "must be 64 hex characters (a 256-bit key)",
+            ));
+        }
+        if !matches!(self.log.format.to_ascii_lowercase().as_str(), "text" | "json") {
+            return Err(ConfigError::new("log.format", "must be `text` or `json`"));
+        }
+        if self.broker.max_body_bytes < 1024 {
+            return Err(ConfigError::new(
+                "broker.max_body_bytes",
+                "must be at least 1024",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.telemetry.sampling_rate) {
+            return Err(ConfigError::new(
+                "telemetry.sampling_rate",
+                "must be between 0.0 and 1.0",
+            ));
+        }
+        if self.pak.prefix.is_empty()
+            || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError::new("pak.prefix", "must be non-empty and alphanumeric"));
+        }
+        if !self.pak.short_token_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(ConfigError::new("pak.short_token_prefix", "must be alphanumeric"));
+        }
+        if self.pak.long_token_length < 16 {
+            return Err(ConfigError::new(
+                "pak.long_token_length",
+                "must be at least 16 for a key that cannot be guessed",
+            ));
+        }
+        if self.pak.short_token_length == 0 {
+            return Err(ConfigError::new("pak.short_token_length", "must be at least 1"));
+        }
+        Ok(())
+    }
+
+    /// The same shape as the defaults with every optional key present, so the environment layer
+    /// knows the type of each key.
+    fn type_probe() -> Settings {
+        let mut s = Settings::default();
+        s.database.schema = Some(String::new());
+        s.broker.pak_hash = Some(String::new());
+        s.broker.webhook_encryption_key = Some(String::new());
+        s.agent.broker_url = Some(String::new());
+        s.agent.pak = Some(String::new());
+        s.agent.agent_name = Some(String::new());
+        s.agent.cluster_name = Some(String::new());
+        s.agent.kubeconfig_path = Some(String::new());
+        let probe = TelemetryOverride {
+            enabled: Some(false),
+            otlp_endpoint: Some(String::new()),
+            service_name: Some(String::new()),
+            sampling_rate: Some(0.0),
+        };
+        s.telemetry.broker = probe.clone();
+        s.telemetry.agent = probe;
+        s
+    }
+
+    /// The settings as TOML with secrets redacted, for the start-up log.
+    pub fn redacted(&self) -> String {
+        let mut copy = self.clone();
+        let redact = |v: &mut Option<String>| {
+            if v.is_some() {
+                *v = Some("<redacted>".into());
+            }
+        };
+        redact(&mut copy.broker.pak_hash);
+        redact(&mut copy.broker.webhook_encryption_key);
+        redact(&mut copy.agent.pak);
+        copy.database.url = redact_url(&copy.database.url);
+        toml::to_string(&copy).unwrap_or_default()
+    }
+}
+
+/// Replaces the password of a URL with `***`.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..scheme_end + 3], &url[at..]),
+                None => url.to_owned(),
+            }
+        }
+        _ => url.to_owned(),
+    }
+}
+
+fn to_tree(settings: &Settings) -> Result<Value, ConfigError> {
+    Value::try_from(settings).map_err(|e| ConfigError::new("<defaults>", e.to_string()))
+}
+
+fn merge(base: &mut Value, overlay: Value) {
+    match (base, overlay) {
+        (Value::Table(base), Value::Table(overlay)) => {
+            for (k, v) in overlay {
+                match base.get_mut(&k) {
+                    Some(existing) => merge(existing, v),
+                    None => {
+                        base.insert(k, v);
+                    }
+                }
+            }
+        }
+        (slot, value) => *slot = value,
+    }
+}
+
+fn lookup<'a>(tree: &'a Value, path: &[String]) -> Option<&'a Value> {
+    path.iter().try_fold(tree, |node, key| node.get(key))
+}
+
+fn set_path(tree: &mut Value, path: &[String], value: Value) {
+    let mut node = tree;
+    for key in &path[..path.len() - 1] {
+        let Value::Table(table) = node else { return };
+        node = table
+            .entry(key.clone())
+            .or_insert_with(|| Value::Table(toml::Table::new()));
+    }
+    if let (Value::Table(table), Some(last)) = (node, path.last()) {
+        table.insert(last.clone(), value);
+    }
+}
+
+fn typed_env_value(types: &Value, path: &[String], raw: &str) -> Result<Value, String> {
+    let raw = raw.trim();
+    match lookup(types, path) {
+        None => Err("unknown configuration key".into()),
+        Some(Value::Integer(_)) => raw
+            .parse::<i64>()
+            .map(Value::Integer)
+            .map_err(|_| format!("expected an integer, got {raw:?}")),
+        Some(Value::Float(_)) => raw
+            .parse::<f64>()
+            .map(Value::Float)
+            .map_err(|_| format!("expected a number, got {raw:?}")),
+        Some(Value::Boolean(_)) => match raw.to_ascii_lowercase().as_str() {
+            "true" | "1" | "yes" => Ok(Value::Boolean(true)),
+            "false" | "0" | "no" => Ok(Value::Boolean(false)),
+            _ => Err(format!("expected true or false, got {raw:?}")),
+        },
+        Some(Value::Array(_)) => {
+            let items = if raw.starts_with('[') {
+                serde_json::from_str::<Vec<String>>(raw)
+                    .map_err(|e| format!("expected a JSON list of strings: {e}"))?
+            } else {
+                raw.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            };
+            Ok(Value::Array(items.into_iter().map(Value::String).collect()))
+        }
+        Some(Value::Table(_)) => Err("is a section, not a key".into()),
+        Some(_) => Ok(Value::String(raw.to_owned())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let s = Settings::load(None, env(&[])).unwrap();
+        assert_eq!(s.broker.listen_addr, "0.0.0.0:3000");
+        assert_eq!(s.broker.auth_cache_ttl_seconds, 60);
+        assert_eq!(s.database.max_connections, 50);
+        assert_eq!(s.broker.max_body_bytes, 10 * 1024 * 1024);
+    }
+
+    #[test]
+    fn file_then_env_layers_win_in_order() {
+        let dir = std::env::temp_dir().join(format!("brokkr-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("brokkr.toml");
+        std::fs::write(
+            &file,
+            "[broker]\nlisten_addr = \"127.0.0.1:4000\"\nauth_cache_ttl_seconds = 5\n[cors]\nallowed_origins = [\"https://a.example\"]\n",
+        )
+        .unwrap();
+        let s = Settings::load(
+            Some(&file),
+            env(&[
+                ("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "7"),
+                ("BROKKR__CORS__ALLOWED_ORIGINS", "https://b.example, https://c.example"),
+                ("BROKKR__TELEMETRY__BROKER__ENABLED", "true"),
+                ("BROKKR__DATABASE__SCHEMA", "tenant_a"),
+                ("UNRELATED", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.broker.listen_addr, "127.0.0.1:4000");
+        assert_eq!(s.broker.auth_cache_ttl_seconds, 7);
+        assert_eq!(
+            s.cors.allowed_origins,
+            vec!["https://b.example", "https://c.example"]
+        );
+        assert_eq!(s.telemetry.broker.enabled, Some(true));
+        assert_eq!(s.database.schema.as_deref(), Some("tenant_a"));
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let err = Settings::load(None, env(&[("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "soon")]))
+            .unwrap_err();
+        assert_eq!(err.key, "broker.auth_cache_ttl_seconds");
+
+        let err = Settings::load(None, env(&[("BROKKR__BROKER__LISTEN_ADR", "x")])).unwrap_err();
+        assert_eq!(err.key, "broker.listen_adr");
+
+        let err =
+            Settings::load(None, env(&[("BROKKR__BROKER__LISTEN_ADDR", "nowhere")])).unwrap_err();
+        assert_eq!(err.key, "broker.listen_addr");
+
+        let err = Settings::load(None, env(&[("BROKKR__DATABASE__SCHEMA", "x;drop")])).unwrap_err();
+        assert_eq!(err.key, "database.schema");
+
+        let dir = std::env::temp_dir().join(format!("brokkr-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("bad.toml");
+        std::fs::write(&file, "[broker]\nwebhook_delivery_batch_size = \"many\"\n").unwrap();
+        let err = Settings::load(Some(&file), env(&[])).unwrap_err();
+        assert_eq!(err.key, "broker.webhook_delivery_batch_size");
+        std::fs::write(&file, "[brokr]\nx = 1\n").unwrap();
+        let err = Settings::load(Some(&file), env(&[])).unwrap_err();
+        assert!(err.key.contains("brokr") || err.message.contains("brokr"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn urls_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://u:secret@h:5432/db"),
+            "postgres://u:***@h:5432/db"
+        );
+        assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+}

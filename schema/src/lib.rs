@@ -1,0 +1,27 @@
+//! `brokkr-schema`: the vocabulary every Brokkr process shares.
+//!
+//! - [`models`]: the records of the API (agents, generators, stacks, deployment objects, events,
+//!   audit entries) as they travel on the wire, with their OpenAPI schemas.
+//! - [`validation`]: the rules for names, labels and annotations; [`manifest`]: the check that a
+//!   deployment object's YAML is a list of Kubernetes objects.
+//! - [`pak`]: the Prefixed API Key format, generation and hashing.
+//! - [`events`]: the event types and the envelope announced to webhook receivers.
+//! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`).
+//! - `store` (feature `db`): the PostgreSQL queries, one module per resource, used by the broker
+//!   and the worker. The agent uses this crate without it.
+//!
+//! ```
+//! use brokkr_schema::pak::{Pak, PakSettings};
+//! let pak = Pak::generate(&PakSettings::default());
+//! assert!(Pak::parse(pak.as_str()).is_ok());
+//! ```
+
+pub mod config;
+pub mod events;
+pub mod manifest;
+pub mod models;
+pub mod pak;
+pub mod validation;
+
+#[cfg(feature = "db")]
+pub mod store;

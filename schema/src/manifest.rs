@@ -1,0 +1,125 @@
+//! Checks that a deployment object's YAML is a list of Kubernetes objects.
+//!
+//! Every non-empty document of a (multi-document) YAML stream must be a mapping with a string
+//! `apiVersion`, a string `kind` and a non-empty string `metadata.name`. Errors name the document
+//! index (0-based, counting empty documents too, as `---` separators appear in the text).
+
+use serde::Deserialize;
+use serde_yaml_ng::Value;
+
+/// Why a YAML stream is not a list of Kubernetes objects.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("document {document_index}: {reason}")]
+pub struct ManifestError {
+    /// Position of the offending document in the stream (0-based).
+    pub document_index: usize,
+    /// What is wrong with it.
+    pub reason: String,
+}
+
+/// The identity of one object in a manifest.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectRef {
+    /// `apiVersion`, e.g. `apps/v1`.
+    pub api_version: String,
+    /// `kind`, e.g. `Deployment`.
+    pub kind: String,
+    /// `metadata.name`.
+    pub name: String,
+    /// `metadata.namespace`, when given.
+    pub namespace: Option<String>,
+}
+
+/// Parses `yaml` and returns the objects it declares, or the first document that is not one.
+pub fn parse_objects(yaml: &str) -> Result<Vec<ObjectRef>, ManifestError> {
+    let mut objects = Vec::new();
+    for (index, document) in serde_yaml_ng::Deserializer::from_str(yaml).enumerate() {
+        let value = Value::deserialize(document).map_err(|e| ManifestError {
+            document_index: index,
+            reason: format!("invalid YAML: {e}"),
+        })?;
+        if value.is_null() {
+            continue;
+        }
+        objects.push(object_ref(index, &value)?);
+    }
+    if objects.is_empty() {
+        return Err(ManifestError {
+            document_index: 0,
+            reason: "no Kubernetes objects found".into(),
+        });
+    }
+    Ok(objects)
+}
+
+fn object_ref(index: usize, value: &Value) -> Result<ObjectRef, ManifestError> {
+    let fail = |reason: &str| ManifestError {
+        document_index: index,
+        reason: reason.to_owned(),
+    };
+    let map = value
+        .as_mapping()
+        .ok_or_else(|| fail("expected a mapping (a Kubernetes object)"))?;
+    let text = |key: &str| map.get(key).and_then(Value::as_str).map(str::to_owned);
+    let api_version = text("apiVersion")
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| fail("missing or non-string apiVersion"))?;
+    let kind = text("kind")
+        .filter(|v| !v.trim().is_empty())
+        .ok_or_else(|| fail("missing or non-string kind"))?;
+    let metadata = map
+        .get("metadata")
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| fail("missing metadata"))?;
+    let name = metadata
+        .get("name")
+        .and_then(Value::as_str)
+        .filter(|n| !n.trim().is_empty())
+        .ok_or_else(|| fail("missing or empty metadata.name"))?
+        .to_owned();
+    let namespace = metadata
+        .get("namespace")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    Ok(ObjectRef {
+        api_version,
+        kind,
+        name,
+        namespace,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multi_document_streams_are_accepted() {
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\n  namespace: demo\ndata:\n  a: b\n---\n";
+        let objects = parse_objects(yaml).unwrap();
+        assert_eq!(objects.len(), 2);
+        assert_eq!(objects[1].kind, "ConfigMap");
+        assert_eq!(objects[1].namespace.as_deref(), Some("demo"));
+    }
+
+    #[test]
+    fn errors_name_the_document() {
+        let yaml = "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n---\nkind: ConfigMap\nmetadata:\n  name: x\n";
+        let err = parse_objects(yaml).unwrap_err();
+        assert_eq!(err.document_index, 1);
+        assert!(err.reason.contains("apiVersion"), "{err}");
+
+        let err = parse_objects("a: [unclosed").unwrap_err();
+        assert_eq!(err.document_index, 0);
+        assert!(err.reason.contains("invalid YAML"));
+
+        let err = parse_objects("- a\n- b\n").unwrap_err();
+        assert!(err.reason.contains("mapping"));
+
+        let err = parse_objects("apiVersion: v1\nkind: X\nmetadata: {}\n").unwrap_err();
+        assert!(err.reason.contains("metadata.name"));
+
+        assert!(parse_objects("").is_err());
+        assert!(parse_objects("# only a comment\n").is_err());
+    }
+}

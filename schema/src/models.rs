@@ -1,0 +1,320 @@
+//! The API's records as they travel on the wire (and, with feature `db`, as rows).
+//!
+//! Field names follow the original Brokkr API so existing clients keep working. Secrets (PAK
+//! hashes, encrypted webhook fields) have no field here at all, so they cannot leak into a
+//! response.
+
+use chrono::{DateTime, Utc};
+use poem_openapi::{Object, Union};
+use uuid::Uuid;
+
+/// Body of every error response.
+#[derive(Debug, Clone, Object)]
+pub struct ErrorBody {
+    /// What went wrong and why.
+    pub error: String,
+    /// For manifest errors: the 0-based index of the offending YAML document.
+    #[oai(skip_serializing_if_is_none)]
+    pub document_index: Option<u64>,
+}
+
+/// Who a PAK belongs to (`POST /auth/pak`).
+#[derive(Debug, Clone, Object)]
+pub struct AuthResponse {
+    /// True for the admin PAK.
+    pub admin: bool,
+    /// The agent id, for an agent PAK.
+    pub agent: Option<String>,
+    /// The generator id, for a generator PAK.
+    pub generator: Option<String>,
+}
+
+/// A cluster agent.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct Agent {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub name: String,
+    pub cluster_name: String,
+    pub last_heartbeat: Option<DateTime<Utc>>,
+    pub status: String,
+}
+
+/// Body of `POST /agents`.
+#[derive(Debug, Clone, Object)]
+pub struct NewAgent {
+    pub name: String,
+    pub cluster_name: String,
+}
+
+/// Answer of `POST /agents`: the agent and its PAK, shown this once.
+#[derive(Debug, Clone, Object)]
+pub struct CreateAgentResponse {
+    pub agent: Agent,
+    pub initial_pak: String,
+}
+
+/// Answer of `POST /agents/{id}/rotate-pak`.
+#[derive(Debug, Clone, Object)]
+pub struct AgentPakResponse {
+    pub agent: Agent,
+    pub pak: String,
+}
+
+/// Body of `PUT /agents/{id}`: the fields a client may change. Others are ignored.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateAgent {
+    /// Must equal the path id when given.
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+    pub cluster_name: Option<String>,
+    /// `ACTIVE` or `INACTIVE`.
+    pub status: Option<String>,
+}
+
+/// The status values an agent may have.
+pub const AGENT_STATUSES: &[&str] = &["ACTIVE", "INACTIVE"];
+
+/// A label on an agent.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentLabel {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub label: String,
+}
+
+/// Body of `POST /agents/{id}/labels` in object form.
+#[derive(Debug, Clone, Object)]
+pub struct NewAgentLabel {
+    /// Must equal the path id when given.
+    pub agent_id: Option<Uuid>,
+    pub label: String,
+}
+
+/// A label body: the bare JSON string (`"env:prod"`) or `{agent_id, label}`.
+#[derive(Debug, Clone, Union)]
+pub enum LabelBody {
+    Bare(String),
+    Object(NewAgentLabel),
+}
+
+/// An annotation on an agent.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentAnnotation {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub key: String,
+    pub value: String,
+}
+
+/// Body of `POST /agents/{id}/annotations`.
+#[derive(Debug, Clone, Object)]
+pub struct NewAgentAnnotation {
+    /// Must equal the path id when given.
+    pub agent_id: Option<Uuid>,
+    pub key: String,
+    pub value: String,
+}
+
+/// An explicit association of an agent with a stack.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentTarget {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub stack_id: Uuid,
+}
+
+/// Body of `POST /agents/{id}/targets`.
+#[derive(Debug, Clone, Object)]
+pub struct NewAgentTarget {
+    /// Must equal the path id when given.
+    pub agent_id: Option<Uuid>,
+    pub stack_id: Uuid,
+}
+
+/// What an agent reported about a deployment object.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentEvent {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub agent_id: Uuid,
+    pub deployment_object_id: Uuid,
+    pub event_type: String,
+    pub status: String,
+    pub message: Option<String>,
+}
+
+/// Body of `POST /agents/{id}/events`.
+#[derive(Debug, Clone, Object)]
+pub struct NewAgentEvent {
+    /// Must equal the path id when given.
+    pub agent_id: Option<Uuid>,
+    pub deployment_object_id: Uuid,
+    pub event_type: String,
+    /// `SUCCESS` or `FAILURE`.
+    pub status: String,
+    pub message: Option<String>,
+}
+
+/// The status values of an agent event.
+pub const AGENT_EVENT_STATUSES: &[&str] = &["SUCCESS", "FAILURE"];
+
+/// An automation identity (CI pipeline, provisioning system).
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct Generator {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub name: String,
+    pub description: Option<String>,
+    pub last_active_at: Option<DateTime<Utc>>,
+    pub is_active: bool,
+}
+
+/// Body of `POST /generators`.
+#[derive(Debug, Clone, Object)]
+pub struct NewGenerator {
+    pub name: String,
+    pub description: Option<String>,
+}
+
+/// Answer of `POST /generators` and `POST /generators/{id}/rotate-pak`.
+#[derive(Debug, Clone, Object)]
+pub struct GeneratorPakResponse {
+    pub generator: Generator,
+    pub pak: String,
+}
+
+/// Body of `PUT /generators/{id}`: the fields a client may change. Others are ignored, so the
+/// full record a client read earlier is accepted too.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateGenerator {
+    /// Must equal the path id when given.
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Only an admin may change this.
+    pub is_active: Option<bool>,
+}
+
+/// A named set of Kubernetes manifests, owned by a generator.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct Stack {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub name: String,
+    pub description: Option<String>,
+    pub generator_id: Uuid,
+}
+
+/// Body of `POST /stacks`.
+#[derive(Debug, Clone, Object)]
+pub struct NewStack {
+    pub name: String,
+    pub description: Option<String>,
+    /// Owner. A generator may only name itself (or omit it); an admin may omit it to use the
+    /// nil id of the admin-owned stacks.
+    pub generator_id: Option<Uuid>,
+}
+
+/// Body of `PUT /stacks/{id}`: the fields a client may change; others are ignored.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateStack {
+    /// Must equal the path id when given.
+    pub id: Option<Uuid>,
+    pub name: Option<String>,
+    pub description: Option<String>,
+    /// Only an admin may hand a stack to another generator.
+    pub generator_id: Option<Uuid>,
+}
+
+/// A label on a stack.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct StackLabel {
+    pub id: Uuid,
+    pub stack_id: Uuid,
+    pub label: String,
+}
+
+/// An annotation on a stack.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct StackAnnotation {
+    pub id: Uuid,
+    pub stack_id: Uuid,
+    pub key: String,
+    pub value: String,
+}
+
+/// Body of `POST /stacks/{id}/annotations`.
+#[derive(Debug, Clone, Object)]
+pub struct NewStackAnnotation {
+    /// Must equal the path id when given.
+    pub stack_id: Option<Uuid>,
+    pub key: String,
+    pub value: String,
+}
+
+/// One immutable version of a stack's desired state.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct DeploymentObject {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    pub sequence_id: i64,
+    pub stack_id: Uuid,
+    pub yaml_content: String,
+    pub yaml_checksum: String,
+    pub submitted_at: DateTime<Utc>,
+    pub is_deletion_marker: bool,
+}
+
+/// Body of `POST /stacks/{id}/deployment-objects`.
+#[derive(Debug, Clone, Object)]
+pub struct NewDeploymentObject {
+    /// One or more Kubernetes objects as (multi-document) YAML.
+    pub yaml_content: String,
+    /// True to ask agents to remove everything they applied for the stack.
+    #[oai(default)]
+    pub is_deletion_marker: bool,
+}
+
+/// Lowercase hex SHA-256 of a deployment object's YAML.
+pub fn yaml_checksum(yaml: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(yaml.as_bytes()))
+}
+
+/// An audit-log entry.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AuditLog {
+    pub id: Uuid,
+    pub timestamp: DateTime<Utc>,
+    pub actor_type: String,
+    pub actor_id: Option<Uuid>,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: Option<Uuid>,
+    pub details: Option<serde_json::Value>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
