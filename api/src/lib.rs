@@ -1,1 +1,48 @@
+//! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
+//!
+//! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
+//! [`deployment_objects`], [`target_state`] — over the store of `brokkr-schema`. Cross-cutting
+//! pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY counters that make
+//! ETags and long polls work across replicas), [`http`] (JSON errors, body limit, request
+//! metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`), [`server`] (start-up
+//! and graceful shutdown), [`bootstrap`] (the admin PAK) and [`cli`].
+//!
+//! Every state change goes through [`state::Write`], which records it with
+//! `brokkr_schema::store::changes::record` in the same transaction: audit entry, webhook event,
+//! notifications.
 
+pub mod agent_events;
+pub mod agents;
+pub mod auth;
+pub mod bootstrap;
+pub mod cli;
+pub mod deployment_objects;
+pub mod error;
+pub mod generators;
+pub mod http;
+pub mod metrics;
+pub mod probes;
+pub mod propagation;
+pub mod server;
+pub mod stacks;
+pub mod state;
+pub mod target_state;
+
+use poem_openapi::Tags;
+
+/// Groups of the OpenAPI document.
+#[derive(Tags)]
+pub enum ApiTags {
+    /// Checking a PAK.
+    Auth,
+    /// Cluster agents, their labels, annotations, targets, events and target state.
+    Agents,
+    /// Events reported by agents.
+    AgentEvents,
+    /// Automation identities that own stacks.
+    Generators,
+    /// Stacks, their labels, annotations and deployment objects.
+    Stacks,
+    /// Deployment objects.
+    DeploymentObjects,
+}

@@ -1,0 +1,58 @@
+//! `/agent-events`: events reported by agents. The admin reads all of them; an agent reads its
+//! own; generators have no access.
+
+use std::sync::Arc;
+
+use brokkr_schema::models::AgentEvent;
+use brokkr_schema::store::{self, StoreError};
+use poem_openapi::OpenApi;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use uuid::Uuid;
+
+use crate::ApiTags;
+use crate::auth::Pakauth;
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Handlers of `/agent-events`.
+pub struct AgentEventsApi {
+    state: Arc<AppState>,
+}
+
+impl AgentEventsApi {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+#[OpenApi(tag = "ApiTags::AgentEvents")]
+impl AgentEventsApi {
+    /// Lists events, newest first: all of them for the admin, its own for an agent.
+    #[oai(path = "/agent-events", method = "get")]
+    async fn list_agent_events(&self, auth: Pakauth) -> ApiResult<Json<Vec<AgentEvent>>> {
+        let scope = if auth.0.is_admin() {
+            None
+        } else if let Some(agent) = auth.0.agent() {
+            Some(agent)
+        } else {
+            return Err(ApiError::forbidden("Admin or agent access required"));
+        };
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agent_events::list(&mut conn, scope).await?))
+    }
+
+    /// Reads one event (the admin, or the agent that reported it).
+    #[oai(path = "/agent-events/:id", method = "get")]
+    async fn get_agent_event(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentEvent>> {
+        if !auth.0.is_admin() && auth.0.agent().is_none() {
+            return Err(ApiError::forbidden("Admin or agent access required"));
+        }
+        let mut conn = self.state.pool.acquire().await?;
+        match store::agent_events::get(&mut conn, id.0).await {
+            Ok(event) if auth.0.is_admin_or_agent(event.agent_id) => Ok(Json(event)),
+            Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("Agent event not found")),
+            Err(e) => Err(e.into()),
+        }
+    }
+}

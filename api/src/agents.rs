@@ -1,0 +1,467 @@
+//! `/agents`: cluster agents, their labels, annotations, targets, events, heartbeat and PAK.
+//!
+//! Access: the admin sees and changes every agent; an agent reads and changes only its own
+//! record (and can never add targets); generators have no access. Checks that depend only on
+//! the caller come before any lookup, so a refused caller learns nothing about what exists.
+
+use std::sync::Arc;
+
+use brokkr_schema::models::{
+    AGENT_EVENT_STATUSES, AGENT_STATUSES, Agent, AgentAnnotation, AgentEvent, AgentLabel,
+    AgentPakResponse, AgentTarget, CreateAgentResponse, LabelBody, NewAgent, NewAgentAnnotation,
+    NewAgentEvent, NewAgentTarget, Stack, UpdateAgent,
+};
+use brokkr_schema::pak::Pak;
+use brokkr_schema::store::changes::Change;
+use brokkr_schema::store::{self, StoreError};
+use brokkr_schema::validation;
+use poem_openapi::OpenApi;
+use poem_openapi::param::{Path, Query};
+use poem_openapi::payload::Json;
+use uuid::Uuid;
+
+use crate::ApiTags;
+use crate::auth::{Caller, Pakauth};
+use crate::error::{ApiError, ApiResult, NoContent};
+use crate::state::AppState;
+
+/// Handlers of `/agents`.
+pub struct AgentsApi {
+    state: Arc<AppState>,
+}
+
+impl AgentsApi {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    /// Loads a live agent the admin or the agent itself asked for.
+    async fn load(&self, id: Uuid) -> ApiResult<Agent> {
+        let mut conn = self.state.pool.acquire().await?;
+        store::agents::get(&mut conn, id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))
+    }
+}
+
+/// Refuses callers other than the admin and the agent `id` (without looking anything up).
+pub fn require_admin_or_agent(caller: &Caller, id: Uuid) -> ApiResult<()> {
+    if caller.is_admin_or_agent(id) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Access denied"))
+    }
+}
+
+/// A body id that must match the path id when present.
+pub fn check_body_id(body: Option<Uuid>, path: Uuid, field: &str) -> ApiResult<()> {
+    match body {
+        Some(id) if id != path => Err(ApiError::bad_request(format!(
+            "{field} in the body does not match the path"
+        ))),
+        _ => Ok(()),
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Agents")]
+impl AgentsApi {
+    /// Lists agents (admin).
+    #[oai(path = "/agents", method = "get")]
+    async fn list_agents(&self, auth: Pakauth) -> ApiResult<Json<Vec<Agent>>> {
+        auth.0.require_admin()?;
+        Ok(Json(store::agents::list(&self.state.pool).await?))
+    }
+
+    /// Registers an agent and returns its PAK, shown only this once (admin).
+    #[oai(path = "/agents", method = "post")]
+    async fn create_agent(
+        &self,
+        auth: Pakauth,
+        body: Json<NewAgent>,
+    ) -> ApiResult<Json<CreateAgentResponse>> {
+        auth.0.require_admin()?;
+        let name = body.0.name.trim();
+        let cluster_name = body.0.cluster_name.trim();
+        validation::name("Agent name", name, None)?;
+        validation::name("Cluster name", cluster_name, None)?;
+        let pak = Pak::generate(&self.state.settings.pak);
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let agent = store::agents::create(write.conn(), name, cluster_name, &pak.hash()).await?;
+        write
+            .record(Change::AgentCreated {
+                id: agent.id,
+                name: &agent.name,
+                cluster_name: &agent.cluster_name,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(CreateAgentResponse {
+            agent,
+            initial_pak: pak.as_str().to_owned(),
+        }))
+    }
+
+    /// Finds an agent by name and cluster (admin, or the agent itself).
+    #[oai(path = "/agents/", method = "get")]
+    async fn search_agent(
+        &self,
+        auth: Pakauth,
+        name: Query<Option<String>>,
+        cluster_name: Query<Option<String>>,
+    ) -> ApiResult<Json<Agent>> {
+        let caller = auth.0;
+        if caller.generator().is_some() {
+            return Err(ApiError::forbidden("Access denied"));
+        }
+        let (Some(name), Some(cluster_name)) = (name.0, cluster_name.0) else {
+            return Err(ApiError::bad_request(
+                "Invalid request: query parameters name and cluster_name are required",
+            ));
+        };
+        let mut conn = self.state.pool.acquire().await?;
+        let found = store::agents::find(&mut conn, &name, &cluster_name).await;
+        match found {
+            // An agent asking about another agent hears the same as for a missing one.
+            Ok(agent) if caller.is_admin_or_agent(agent.id) => Ok(Json(agent)),
+            Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("Agent not found")),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Reads an agent (admin, or the agent itself).
+    #[oai(path = "/agents/:id", method = "get")]
+    async fn get_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Agent>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        Ok(Json(self.load(id.0).await?))
+    }
+
+    /// Changes an agent's name, cluster name or status (admin, or the agent itself). Other
+    /// fields of the body are ignored.
+    #[oai(path = "/agents/:id", method = "put")]
+    async fn update_agent(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<UpdateAgent>,
+    ) -> ApiResult<Json<Agent>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        let body = body.0;
+        check_body_id(body.id, id.0, "id")?;
+        let name = body.name.as_deref().map(str::trim);
+        let cluster_name = body.cluster_name.as_deref().map(str::trim);
+        if let Some(n) = name {
+            validation::name("Agent name", n, None)?;
+        }
+        if let Some(c) = cluster_name {
+            validation::name("Cluster name", c, None)?;
+        }
+        if let Some(status) = body.status.as_deref()
+            && !AGENT_STATUSES.contains(&status)
+        {
+            return Err(ApiError::bad_request(format!(
+                "status must be one of {}",
+                AGENT_STATUSES.join(", ")
+            )));
+        }
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let agent = store::agents::update(write.conn(), id.0, name, cluster_name, body.status.as_deref())
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        write
+            .record(Change::AgentUpdated {
+                id: agent.id,
+                name: &agent.name,
+                cluster_name: &agent.cluster_name,
+                status: &agent.status,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(agent))
+    }
+
+    /// Deletes an agent (soft delete); its PAK stops working at once (admin).
+    #[oai(path = "/agents/:id", method = "delete")]
+    async fn delete_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        auth.0.require_admin()?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let agent = store::agents::soft_delete(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        write
+            .record(Change::AgentDeleted {
+                id: agent.id,
+                name: &agent.name,
+                cluster_name: &agent.cluster_name,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists an agent's events, newest first (admin, or the agent itself).
+    #[oai(path = "/agents/:id/events", method = "get")]
+    async fn list_events(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentEvent>>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        self.load(id.0).await?;
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agent_events::list(&mut conn, Some(id.0)).await?))
+    }
+
+    /// Reports the outcome of applying a deployment object (admin, or the agent itself, for an
+    /// object of one of its stacks).
+    #[oai(path = "/agents/:id/events", method = "post")]
+    async fn create_event(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<NewAgentEvent>,
+    ) -> ApiResult<Json<AgentEvent>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        let body = body.0;
+        check_body_id(body.agent_id, id.0, "agent_id")?;
+        validation::name("event_type", &body.event_type, None)?;
+        let status = body.status.to_ascii_uppercase();
+        if !AGENT_EVENT_STATUSES.contains(&status.as_str()) {
+            return Err(ApiError::bad_request(format!(
+                "status must be one of {}",
+                AGENT_EVENT_STATUSES.join(", ")
+            )));
+        }
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::get(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        let object = store::deployment_objects::get(write.conn(), body.deployment_object_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Deployment object"))?;
+        if !store::agents::is_associated(write.conn(), id.0, object.stack_id).await? {
+            return Err(ApiError::not_found("Deployment object not found"));
+        }
+        let event = store::agent_events::create(
+            write.conn(),
+            id.0,
+            object.id,
+            body.event_type.trim(),
+            &status,
+            body.message.as_deref(),
+        )
+        .await?;
+        write.record(Change::AgentEventReported { event: &event }).await?;
+        write.commit().await?;
+        Ok(Json(event))
+    }
+
+    /// Lists an agent's labels (admin, or the agent itself).
+    #[oai(path = "/agents/:id/labels", method = "get")]
+    async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentLabel>>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        self.load(id.0).await?;
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agents::labels(&mut conn, id.0).await?))
+    }
+
+    /// Adds a label; the body is a bare JSON string (`"env:prod"`) or `{agent_id, label}` (admin).
+    #[oai(path = "/agents/:id/labels", method = "post")]
+    async fn add_label(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<LabelBody>,
+    ) -> ApiResult<Json<AgentLabel>> {
+        auth.0.require_admin()?;
+        let label = match body.0 {
+            LabelBody::Bare(label) => label,
+            LabelBody::Object(object) => {
+                check_body_id(object.agent_id, id.0, "agent_id")?;
+                object.label
+            }
+        };
+        validation::label(&label)?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::get(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        let added = store::agents::add_label(write.conn(), id.0, &label).await?;
+        write
+            .record(Change::AgentLabelAdded { agent_id: id.0, label: &label })
+            .await?;
+        write.commit().await?;
+        Ok(Json(added))
+    }
+
+    /// Removes a label (admin).
+    #[oai(path = "/agents/:id/labels/:label", method = "delete")]
+    async fn remove_label(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        label: Path<String>,
+    ) -> ApiResult<NoContent> {
+        auth.0.require_admin()?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::remove_label(write.conn(), id.0, &label.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Label"))?;
+        write
+            .record(Change::AgentLabelRemoved { agent_id: id.0, label: &label.0 })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists an agent's annotations (admin, or the agent itself).
+    #[oai(path = "/agents/:id/annotations", method = "get")]
+    async fn list_annotations(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<AgentAnnotation>>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        self.load(id.0).await?;
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agents::annotations(&mut conn, id.0).await?))
+    }
+
+    /// Adds an annotation (admin).
+    #[oai(path = "/agents/:id/annotations", method = "post")]
+    async fn add_annotation(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<NewAgentAnnotation>,
+    ) -> ApiResult<Json<AgentAnnotation>> {
+        auth.0.require_admin()?;
+        let body = body.0;
+        check_body_id(body.agent_id, id.0, "agent_id")?;
+        validation::annotation(&body.key, &body.value)?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::get(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        let added = store::agents::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
+        write
+            .record(Change::AgentAnnotationAdded {
+                agent_id: id.0,
+                key: &body.key,
+                value: &body.value,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(added))
+    }
+
+    /// Removes an annotation by key (admin).
+    #[oai(path = "/agents/:id/annotations/:key", method = "delete")]
+    async fn remove_annotation(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        key: Path<String>,
+    ) -> ApiResult<NoContent> {
+        auth.0.require_admin()?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::remove_annotation(write.conn(), id.0, &key.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Annotation"))?;
+        write
+            .record(Change::AgentAnnotationRemoved { agent_id: id.0, key: &key.0 })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists an agent's explicit targets (admin, or the agent itself).
+    #[oai(path = "/agents/:id/targets", method = "get")]
+    async fn list_targets(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentTarget>>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        self.load(id.0).await?;
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agents::targets(&mut conn, id.0).await?))
+    }
+
+    /// Targets an agent at a stack (admin only: an agent can never widen what it may read).
+    #[oai(path = "/agents/:id/targets", method = "post")]
+    async fn add_target(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<NewAgentTarget>,
+    ) -> ApiResult<Json<AgentTarget>> {
+        auth.0.require_admin()?;
+        let body = body.0;
+        check_body_id(body.agent_id, id.0, "agent_id")?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::get(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        store::stacks::get(write.conn(), body.stack_id)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Stack"))?;
+        let target = store::agents::add_target(write.conn(), id.0, body.stack_id).await?;
+        write
+            .record(Change::AgentTargetAdded { agent_id: id.0, stack_id: body.stack_id })
+            .await?;
+        write.commit().await?;
+        Ok(Json(target))
+    }
+
+    /// Removes a target (admin, or the agent itself).
+    #[oai(path = "/agents/:id/targets/:stack_id", method = "delete")]
+    async fn remove_target(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        stack_id: Path<Uuid>,
+    ) -> ApiResult<NoContent> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        store::agents::remove_target(write.conn(), id.0, stack_id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Target"))?;
+        write
+            .record(Change::AgentTargetRemoved { agent_id: id.0, stack_id: stack_id.0 })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Records a heartbeat (the agent itself only).
+    #[oai(path = "/agents/:id/heartbeat", method = "post")]
+    async fn record_heartbeat(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        if auth.0.agent() != Some(id.0) {
+            return Err(ApiError::forbidden("Only the agent itself can send heartbeats"));
+        }
+        let mut conn = self.state.pool.acquire().await?;
+        store::agents::heartbeat(&mut conn, id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists the stacks an agent manages: targets, plus stacks sharing a label or an annotation
+    /// (admin, or the agent itself).
+    #[oai(path = "/agents/:id/stacks", method = "get")]
+    async fn associated_stacks(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<Stack>>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        self.load(id.0).await?;
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(store::agents::associated_stacks(&mut conn, id.0).await?))
+    }
+
+    /// Issues a new PAK; the old one stops working at once (admin, or the agent itself).
+    #[oai(path = "/agents/:id/rotate-pak", method = "post")]
+    async fn rotate_pak(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentPakResponse>> {
+        require_admin_or_agent(&auth.0, id.0)?;
+        let pak = Pak::generate(&self.state.settings.pak);
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let agent = store::agents::set_pak_hash(write.conn(), id.0, &pak.hash())
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        write.record(Change::AgentPakRotated { id: id.0 }).await?;
+        write.commit().await?;
+        Ok(Json(AgentPakResponse {
+            agent,
+            pak: pak.as_str().to_owned(),
+        }))
+    }
+}

@@ -1,0 +1,133 @@
+//! The API's error type: every failure becomes `{"error": "..."}` with its status, in one place.
+
+use brokkr_schema::models::ErrorBody;
+use brokkr_schema::store::StoreError;
+use brokkr_schema::validation::ValidationError;
+use poem_openapi::ApiResponse;
+use poem_openapi::payload::Json;
+
+/// An error answered to the caller.
+#[derive(Debug, ApiResponse)]
+pub enum ApiError {
+    /// The request is malformed or breaks a validation rule.
+    #[oai(status = 400)]
+    BadRequest(Json<ErrorBody>),
+    /// No valid credential.
+    #[oai(status = 401)]
+    Unauthorized(Json<ErrorBody>),
+    /// The caller's role may not do this.
+    #[oai(status = 403)]
+    Forbidden(Json<ErrorBody>),
+    /// The resource does not exist, or the caller may not see it.
+    #[oai(status = 404)]
+    NotFound(Json<ErrorBody>),
+    /// The change conflicts with existing data (e.g. a duplicate name).
+    #[oai(status = 409)]
+    Conflict(Json<ErrorBody>),
+    /// The body is well-formed but its content is unusable (e.g. YAML that is not Kubernetes objects).
+    #[oai(status = 422)]
+    Unprocessable(Json<ErrorBody>),
+    /// Something failed on our side.
+    #[oai(status = 500)]
+    Internal(Json<ErrorBody>),
+    /// The database cannot be reached; retry later.
+    #[oai(status = 503)]
+    Unavailable(Json<ErrorBody>),
+}
+
+/// Result of a handler.
+pub type ApiResult<T> = Result<T, ApiError>;
+
+fn body(message: impl Into<String>) -> Json<ErrorBody> {
+    Json(ErrorBody {
+        error: message.into(),
+        document_index: None,
+    })
+}
+
+impl ApiError {
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        ApiError::BadRequest(body(message))
+    }
+    pub fn unauthorized(message: impl Into<String>) -> Self {
+        ApiError::Unauthorized(body(message))
+    }
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(body(message))
+    }
+    pub fn not_found(message: impl Into<String>) -> Self {
+        ApiError::NotFound(body(message))
+    }
+    pub fn conflict(message: impl Into<String>) -> Self {
+        ApiError::Conflict(body(message))
+    }
+    pub fn unprocessable(message: impl Into<String>, document_index: Option<u64>) -> Self {
+        ApiError::Unprocessable(Json(ErrorBody {
+            error: message.into(),
+            document_index,
+        }))
+    }
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        ApiError::Unavailable(body(message))
+    }
+
+    /// A store failure, with `what` naming the missing thing for `NotFound`.
+    pub fn from_store(err: StoreError, what: &str) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::not_found(format!("{what} not found")),
+            other => other.into(),
+        }
+    }
+
+    /// The HTTP status of this error.
+    pub fn status(&self) -> u16 {
+        match self {
+            ApiError::BadRequest(_) => 400,
+            ApiError::Unauthorized(_) => 401,
+            ApiError::Forbidden(_) => 403,
+            ApiError::NotFound(_) => 404,
+            ApiError::Conflict(_) => 409,
+            ApiError::Unprocessable(_) => 422,
+            ApiError::Internal(_) => 500,
+            ApiError::Unavailable(_) => 503,
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => ApiError::not_found("Not found"),
+            StoreError::Conflict(message) => ApiError::conflict(message),
+            StoreError::MissingReference(message) => ApiError::bad_request(message),
+            e if e.is_unavailable() => {
+                tracing::warn!(error = %e, "database unavailable");
+                ApiError::unavailable("database unavailable, retry later")
+            }
+            e => {
+                tracing::error!(error = %e, "database error");
+                ApiError::Internal(body("internal error"))
+            }
+        }
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        StoreError::Database(err).into()
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        ApiError::bad_request(err.0)
+    }
+}
+
+/// A success without a body.
+#[derive(Debug, ApiResponse)]
+pub enum NoContent {
+    /// Done.
+    #[oai(status = 204)]
+    Done,
+}

@@ -1,0 +1,98 @@
+//! The HTTP envelope around every route: body-size limit, JSON errors, request metrics.
+//!
+//! Whatever fails — an unknown route, malformed JSON, a wrong content type, an invalid UUID, a
+//! missing key, an oversized body — the caller gets `{"error": "..."}` with the right status.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use poem::error::{MethodNotAllowedError, NotFoundError};
+use poem::http::{StatusCode, header};
+use poem::{Body, Endpoint, IntoResponse, Request, Response};
+
+use crate::state::AppState;
+
+/// A JSON error response.
+pub fn json_error(status: StatusCode, message: &str) -> Response {
+    let body = serde_json::json!({ "error": message });
+    Response::builder()
+        .status(status)
+        .content_type("application/json; charset=utf-8")
+        .body(body.to_string())
+}
+
+/// Turns any error into a JSON response (keeping responses that already are JSON).
+fn error_response(err: poem::Error) -> Response {
+    let status = err.status();
+    let message = err.to_string();
+    let response = err.into_response();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|ct| ct.starts_with("application/json"));
+    if is_json {
+        return response;
+    }
+    let message = if message.is_empty() {
+        status.canonical_reason().unwrap_or("error").to_owned()
+    } else {
+        message
+    };
+    json_error(status, &message)
+}
+
+/// The outermost middleware: enforces the body limit, renders errors as JSON and records metrics.
+pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+    let Some(state) = req.data::<Arc<AppState>>().cloned() else {
+        return Ok(json_error(StatusCode::INTERNAL_SERVER_ERROR, "application state missing"));
+    };
+    let started = Instant::now();
+    let path = req.uri().path().to_owned();
+    let method = req.method().as_str().to_owned();
+
+    let limit = usize::try_from(state.settings.broker.max_body_bytes).unwrap_or(usize::MAX);
+    let declared = req
+        .header(header::CONTENT_LENGTH)
+        .and_then(|v| v.parse::<u64>().ok());
+    let too_large = || {
+        json_error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("request body larger than the limit of {limit} bytes"),
+        )
+    };
+    let limited = match declared {
+        Some(n) if n > limit as u64 => Err(too_large()),
+        Some(_) => Ok(()),
+        None if req.header(header::TRANSFER_ENCODING).is_some() => {
+            // No declared length: read at most `limit` bytes before handing the body on.
+            match req.take_body().into_bytes_limit(limit).await {
+                Ok(bytes) => {
+                    req.set_body(Body::from(bytes));
+                    Ok(())
+                }
+                Err(_) => Err(too_large()),
+            }
+        }
+        None => Ok(()),
+    };
+
+    let (response, unmatched) = match limited {
+        Err(response) => (response, false),
+        Ok(()) => match ep.call(req).await {
+            Ok(output) => (output.into_response(), false),
+            Err(err) => {
+                let unmatched = err.is::<NotFoundError>() || err.is::<MethodNotAllowedError>();
+                (error_response(err), unmatched)
+            }
+        },
+    };
+    if path != "/metrics" {
+        // Unmatched paths share one label value so scanners cannot blow up cardinality.
+        let endpoint = if unmatched { "<unmatched>" } else { path.as_str() };
+        state
+            .metrics
+            .record_http(endpoint, &method, response.status().as_u16(), started.elapsed());
+    }
+    Ok(response)
+}

@@ -1,0 +1,352 @@
+//! `/stacks`: named sets of Kubernetes manifests, their labels, annotations and deployment
+//! objects.
+//!
+//! Access: the admin reaches every stack; a generator only the stacks it owns; an agent may read
+//! a stack it manages (and its labels and annotations) but never change one. A caller who may
+//! not see a stack gets the same 404 as for a stack that does not exist.
+
+use std::sync::Arc;
+
+use brokkr_schema::manifest;
+use brokkr_schema::models::{
+    DeploymentObject, NewDeploymentObject, NewStack, NewStackAnnotation, Stack, StackAnnotation,
+    StackLabel, UpdateStack,
+};
+use brokkr_schema::store::changes::Change;
+use brokkr_schema::store::generators::ADMIN_GENERATOR_ID;
+use brokkr_schema::store::{self, StoreError};
+use brokkr_schema::validation::{self, MAX_NAME_LEN};
+use poem_openapi::OpenApi;
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use uuid::Uuid;
+
+use crate::ApiTags;
+use crate::agents::check_body_id;
+use crate::auth::{Caller, Pakauth};
+use crate::error::{ApiError, ApiResult, NoContent};
+use crate::state::AppState;
+
+/// Handlers of `/stacks`.
+pub struct StacksApi {
+    state: Arc<AppState>,
+}
+
+/// What a caller wants to do with a stack.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Read,
+    Write,
+}
+
+fn stack_not_found() -> ApiError {
+    ApiError::not_found("Stack not found")
+}
+
+impl StacksApi {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+
+    /// Loads a live stack the caller may access, or says why not.
+    async fn authorize(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        caller: &Caller,
+        id: Uuid,
+        access: Access,
+    ) -> ApiResult<Stack> {
+        if caller.agent().is_some() && access == Access::Write {
+            return Err(ApiError::forbidden("Agents cannot change stacks"));
+        }
+        let stack = match store::stacks::get(&mut *conn, id).await {
+            Ok(stack) => stack,
+            Err(StoreError::NotFound) => return Err(stack_not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        let allowed = if caller.is_admin() {
+            true
+        } else if let Some(generator) = caller.generator() {
+            stack.generator_id == generator
+        } else if let Some(agent) = caller.agent() {
+            store::agents::is_associated(&mut *conn, agent, id).await?
+        } else {
+            false
+        };
+        if allowed { Ok(stack) } else { Err(stack_not_found()) }
+    }
+}
+
+fn require_admin_or_generator(caller: &Caller) -> ApiResult<()> {
+    if caller.is_admin() || caller.generator().is_some() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden("Admin or generator access required"))
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Stacks")]
+impl StacksApi {
+    /// Lists stacks: all of them for the admin, its own for a generator.
+    #[oai(path = "/stacks", method = "get")]
+    async fn list_stacks(&self, auth: Pakauth) -> ApiResult<Json<Vec<Stack>>> {
+        require_admin_or_generator(&auth.0)?;
+        Ok(Json(store::stacks::list(&self.state.pool, auth.0.generator()).await?))
+    }
+
+    /// Creates a stack. A generator creates stacks for itself; the admin may name any
+    /// generator as owner, or none (the built-in admin owner).
+    #[oai(path = "/stacks", method = "post")]
+    async fn create_stack(&self, auth: Pakauth, body: Json<NewStack>) -> ApiResult<Json<Stack>> {
+        require_admin_or_generator(&auth.0)?;
+        let body = body.0;
+        let owner = match (auth.0.generator(), body.generator_id) {
+            (Some(me), Some(named)) if named != me => {
+                return Err(ApiError::forbidden("Generator can only create stacks for itself"));
+            }
+            (Some(me), _) => me,
+            (None, named) => named.unwrap_or(ADMIN_GENERATOR_ID),
+        };
+        let name = body.name.trim();
+        validation::name("Stack name", name, Some(MAX_NAME_LEN))?;
+        validation::description(body.description.as_deref())?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let stack = store::stacks::create(write.conn(), name, body.description.as_deref(), owner)
+            .await?;
+        write
+            .record(Change::StackCreated {
+                id: stack.id,
+                name: &stack.name,
+                generator_id: stack.generator_id,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(stack))
+    }
+
+    /// Reads a stack (admin, owning generator, or an agent that manages it).
+    #[oai(path = "/stacks/:id", method = "get")]
+    async fn get_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Stack>> {
+        let mut conn = self.state.pool.acquire().await?;
+        Ok(Json(self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?))
+    }
+
+    /// Changes a stack's name or description (admin or owning generator); only the admin may
+    /// hand it to another generator. Other fields of the body are ignored.
+    #[oai(path = "/stacks/:id", method = "put")]
+    async fn update_stack(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<UpdateStack>,
+    ) -> ApiResult<Json<Stack>> {
+        let body = body.0;
+        check_body_id(body.id, id.0, "id")?;
+        let name = body.name.as_deref().map(str::trim);
+        if let Some(n) = name {
+            validation::name("Stack name", n, Some(MAX_NAME_LEN))?;
+        }
+        validation::description(body.description.as_deref())?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        let stack = self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let new_owner = match (auth.0.generator(), body.generator_id) {
+            (Some(me), Some(named)) if named != me => {
+                return Err(ApiError::forbidden("Only the admin can change a stack's owner"));
+            }
+            (Some(_), _) => None,
+            (None, named) => named.filter(|n| *n != stack.generator_id),
+        };
+        let stack =
+            store::stacks::update(write.conn(), id.0, name, body.description.as_deref(), new_owner)
+                .await
+                .map_err(|e| ApiError::from_store(e, "Stack"))?;
+        write
+            .record(Change::StackUpdated {
+                id: stack.id,
+                name: &stack.name,
+                generator_id: stack.generator_id,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(stack))
+    }
+
+    /// Deletes a stack: a deletion marker is stored first so agents remove what they applied
+    /// (admin or owning generator).
+    #[oai(path = "/stacks/:id", method = "delete")]
+    async fn delete_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let (stack, marker) = store::stacks::soft_delete(write.conn(), id.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Stack"))?;
+        write
+            .record(Change::DeploymentObjectCreated { object: &marker })
+            .await?;
+        write
+            .record(Change::StackDeleted {
+                id: stack.id,
+                name: &stack.name,
+                generator_id: stack.generator_id,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists a stack's deployment objects, newest first (admin or owning generator).
+    #[oai(path = "/stacks/:id/deployment-objects", method = "get")]
+    async fn list_deployment_objects(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<DeploymentObject>>> {
+        require_admin_or_generator(&auth.0)?;
+        let mut conn = self.state.pool.acquire().await?;
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
+        Ok(Json(store::deployment_objects::list_for_stack(&mut conn, id.0).await?))
+    }
+
+    /// Stores a new deployment object: the stack's complete desired state as (multi-document)
+    /// YAML of Kubernetes objects, or a deletion marker (admin or owning generator).
+    #[oai(path = "/stacks/:id/deployment-objects", method = "post")]
+    async fn create_deployment_object(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<NewDeploymentObject>,
+    ) -> ApiResult<Json<DeploymentObject>> {
+        require_admin_or_generator(&auth.0)?;
+        let body = body.0;
+        if !body.is_deletion_marker {
+            manifest::parse_objects(&body.yaml_content).map_err(|e| {
+                ApiError::unprocessable(
+                    format!("yaml_content is not a list of Kubernetes objects: {e}"),
+                    Some(e.document_index as u64),
+                )
+            })?;
+        }
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let object = store::deployment_objects::insert(
+            write.conn(),
+            id.0,
+            &body.yaml_content,
+            body.is_deletion_marker,
+        )
+        .await?;
+        write
+            .record(Change::DeploymentObjectCreated { object: &object })
+            .await?;
+        write.commit().await?;
+        Ok(Json(object))
+    }
+
+    /// Lists a stack's labels (admin, owning generator, or an agent that manages it).
+    #[oai(path = "/stacks/:id/labels", method = "get")]
+    async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<StackLabel>>> {
+        let mut conn = self.state.pool.acquire().await?;
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
+        Ok(Json(store::stacks::labels(&mut conn, id.0).await?))
+    }
+
+    /// Adds a label; the body is a bare JSON string such as `"env:prod"` (admin or owning
+    /// generator).
+    #[oai(path = "/stacks/:id/labels", method = "post")]
+    async fn add_label(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<String>,
+    ) -> ApiResult<Json<StackLabel>> {
+        let label = body.0;
+        validation::label(&label)?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let added = store::stacks::add_label(write.conn(), id.0, &label).await?;
+        write
+            .record(Change::StackLabelAdded { stack_id: id.0, label: &label })
+            .await?;
+        write.commit().await?;
+        Ok(Json(added))
+    }
+
+    /// Removes a label (admin or owning generator).
+    #[oai(path = "/stacks/:id/labels/:label", method = "delete")]
+    async fn remove_label(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        label: Path<String>,
+    ) -> ApiResult<NoContent> {
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        store::stacks::remove_label(write.conn(), id.0, &label.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Label"))?;
+        write
+            .record(Change::StackLabelRemoved { stack_id: id.0, label: &label.0 })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+
+    /// Lists a stack's annotations (admin, owning generator, or an agent that manages it).
+    #[oai(path = "/stacks/:id/annotations", method = "get")]
+    async fn list_annotations(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<StackAnnotation>>> {
+        let mut conn = self.state.pool.acquire().await?;
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
+        Ok(Json(store::stacks::annotations(&mut conn, id.0).await?))
+    }
+
+    /// Adds an annotation (admin or owning generator).
+    #[oai(path = "/stacks/:id/annotations", method = "post")]
+    async fn add_annotation(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<NewStackAnnotation>,
+    ) -> ApiResult<Json<StackAnnotation>> {
+        let body = body.0;
+        if body.stack_id.is_some_and(|s| s != id.0) {
+            return Err(ApiError::bad_request("Stack ID mismatch"));
+        }
+        validation::annotation(&body.key, &body.value)?;
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let added = store::stacks::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
+        write
+            .record(Change::StackAnnotationAdded {
+                stack_id: id.0,
+                key: &body.key,
+                value: &body.value,
+            })
+            .await?;
+        write.commit().await?;
+        Ok(Json(added))
+    }
+
+    /// Removes an annotation by key (admin or owning generator).
+    #[oai(path = "/stacks/:id/annotations/:key", method = "delete")]
+    async fn remove_annotation(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        key: Path<String>,
+    ) -> ApiResult<NoContent> {
+        let mut write = self.state.write(auth.0.actor()).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        store::stacks::remove_annotation(write.conn(), id.0, &key.0)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Annotation"))?;
+        write
+            .record(Change::StackAnnotationRemoved { stack_id: id.0, key: &key.0 })
+            .await?;
+        write.commit().await?;
+        Ok(NoContent::Done)
+    }
+}

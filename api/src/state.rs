@@ -1,0 +1,91 @@
+//! Shared state of the broker process, and [`Write`]: a transaction that records its changes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use brokkr_schema::config::Settings;
+use brokkr_schema::events::BrokkrEvent;
+use brokkr_schema::store::changes::{self, Actor, Change};
+use brokkr_schema::store::notify::{Channels, Scope};
+use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+
+use crate::auth::AuthCache;
+use crate::error::ApiResult;
+use crate::metrics::Metrics;
+use crate::propagation::Propagation;
+
+/// Everything a request handler needs.
+pub struct AppState {
+    pub pool: PgPool,
+    pub settings: Settings,
+    pub channels: Channels,
+    pub auth_cache: Arc<AuthCache>,
+    pub propagation: Arc<Propagation>,
+    pub metrics: Arc<Metrics>,
+}
+
+impl AppState {
+    /// State for `settings` over an open pool (background tasks are started by the caller).
+    pub fn new(pool: PgPool, settings: Settings, metrics: Arc<Metrics>) -> Self {
+        let channels = Channels::for_schema(settings.database.schema.as_deref());
+        let ttl = Duration::from_secs(settings.broker.auth_cache_ttl_seconds);
+        Self {
+            pool,
+            settings,
+            channels,
+            auth_cache: Arc::new(AuthCache::new(ttl)),
+            propagation: Arc::new(Propagation::default()),
+            metrics,
+        }
+    }
+
+    /// Starts a write on behalf of `actor`.
+    pub async fn write(&self, actor: Actor) -> ApiResult<Write<'_>> {
+        Ok(Write {
+            tx: self.pool.begin().await?,
+            state: self,
+            actor,
+            scopes: Vec::new(),
+        })
+    }
+}
+
+/// A transaction whose changes are recorded through [`changes::record`] and, once committed,
+/// applied to this replica's caches at once (other replicas hear of them by NOTIFY).
+pub struct Write<'s> {
+    tx: Transaction<'static, Postgres>,
+    state: &'s AppState,
+    actor: Actor,
+    scopes: Vec<Scope>,
+}
+
+impl Write<'_> {
+    /// The transaction's connection, for store calls.
+    pub fn conn(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
+
+    /// Records a change (audit entry, event, notifications) in this transaction.
+    pub async fn record(&mut self, change: Change<'_>) -> ApiResult<Option<BrokkrEvent>> {
+        let recorded =
+            changes::record(&mut self.tx, &self.state.channels, &self.actor, change).await?;
+        self.scopes.extend(recorded.scopes);
+        Ok(recorded.event)
+    }
+
+    /// Commits, then drops stale cache entries on this replica.
+    pub async fn commit(self) -> ApiResult<()> {
+        self.tx.commit().await?;
+        for scope in self.scopes {
+            match scope {
+                Scope::Admin | Scope::Generator(_) => self.state.auth_cache.invalidate(scope),
+                Scope::Agent(_) => {
+                    self.state.auth_cache.invalidate(scope);
+                    self.state.propagation.apply(Some(scope));
+                }
+                Scope::Stack(_) => self.state.propagation.apply(Some(scope)),
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,56 @@
+//! What agents report about the deployment objects they apply.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::models::AgentEvent;
+
+const EVENT_COLUMNS: &str = "id, created_at, updated_at, deleted_at, agent_id, \
+     deployment_object_id, event_type, status, message";
+
+/// Stores an event.
+pub async fn create(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    deployment_object_id: Uuid,
+    event_type: &str,
+    status: &str,
+    message: Option<&str>,
+) -> StoreResult<AgentEvent> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message)
+         VALUES ($1, $2, $3, $4, $5) RETURNING {EVENT_COLUMNS}"
+    ))
+    .bind(agent_id)
+    .bind(deployment_object_id)
+    .bind(event_type)
+    .bind(status)
+    .bind(message)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "event already exists"))
+}
+
+/// Live events, newest first: all of them, or one agent's.
+pub async fn list(conn: &mut PgConnection, agent_id: Option<Uuid>) -> StoreResult<Vec<AgentEvent>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {EVENT_COLUMNS} FROM agent_events
+          WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR agent_id = $1)
+          ORDER BY created_at DESC, id"
+    ))
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A live event.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<AgentEvent> {
+    sqlx::query_as(sqlf!(
+        "SELECT {EVENT_COLUMNS} FROM agent_events WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}

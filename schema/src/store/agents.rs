@@ -1,0 +1,319 @@
+//! Agents and what hangs off them: labels, annotations and targets.
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::models::{Agent, AgentAnnotation, AgentLabel, AgentTarget, Stack};
+
+const AGENT_COLUMNS: &str =
+    "id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status";
+
+/// Stack ids associated with agent `$1`: explicit targets, plus stacks sharing one of its labels,
+/// plus stacks sharing one of its annotations (same key and value).
+pub const ASSOCIATED_STACK_IDS: &str = "
+    SELECT t.stack_id FROM agent_targets t WHERE t.agent_id = $1
+    UNION
+    SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
+     WHERE al.agent_id = $1
+    UNION
+    SELECT sa.stack_id FROM agent_annotations aa
+      JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
+     WHERE aa.agent_id = $1";
+
+/// All live agents, by name.
+pub async fn list(pool: &PgPool) -> StoreResult<Vec<Agent>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE deleted_at IS NULL ORDER BY name, cluster_name"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Creates an agent with the hash of its first PAK.
+pub async fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    cluster_name: &str,
+    pak_hash: &str,
+) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO agents (name, cluster_name, pak_hash) VALUES ($1, $2, $3) RETURNING {AGENT_COLUMNS}"
+    ))
+    .bind(name)
+    .bind(cluster_name)
+    .bind(pak_hash)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| {
+        StoreError::classify(e, "an agent with this name already exists in this cluster")
+    })
+}
+
+/// A live agent.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A live agent by name and cluster.
+pub async fn find(conn: &mut PgConnection, name: &str, cluster_name: &str) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "SELECT {AGENT_COLUMNS} FROM agents
+          WHERE name = $1 AND cluster_name = $2 AND deleted_at IS NULL"
+    ))
+    .bind(name)
+    .bind(cluster_name)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Changes the given fields of a live agent.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: Option<&str>,
+    cluster_name: Option<&str>,
+    status: Option<&str>,
+) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "UPDATE agents SET name = COALESCE($2, name), cluster_name = COALESCE($3, cluster_name),
+                status = COALESCE($4, status)
+          WHERE id = $1 AND deleted_at IS NULL RETURNING {AGENT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(cluster_name)
+    .bind(status)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| {
+        StoreError::classify(e, "an agent with this name already exists in this cluster")
+    })?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Soft-deletes a live agent and its events; its PAK stops working.
+pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
+    let agent: Agent = sqlx::query_as(sqlf!(
+        "UPDATE agents SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL
+         RETURNING {AGENT_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    sqlx::query("UPDATE agent_events SET deleted_at = now() WHERE agent_id = $1 AND deleted_at IS NULL")
+        .bind(id)
+        .execute(conn)
+        .await?;
+    Ok(agent)
+}
+
+/// Replaces the PAK hash of a live agent.
+pub async fn set_pak_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "UPDATE agents SET pak_hash = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING {AGENT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Records a heartbeat; returns the agent.
+pub async fn heartbeat(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
+    sqlx::query_as(sqlf!(
+        "UPDATE agents SET last_heartbeat = now() WHERE id = $1 AND deleted_at IS NULL
+         RETURNING {AGENT_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Counts for the metrics gauges: (live agents, ACTIVE agents).
+pub async fn counts(pool: &PgPool) -> StoreResult<(i64, i64)> {
+    Ok(sqlx::query_as(
+        "SELECT count(*), count(*) FILTER (WHERE status = 'ACTIVE') FROM agents WHERE deleted_at IS NULL",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
+/// Live agents' heartbeat ages in seconds, for the metrics gauge.
+pub async fn heartbeat_ages(pool: &PgPool) -> StoreResult<Vec<(Uuid, String, f64)>> {
+    Ok(sqlx::query_as(
+        "SELECT id, name, EXTRACT(EPOCH FROM (now() - last_heartbeat))::float8
+           FROM agents WHERE deleted_at IS NULL AND last_heartbeat IS NOT NULL",
+    )
+    .fetch_all(pool)
+    .await?)
+}
+
+/// An agent's labels.
+pub async fn labels(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<AgentLabel>> {
+    Ok(sqlx::query_as(
+        "SELECT id, agent_id, label FROM agent_labels WHERE agent_id = $1 ORDER BY label",
+    )
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Adds a label.
+pub async fn add_label(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    label: &str,
+) -> StoreResult<AgentLabel> {
+    sqlx::query_as(
+        "INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) RETURNING id, agent_id, label",
+    )
+    .bind(agent_id)
+    .bind(label)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "the agent already has this label"))
+}
+
+/// Removes a label; `NotFound` when it was not there.
+pub async fn remove_label(conn: &mut PgConnection, agent_id: Uuid, label: &str) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM agent_labels WHERE agent_id = $1 AND label = $2")
+        .bind(agent_id)
+        .bind(label)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// An agent's annotations.
+pub async fn annotations(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+) -> StoreResult<Vec<AgentAnnotation>> {
+    Ok(sqlx::query_as(
+        "SELECT id, agent_id, key, value FROM agent_annotations WHERE agent_id = $1 ORDER BY key",
+    )
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Adds an annotation.
+pub async fn add_annotation(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    key: &str,
+    value: &str,
+) -> StoreResult<AgentAnnotation> {
+    sqlx::query_as(
+        "INSERT INTO agent_annotations (agent_id, key, value) VALUES ($1, $2, $3)
+         RETURNING id, agent_id, key, value",
+    )
+    .bind(agent_id)
+    .bind(key)
+    .bind(value)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "the agent already has an annotation with this key"))
+}
+
+/// Removes an annotation by key; `NotFound` when it was not there.
+pub async fn remove_annotation(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    key: &str,
+) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM agent_annotations WHERE agent_id = $1 AND key = $2")
+        .bind(agent_id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// An agent's explicit targets.
+pub async fn targets(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<AgentTarget>> {
+    Ok(sqlx::query_as(
+        "SELECT id, agent_id, stack_id FROM agent_targets WHERE agent_id = $1 ORDER BY created_at",
+    )
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Targets an agent at a live stack.
+pub async fn add_target(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    stack_id: Uuid,
+) -> StoreResult<AgentTarget> {
+    sqlx::query_as(
+        "INSERT INTO agent_targets (agent_id, stack_id) VALUES ($1, $2)
+         RETURNING id, agent_id, stack_id",
+    )
+    .bind(agent_id)
+    .bind(stack_id)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "the agent already targets this stack"))
+}
+
+/// Removes a target; `NotFound` when it was not there.
+pub async fn remove_target(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    stack_id: Uuid,
+) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM agent_targets WHERE agent_id = $1 AND stack_id = $2")
+        .bind(agent_id)
+        .bind(stack_id)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The live stacks an agent manages (targets, labels, annotations), by name.
+pub async fn associated_stacks(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<Stack>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT s.id, s.created_at, s.updated_at, s.deleted_at, s.name, s.description, s.generator_id
+           FROM stacks s WHERE s.deleted_at IS NULL AND s.id IN ({ASSOCIATED_STACK_IDS})
+          ORDER BY s.name"
+    ))
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Is the stack associated with the agent (targets, labels or annotations)?
+pub async fn is_associated(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    stack_id: Uuid,
+) -> StoreResult<bool> {
+    Ok(sqlx::query_scalar(sqlf!(
+        "SELECT EXISTS (SELECT 1 FROM ({ASSOCIATED_STACK_IDS}) a WHERE a.stack_id = $2)"
+    ))
+    .bind(agent_id)
+    .bind(stack_id)
+    .fetch_one(conn)
+    .await?)
+}

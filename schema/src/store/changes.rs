@@ -1,0 +1,341 @@
+//! The one seam every state change goes through.
+//!
+//! [`record`] runs inside the transaction that made the change and, atomically with it:
+//! - writes the audit entry (real actor, IP address and user agent);
+//! - turns the change into its webhook event, if it has one, and queues a delivery for every
+//!   enabled subscription that wants it ([`super::webhooks::enqueue_deliveries`]);
+//! - notifies every broker replica, so long-polling agents wake up and cached credentials are
+//!   dropped the moment the transaction commits.
+
+use serde_json::{Value, json};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::notify::{self, Channels, Scope};
+use crate::events::{self, BrokkrEvent};
+use crate::models::{AgentEvent, DeploymentObject};
+
+/// Who made a change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ActorKind {
+    /// The admin PAK.
+    Admin,
+    /// An agent PAK.
+    Agent,
+    /// A generator PAK.
+    Generator,
+    /// Brokkr itself (CLI, background work).
+    System,
+}
+
+impl ActorKind {
+    /// The `actor_type` stored in the audit log.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            ActorKind::Admin => "admin",
+            ActorKind::Agent => "agent",
+            ActorKind::Generator => "generator",
+            ActorKind::System => "system",
+        }
+    }
+}
+
+/// The actor of a change and where the request came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    pub kind: ActorKind,
+    pub id: Option<Uuid>,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Actor {
+    /// Brokkr itself, e.g. the CLI.
+    pub fn system() -> Self {
+        Self {
+            kind: ActorKind::System,
+            id: None,
+            ip_address: None,
+            user_agent: None,
+        }
+    }
+}
+
+/// A state change, described in the domain's words.
+#[derive(Debug, Clone)]
+pub enum Change<'a> {
+    AgentCreated { id: Uuid, name: &'a str, cluster_name: &'a str },
+    AgentUpdated { id: Uuid, name: &'a str, cluster_name: &'a str, status: &'a str },
+    AgentDeleted { id: Uuid, name: &'a str, cluster_name: &'a str },
+    AgentPakRotated { id: Uuid },
+    AgentLabelAdded { agent_id: Uuid, label: &'a str },
+    AgentLabelRemoved { agent_id: Uuid, label: &'a str },
+    AgentAnnotationAdded { agent_id: Uuid, key: &'a str, value: &'a str },
+    AgentAnnotationRemoved { agent_id: Uuid, key: &'a str },
+    AgentTargetAdded { agent_id: Uuid, stack_id: Uuid },
+    AgentTargetRemoved { agent_id: Uuid, stack_id: Uuid },
+    AgentEventReported { event: &'a AgentEvent },
+    GeneratorCreated { id: Uuid, name: &'a str },
+    GeneratorUpdated { id: Uuid, name: &'a str },
+    GeneratorDeleted { id: Uuid, name: &'a str },
+    GeneratorPakRotated { id: Uuid },
+    AdminPakRotated,
+    StackCreated { id: Uuid, name: &'a str, generator_id: Uuid },
+    StackUpdated { id: Uuid, name: &'a str, generator_id: Uuid },
+    StackDeleted { id: Uuid, name: &'a str, generator_id: Uuid },
+    StackLabelAdded { stack_id: Uuid, label: &'a str },
+    StackLabelRemoved { stack_id: Uuid, label: &'a str },
+    StackAnnotationAdded { stack_id: Uuid, key: &'a str, value: &'a str },
+    StackAnnotationRemoved { stack_id: Uuid, key: &'a str },
+    DeploymentObjectCreated { object: &'a DeploymentObject },
+}
+
+/// How a change is written down: audit action, resource, details, event, notifications.
+struct Effects {
+    action: &'static str,
+    resource_type: &'static str,
+    resource_id: Option<Uuid>,
+    details: Value,
+    event: Option<(&'static str, Value)>,
+    state: Option<Scope>,
+    auth: Option<Scope>,
+}
+
+impl Change<'_> {
+    fn effects(&self) -> Effects {
+        let plain = |action, resource_type, id: Uuid, details| Effects {
+            action,
+            resource_type,
+            resource_id: Some(id),
+            details,
+            event: None,
+            state: None,
+            auth: None,
+        };
+        match *self {
+            Change::AgentCreated { id, name, cluster_name } => {
+                let details = json!({"agent_id": id, "name": name, "cluster_name": cluster_name});
+                Effects {
+                    event: Some((events::AGENT_REGISTERED, details.clone())),
+                    ..plain("agent.created", "agent", id, details)
+                }
+            }
+            Change::AgentUpdated { id, name, cluster_name, status } => Effects {
+                state: Some(Scope::Agent(id)),
+                ..plain(
+                    "agent.updated",
+                    "agent",
+                    id,
+                    json!({"name": name, "cluster_name": cluster_name, "status": status}),
+                )
+            },
+            Change::AgentDeleted { id, name, cluster_name } => {
+                let details = json!({"agent_id": id, "name": name, "cluster_name": cluster_name});
+                Effects {
+                    event: Some((events::AGENT_DEREGISTERED, details.clone())),
+                    state: Some(Scope::Agent(id)),
+                    auth: Some(Scope::Agent(id)),
+                    ..plain("agent.deleted", "agent", id, details)
+                }
+            }
+            Change::AgentPakRotated { id } => Effects {
+                auth: Some(Scope::Agent(id)),
+                ..plain("pak.rotated", "agent", id, json!({}))
+            },
+            Change::AgentLabelAdded { agent_id, label } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain("agent.label_added", "agent", agent_id, json!({"label": label}))
+            },
+            Change::AgentLabelRemoved { agent_id, label } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain("agent.label_removed", "agent", agent_id, json!({"label": label}))
+            },
+            Change::AgentAnnotationAdded { agent_id, key, value } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain(
+                    "agent.annotation_added",
+                    "agent",
+                    agent_id,
+                    json!({"key": key, "value": value}),
+                )
+            },
+            Change::AgentAnnotationRemoved { agent_id, key } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain("agent.annotation_removed", "agent", agent_id, json!({"key": key}))
+            },
+            Change::AgentTargetAdded { agent_id, stack_id } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain("agent.target_added", "agent", agent_id, json!({"stack_id": stack_id}))
+            },
+            Change::AgentTargetRemoved { agent_id, stack_id } => Effects {
+                state: Some(Scope::Agent(agent_id)),
+                ..plain("agent.target_removed", "agent", agent_id, json!({"stack_id": stack_id}))
+            },
+            Change::AgentEventReported { event } => {
+                let data = json!({
+                    "agent_event_id": event.id,
+                    "agent_id": event.agent_id,
+                    "deployment_object_id": event.deployment_object_id,
+                    "event_type": event.event_type,
+                    "status": event.status,
+                    "message": event.message,
+                    "created_at": event.created_at,
+                });
+                let event_type = if event.status == "SUCCESS" {
+                    events::DEPLOYMENT_APPLIED
+                } else {
+                    events::DEPLOYMENT_FAILED
+                };
+                Effects {
+                    event: Some((event_type, data.clone())),
+                    state: Some(Scope::Agent(event.agent_id)),
+                    ..plain("agent_event.created", "agent_event", event.id, data)
+                }
+            }
+            Change::GeneratorCreated { id, name } => {
+                plain("generator.created", "generator", id, json!({"name": name}))
+            }
+            Change::GeneratorUpdated { id, name } => {
+                plain("generator.updated", "generator", id, json!({"name": name}))
+            }
+            Change::GeneratorDeleted { id, name } => Effects {
+                auth: Some(Scope::Generator(id)),
+                ..plain("generator.deleted", "generator", id, json!({"name": name}))
+            },
+            Change::GeneratorPakRotated { id } => Effects {
+                auth: Some(Scope::Generator(id)),
+                ..plain("pak.rotated", "generator", id, json!({}))
+            },
+            Change::AdminPakRotated => Effects {
+                action: "pak.rotated",
+                resource_type: "admin",
+                resource_id: None,
+                details: json!({}),
+                event: None,
+                state: None,
+                auth: Some(Scope::Admin),
+            },
+            Change::StackCreated { id, name, generator_id } => {
+                let details = json!({"stack_id": id, "name": name, "generator_id": generator_id});
+                Effects {
+                    event: Some((events::STACK_CREATED, details.clone())),
+                    state: Some(Scope::Stack(id)),
+                    ..plain("stack.created", "stack", id, details)
+                }
+            }
+            Change::StackUpdated { id, name, generator_id } => plain(
+                "stack.updated",
+                "stack",
+                id,
+                json!({"name": name, "generator_id": generator_id}),
+            ),
+            Change::StackDeleted { id, name, generator_id } => {
+                let details = json!({"stack_id": id, "name": name, "generator_id": generator_id});
+                Effects {
+                    event: Some((events::STACK_DELETED, details.clone())),
+                    state: Some(Scope::Stack(id)),
+                    ..plain("stack.deleted", "stack", id, details)
+                }
+            }
+            Change::StackLabelAdded { stack_id, label } => Effects {
+                state: Some(Scope::Stack(stack_id)),
+                ..plain("stack.label_added", "stack", stack_id, json!({"label": label}))
+            },
+            Change::StackLabelRemoved { stack_id, label } => Effects {
+                state: Some(Scope::Stack(stack_id)),
+                ..plain("stack.label_removed", "stack", stack_id, json!({"label": label}))
+            },
+            Change::StackAnnotationAdded { stack_id, key, value } => Effects {
+                state: Some(Scope::Stack(stack_id)),
+                ..plain(
+                    "stack.annotation_added",
+                    "stack",
+                    stack_id,
+                    json!({"key": key, "value": value}),
+                )
+            },
+            Change::StackAnnotationRemoved { stack_id, key } => Effects {
+                state: Some(Scope::Stack(stack_id)),
+                ..plain("stack.annotation_removed", "stack", stack_id, json!({"key": key}))
+            },
+            Change::DeploymentObjectCreated { object } => {
+                let data = json!({
+                    "deployment_object_id": object.id,
+                    "stack_id": object.stack_id,
+                    "sequence_id": object.sequence_id,
+                    "yaml_checksum": object.yaml_checksum,
+                    "is_deletion_marker": object.is_deletion_marker,
+                    "submitted_at": object.submitted_at,
+                });
+                let event_type = if object.is_deletion_marker {
+                    events::DEPLOYMENT_DELETED
+                } else {
+                    events::DEPLOYMENT_CREATED
+                };
+                Effects {
+                    event: Some((event_type, data.clone())),
+                    state: Some(Scope::Stack(object.stack_id)),
+                    ..plain("deployment_object.created", "deployment_object", object.id, data)
+                }
+            }
+        }
+    }
+
+    /// The webhook event this change announces, if any.
+    pub fn event(&self) -> Option<BrokkrEvent> {
+        self.effects()
+            .event
+            .map(|(event_type, data)| BrokkrEvent::new(event_type, data))
+    }
+}
+
+/// What [`record`] did: the event it announced and the scopes it notified.
+#[derive(Debug, Clone)]
+pub struct Recorded {
+    /// The webhook event, if the change has one.
+    pub event: Option<BrokkrEvent>,
+    /// State and credential scopes notified (for the writer's own caches).
+    pub scopes: Vec<Scope>,
+}
+
+/// Records `change` inside the caller's transaction: audit entry, webhook event and
+/// notifications.
+pub async fn record(
+    conn: &mut PgConnection,
+    channels: &Channels,
+    actor: &Actor,
+    change: Change<'_>,
+) -> StoreResult<Recorded> {
+    let effects = change.effects();
+    super::audit::insert(
+        &mut *conn,
+        &super::audit::NewAuditEntry {
+            actor_type: actor.kind.as_str(),
+            actor_id: actor.id,
+            action: effects.action,
+            resource_type: effects.resource_type,
+            resource_id: effects.resource_id,
+            details: Some(effects.details),
+            ip_address: actor.ip_address.as_deref(),
+            user_agent: actor.user_agent.as_deref(),
+        },
+    )
+    .await?;
+    let event = effects
+        .event
+        .map(|(event_type, data)| BrokkrEvent::new(event_type, data));
+    if let Some(event) = &event {
+        super::webhooks::enqueue_deliveries(&mut *conn, event).await?;
+    }
+    let mut scopes = Vec::new();
+    if let Some(scope) = effects.state {
+        notify::send(&mut *conn, &channels.state, scope).await?;
+        scopes.push(scope);
+    }
+    if let Some(scope) = effects.auth {
+        notify::send(&mut *conn, &channels.auth, scope).await?;
+        scopes.push(scope);
+    }
+    Ok(Recorded { event, scopes })
+}

@@ -1,0 +1,65 @@
+//! Deployment objects: immutable versions of a stack's desired state.
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::models::{DeploymentObject, yaml_checksum};
+
+/// Columns of a deployment object, for queries elsewhere in the store.
+pub const DEPLOYMENT_OBJECT_COLUMNS: &str = "id, created_at, updated_at, deleted_at, sequence_id, \
+     stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker";
+
+/// Stores a new deployment object with the next sequence id.
+pub async fn insert(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+    yaml: &str,
+    is_deletion_marker: bool,
+) -> StoreResult<DeploymentObject> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, is_deletion_marker)
+         VALUES ($1, $2, $3, $4) RETURNING {DEPLOYMENT_OBJECT_COLUMNS}"
+    ))
+    .bind(stack_id)
+    .bind(yaml)
+    .bind(yaml_checksum(yaml))
+    .bind(is_deletion_marker)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "deployment object already exists"))
+}
+
+/// A live deployment object.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<DeploymentObject> {
+    sqlx::query_as(sqlf!(
+        "SELECT {DEPLOYMENT_OBJECT_COLUMNS} FROM deployment_objects WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A stack's live deployment objects, newest first.
+pub async fn list_for_stack(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+) -> StoreResult<Vec<DeploymentObject>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {DEPLOYMENT_OBJECT_COLUMNS} FROM deployment_objects
+          WHERE stack_id = $1 AND deleted_at IS NULL ORDER BY sequence_id DESC"
+    ))
+    .bind(stack_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Number of live deployment objects, for the metrics gauge.
+pub async fn count(pool: &PgPool) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM deployment_objects WHERE deleted_at IS NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}

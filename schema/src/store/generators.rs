@@ -1,0 +1,100 @@
+//! Generators: automation identities that own stacks and templates.
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::models::Generator;
+
+const GENERATOR_COLUMNS: &str =
+    "id, created_at, updated_at, deleted_at, name, description, last_active_at, is_active";
+
+/// The nil id of the built-in generator that owns admin-created stacks (it has no PAK).
+pub const ADMIN_GENERATOR_ID: Uuid = Uuid::nil();
+
+/// All live generators, by name (the built-in admin owner included).
+pub async fn list(pool: &PgPool) -> StoreResult<Vec<Generator>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {GENERATOR_COLUMNS} FROM generators WHERE deleted_at IS NULL ORDER BY name"
+    ))
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Creates a generator with the hash of its first PAK.
+pub async fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    description: Option<&str>,
+    pak_hash: &str,
+) -> StoreResult<Generator> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO generators (name, description, pak_hash) VALUES ($1, $2, $3)
+         RETURNING {GENERATOR_COLUMNS}"
+    ))
+    .bind(name)
+    .bind(description)
+    .bind(pak_hash)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "a generator with this name already exists"))
+}
+
+/// A live generator.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Generator> {
+    sqlx::query_as(sqlf!(
+        "SELECT {GENERATOR_COLUMNS} FROM generators WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Changes the given fields of a live generator.
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+    is_active: Option<bool>,
+) -> StoreResult<Generator> {
+    sqlx::query_as(sqlf!(
+        "UPDATE generators SET name = COALESCE($2, name), description = COALESCE($3, description),
+                is_active = COALESCE($4, is_active)
+          WHERE id = $1 AND deleted_at IS NULL RETURNING {GENERATOR_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(is_active)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "a generator with this name already exists"))?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Soft-deletes a live generator (its stacks are deleted by the caller, in the same transaction).
+pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Generator> {
+    sqlx::query_as(sqlf!(
+        "UPDATE generators SET deleted_at = now(), pak_hash = NULL
+          WHERE id = $1 AND deleted_at IS NULL RETURNING {GENERATOR_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Replaces the PAK hash of a live generator.
+pub async fn set_pak_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> StoreResult<Generator> {
+    sqlx::query_as(sqlf!(
+        "UPDATE generators SET pak_hash = $2 WHERE id = $1 AND deleted_at IS NULL
+         RETURNING {GENERATOR_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(hash)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,125 @@
+//! The PostgreSQL store: plain SQL with sqlx, one module per resource.
+//!
+//! Functions take a `&mut PgConnection` so a handler can run several of them in one transaction
+//! (`&mut *tx`), or a pool connection for single reads. Every state change also goes through
+//! [`changes::record`], the single seam that writes the audit entry, the webhook event and the
+//! notifications that wake long-polling agents and invalidate caches on every broker replica.
+
+/// `format!` for SQL assembled from constant fragments only (column lists, shared subqueries);
+/// values are always bound as parameters.
+macro_rules! sqlf {
+    ($($arg:tt)*) => {
+        sqlx::AssertSqlSafe(format!($($arg)*))
+    };
+}
+
+pub mod agent_events;
+pub mod agents;
+pub mod audit;
+pub mod auth;
+pub mod changes;
+pub mod deployment_objects;
+pub mod generators;
+pub mod notify;
+pub mod stacks;
+pub mod target_state;
+pub mod webhooks;
+
+use std::time::Duration;
+
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::{Executor, PgPool};
+
+use crate::config::DatabaseSettings;
+
+/// The embedded migrations of `migrations/`.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// What a store call can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The row does not exist (or is soft-deleted).
+    #[error("not found")]
+    NotFound,
+    /// A uniqueness rule was broken; the text says which.
+    #[error("{0}")]
+    Conflict(String),
+    /// A referenced row does not exist.
+    #[error("{0}")]
+    MissingReference(String),
+    /// Any other database failure.
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+/// Result of store calls.
+pub type StoreResult<T> = Result<T, StoreError>;
+
+impl StoreError {
+    /// Maps a unique violation to [`StoreError::Conflict`] with `message`, a foreign-key
+    /// violation to [`StoreError::MissingReference`], anything else to `Database`.
+    pub fn classify(err: sqlx::Error, conflict: &str) -> StoreError {
+        if let sqlx::Error::Database(db) = &err {
+            match db.code().as_deref() {
+                Some("23505") => return StoreError::Conflict(conflict.to_owned()),
+                Some("23503") => {
+                    return StoreError::MissingReference("a referenced record does not exist".into());
+                }
+                _ => {}
+            }
+        }
+        StoreError::Database(err)
+    }
+
+    /// True when the database could not be reached (as opposed to refusing a statement).
+    pub fn is_unavailable(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Database(
+                sqlx::Error::Io(_)
+                    | sqlx::Error::PoolTimedOut
+                    | sqlx::Error::PoolClosed
+                    | sqlx::Error::Tls(_)
+                    | sqlx::Error::Protocol(_)
+            )
+        )
+    }
+}
+
+/// Connection options for `settings`, with the tenant schema as `search_path`.
+pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
+    let mut options: PgConnectOptions = settings.url.parse()?;
+    options = options.application_name("brokkr");
+    if let Some(schema) = &settings.schema {
+        // The name was validated (letters, digits, '_'), so quoting it is safe.
+        options = options.options([("search_path", format!("\"{schema}\",public"))]);
+    }
+    Ok(options)
+}
+
+/// Opens a pool, creating the tenant schema first when one is configured.
+pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
+    let options = connect_options(settings)?;
+    let timeout = Duration::from_secs(settings.connect_timeout_seconds.max(1));
+    if let Some(schema) = &settings.schema {
+        let bootstrap = PgPoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(timeout)
+            .connect_with(settings.url.parse::<PgConnectOptions>()?)
+            .await?;
+        bootstrap
+            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+            .await?;
+        bootstrap.close().await;
+    }
+    PgPoolOptions::new()
+        .max_connections(settings.max_connections)
+        .acquire_timeout(timeout)
+        .connect_with(options)
+        .await
+}
+
+/// Applies pending migrations (serialised across processes by sqlx's advisory lock).
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

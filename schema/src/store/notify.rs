@@ -1,0 +1,106 @@
+//! LISTEN/NOTIFY channels shared by every broker replica.
+//!
+//! Channel names carry the tenant schema, so tenants sharing one database never see each
+//! other's notifications. Notifications are sent inside the writing transaction and delivered
+//! by PostgreSQL at commit, so a listener never hears of a change it cannot yet read.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Target-state changes. Payload: `agent:<id>` (one agent's state) or `stack:<id>` (a stack's
+/// content or labels, which may touch any agent).
+pub const STATE: &str = "brokkr_state";
+/// Credential changes. Payload: `admin`, `agent:<id>` or `generator:<id>`.
+pub const AUTH: &str = "brokkr_auth";
+
+/// The channel name for `base` in the tenant `schema`.
+pub fn channel(base: &str, schema: Option<&str>) -> String {
+    match schema {
+        Some(s) => format!("{base}__{s}"),
+        None => base.to_owned(),
+    }
+}
+
+/// What changed, as carried in a notification payload.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// Something about one agent (targets, labels, events, record).
+    Agent(Uuid),
+    /// Something about one stack (new deployment object, labels, deletion).
+    Stack(Uuid),
+    /// The admin credential.
+    Admin,
+    /// One generator's credential.
+    Generator(Uuid),
+}
+
+impl Scope {
+    /// The payload text.
+    pub fn payload(&self) -> String {
+        match self {
+            Scope::Agent(id) => format!("agent:{id}"),
+            Scope::Stack(id) => format!("stack:{id}"),
+            Scope::Admin => "admin".into(),
+            Scope::Generator(id) => format!("generator:{id}"),
+        }
+    }
+
+    /// Parses a payload; unknown payloads give `None` (treated as "anything may have changed").
+    pub fn parse(payload: &str) -> Option<Scope> {
+        if payload == "admin" {
+            return Some(Scope::Admin);
+        }
+        let (kind, id) = payload.split_once(':')?;
+        let id = Uuid::parse_str(id).ok()?;
+        match kind {
+            "agent" => Some(Scope::Agent(id)),
+            "stack" => Some(Scope::Stack(id)),
+            "generator" => Some(Scope::Generator(id)),
+            _ => None,
+        }
+    }
+}
+
+/// Queues a notification on `channel` (delivered at commit).
+pub async fn send(conn: &mut PgConnection, channel: &str, scope: Scope) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(channel)
+        .bind(scope.payload())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// The channel names of one tenant.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Channels {
+    /// Target-state changes.
+    pub state: String,
+    /// Credential changes.
+    pub auth: String,
+}
+
+impl Channels {
+    /// Channels for the tenant `schema` (or the default tenant).
+    pub fn for_schema(schema: Option<&str>) -> Self {
+        Self {
+            state: channel(STATE, schema),
+            auth: channel(AUTH, schema),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_round_trip() {
+        let id = Uuid::new_v4();
+        for scope in [Scope::Agent(id), Scope::Stack(id), Scope::Admin, Scope::Generator(id)] {
+            assert_eq!(Scope::parse(&scope.payload()), Some(scope));
+        }
+        assert_eq!(Scope::parse("nonsense"), None);
+        assert_eq!(channel(STATE, Some("tenant_a")), "brokkr_state__tenant_a");
+    }
+}

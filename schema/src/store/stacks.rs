@@ -1,0 +1,230 @@
+//! Stacks, their labels and annotations, and stack deletion (with its deletion marker).
+
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult, deployment_objects};
+use crate::models::{DeploymentObject, Stack, StackAnnotation, StackLabel};
+
+const STACK_COLUMNS: &str = "id, created_at, updated_at, deleted_at, name, description, generator_id";
+
+/// Live stacks by name, all of them or one generator's.
+pub async fn list(pool: &PgPool, generator_id: Option<Uuid>) -> StoreResult<Vec<Stack>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {STACK_COLUMNS} FROM stacks
+          WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR generator_id = $1) ORDER BY name"
+    ))
+    .bind(generator_id)
+    .fetch_all(pool)
+    .await?)
+}
+
+/// Number of live stacks, for the metrics gauge.
+pub async fn count(pool: &PgPool) -> StoreResult<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT count(*) FROM stacks WHERE deleted_at IS NULL")
+            .fetch_one(pool)
+            .await?,
+    )
+}
+
+/// Creates a stack owned by a live generator.
+pub async fn create(
+    conn: &mut PgConnection,
+    name: &str,
+    description: Option<&str>,
+    generator_id: Uuid,
+) -> StoreResult<Stack> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO stacks (name, description, generator_id)
+         SELECT $1, $2, g.id FROM generators g WHERE g.id = $3 AND g.deleted_at IS NULL
+         RETURNING {STACK_COLUMNS}"
+    ))
+    .bind(name)
+    .bind(description)
+    .bind(generator_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "a stack with this name already exists"))?
+    .ok_or_else(|| StoreError::MissingReference("generator not found".into()))
+}
+
+/// A live stack.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Stack> {
+    sqlx::query_as(sqlf!(
+        "SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1 AND deleted_at IS NULL"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Changes the given fields of a live stack (a new owner must be a live generator).
+pub async fn update(
+    conn: &mut PgConnection,
+    id: Uuid,
+    name: Option<&str>,
+    description: Option<&str>,
+    generator_id: Option<Uuid>,
+) -> StoreResult<Stack> {
+    if let Some(owner) = generator_id {
+        let live: bool = sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM generators WHERE id = $1 AND deleted_at IS NULL)",
+        )
+        .bind(owner)
+        .fetch_one(&mut *conn)
+        .await?;
+        if !live {
+            return Err(StoreError::MissingReference("generator not found".into()));
+        }
+    }
+    sqlx::query_as(sqlf!(
+        "UPDATE stacks SET name = COALESCE($2, name), description = COALESCE($3, description),
+                generator_id = COALESCE($4, generator_id)
+          WHERE id = $1 AND deleted_at IS NULL RETURNING {STACK_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(name)
+    .bind(description)
+    .bind(generator_id)
+    .fetch_optional(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "a stack with this name already exists"))?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Deletes a live stack: stores a deletion marker (so agents remove what they applied),
+/// soft-deletes the earlier deployment objects and then the stack. Returns the stack and marker.
+pub async fn soft_delete(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> StoreResult<(Stack, DeploymentObject)> {
+    // Lock the row so a concurrent delete or deployment cannot interleave.
+    let stack: Stack = sqlx::query_as(sqlf!(
+        "SELECT {STACK_COLUMNS} FROM stacks WHERE id = $1 AND deleted_at IS NULL FOR UPDATE"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?
+    .ok_or(StoreError::NotFound)?;
+    let marker = deployment_objects::insert(&mut *conn, id, "", true).await?;
+    sqlx::query(
+        "UPDATE deployment_objects SET deleted_at = now()
+          WHERE stack_id = $1 AND deleted_at IS NULL AND id <> $2",
+    )
+    .bind(id)
+    .bind(marker.id)
+    .execute(&mut *conn)
+    .await?;
+    let stack: Stack = sqlx::query_as(sqlf!(
+        "UPDATE stacks SET deleted_at = now() WHERE id = $1 RETURNING {STACK_COLUMNS}"
+    ))
+    .bind(stack.id)
+    .fetch_one(&mut *conn)
+    .await?;
+    Ok((stack, marker))
+}
+
+/// Ids of a generator's live stacks.
+pub async fn ids_owned_by(conn: &mut PgConnection, generator_id: Uuid) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(
+        "SELECT id FROM stacks WHERE generator_id = $1 AND deleted_at IS NULL ORDER BY created_at",
+    )
+    .bind(generator_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A stack's labels.
+pub async fn labels(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<Vec<StackLabel>> {
+    Ok(sqlx::query_as(
+        "SELECT id, stack_id, label FROM stack_labels WHERE stack_id = $1 ORDER BY label",
+    )
+    .bind(stack_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Adds a label.
+pub async fn add_label(conn: &mut PgConnection, stack_id: Uuid, label: &str) -> StoreResult<StackLabel> {
+    sqlx::query_as(
+        "INSERT INTO stack_labels (stack_id, label) VALUES ($1, $2) RETURNING id, stack_id, label",
+    )
+    .bind(stack_id)
+    .bind(label)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "the stack already has this label"))
+}
+
+/// Removes a label; `NotFound` when it was not there.
+pub async fn remove_label(conn: &mut PgConnection, stack_id: Uuid, label: &str) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM stack_labels WHERE stack_id = $1 AND label = $2")
+        .bind(stack_id)
+        .bind(label)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// A stack's annotations.
+pub async fn annotations(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+) -> StoreResult<Vec<StackAnnotation>> {
+    Ok(sqlx::query_as(
+        "SELECT id, stack_id, key, value FROM stack_annotations WHERE stack_id = $1 ORDER BY key",
+    )
+    .bind(stack_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Adds an annotation.
+pub async fn add_annotation(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+    key: &str,
+    value: &str,
+) -> StoreResult<StackAnnotation> {
+    sqlx::query_as(
+        "INSERT INTO stack_annotations (stack_id, key, value) VALUES ($1, $2, $3)
+         RETURNING id, stack_id, key, value",
+    )
+    .bind(stack_id)
+    .bind(key)
+    .bind(value)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "the stack already has an annotation with this key"))
+}
+
+/// Removes an annotation by key; `NotFound` when it was not there.
+pub async fn remove_annotation(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+    key: &str,
+) -> StoreResult<()> {
+    let done = sqlx::query("DELETE FROM stack_annotations WHERE stack_id = $1 AND key = $2")
+        .bind(stack_id)
+        .bind(key)
+        .execute(conn)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
+/// The owner of a stack, deleted or not (deployment objects outlive their stack's deletion).
+pub async fn owner_of(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<Uuid> {
+    sqlx::query_scalar("SELECT generator_id FROM stacks WHERE id = $1")
+        .bind(stack_id)
+        .fetch_optional(conn)
+        .await?
+        .ok_or(StoreError::NotFound)
+}

@@ -1,0 +1,82 @@
+//! Webhook deliveries queued for events.
+//!
+//! An event becomes one `pending` delivery per enabled subscription whose event-type pattern
+//! (`*`, `prefix.*`, exact) and filters (agent id, stack id) match. The `(subscription, event)`
+//! uniqueness makes a re-emitted event a no-op.
+
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StoreResult;
+use crate::events::{BrokkrEvent, pattern_matches};
+
+#[derive(sqlx::FromRow)]
+struct Candidate {
+    id: Uuid,
+    event_types: Vec<String>,
+    filters: Option<serde_json::Value>,
+    target_labels: Option<Vec<String>>,
+}
+
+/// Does a subscription's `filters` object accept this event's data?
+pub fn filters_accept(filters: Option<&serde_json::Value>, data: &serde_json::Value) -> bool {
+    let Some(filters) = filters.and_then(|f| f.as_object()) else {
+        return true;
+    };
+    for key in ["agent_id", "stack_id"] {
+        if let Some(wanted) = filters.get(key).and_then(|v| v.as_str()) {
+            if data.get(key).and_then(|v| v.as_str()) != Some(wanted) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Queues deliveries of `event` for every matching enabled subscription; returns how many.
+pub async fn enqueue_deliveries(conn: &mut PgConnection, event: &BrokkrEvent) -> StoreResult<u64> {
+    let candidates: Vec<Candidate> = sqlx::query_as(
+        "SELECT id, event_types, filters, target_labels FROM webhook_subscriptions WHERE enabled",
+    )
+    .fetch_all(&mut *conn)
+    .await?;
+    let payload = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    let mut queued = 0;
+    for sub in candidates {
+        let wanted = sub
+            .event_types
+            .iter()
+            .any(|p| pattern_matches(p, &event.event_type));
+        if !wanted || !filters_accept(sub.filters.as_ref(), &event.data) {
+            continue;
+        }
+        queued += sqlx::query(
+            "INSERT INTO webhook_deliveries (subscription_id, event_type, event_id, payload, target_labels)
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id, event_id) DO NOTHING",
+        )
+        .bind(sub.id)
+        .bind(&event.event_type)
+        .bind(event.id)
+        .bind(&payload)
+        .bind(&sub.target_labels)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+    }
+    Ok(queued)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn filters_narrow_by_ids() {
+        let data = json!({"agent_id": "a", "stack_id": "s"});
+        assert!(filters_accept(None, &data));
+        assert!(filters_accept(Some(&json!({"agent_id": "a"})), &data));
+        assert!(!filters_accept(Some(&json!({"agent_id": "b"})), &data));
+        assert!(!filters_accept(Some(&json!({"stack_id": "x"})), &json!({})));
+    }
+}
