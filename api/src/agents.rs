@@ -101,8 +101,9 @@ impl AgentsApi {
         }))
     }
 
-    /// Finds an agent by name and cluster (admin, or the agent itself).
-    #[oai(path = "/agents/", method = "get")]
+    /// Finds an agent by name and cluster (admin, or the agent itself). Also served at the
+    /// original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
+    #[oai(path = "/agents/search", method = "get")]
     async fn search_agent(
         &self,
         auth: Pakauth,

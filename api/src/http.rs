@@ -12,6 +12,22 @@ use poem::{Body, Endpoint, IntoResponse, Request, Response};
 
 use crate::state::AppState;
 
+/// The original API's agent search path (trailing slash), which OpenAPI cannot tell apart
+/// from `/agents`; it is served by [`AGENT_SEARCH_PATH`].
+const AGENT_SEARCH_ALIAS: &str = "/api/v1/agents/";
+/// Where agent search is documented.
+const AGENT_SEARCH_PATH: &str = "/api/v1/agents/search";
+
+fn rewrite_path(req: &mut Request, path: &str) {
+    let target = match req.uri().query() {
+        Some(q) => format!("{path}?{q}"),
+        None => path.to_owned(),
+    };
+    if let Ok(uri) = target.parse() {
+        req.set_uri(uri);
+    }
+}
+
 /// A JSON error response.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": message });
@@ -34,7 +50,9 @@ fn error_response(err: poem::Error) -> Response {
     if is_json {
         return response;
     }
-    let message = if message.is_empty() {
+    let message = if status == StatusCode::UNAUTHORIZED && message == "authorization error" {
+        "missing Authorization header: send `Authorization: Bearer <PAK>`".to_owned()
+    } else if message.is_empty() {
         status.canonical_reason().unwrap_or("error").to_owned()
     } else {
         message
@@ -48,6 +66,9 @@ pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result
         return Ok(json_error(StatusCode::INTERNAL_SERVER_ERROR, "application state missing"));
     };
     let started = Instant::now();
+    if req.uri().path() == AGENT_SEARCH_ALIAS {
+        rewrite_path(&mut req, AGENT_SEARCH_PATH);
+    }
     let path = req.uri().path().to_owned();
     let method = req.method().as_str().to_owned();
 
