@@ -24,7 +24,7 @@ fn rewrite_path(req: &mut Request, path: &str) {
         None => path.to_owned(),
     };
     if let Ok(uri) = target.parse() {
-        req.set_uri(uri);
+        *req.uri_mut() = uri;
     }
 }
 
