@@ -1,0 +1,268 @@
+//! Test harness: a fresh PostgreSQL database per test and a broker serving it on a loopback
+//! port, driven over real HTTP.
+#![allow(dead_code)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use brokkr_api::server;
+use brokkr_api::state::AppState;
+use brokkr_schema::config::Settings;
+use brokkr_schema::pak::{Pak, PakSettings};
+use poem::listener::{Acceptor, Listener, TcpListener};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::sync::oneshot;
+
+/// The PostgreSQL server tests use (an admin connection URL).
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+fn with_database(url: &str, db: &str) -> String {
+    let (base, _) = url.rsplit_once('/').expect("DATABASE_URL has a path");
+    format!("{base}/{db}")
+}
+
+/// A database that exists for one test and is dropped afterwards.
+pub struct TestDb {
+    pub name: String,
+    pub url: String,
+}
+
+impl TestDb {
+    pub async fn create() -> TestDb {
+        let name = format!("brokkr_t_{}", uuid::Uuid::new_v4().simple());
+        let mut admin = PgConnection::connect(&server_url())
+            .await
+            .expect("connect to the test PostgreSQL server (set DATABASE_URL)");
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await
+            .expect("create test database");
+        let url = with_database(&server_url(), &name);
+        TestDb { name, url }
+    }
+
+    pub async fn connect(&self) -> PgConnection {
+        PgConnection::connect(&self.url).await.expect("connect to test database")
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context; use a short-lived runtime on another thread.
+        let _ = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            if let Ok(rt) = rt {
+                rt.block_on(async move {
+                    if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
+                        let _ = admin
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            )))
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// Settings for a broker on `db` with the given admin PAK.
+pub fn settings_for(db_url: &str, admin: &Pak) -> Settings {
+    let mut settings = Settings::default();
+    settings.database.url = db_url.to_owned();
+    settings.database.max_connections = 10;
+    settings.broker.listen_addr = "127.0.0.1:0".into();
+    settings.broker.pak_hash = Some(admin.hash());
+    settings.broker.shutdown_grace_seconds = 2;
+    settings
+}
+
+/// A broker running in this process.
+pub struct TestBroker {
+    pub db: TestDb,
+    pub base: String,
+    pub admin: String,
+    pub client: reqwest::Client,
+    pub state: Arc<AppState>,
+    shutdown: Option<oneshot::Sender<()>>,
+}
+
+impl TestBroker {
+    pub async fn start() -> TestBroker {
+        Self::start_with(|_| {}).await
+    }
+
+    pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestBroker {
+        let db = TestDb::create().await;
+        let admin = Pak::generate(&PakSettings::default());
+        let mut settings = settings_for(&db.url, &admin);
+        adjust(&mut settings);
+        let state = server::prepare(settings).await.expect("broker prepares");
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .expect("bind loopback");
+        let addr = acceptor
+            .local_addr()
+            .into_iter()
+            .next()
+            .and_then(|a| a.as_socket_addr().copied())
+            .expect("bound address");
+        let (tx, rx) = oneshot::channel::<()>();
+        let serving = state.clone();
+        tokio::spawn(async move {
+            let _ = server::serve_on(serving, acceptor, async {
+                let _ = rx.await;
+            })
+            .await;
+        });
+        let broker = TestBroker {
+            db,
+            base: format!("http://{addr}"),
+            admin: admin.as_str().to_owned(),
+            client: reqwest::Client::new(),
+            state,
+            shutdown: Some(tx),
+        };
+        broker.wait_live().await;
+        broker
+    }
+
+    async fn wait_live(&self) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if self.state.propagation.is_live() {
+                if let Ok(r) = self.client.get(format!("{}/healthz", self.base)).send().await
+                    && r.status() == StatusCode::OK
+                {
+                    return;
+                }
+            }
+            assert!(Instant::now() < deadline, "broker did not become ready in 10 s");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Sends a request; `pak` None means no Authorization header.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        pak: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        if let Some(p) = pak {
+            req = req.header("Authorization", format!("Bearer {p}"));
+        }
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let resp = req.send().await.expect("request sent");
+        let status = resp.status();
+        let text = resp.text().await.unwrap_or_default();
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        (status, value)
+    }
+
+    pub async fn get(&self, path: &str, pak: &str) -> (StatusCode, Value) {
+        self.call(Method::GET, path, Some(pak), None).await
+    }
+    pub async fn post(&self, path: &str, pak: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::POST, path, Some(pak), Some(body)).await
+    }
+    pub async fn put(&self, path: &str, pak: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PUT, path, Some(pak), Some(body)).await
+    }
+    pub async fn delete(&self, path: &str, pak: &str) -> (StatusCode, Value) {
+        self.call(Method::DELETE, path, Some(pak), None).await
+    }
+
+    /// Creates a generator; returns (id, pak).
+    pub async fn generator(&self, name: &str) -> (String, String) {
+        let (s, v) = self
+            .post("/api/v1/generators", &self.admin, json!({"name": name}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "create generator: {v}");
+        (id_of(&v["generator"]), v["pak"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates an agent; returns (id, pak).
+    pub async fn agent(&self, name: &str) -> (String, String) {
+        let (s, v) = self
+            .post("/api/v1/agents", &self.admin, json!({"name": name, "cluster_name": "c1"}))
+            .await;
+        assert_eq!(s, StatusCode::OK, "create agent: {v}");
+        (id_of(&v["agent"]), v["initial_pak"].as_str().unwrap().to_owned())
+    }
+
+    /// Creates a stack as `pak` (a generator, or the admin); returns its id.
+    pub async fn stack(&self, pak: &str, name: &str) -> String {
+        let (s, v) = self.post("/api/v1/stacks", pak, json!({"name": name})).await;
+        assert_eq!(s, StatusCode::OK, "create stack: {v}");
+        id_of(&v)
+    }
+
+    /// Posts a deployment object; returns it.
+    pub async fn deploy(&self, pak: &str, stack: &str, yaml: &str) -> Value {
+        let (s, v) = self
+            .post(
+                &format!("/api/v1/stacks/{stack}/deployment-objects"),
+                pak,
+                json!({"yaml_content": yaml}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "create deployment object: {v}");
+        v
+    }
+
+    /// Targets an agent at a stack (admin).
+    pub async fn target(&self, agent: &str, stack: &str) {
+        let (s, v) = self
+            .post(
+                &format!("/api/v1/agents/{agent}/targets"),
+                &self.admin,
+                json!({"agent_id": agent, "stack_id": stack}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "add target: {v}");
+    }
+
+    /// Counts rows of `table` in the test database.
+    pub async fn count(&self, table: &str) -> i64 {
+        let mut conn = self.db.connect().await;
+        sqlx::query_scalar(sqlx::AssertSqlSafe(format!("SELECT count(*) FROM {table}")))
+            .fetch_one(&mut conn)
+            .await
+            .expect("count rows")
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `id` field of a JSON object as a string.
+pub fn id_of(v: &Value) -> String {
+    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+}
+
+/// A small valid manifest.
+pub fn namespace_yaml(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+}
