@@ -60,6 +60,7 @@ brokkr_pg_find_bin() {
         dirname "$(command -v initdb)"
         return 0
     fi
+    # shellcheck disable=SC2012
     for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -t/ -k5 -V -r); do
         if [[ -x $dir/initdb && -x $dir/pg_ctl ]]; then
             printf '%s\n' "$dir"

@@ -1,0 +1,272 @@
+//! The authorization matrix: every endpoint called as the admin, the agent itself, another
+//! agent, the owning generator, another generator, without a key and with a malformed key.
+//! Refused calls must write nothing (the audit log, written with every change, stays as it was).
+
+mod common;
+
+use common::*;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+/// The world each call runs against.
+struct Fixture {
+    a: (String, String),
+    b: (String, String),
+    g: (String, String),
+    h: (String, String),
+    a_name: String,
+    s: String,
+    s2: String,
+    d: String,
+    e: String,
+}
+
+async fn fixture(b: &TestBroker) -> Fixture {
+    let n = uuid::Uuid::new_v4().simple().to_string();
+    let a = b.agent(&format!("a-{n}")).await;
+    let other = b.agent(&format!("b-{n}")).await;
+    let g = b.generator(&format!("g-{n}")).await;
+    let h = b.generator(&format!("h-{n}")).await;
+    let s = b.stack(&g.1, &format!("s-{n}")).await;
+    let s2 = b.stack(&g.1, &format!("s2-{n}")).await;
+    b.target(&a.0, &s).await;
+    let d = id_of(&b.deploy(&g.1, &s, &namespace_yaml("demo")).await);
+    let (st, ev) = b
+        .post(
+            &format!("/api/v1/agents/{}/events", a.0),
+            &a.1,
+            json!({"deployment_object_id": d, "event_type": "DEPLOY", "status": "SUCCESS"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ev}");
+    for (path, body) in [
+        (format!("/api/v1/agents/{}/labels", a.0), json!("env:prod")),
+        (format!("/api/v1/agents/{}/annotations", a.0), json!({"key": "region", "value": "eu"})),
+        (format!("/api/v1/stacks/{s}/labels"), json!("env:prod")),
+        (format!("/api/v1/stacks/{s}/annotations"), json!({"key": "region", "value": "eu"})),
+    ] {
+        let (st, v) = b.post(&path, &b.admin, body).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    }
+    Fixture {
+        a_name: format!("a-{n}"),
+        a,
+        b: other,
+        g,
+        h,
+        s,
+        s2,
+        d,
+        e: id_of(&ev),
+    }
+}
+
+impl Fixture {
+    fn fill(&self, template: &str) -> String {
+        template
+            .replace("{a}", &self.a.0)
+            .replace("{b}", &self.b.0)
+            .replace("{g}", &self.g.0)
+            .replace("{s2}", &self.s2)
+            .replace("{s}", &self.s)
+            .replace("{d}", &self.d)
+            .replace("{e}", &self.e)
+            .replace("{a_name}", &self.a_name)
+            .replace("{uniq}", &uuid::Uuid::new_v4().simple().to_string())
+    }
+
+    fn body(&self, template: &Option<Value>) -> Option<Value> {
+        template
+            .as_ref()
+            .map(|v| serde_json::from_str(&self.fill(&v.to_string())).unwrap())
+    }
+
+    /// PAK of caller `i`: admin, agent itself, other agent, owning generator, other generator.
+    fn pak<'a>(&'a self, admin: &'a str, i: usize) -> &'a str {
+        match i {
+            0 => admin,
+            1 => &self.a.1,
+            2 => &self.b.1,
+            3 => &self.g.1,
+            _ => &self.h.1,
+        }
+    }
+}
+
+const CALLERS: [&str; 5] = ["admin", "agent itself", "other agent", "owning generator", "other generator"];
+
+struct Row {
+    method: Method,
+    path: &'static str,
+    body: Option<Value>,
+    expect: [u16; 5],
+}
+
+fn row(method: Method, path: &'static str, body: Option<Value>, expect: [u16; 5]) -> Row {
+    Row { method, path, body, expect }
+}
+
+fn rows() -> Vec<Row> {
+    use Method as M;
+    vec![
+        row(M::POST, "/api/v1/auth/pak", None, [200, 200, 200, 200, 200]),
+        row(M::GET, "/api/v1/agents", None, [200, 403, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents", Some(json!({"name": "n-{uniq}", "cluster_name": "c"})), [200, 403, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/search?name={a_name}&cluster_name=c1", None, [200, 200, 404, 403, 403]),
+        row(M::GET, "/api/v1/agents/?name={a_name}&cluster_name=c1", None, [200, 200, 404, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}", None, [200, 200, 403, 403, 403]),
+        row(M::PUT, "/api/v1/agents/{a}", Some(json!({"status": "ACTIVE"})), [200, 200, 403, 403, 403]),
+        row(M::DELETE, "/api/v1/agents/{a}", None, [204, 403, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/events", None, [200, 200, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/events", Some(json!({"deployment_object_id": "{d}", "event_type": "DEPLOY", "status": "FAILURE"})), [200, 200, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/labels", None, [200, 200, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/labels", Some(json!("tier:web")), [200, 403, 403, 403, 403]),
+        row(M::DELETE, "/api/v1/agents/{a}/labels/env:prod", None, [204, 403, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/annotations", None, [200, 200, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/annotations", Some(json!({"key": "k", "value": "v"})), [200, 403, 403, 403, 403]),
+        row(M::DELETE, "/api/v1/agents/{a}/annotations/region", None, [204, 403, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/targets", None, [200, 200, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/targets", Some(json!({"stack_id": "{s2}"})), [200, 403, 403, 403, 403]),
+        row(M::DELETE, "/api/v1/agents/{a}/targets/{s}", None, [204, 204, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/heartbeat", None, [403, 204, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/target-state", None, [200, 200, 403, 403, 403]),
+        row(M::GET, "/api/v1/agents/{a}/stacks", None, [200, 200, 403, 403, 403]),
+        row(M::POST, "/api/v1/agents/{a}/rotate-pak", None, [200, 200, 403, 403, 403]),
+        row(M::GET, "/api/v1/agent-events", None, [200, 200, 200, 403, 403]),
+        row(M::GET, "/api/v1/agent-events/{e}", None, [200, 200, 404, 403, 403]),
+        row(M::GET, "/api/v1/generators", None, [200, 403, 403, 403, 403]),
+        row(M::POST, "/api/v1/generators", Some(json!({"name": "g-{uniq}"})), [200, 403, 403, 403, 403]),
+        row(M::GET, "/api/v1/generators/{g}", None, [200, 403, 403, 200, 403]),
+        row(M::PUT, "/api/v1/generators/{g}", Some(json!({"description": "changed"})), [200, 403, 403, 200, 403]),
+        row(M::DELETE, "/api/v1/generators/{g}", None, [204, 403, 403, 204, 403]),
+        row(M::POST, "/api/v1/generators/{g}/rotate-pak", None, [200, 403, 403, 200, 403]),
+        row(M::GET, "/api/v1/stacks", None, [200, 403, 403, 200, 200]),
+        row(M::POST, "/api/v1/stacks", Some(json!({"name": "s-{uniq}"})), [200, 403, 403, 200, 200]),
+        row(M::GET, "/api/v1/stacks/{s}", None, [200, 200, 404, 200, 404]),
+        row(M::PUT, "/api/v1/stacks/{s}", Some(json!({"description": "changed"})), [200, 403, 403, 200, 404]),
+        row(M::DELETE, "/api/v1/stacks/{s}", None, [204, 403, 403, 204, 404]),
+        row(M::GET, "/api/v1/stacks/{s}/deployment-objects", None, [200, 403, 403, 200, 404]),
+        row(M::POST, "/api/v1/stacks/{s}/deployment-objects", Some(json!({"yaml_content": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n"})), [200, 403, 403, 200, 404]),
+        row(M::GET, "/api/v1/stacks/{s}/labels", None, [200, 200, 404, 200, 404]),
+        row(M::POST, "/api/v1/stacks/{s}/labels", Some(json!("tier:web")), [200, 403, 403, 200, 404]),
+        row(M::DELETE, "/api/v1/stacks/{s}/labels/env:prod", None, [204, 403, 403, 204, 404]),
+        row(M::GET, "/api/v1/stacks/{s}/annotations", None, [200, 200, 404, 200, 404]),
+        row(M::POST, "/api/v1/stacks/{s}/annotations", Some(json!({"key": "k", "value": "v"})), [200, 403, 403, 200, 404]),
+        row(M::DELETE, "/api/v1/stacks/{s}/annotations/region", None, [204, 403, 403, 204, 404]),
+        row(M::GET, "/api/v1/deployment-objects/{d}", None, [200, 200, 404, 200, 404]),
+    ]
+}
+
+#[tokio::test]
+async fn every_endpoint_answers_each_caller_as_the_matrix_says() {
+    let b = TestBroker::start().await;
+    let mut failures = Vec::new();
+    for row in rows() {
+        // Refused callers first, on one fixture: each must write nothing.
+        let f = fixture(&b).await;
+        let audit_before = b.count("audit_logs").await;
+        for (i, expected) in row.expect.iter().enumerate() {
+            if *expected < 400 {
+                continue;
+            }
+            let path = f.fill(row.path);
+            let (status, body) = b
+                .call(row.method.clone(), &path, Some(f.pak(&b.admin, i)), f.body(&row.body))
+                .await;
+            if status.as_u16() != *expected {
+                failures.push(format!("{} {} as {}: expected {expected}, got {status} {body}", row.method, row.path, CALLERS[i]));
+            }
+            if !body["error"].is_string() {
+                failures.push(format!("{} {} as {}: error body is not JSON {{error}}: {body}", row.method, row.path, CALLERS[i]));
+            }
+        }
+        // Without a key and with a malformed key: 401 with a JSON error.
+        let path = f.fill(row.path);
+        for pak in [None, Some("not-a-pak"), Some("brokkr_BRxxxxxxxx_wrongwrongwrongwrongwrong")] {
+            let (status, body) = b.call(row.method.clone(), &path, pak, f.body(&row.body)).await;
+            if status != StatusCode::UNAUTHORIZED || !body["error"].is_string() {
+                failures.push(format!("{} {} with key {pak:?}: expected 401 JSON, got {status} {body}", row.method, row.path));
+            }
+        }
+        let audit_after = b.count("audit_logs").await;
+        if audit_after != audit_before {
+            failures.push(format!("{} {}: refused calls wrote {} audit entries", row.method, row.path, audit_after - audit_before));
+        }
+        // Each permitted caller on a fresh fixture.
+        for (i, expected) in row.expect.iter().enumerate() {
+            if *expected >= 400 {
+                continue;
+            }
+            let f = fixture(&b).await;
+            let path = f.fill(row.path);
+            let (status, body) = b
+                .call(row.method.clone(), &path, Some(f.pak(&b.admin, i)), f.body(&row.body))
+                .await;
+            if status.as_u16() != *expected {
+                failures.push(format!("{} {} as {}: expected {expected}, got {status} {body}", row.method, row.path, CALLERS[i]));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+}
+
+#[tokio::test]
+async fn pak_hashes_never_appear_in_responses() {
+    let b = TestBroker::start().await;
+    let f = fixture(&b).await;
+    for path in [
+        "/api/v1/agents".to_owned(),
+        format!("/api/v1/agents/{}", f.a.0),
+        "/api/v1/generators".to_owned(),
+        format!("/api/v1/generators/{}", f.g.0),
+    ] {
+        let (_, body) = b.get(&path, &b.admin).await;
+        assert!(!body.to_string().contains("pak_hash"), "{path}: {body}");
+    }
+    let (_, body) = b.post(&format!("/api/v1/agents/{}/rotate-pak", f.a.0), &b.admin, json!(null)).await;
+    assert!(!body.to_string().contains("pak_hash"));
+}
+
+#[tokio::test]
+async fn an_agent_can_never_target_itself_or_another_agent_at_a_stack() {
+    let b = TestBroker::start().await;
+    let f = fixture(&b).await;
+    for agent in [&f.a.0, &f.b.0] {
+        let (s, body) = b
+            .post(&format!("/api/v1/agents/{agent}/targets"), &f.a.1, json!({"agent_id": agent, "stack_id": f.s2}))
+            .await;
+        assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
+    }
+    // A body id that disagrees with the path is refused even for the admin.
+    let (s, body) = b
+        .post(&format!("/api/v1/agents/{}/targets", f.a.0), &b.admin, json!({"agent_id": f.b.0, "stack_id": f.s2}))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    let (_, targets) = b.get(&format!("/api/v1/agents/{}/targets", f.b.0), &b.admin).await;
+    assert_eq!(targets, json!([]));
+    // Nor can it read a stack it does not manage.
+    let (s, _) = b.get(&format!("/api/v1/stacks/{}", f.s2), &f.a.1).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn rotated_and_deleted_keys_stop_working_at_once() {
+    let b = TestBroker::start().await;
+    let f = fixture(&b).await;
+    // Warm the auth cache.
+    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0, StatusCode::OK);
+    let (s, v) = b.post(&format!("/api/v1/agents/{}/rotate-pak", f.a.0), &f.a.1, json!(null)).await;
+    assert_eq!(s, StatusCode::OK);
+    let new_pak = v["pak"].as_str().unwrap().to_owned();
+    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak).await.0, StatusCode::OK);
+
+    assert_eq!(b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1).await.0, StatusCode::OK);
+    let (s, _) = b.delete(&format!("/api/v1/generators/{}", f.g.0), &b.admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1).await.0, StatusCode::UNAUTHORIZED);
+
+    let (s, _) = b.delete(&format!("/api/v1/agents/{}", f.a.0), &b.admin).await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak).await.0, StatusCode::UNAUTHORIZED);
+}

@@ -1,0 +1,216 @@
+#!/usr/bin/env bash
+# Runs the whole Brokkr stack on this machine: PostgreSQL + brokkr-broker.
+#
+#   deploy/local-stack.sh            # build, start, print the admin PAK and URLs, Ctrl-C stops
+#
+# Database: $DATABASE_URL's server if set, else PostgreSQL on 127.0.0.1:5432 (user postgres,
+# no password), else a private cluster in ./.stack/pgdata on port 5433 (PostgreSQL is installed
+# with apt-get first when missing and we are root). The broker uses the database `brokkr` of that
+# server, created when missing. Setting BROKKR__DATABASE__URL instead uses that URL as it is.
+#
+# Environment:
+#   BROKKR_PORT               broker port (default 3000)
+#   BROKKR_HOST               broker bind address (default 127.0.0.1; 0.0.0.0 for every interface)
+#   BROKKR_STACK_DB           database name (default brokkr)
+#   BROKKR_STACK_PRIVATE_PG=1 always use the private cluster
+#   BROKKR_STACK_PG_PORT      private cluster port (default 5433)
+#   BROKKR_STACK_FOLLOW_LOGS  1 (default) shows the broker's log after start-up, 0 keeps it quiet
+#   BROKKR_STACK_EXIT_AFTER_START=1  stop again as soon as everything is up (smoke test)
+#   any BROKKR__SECTION__KEY  passed to the broker (see the README's configuration table)
+#
+# Files in ./.stack: broker.out (stdout), broker.log (logs), admin.pak (mode 600),
+# encryption.key (mode 600, webhook encryption key), pgdata/ (private cluster).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/postgres.sh
+source "$ROOT/scripts/lib/postgres.sh"
+
+if [[ ${1:-} == -h || ${1:-} == --help ]]; then
+    sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
+    exit 0
+fi
+
+STACK=$ROOT/.stack
+PORT=${BROKKR_PORT:-3000}
+HOST=${BROKKR_HOST:-127.0.0.1}
+DB=${BROKKR_STACK_DB:-brokkr}
+FOLLOW=${BROKKR_STACK_FOLLOW_LOGS:-1}
+if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
+    brokkr_die "BROKKR_PORT must be a port number, got '$PORT'"
+fi
+case $HOST in
+0.0.0.0 | '' | '::' | '[::]') PROBE_HOST=127.0.0.1 ;;
+*) PROBE_HOST=$HOST ;;
+esac
+[[ $HOST == *:* && $HOST != \[* ]] && HOST="[$HOST]"
+BASE_URL="http://${PROBE_HOST/127.0.0.1/localhost}:$PORT"
+PROBE_URL="http://$PROBE_HOST:$PORT"
+
+mkdir -p "$STACK"
+chmod 755 "$STACK"
+
+if (: <"/dev/tcp/$PROBE_HOST/$PORT") 2>/dev/null; then
+    brokkr_die "something already listens on $PROBE_HOST:$PORT (an earlier local stack?); stop it or set BROKKR_PORT"
+fi
+command -v cargo >/dev/null 2>&1 || brokkr_die "cargo not found: install the Rust toolchain (https://rustup.rs)"
+command -v curl >/dev/null 2>&1 || brokkr_die "curl not found (Debian: apt-get install -y curl)"
+
+BROKER_PID=""
+TAIL_PID=""
+# shellcheck disable=SC2317  # called by the traps
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    if [[ -n $TAIL_PID ]]; then kill "$TAIL_PID" 2>/dev/null || true; fi
+    if [[ -n $BROKER_PID ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
+        brokkr_say "stopping brokkr-broker (SIGTERM, in-flight requests may finish)"
+        kill -TERM "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
+    brokkr_pg_stop_private
+    exit "$rc"
+}
+# shellcheck disable=SC2317
+on_signal() {
+    echo >&2
+    exit 130
+}
+trap cleanup EXIT
+trap on_signal INT TERM
+
+# --- database -------------------------------------------------------------------------------
+if [[ -n ${BROKKR__DATABASE__URL:-} ]]; then
+    brokkr_say "using BROKKR__DATABASE__URL as it is"
+else
+    brokkr_pg_ensure "$STACK"
+    brokkr_pg_create_db "$DB"
+    export BROKKR__DATABASE__URL
+    BROKKR__DATABASE__URL=$(brokkr_pg_url_with_db "$BROKKR_PG_URL" "$DB")
+fi
+
+# --- webhook encryption key (kept across runs so stored secrets stay readable) ---------------
+if [[ -z ${BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY:-} ]]; then
+    if [[ ! -s $STACK/encryption.key ]]; then
+        brokkr_say "generating a webhook encryption key in .stack/encryption.key"
+        (
+            umask 077
+            if command -v openssl >/dev/null 2>&1; then
+                openssl rand -hex 32
+            else
+                od -An -N32 -tx1 /dev/urandom | tr -d ' \n'
+                echo
+            fi >"$STACK/encryption.key"
+        )
+    fi
+    chmod 600 "$STACK/encryption.key"
+    BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY=$(tr -d ' \n' <"$STACK/encryption.key")
+    [[ $BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY =~ ^[0-9a-fA-F]{64}$ ]] ||
+        brokkr_die ".stack/encryption.key must hold 64 hex characters; delete it to get a new one"
+    export BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY
+fi
+
+# --- build ----------------------------------------------------------------------------------
+brokkr_say "building brokkr-broker (cargo build --release -p brokkr-api)"
+cargo build --release -p brokkr-api
+BROKER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-broker
+[[ -x $BROKER_BIN ]] || brokkr_die "built binary not found at $BROKER_BIN"
+
+# --- start ----------------------------------------------------------------------------------
+export BROKKR__BROKER__LISTEN_ADDR="$HOST:$PORT"
+: >"$STACK/broker.out"
+chmod 600 "$STACK/broker.out"
+: >"$STACK/broker.log"
+brokkr_say "starting brokkr-broker on $HOST:$PORT (logs: .stack/broker.log)"
+"$BROKER_BIN" serve >"$STACK/broker.out" 2>"$STACK/broker.log" </dev/null &
+BROKER_PID=$!
+
+ready=0
+for _ in $(seq 1 240); do
+    if ! kill -0 "$BROKER_PID" 2>/dev/null; then
+        wait "$BROKER_PID" && rc=0 || rc=$?
+        BROKER_PID=""
+        echo "--- last lines of .stack/broker.log ---" >&2
+        tail -n 20 "$STACK/broker.log" >&2
+        brokkr_die "brokkr-broker exited during start-up (exit code $rc)"
+    fi
+    if curl -fsS -o /dev/null --max-time 2 "$PROBE_URL/readyz" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.25
+done
+[[ $ready == 1 ]] || brokkr_die "brokkr-broker did not become ready within 60 s; see .stack/broker.log"
+
+# --- admin PAK ------------------------------------------------------------------------------
+is_admin_pak() {
+    [[ -n $1 ]] && curl -fsS --max-time 5 -X POST -H "Authorization: Bearer $1" \
+        "$PROBE_URL/api/v1/auth/pak" 2>/dev/null | grep -q '"admin": *true'
+}
+save_pak() {
+    (
+        umask 077
+        printf '%s\n' "$1" >"$STACK/admin.pak"
+    )
+    chmod 600 "$STACK/admin.pak"
+}
+ADMIN_PAK=$(sed -n 's/^Admin PAK: //p' "$STACK/broker.out" | tail -n 1)
+PAK_NOTE=""
+if [[ -n $ADMIN_PAK ]]; then
+    save_pak "$ADMIN_PAK"
+    PAK_NOTE="new database: this admin PAK was created now and saved to .stack/admin.pak"
+else
+    [[ -s $STACK/admin.pak ]] && ADMIN_PAK=$(head -n 1 "$STACK/admin.pak")
+    if is_admin_pak "$ADMIN_PAK"; then
+        PAK_NOTE="from .stack/admin.pak (saved at the first start)"
+    elif [[ -n ${BROKKR__BROKER__PAK_HASH:-} ]]; then
+        ADMIN_PAK="(the PAK whose hash you set in BROKKR__BROKER__PAK_HASH)"
+        PAK_NOTE="chosen through broker.pak_hash"
+    else
+        # The database was initialised elsewhere (or the PAK was rotated): issue a new one.
+        brokkr_say "the admin PAK of this database is unknown here; rotating it"
+        ADMIN_PAK=$("$BROKER_BIN" rotate admin 2>>"$STACK/broker.log" | tail -n 1)
+        is_admin_pak "$ADMIN_PAK" || brokkr_die "could not obtain an admin PAK (see .stack/broker.log)"
+        save_pak "$ADMIN_PAK"
+        PAK_NOTE="rotated now (the previous admin PAK no longer works) and saved to .stack/admin.pak"
+    fi
+fi
+
+DB_SHOWN=$(printf '%s' "$BROKKR__DATABASE__URL" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#')
+cat <<EOF
+
+  Brokkr is running (brokkr-broker pid $BROKER_PID)
+
+  Admin PAK     $ADMIN_PAK
+                $PAK_NOTE
+  API           $BASE_URL/api/v1
+  Swagger UI    $BASE_URL/swagger-ui/
+  OpenAPI       $BASE_URL/docs/openapi.json
+  Metrics       $BASE_URL/metrics
+  Health        $BASE_URL/healthz  $BASE_URL/readyz
+  Database      $DB_SHOWN
+
+  In another terminal:
+    export BROKKR_URL=$BASE_URL
+    export ADMIN_PAK=\$(cat $STACK/admin.pak)
+    curl -s -X POST -H "Authorization: Bearer \$ADMIN_PAK" \$BROKKR_URL/api/v1/auth/pak
+
+  Press Ctrl-C to stop.
+
+EOF
+
+if [[ ${BROKKR_STACK_EXIT_AFTER_START:-0} == 1 ]]; then
+    exit 0
+fi
+if [[ $FOLLOW == 1 ]]; then
+    tail -n 0 -f --pid="$BROKER_PID" "$STACK/broker.log" >&2 &
+    TAIL_PID=$!
+fi
+wait "$BROKER_PID" && rc=0 || rc=$?
+BROKER_PID=""
+if [[ $rc -ne 0 ]]; then
+    brokkr_say "brokkr-broker exited with code $rc; last lines of .stack/broker.log:"
+    tail -n 20 "$STACK/broker.log" >&2
+fi
+exit "$rc"

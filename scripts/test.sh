@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs every test of the workspace: `cargo test --workspace`, with a PostgreSQL server for the
+# integration tests (each test creates a database of its own on it).
+#
+#   scripts/test.sh                 # all tests
+#   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test
+#
+# Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
+# else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started
+# here and stopped again afterwards (see scripts/lib/postgres.sh). DATABASE_URL is exported for
+# the tests.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT"
+# shellcheck source=scripts/lib/postgres.sh
+source "$ROOT/scripts/lib/postgres.sh"
+
+trap 'brokkr_pg_stop_private' EXIT
+trap 'exit 130' INT TERM
+
+brokkr_pg_ensure "$ROOT/.stack"
+export DATABASE_URL=$BROKKR_PG_URL
+
+brokkr_say "cargo test --workspace $*"
+cargo test --workspace "$@"
