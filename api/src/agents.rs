@@ -165,9 +165,15 @@ impl AgentsApi {
             )));
         }
         let mut write = self.state.write(auth.0.actor()).await?;
-        let agent = store::agents::update(write.conn(), id.0, name, cluster_name, body.status.as_deref())
-            .await
-            .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        let agent = store::agents::update(
+            write.conn(),
+            id.0,
+            name,
+            cluster_name,
+            body.status.as_deref(),
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "Agent"))?;
         write
             .record(Change::AgentUpdated {
                 id: agent.id,
@@ -205,7 +211,9 @@ impl AgentsApi {
         require_admin_or_agent(&auth.0, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(store::agent_events::list(&mut conn, Some(id.0)).await?))
+        Ok(Json(
+            store::agent_events::list(&mut conn, Some(id.0)).await?,
+        ))
     }
 
     /// Reports the outcome of applying a deployment object (admin, or the agent itself, for an
@@ -247,7 +255,9 @@ impl AgentsApi {
             body.message.as_deref(),
         )
         .await?;
-        write.record(Change::AgentEventReported { event: &event }).await?;
+        write
+            .record(Change::AgentEventReported { event: &event })
+            .await?;
         write.commit().await?;
         Ok(Json(event))
     }
@@ -284,7 +294,10 @@ impl AgentsApi {
             .map_err(|e| ApiError::from_store(e, "Agent"))?;
         let added = store::agents::add_label(write.conn(), id.0, &label).await?;
         write
-            .record(Change::AgentLabelAdded { agent_id: id.0, label: &label })
+            .record(Change::AgentLabelAdded {
+                agent_id: id.0,
+                label: &label,
+            })
             .await?;
         write.commit().await?;
         Ok(Json(added))
@@ -304,7 +317,10 @@ impl AgentsApi {
             .await
             .map_err(|e| ApiError::from_store(e, "Label"))?;
         write
-            .record(Change::AgentLabelRemoved { agent_id: id.0, label: &label.0 })
+            .record(Change::AgentLabelRemoved {
+                agent_id: id.0,
+                label: &label.0,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)
@@ -339,7 +355,8 @@ impl AgentsApi {
         store::agents::get(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Agent"))?;
-        let added = store::agents::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
+        let added =
+            store::agents::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
         write
             .record(Change::AgentAnnotationAdded {
                 agent_id: id.0,
@@ -365,7 +382,10 @@ impl AgentsApi {
             .await
             .map_err(|e| ApiError::from_store(e, "Annotation"))?;
         write
-            .record(Change::AgentAnnotationRemoved { agent_id: id.0, key: &key.0 })
+            .record(Change::AgentAnnotationRemoved {
+                agent_id: id.0,
+                key: &key.0,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)
@@ -373,7 +393,11 @@ impl AgentsApi {
 
     /// Lists an agent's explicit targets (admin, or the agent itself).
     #[oai(path = "/agents/:id/targets", method = "get")]
-    async fn list_targets(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentTarget>>> {
+    async fn list_targets(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<AgentTarget>>> {
         require_admin_or_agent(&auth.0, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
@@ -400,7 +424,10 @@ impl AgentsApi {
             .map_err(|e| ApiError::from_store(e, "Stack"))?;
         let target = store::agents::add_target(write.conn(), id.0, body.stack_id).await?;
         write
-            .record(Change::AgentTargetAdded { agent_id: id.0, stack_id: body.stack_id })
+            .record(Change::AgentTargetAdded {
+                agent_id: id.0,
+                stack_id: body.stack_id,
+            })
             .await?;
         write.commit().await?;
         Ok(Json(target))
@@ -420,7 +447,10 @@ impl AgentsApi {
             .await
             .map_err(|e| ApiError::from_store(e, "Target"))?;
         write
-            .record(Change::AgentTargetRemoved { agent_id: id.0, stack_id: stack_id.0 })
+            .record(Change::AgentTargetRemoved {
+                agent_id: id.0,
+                stack_id: stack_id.0,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)
@@ -430,7 +460,9 @@ impl AgentsApi {
     #[oai(path = "/agents/:id/heartbeat", method = "post")]
     async fn record_heartbeat(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         if auth.0.agent() != Some(id.0) {
-            return Err(ApiError::forbidden("Only the agent itself can send heartbeats"));
+            return Err(ApiError::forbidden(
+                "Only the agent itself can send heartbeats",
+            ));
         }
         let mut conn = self.state.pool.acquire().await?;
         store::agents::heartbeat(&mut conn, id.0)
@@ -442,11 +474,17 @@ impl AgentsApi {
     /// Lists the stacks an agent manages: targets, plus stacks sharing a label or an annotation
     /// (admin, or the agent itself).
     #[oai(path = "/agents/:id/stacks", method = "get")]
-    async fn associated_stacks(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<Stack>>> {
+    async fn associated_stacks(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<Vec<Stack>>> {
         require_admin_or_agent(&auth.0, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(store::agents::associated_stacks(&mut conn, id.0).await?))
+        Ok(Json(
+            store::agents::associated_stacks(&mut conn, id.0).await?,
+        ))
     }
 
     /// Issues a new PAK; the old one stops working at once (admin, or the agent itself).

@@ -164,16 +164,19 @@ impl Caller {
 pub struct Pakauth(pub Caller);
 
 async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Caller> {
-    let state = req
-        .data::<Arc<AppState>>()
-        .ok_or_else(|| poem::Error::from(ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
+    let state = req.data::<Arc<AppState>>().ok_or_else(|| {
+        poem::Error::from(ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
             error: "application state missing".into(),
             document_index: None,
-        }))))?;
+        })))
+    })?;
     let identity = identify(state, &key.key).await?;
     Ok(Caller {
         identity,
-        ip_address: req.remote_addr().as_socket_addr().map(|a| a.ip().to_string()),
+        ip_address: req
+            .remote_addr()
+            .as_socket_addr()
+            .map(|a| a.ip().to_string()),
         user_agent: req
             .header(poem::http::header::USER_AGENT)
             .map(|ua| ua.chars().take(512).collect()),

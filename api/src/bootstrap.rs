@@ -37,7 +37,13 @@ pub async fn ensure_admin(pool: &PgPool, settings: &Settings) -> StoreResult<()>
     if let Some(hash) = &new_hash {
         auth::set_admin_hash(&mut tx, hash).await?;
         if current.is_some() {
-            changes::record(&mut tx, &channels, &Actor::system(), Change::AdminPakRotated).await?;
+            changes::record(
+                &mut tx,
+                &channels,
+                &Actor::system(),
+                Change::AdminPakRotated,
+            )
+            .await?;
         }
     }
     tx.commit().await?;

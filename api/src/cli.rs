@@ -80,7 +80,10 @@ pub enum RotateCommand {
 }
 
 /// Runs `create` or `rotate`; returns the lines to print (the PAK last).
-pub async fn run_admin_command(settings: &Settings, command: Command) -> anyhow::Result<Vec<String>> {
+pub async fn run_admin_command(
+    settings: &Settings,
+    command: Command,
+) -> anyhow::Result<Vec<String>> {
     let pool = store::connect(&settings.database).await?;
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
@@ -100,7 +103,11 @@ pub async fn run_admin_command(settings: &Settings, command: Command) -> anyhow:
                 &mut tx,
                 &channels,
                 &actor,
-                Change::AgentCreated { id: agent.id, name: &agent.name, cluster_name: &agent.cluster_name },
+                Change::AgentCreated {
+                    id: agent.id,
+                    name: &agent.name,
+                    cluster_name: &agent.cluster_name,
+                },
             )
             .await?;
             lines.push("Agent created successfully:".into());
@@ -117,7 +124,10 @@ pub async fn run_admin_command(settings: &Settings, command: Command) -> anyhow:
                 &mut tx,
                 &channels,
                 &actor,
-                Change::GeneratorCreated { id: generator.id, name: &generator.name },
+                Change::GeneratorCreated {
+                    id: generator.id,
+                    name: &generator.name,
+                },
             )
             .await?;
             lines.push("Generator created successfully:".into());
@@ -134,15 +144,26 @@ pub async fn run_admin_command(settings: &Settings, command: Command) -> anyhow:
                 .await
                 .map_err(|e| not_found(e, "agent", id))?;
             changes::record(&mut tx, &channels, &actor, Change::AgentPakRotated { id }).await?;
-            lines.push(format!("PAK rotated for agent {} ({})", agent.name, agent.id));
+            lines.push(format!(
+                "PAK rotated for agent {} ({})",
+                agent.name, agent.id
+            ));
         }
         Command::Rotate(RotateCommand::Generator { id }) => {
             let generator = store::generators::set_pak_hash(&mut tx, id, &hash)
                 .await
                 .map_err(|e| not_found(e, "generator", id))?;
-            changes::record(&mut tx, &channels, &actor, Change::GeneratorPakRotated { id })
-                .await?;
-            lines.push(format!("PAK rotated for generator {} ({})", generator.name, generator.id));
+            changes::record(
+                &mut tx,
+                &channels,
+                &actor,
+                Change::GeneratorPakRotated { id },
+            )
+            .await?;
+            lines.push(format!(
+                "PAK rotated for generator {} ({})",
+                generator.name, generator.id
+            ));
         }
         Command::Serve | Command::Migrate => anyhow::bail!("not an admin command"),
     }

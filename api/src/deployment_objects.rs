@@ -52,6 +52,10 @@ impl DeploymentObjectsApi {
         } else {
             false
         };
-        if allowed { Ok(Json(object)) } else { Err(not_found()) }
+        if allowed {
+            Ok(Json(object))
+        } else {
+            Err(not_found())
+        }
     }
 }

@@ -73,11 +73,18 @@ impl GeneratorsApi {
         validation::description(body.0.description.as_deref())?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
-        let generator =
-            store::generators::create(write.conn(), name, body.0.description.as_deref(), &pak.hash())
-                .await?;
+        let generator = store::generators::create(
+            write.conn(),
+            name,
+            body.0.description.as_deref(),
+            &pak.hash(),
+        )
+        .await?;
         write
-            .record(Change::GeneratorCreated { id: generator.id, name: &generator.name })
+            .record(Change::GeneratorCreated {
+                id: generator.id,
+                name: &generator.name,
+            })
             .await?;
         write.commit().await?;
         Ok(Json(GeneratorPakResponse {
@@ -114,14 +121,26 @@ impl GeneratorsApi {
             validation::name("Generator name", n, Some(MAX_NAME_LEN))?;
         }
         validation::description(body.description.as_deref())?;
-        let is_active = if auth.0.is_admin() { body.is_active } else { None };
+        let is_active = if auth.0.is_admin() {
+            body.is_active
+        } else {
+            None
+        };
         let mut write = self.state.write(auth.0.actor()).await?;
-        let generator =
-            store::generators::update(write.conn(), id.0, name, body.description.as_deref(), is_active)
-                .await
-                .map_err(|e| ApiError::from_store(e, "Generator"))?;
+        let generator = store::generators::update(
+            write.conn(),
+            id.0,
+            name,
+            body.description.as_deref(),
+            is_active,
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "Generator"))?;
         write
-            .record(Change::GeneratorUpdated { id: generator.id, name: &generator.name })
+            .record(Change::GeneratorUpdated {
+                id: generator.id,
+                name: &generator.name,
+            })
             .await?;
         write.commit().await?;
         Ok(Json(generator))
@@ -150,7 +169,10 @@ impl GeneratorsApi {
                 .await?;
         }
         write
-            .record(Change::GeneratorDeleted { id: generator.id, name: &generator.name })
+            .record(Change::GeneratorDeleted {
+                id: generator.id,
+                name: &generator.name,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)
@@ -170,7 +192,9 @@ impl GeneratorsApi {
         let generator = store::generators::set_pak_hash(write.conn(), id.0, &pak.hash())
             .await
             .map_err(|e| ApiError::from_store(e, "Generator"))?;
-        write.record(Change::GeneratorPakRotated { id: id.0 }).await?;
+        write
+            .record(Change::GeneratorPakRotated { id: id.0 })
+            .await?;
         write.commit().await?;
         Ok(Json(GeneratorPakResponse {
             generator,

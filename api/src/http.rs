@@ -63,7 +63,10 @@ fn error_response(err: poem::Error) -> Response {
 /// The outermost middleware: enforces the body limit, renders errors as JSON and records metrics.
 pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
-        return Ok(json_error(StatusCode::INTERNAL_SERVER_ERROR, "application state missing"));
+        return Ok(json_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "application state missing",
+        ));
     };
     let started = Instant::now();
     if req.uri().path() == AGENT_SEARCH_ALIAS {
@@ -110,10 +113,17 @@ pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result
     };
     if path != "/metrics" {
         // Unmatched paths share one label value so scanners cannot blow up cardinality.
-        let endpoint = if unmatched { "<unmatched>" } else { path.as_str() };
-        state
-            .metrics
-            .record_http(endpoint, &method, response.status().as_u16(), started.elapsed());
+        let endpoint = if unmatched {
+            "<unmatched>"
+        } else {
+            path.as_str()
+        };
+        state.metrics.record_http(
+            endpoint,
+            &method,
+            response.status().as_u16(),
+            started.elapsed(),
+        );
     }
     Ok(response)
 }

@@ -32,14 +32,20 @@ impl Metrics {
     pub fn new() -> prometheus::Result<Self> {
         let registry = Registry::new();
         let http_requests = IntCounterVec::new(
-            Opts::new("brokkr_http_requests_total", "HTTP requests by endpoint, method and status"),
+            Opts::new(
+                "brokkr_http_requests_total",
+                "HTTP requests by endpoint, method and status",
+            ),
             &["endpoint", "method", "status"],
         )?;
         let http_duration = HistogramVec::new(
-            HistogramOpts::new("brokkr_http_request_duration_seconds", "HTTP request latency")
-                .buckets(vec![
-                    0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-                ]),
+            HistogramOpts::new(
+                "brokkr_http_request_duration_seconds",
+                "HTTP request latency",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+            ]),
             &["endpoint", "method"],
         )?;
         let db_queries = IntCounterVec::new(
@@ -47,8 +53,13 @@ impl Metrics {
             &["query_type"],
         )?;
         let db_duration = HistogramVec::new(
-            HistogramOpts::new("brokkr_database_query_duration_seconds", "Database query latency")
-                .buckets(vec![0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0]),
+            HistogramOpts::new(
+                "brokkr_database_query_duration_seconds",
+                "Database query latency",
+            )
+            .buckets(vec![
+                0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
             &["query_type"],
         )?;
         let active_agents = Gauge::new("brokkr_active_agents", "Live agents with status ACTIVE")?;
@@ -118,7 +129,8 @@ impl Metrics {
     async fn refresh_gauges(&self, pool: &PgPool) -> Result<(), store::StoreError> {
         let (_, active) = store::agents::counts(pool).await?;
         self.active_agents.set(active as f64);
-        self.stacks_total.set(store::stacks::count(pool).await? as f64);
+        self.stacks_total
+            .set(store::stacks::count(pool).await? as f64);
         self.deployment_objects_total
             .set(store::deployment_objects::count(pool).await? as f64);
         let ages = store::agents::heartbeat_ages(pool).await?;

@@ -30,7 +30,10 @@ pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
             tracing::warn!(error = %e, "readiness: database unreachable");
             json_error(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
-        Err(_) => json_error(StatusCode::SERVICE_UNAVAILABLE, "database did not answer in time"),
+        Err(_) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "database did not answer in time",
+        ),
     }
 }
 

@@ -131,20 +131,15 @@ pub async fn run_listener(
                 auth_cache.clear();
                 propagation.set_connected(true);
                 tracing::debug!("listening for state and credential notifications");
-                loop {
-                    match listener.try_recv().await {
-                        Ok(Some(n)) => {
-                            let scope = Scope::parse(n.payload());
-                            if n.channel() == channels.auth {
-                                match scope {
-                                    Some(s) => auth_cache.invalidate(s),
-                                    None => auth_cache.clear(),
-                                }
-                            } else {
-                                propagation.apply(scope);
-                            }
+                while let Ok(Some(n)) = listener.try_recv().await {
+                    let scope = Scope::parse(n.payload());
+                    if n.channel() == channels.auth {
+                        match scope {
+                            Some(s) => auth_cache.invalidate(s),
+                            None => auth_cache.clear(),
                         }
-                        Ok(None) | Err(_) => break,
+                    } else {
+                        propagation.apply(scope);
                     }
                 }
                 tracing::warn!("notification listener lost its connection; reconnecting");

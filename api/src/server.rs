@@ -19,21 +19,19 @@ use crate::{
     target_state,
 };
 
+/// Every handler group of `/api/v1`.
+pub type ApiV1 = (
+    auth::AuthApi,
+    agents::AgentsApi,
+    target_state::TargetStateApi,
+    agent_events::AgentEventsApi,
+    generators::GeneratorsApi,
+    stacks::StacksApi,
+    deployment_objects::DeploymentObjectsApi,
+);
+
 /// The OpenAPI service of `/api/v1`.
-pub fn openapi(
-    state: &Arc<AppState>,
-) -> OpenApiService<
-    (
-        auth::AuthApi,
-        agents::AgentsApi,
-        target_state::TargetStateApi,
-        agent_events::AgentEventsApi,
-        generators::GeneratorsApi,
-        stacks::StacksApi,
-        deployment_objects::DeploymentObjectsApi,
-    ),
-    (),
-> {
+pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
     OpenApiService::new(
         (
             auth::AuthApi,

@@ -73,7 +73,11 @@ impl StacksApi {
         } else {
             false
         };
-        if allowed { Ok(stack) } else { Err(stack_not_found()) }
+        if allowed {
+            Ok(stack)
+        } else {
+            Err(stack_not_found())
+        }
     }
 }
 
@@ -91,7 +95,9 @@ impl StacksApi {
     #[oai(path = "/stacks", method = "get")]
     async fn list_stacks(&self, auth: Pakauth) -> ApiResult<Json<Vec<Stack>>> {
         require_admin_or_generator(&auth.0)?;
-        Ok(Json(store::stacks::list(&self.state.pool, auth.0.generator()).await?))
+        Ok(Json(
+            store::stacks::list(&self.state.pool, auth.0.generator()).await?,
+        ))
     }
 
     /// Creates a stack. A generator creates stacks for itself; the admin may name any
@@ -102,7 +108,9 @@ impl StacksApi {
         let body = body.0;
         let owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
-                return Err(ApiError::forbidden("Generator can only create stacks for itself"));
+                return Err(ApiError::forbidden(
+                    "Generator can only create stacks for itself",
+                ));
             }
             (Some(me), _) => me,
             (None, named) => named.unwrap_or(ADMIN_GENERATOR_ID),
@@ -111,8 +119,8 @@ impl StacksApi {
         validation::name("Stack name", name, Some(MAX_NAME_LEN))?;
         validation::description(body.description.as_deref())?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        let stack = store::stacks::create(write.conn(), name, body.description.as_deref(), owner)
-            .await?;
+        let stack =
+            store::stacks::create(write.conn(), name, body.description.as_deref(), owner).await?;
         write
             .record(Change::StackCreated {
                 id: stack.id,
@@ -128,7 +136,10 @@ impl StacksApi {
     #[oai(path = "/stacks/:id", method = "get")]
     async fn get_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Stack>> {
         let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?))
+        Ok(Json(
+            self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+                .await?,
+        ))
     }
 
     /// Changes a stack's name or description (admin or owning generator); only the admin may
@@ -148,18 +159,27 @@ impl StacksApi {
         }
         validation::description(body.description.as_deref())?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        let stack = self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        let stack = self
+            .authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         let new_owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
-                return Err(ApiError::forbidden("Only the admin can change a stack's owner"));
+                return Err(ApiError::forbidden(
+                    "Only the admin can change a stack's owner",
+                ));
             }
             (Some(_), _) => None,
             (None, named) => named.filter(|n| *n != stack.generator_id),
         };
-        let stack =
-            store::stacks::update(write.conn(), id.0, name, body.description.as_deref(), new_owner)
-                .await
-                .map_err(|e| ApiError::from_store(e, "Stack"))?;
+        let stack = store::stacks::update(
+            write.conn(),
+            id.0,
+            name,
+            body.description.as_deref(),
+            new_owner,
+        )
+        .await
+        .map_err(|e| ApiError::from_store(e, "Stack"))?;
         write
             .record(Change::StackUpdated {
                 id: stack.id,
@@ -176,7 +196,8 @@ impl StacksApi {
     #[oai(path = "/stacks/:id", method = "delete")]
     async fn delete_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         let (stack, marker) = store::stacks::soft_delete(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Stack"))?;
@@ -203,8 +224,11 @@ impl StacksApi {
     ) -> ApiResult<Json<Vec<DeploymentObject>>> {
         require_admin_or_generator(&auth.0)?;
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
-        Ok(Json(store::deployment_objects::list_for_stack(&mut conn, id.0).await?))
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+            .await?;
+        Ok(Json(
+            store::deployment_objects::list_for_stack(&mut conn, id.0).await?,
+        ))
     }
 
     /// Stores a new deployment object: the stack's complete desired state as (multi-document)
@@ -227,7 +251,8 @@ impl StacksApi {
             })?;
         }
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         let object = store::deployment_objects::insert(
             write.conn(),
             id.0,
@@ -246,7 +271,8 @@ impl StacksApi {
     #[oai(path = "/stacks/:id/labels", method = "get")]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<StackLabel>>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+            .await?;
         Ok(Json(store::stacks::labels(&mut conn, id.0).await?))
     }
 
@@ -262,10 +288,14 @@ impl StacksApi {
         let label = body.0;
         validation::label(&label)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         let added = store::stacks::add_label(write.conn(), id.0, &label).await?;
         write
-            .record(Change::StackLabelAdded { stack_id: id.0, label: &label })
+            .record(Change::StackLabelAdded {
+                stack_id: id.0,
+                label: &label,
+            })
             .await?;
         write.commit().await?;
         Ok(Json(added))
@@ -280,12 +310,16 @@ impl StacksApi {
         label: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         store::stacks::remove_label(write.conn(), id.0, &label.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Label"))?;
         write
-            .record(Change::StackLabelRemoved { stack_id: id.0, label: &label.0 })
+            .record(Change::StackLabelRemoved {
+                stack_id: id.0,
+                label: &label.0,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)
@@ -299,7 +333,8 @@ impl StacksApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<StackAnnotation>>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read).await?;
+        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+            .await?;
         Ok(Json(store::stacks::annotations(&mut conn, id.0).await?))
     }
 
@@ -317,8 +352,10 @@ impl StacksApi {
         }
         validation::annotation(&body.key, &body.value)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
-        let added = store::stacks::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
+        let added =
+            store::stacks::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
         write
             .record(Change::StackAnnotationAdded {
                 stack_id: id.0,
@@ -339,12 +376,16 @@ impl StacksApi {
         key: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write).await?;
+        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .await?;
         store::stacks::remove_annotation(write.conn(), id.0, &key.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Annotation"))?;
         write
-            .record(Change::StackAnnotationRemoved { stack_id: id.0, key: &key.0 })
+            .record(Change::StackAnnotationRemoved {
+                stack_id: id.0,
+                key: &key.0,
+            })
             .await?;
         write.commit().await?;
         Ok(NoContent::Done)

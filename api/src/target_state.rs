@@ -120,7 +120,9 @@ impl TargetStateApi {
             let mut conn = self.state.pool.acquire().await?;
             let objects = store::target_state::fetch(&mut conn, agent, full).await?;
             drop(conn);
-            self.state.metrics.record_db("target_state", started.elapsed());
+            self.state
+                .metrics
+                .record_db("target_state", started.elapsed());
             let etag = etag_of(full, &objects);
             propagation.store_etag(agent, full, version, &etag);
             let unchanged = if_none_match

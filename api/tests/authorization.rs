@@ -41,9 +41,15 @@ async fn fixture(b: &TestBroker) -> Fixture {
     assert_eq!(st, StatusCode::OK, "{ev}");
     for (path, body) in [
         (format!("/api/v1/agents/{}/labels", a.0), json!("env:prod")),
-        (format!("/api/v1/agents/{}/annotations", a.0), json!({"key": "region", "value": "eu"})),
+        (
+            format!("/api/v1/agents/{}/annotations", a.0),
+            json!({"key": "region", "value": "eu"}),
+        ),
         (format!("/api/v1/stacks/{s}/labels"), json!("env:prod")),
-        (format!("/api/v1/stacks/{s}/annotations"), json!({"key": "region", "value": "eu"})),
+        (
+            format!("/api/v1/stacks/{s}/annotations"),
+            json!({"key": "region", "value": "eu"}),
+        ),
     ] {
         let (st, v) = b.post(&path, &b.admin, body).await;
         assert_eq!(st, StatusCode::OK, "{path}: {v}");
@@ -93,7 +99,13 @@ impl Fixture {
     }
 }
 
-const CALLERS: [&str; 5] = ["admin", "agent itself", "other agent", "owning generator", "other generator"];
+const CALLERS: [&str; 5] = [
+    "admin",
+    "agent itself",
+    "other agent",
+    "owning generator",
+    "other generator",
+];
 
 struct Row {
     method: Method,
@@ -103,7 +115,12 @@ struct Row {
 }
 
 fn row(method: Method, path: &'static str, body: Option<Value>, expect: [u16; 5]) -> Row {
-    Row { method, path, body, expect }
+    Row {
+        method,
+        path,
+        body,
+        expect,
+    }
 }
 
 fn rows() -> Vec<Row> {
@@ -111,49 +128,263 @@ fn rows() -> Vec<Row> {
     vec![
         row(M::POST, "/api/v1/auth/pak", None, [200, 200, 200, 200, 200]),
         row(M::GET, "/api/v1/agents", None, [200, 403, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents", Some(json!({"name": "n-{uniq}", "cluster_name": "c"})), [200, 403, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/search?name={a_name}&cluster_name=c1", None, [200, 200, 404, 403, 403]),
-        row(M::GET, "/api/v1/agents/?name={a_name}&cluster_name=c1", None, [200, 200, 404, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}", None, [200, 200, 403, 403, 403]),
-        row(M::PUT, "/api/v1/agents/{a}", Some(json!({"status": "ACTIVE"})), [200, 200, 403, 403, 403]),
-        row(M::DELETE, "/api/v1/agents/{a}", None, [204, 403, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/events", None, [200, 200, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/events", Some(json!({"deployment_object_id": "{d}", "event_type": "DEPLOY", "status": "FAILURE"})), [200, 200, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/labels", None, [200, 200, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/labels", Some(json!("tier:web")), [200, 403, 403, 403, 403]),
-        row(M::DELETE, "/api/v1/agents/{a}/labels/env:prod", None, [204, 403, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/annotations", None, [200, 200, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/annotations", Some(json!({"key": "k", "value": "v"})), [200, 403, 403, 403, 403]),
-        row(M::DELETE, "/api/v1/agents/{a}/annotations/region", None, [204, 403, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/targets", None, [200, 200, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/targets", Some(json!({"stack_id": "{s2}"})), [200, 403, 403, 403, 403]),
-        row(M::DELETE, "/api/v1/agents/{a}/targets/{s}", None, [204, 204, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/heartbeat", None, [403, 204, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/target-state", None, [200, 200, 403, 403, 403]),
-        row(M::GET, "/api/v1/agents/{a}/stacks", None, [200, 200, 403, 403, 403]),
-        row(M::POST, "/api/v1/agents/{a}/rotate-pak", None, [200, 200, 403, 403, 403]),
-        row(M::GET, "/api/v1/agent-events", None, [200, 200, 200, 403, 403]),
-        row(M::GET, "/api/v1/agent-events/{e}", None, [200, 200, 404, 403, 403]),
-        row(M::GET, "/api/v1/generators", None, [200, 403, 403, 403, 403]),
-        row(M::POST, "/api/v1/generators", Some(json!({"name": "g-{uniq}"})), [200, 403, 403, 403, 403]),
-        row(M::GET, "/api/v1/generators/{g}", None, [200, 403, 403, 200, 403]),
-        row(M::PUT, "/api/v1/generators/{g}", Some(json!({"description": "changed"})), [200, 403, 403, 200, 403]),
-        row(M::DELETE, "/api/v1/generators/{g}", None, [204, 403, 403, 204, 403]),
-        row(M::POST, "/api/v1/generators/{g}/rotate-pak", None, [200, 403, 403, 200, 403]),
+        row(
+            M::POST,
+            "/api/v1/agents",
+            Some(json!({"name": "n-{uniq}", "cluster_name": "c"})),
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/search?name={a_name}&cluster_name=c1",
+            None,
+            [200, 200, 404, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/?name={a_name}&cluster_name=c1",
+            None,
+            [200, 200, 404, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::PUT,
+            "/api/v1/agents/{a}",
+            Some(json!({"status": "ACTIVE"})),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/agents/{a}",
+            None,
+            [204, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/events",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/events",
+            Some(
+                json!({"deployment_object_id": "{d}", "event_type": "DEPLOY", "status": "FAILURE"}),
+            ),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/labels",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/labels",
+            Some(json!("tier:web")),
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/agents/{a}/labels/env:prod",
+            None,
+            [204, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/annotations",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/annotations",
+            Some(json!({"key": "k", "value": "v"})),
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/agents/{a}/annotations/region",
+            None,
+            [204, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/targets",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/targets",
+            Some(json!({"stack_id": "{s2}"})),
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/agents/{a}/targets/{s}",
+            None,
+            [204, 204, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/heartbeat",
+            None,
+            [403, 204, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/target-state",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/stacks",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/agents/{a}/rotate-pak",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agent-events",
+            None,
+            [200, 200, 200, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agent-events/{e}",
+            None,
+            [200, 200, 404, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/generators",
+            None,
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/generators",
+            Some(json!({"name": "g-{uniq}"})),
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/generators/{g}",
+            None,
+            [200, 403, 403, 200, 403],
+        ),
+        row(
+            M::PUT,
+            "/api/v1/generators/{g}",
+            Some(json!({"description": "changed"})),
+            [200, 403, 403, 200, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/generators/{g}",
+            None,
+            [204, 403, 403, 204, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/generators/{g}/rotate-pak",
+            None,
+            [200, 403, 403, 200, 403],
+        ),
         row(M::GET, "/api/v1/stacks", None, [200, 403, 403, 200, 200]),
-        row(M::POST, "/api/v1/stacks", Some(json!({"name": "s-{uniq}"})), [200, 403, 403, 200, 200]),
-        row(M::GET, "/api/v1/stacks/{s}", None, [200, 200, 404, 200, 404]),
-        row(M::PUT, "/api/v1/stacks/{s}", Some(json!({"description": "changed"})), [200, 403, 403, 200, 404]),
-        row(M::DELETE, "/api/v1/stacks/{s}", None, [204, 403, 403, 204, 404]),
-        row(M::GET, "/api/v1/stacks/{s}/deployment-objects", None, [200, 403, 403, 200, 404]),
-        row(M::POST, "/api/v1/stacks/{s}/deployment-objects", Some(json!({"yaml_content": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n"})), [200, 403, 403, 200, 404]),
-        row(M::GET, "/api/v1/stacks/{s}/labels", None, [200, 200, 404, 200, 404]),
-        row(M::POST, "/api/v1/stacks/{s}/labels", Some(json!("tier:web")), [200, 403, 403, 200, 404]),
-        row(M::DELETE, "/api/v1/stacks/{s}/labels/env:prod", None, [204, 403, 403, 204, 404]),
-        row(M::GET, "/api/v1/stacks/{s}/annotations", None, [200, 200, 404, 200, 404]),
-        row(M::POST, "/api/v1/stacks/{s}/annotations", Some(json!({"key": "k", "value": "v"})), [200, 403, 403, 200, 404]),
-        row(M::DELETE, "/api/v1/stacks/{s}/annotations/region", None, [204, 403, 403, 204, 404]),
-        row(M::GET, "/api/v1/deployment-objects/{d}", None, [200, 200, 404, 200, 404]),
+        row(
+            M::POST,
+            "/api/v1/stacks",
+            Some(json!({"name": "s-{uniq}"})),
+            [200, 403, 403, 200, 200],
+        ),
+        row(
+            M::GET,
+            "/api/v1/stacks/{s}",
+            None,
+            [200, 200, 404, 200, 404],
+        ),
+        row(
+            M::PUT,
+            "/api/v1/stacks/{s}",
+            Some(json!({"description": "changed"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/stacks/{s}",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/stacks/{s}/deployment-objects",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/stacks/{s}/deployment-objects",
+            Some(
+                json!({"yaml_content": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: x\n"}),
+            ),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/stacks/{s}/labels",
+            None,
+            [200, 200, 404, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/stacks/{s}/labels",
+            Some(json!("tier:web")),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/stacks/{s}/labels/env:prod",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/stacks/{s}/annotations",
+            None,
+            [200, 200, 404, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/stacks/{s}/annotations",
+            Some(json!({"key": "k", "value": "v"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/stacks/{s}/annotations/region",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/deployment-objects/{d}",
+            None,
+            [200, 200, 404, 200, 404],
+        ),
     ]
 }
 
@@ -171,26 +402,51 @@ async fn every_endpoint_answers_each_caller_as_the_matrix_says() {
             }
             let path = f.fill(row.path);
             let (status, body) = b
-                .call(row.method.clone(), &path, Some(f.pak(&b.admin, i)), f.body(&row.body))
+                .call(
+                    row.method.clone(),
+                    &path,
+                    Some(f.pak(&b.admin, i)),
+                    f.body(&row.body),
+                )
                 .await;
             if status.as_u16() != *expected {
-                failures.push(format!("{} {} as {}: expected {expected}, got {status} {body}", row.method, row.path, CALLERS[i]));
+                failures.push(format!(
+                    "{} {} as {}: expected {expected}, got {status} {body}",
+                    row.method, row.path, CALLERS[i]
+                ));
             }
             if !body["error"].is_string() {
-                failures.push(format!("{} {} as {}: error body is not JSON {{error}}: {body}", row.method, row.path, CALLERS[i]));
+                failures.push(format!(
+                    "{} {} as {}: error body is not JSON {{error}}: {body}",
+                    row.method, row.path, CALLERS[i]
+                ));
             }
         }
         // Without a key and with a malformed key: 401 with a JSON error.
         let path = f.fill(row.path);
-        for pak in [None, Some("not-a-pak"), Some("brokkr_BRxxxxxxxx_wrongwrongwrongwrongwrong")] {
-            let (status, body) = b.call(row.method.clone(), &path, pak, f.body(&row.body)).await;
+        for pak in [
+            None,
+            Some("not-a-pak"),
+            Some("brokkr_BRxxxxxxxx_wrongwrongwrongwrongwrong"),
+        ] {
+            let (status, body) = b
+                .call(row.method.clone(), &path, pak, f.body(&row.body))
+                .await;
             if status != StatusCode::UNAUTHORIZED || !body["error"].is_string() {
-                failures.push(format!("{} {} with key {pak:?}: expected 401 JSON, got {status} {body}", row.method, row.path));
+                failures.push(format!(
+                    "{} {} with key {pak:?}: expected 401 JSON, got {status} {body}",
+                    row.method, row.path
+                ));
             }
         }
         let audit_after = b.count("audit_logs").await;
         if audit_after != audit_before {
-            failures.push(format!("{} {}: refused calls wrote {} audit entries", row.method, row.path, audit_after - audit_before));
+            failures.push(format!(
+                "{} {}: refused calls wrote {} audit entries",
+                row.method,
+                row.path,
+                audit_after - audit_before
+            ));
         }
         // Each permitted caller on a fresh fixture.
         for (i, expected) in row.expect.iter().enumerate() {
@@ -200,14 +456,27 @@ async fn every_endpoint_answers_each_caller_as_the_matrix_says() {
             let f = fixture(&b).await;
             let path = f.fill(row.path);
             let (status, body) = b
-                .call(row.method.clone(), &path, Some(f.pak(&b.admin, i)), f.body(&row.body))
+                .call(
+                    row.method.clone(),
+                    &path,
+                    Some(f.pak(&b.admin, i)),
+                    f.body(&row.body),
+                )
                 .await;
             if status.as_u16() != *expected {
-                failures.push(format!("{} {} as {}: expected {expected}, got {status} {body}", row.method, row.path, CALLERS[i]));
+                failures.push(format!(
+                    "{} {} as {}: expected {expected}, got {status} {body}",
+                    row.method, row.path, CALLERS[i]
+                ));
             }
         }
     }
-    assert!(failures.is_empty(), "{} mismatches:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[tokio::test]
@@ -223,7 +492,13 @@ async fn pak_hashes_never_appear_in_responses() {
         let (_, body) = b.get(&path, &b.admin).await;
         assert!(!body.to_string().contains("pak_hash"), "{path}: {body}");
     }
-    let (_, body) = b.post(&format!("/api/v1/agents/{}/rotate-pak", f.a.0), &b.admin, json!(null)).await;
+    let (_, body) = b
+        .post(
+            &format!("/api/v1/agents/{}/rotate-pak", f.a.0),
+            &b.admin,
+            json!(null),
+        )
+        .await;
     assert!(!body.to_string().contains("pak_hash"));
 }
 
@@ -233,16 +508,26 @@ async fn an_agent_can_never_target_itself_or_another_agent_at_a_stack() {
     let f = fixture(&b).await;
     for agent in [&f.a.0, &f.b.0] {
         let (s, body) = b
-            .post(&format!("/api/v1/agents/{agent}/targets"), &f.a.1, json!({"agent_id": agent, "stack_id": f.s2}))
+            .post(
+                &format!("/api/v1/agents/{agent}/targets"),
+                &f.a.1,
+                json!({"agent_id": agent, "stack_id": f.s2}),
+            )
             .await;
         assert_eq!(s, StatusCode::FORBIDDEN, "{body}");
     }
     // A body id that disagrees with the path is refused even for the admin.
     let (s, body) = b
-        .post(&format!("/api/v1/agents/{}/targets", f.a.0), &b.admin, json!({"agent_id": f.b.0, "stack_id": f.s2}))
+        .post(
+            &format!("/api/v1/agents/{}/targets", f.a.0),
+            &b.admin,
+            json!({"agent_id": f.b.0, "stack_id": f.s2}),
+        )
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
-    let (_, targets) = b.get(&format!("/api/v1/agents/{}/targets", f.b.0), &b.admin).await;
+    let (_, targets) = b
+        .get(&format!("/api/v1/agents/{}/targets", f.b.0), &b.admin)
+        .await;
     assert_eq!(targets, json!([]));
     // Nor can it read a stack it does not manage.
     let (s, _) = b.get(&format!("/api/v1/stacks/{}", f.s2), &f.a.1).await;
@@ -254,19 +539,55 @@ async fn rotated_and_deleted_keys_stop_working_at_once() {
     let b = TestBroker::start().await;
     let f = fixture(&b).await;
     // Warm the auth cache.
-    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0, StatusCode::OK);
-    let (s, v) = b.post(&format!("/api/v1/agents/{}/rotate-pak", f.a.0), &f.a.1, json!(null)).await;
+    assert_eq!(
+        b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0,
+        StatusCode::OK
+    );
+    let (s, v) = b
+        .post(
+            &format!("/api/v1/agents/{}/rotate-pak", f.a.0),
+            &f.a.1,
+            json!(null),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK);
     let new_pak = v["pak"].as_str().unwrap().to_owned();
-    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0, StatusCode::UNAUTHORIZED);
-    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak).await.0, StatusCode::OK);
+    assert_eq!(
+        b.get(&format!("/api/v1/agents/{}", f.a.0), &f.a.1).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak)
+            .await
+            .0,
+        StatusCode::OK
+    );
 
-    assert_eq!(b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1).await.0, StatusCode::OK);
-    let (s, _) = b.delete(&format!("/api/v1/generators/{}", f.g.0), &b.admin).await;
+    assert_eq!(
+        b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (s, _) = b
+        .delete(&format!("/api/v1/generators/{}", f.g.0), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get(&format!("/api/v1/generators/{}", f.g.0), &f.g.1)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 
-    let (s, _) = b.delete(&format!("/api/v1/agents/{}", f.a.0), &b.admin).await;
+    let (s, _) = b
+        .delete(&format!("/api/v1/agents/{}", f.a.0), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
-    assert_eq!(b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        b.get(&format!("/api/v1/agents/{}", f.a.0), &new_pak)
+            .await
+            .0,
+        StatusCode::UNAUTHORIZED
+    );
 }

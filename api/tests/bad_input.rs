@@ -42,40 +42,186 @@ async fn malformed_requests_get_json_errors_and_write_nothing() {
     let (agent, _) = b.agent("a1").await;
     let before = writes(&b).await;
     use reqwest::Method as M;
-    let cases: Vec<(&str, M, String, Option<&str>, reqwest::Body, StatusCode)> = vec![
-        ("malformed JSON", M::POST, "/api/v1/agents".into(), Some("application/json"), "{\"name\": ".into(), StatusCode::BAD_REQUEST),
-        ("missing field", M::POST, "/api/v1/agents".into(), Some("application/json"), "{\"name\": \"x\"}".into(), StatusCode::BAD_REQUEST),
-        ("wrong field type", M::POST, "/api/v1/agents".into(), Some("application/json"), "{\"name\": {\"a\": 1}, \"cluster_name\": \"c\"}".into(), StatusCode::BAD_REQUEST),
-        ("blank name", M::POST, "/api/v1/agents".into(), Some("application/json"), "{\"name\": \"  \", \"cluster_name\": \"c\"}".into(), StatusCode::BAD_REQUEST),
-        ("wrong content type", M::POST, "/api/v1/agents".into(), Some("text/plain"), "{}".into(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("no content type", M::POST, "/api/v1/agents".into(), None, "{}".into(), StatusCode::UNSUPPORTED_MEDIA_TYPE),
-        ("invalid UUID", M::GET, "/api/v1/agents/not-a-uuid".into(), None, "".into(), StatusCode::BAD_REQUEST),
-        ("unknown route", M::GET, "/api/v1/nothing-here".into(), None, "".into(), StatusCode::NOT_FOUND),
-        ("unknown root route", M::GET, "/nothing".into(), None, "".into(), StatusCode::NOT_FOUND),
-        ("wrong method", M::PATCH, "/api/v1/agents".into(), None, "".into(), StatusCode::METHOD_NOT_ALLOWED),
-        ("oversized body", M::POST, "/api/v1/agents".into(), Some("application/json"), format!("{{\"name\": \"{}\", \"cluster_name\": \"c\"}}", "x".repeat(5000)).into(), StatusCode::PAYLOAD_TOO_LARGE),
-        ("label with whitespace", M::POST, format!("/api/v1/agents/{agent}/labels"), Some("application/json"), "\"a b\"".into(), StatusCode::BAD_REQUEST),
-        ("label too long", M::POST, format!("/api/v1/agents/{agent}/labels"), Some("application/json"), format!("\"{}\"", "l".repeat(65)).into(), StatusCode::BAD_REQUEST),
-        ("annotation without value", M::POST, format!("/api/v1/agents/{agent}/annotations"), Some("application/json"), "{\"key\": \"k\", \"value\": \"\"}".into(), StatusCode::BAD_REQUEST),
-        ("unknown agent", M::GET, format!("/api/v1/agents/{}", uuid::Uuid::new_v4()), None, "".into(), StatusCode::NOT_FOUND),
-        ("target at unknown stack", M::POST, format!("/api/v1/agents/{agent}/targets"), Some("application/json"), format!("{{\"stack_id\": \"{}\"}}", uuid::Uuid::new_v4()).into(), StatusCode::NOT_FOUND),
-        ("bad agent status", M::PUT, format!("/api/v1/agents/{agent}"), Some("application/json"), "{\"status\": \"SLEEPY\"}".into(), StatusCode::BAD_REQUEST),
+    type Case = (
+        &'static str,
+        M,
+        String,
+        Option<&'static str>,
+        reqwest::Body,
+        StatusCode,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "malformed JSON",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("application/json"),
+            "{\"name\": ".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "missing field",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("application/json"),
+            "{\"name\": \"x\"}".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "wrong field type",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("application/json"),
+            "{\"name\": {\"a\": 1}, \"cluster_name\": \"c\"}".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "blank name",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("application/json"),
+            "{\"name\": \"  \", \"cluster_name\": \"c\"}".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "wrong content type",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("text/plain"),
+            "{}".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "no content type",
+            M::POST,
+            "/api/v1/agents".into(),
+            None,
+            "{}".into(),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        ),
+        (
+            "invalid UUID",
+            M::GET,
+            "/api/v1/agents/not-a-uuid".into(),
+            None,
+            "".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown route",
+            M::GET,
+            "/api/v1/nothing-here".into(),
+            None,
+            "".into(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "unknown root route",
+            M::GET,
+            "/nothing".into(),
+            None,
+            "".into(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "wrong method",
+            M::PATCH,
+            "/api/v1/agents".into(),
+            None,
+            "".into(),
+            StatusCode::METHOD_NOT_ALLOWED,
+        ),
+        (
+            "oversized body",
+            M::POST,
+            "/api/v1/agents".into(),
+            Some("application/json"),
+            format!(
+                "{{\"name\": \"{}\", \"cluster_name\": \"c\"}}",
+                "x".repeat(5000)
+            )
+            .into(),
+            StatusCode::PAYLOAD_TOO_LARGE,
+        ),
+        (
+            "label with whitespace",
+            M::POST,
+            format!("/api/v1/agents/{agent}/labels"),
+            Some("application/json"),
+            "\"a b\"".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "label too long",
+            M::POST,
+            format!("/api/v1/agents/{agent}/labels"),
+            Some("application/json"),
+            format!("\"{}\"", "l".repeat(65)).into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "annotation without value",
+            M::POST,
+            format!("/api/v1/agents/{agent}/annotations"),
+            Some("application/json"),
+            "{\"key\": \"k\", \"value\": \"\"}".into(),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            "unknown agent",
+            M::GET,
+            format!("/api/v1/agents/{}", uuid::Uuid::new_v4()),
+            None,
+            "".into(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "target at unknown stack",
+            M::POST,
+            format!("/api/v1/agents/{agent}/targets"),
+            Some("application/json"),
+            format!("{{\"stack_id\": \"{}\"}}", uuid::Uuid::new_v4()).into(),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "bad agent status",
+            M::PUT,
+            format!("/api/v1/agents/{agent}"),
+            Some("application/json"),
+            "{\"status\": \"SLEEPY\"}".into(),
+            StatusCode::BAD_REQUEST,
+        ),
     ];
     for (what, method, path, ct, body, expected) in cases {
         let (status, value) = raw(&b, method, &path, ct, body).await;
         assert_eq!(status, expected, "{what}: {value}");
-        assert!(value["error"].as_str().is_some_and(|e| !e.is_empty()), "{what}: {value}");
+        assert!(
+            value["error"].as_str().is_some_and(|e| !e.is_empty()),
+            "{what}: {value}"
+        );
     }
-    assert_eq!(writes(&b).await, before, "refused requests must write nothing");
+    assert_eq!(
+        writes(&b).await,
+        before,
+        "refused requests must write nothing"
+    );
 }
 
 #[tokio::test]
 async fn chunked_bodies_over_the_limit_are_refused() {
     let b = TestBroker::start_with(|s| s.broker.max_body_bytes = 4096).await;
     let before = writes(&b).await;
-    let chunks: Vec<Result<Vec<u8>, std::io::Error>> = (0..10).map(|_| Ok(vec![b' '; 1000])).collect();
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        (0..10).map(|_| Ok(vec![b' '; 1000])).collect();
     let body = reqwest::Body::wrap_stream(futures::stream::iter(chunks));
-    let (status, value) = raw(&b, reqwest::Method::POST, "/api/v1/agents", Some("application/json"), body).await;
+    let (status, value) = raw(
+        &b,
+        reqwest::Method::POST,
+        "/api/v1/agents",
+        Some("application/json"),
+        body,
+    )
+    .await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{value}");
     assert_eq!(writes(&b).await, before);
 }
@@ -88,8 +234,16 @@ async fn deployment_objects_must_be_kubernetes_objects() {
     let before = writes(&b).await;
     let path = format!("/api/v1/stacks/{stack}/deployment-objects");
     for (yaml, index, reason) in [
-        ("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\nkind: ConfigMap\nmetadata:\n  name: b\n", 1, "apiVersion"),
-        ("apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n", 0, "metadata.name"),
+        (
+            "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\nkind: ConfigMap\nmetadata:\n  name: b\n",
+            1,
+            "apiVersion",
+        ),
+        (
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {}\n",
+            0,
+            "metadata.name",
+        ),
         ("key: [unclosed", 0, "invalid YAML"),
         ("- just\n- a list\n", 0, "mapping"),
         ("", 0, "no Kubernetes objects"),
@@ -98,11 +252,20 @@ async fn deployment_objects_must_be_kubernetes_objects() {
         let (status, body) = b.post(&path, &gen_pak, json!({"yaml_content": yaml})).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{yaml:?}: {body}");
         assert_eq!(body["document_index"], json!(index), "{yaml:?}: {body}");
-        assert!(body["error"].as_str().unwrap().contains(reason), "{yaml:?}: {body}");
+        assert!(
+            body["error"].as_str().unwrap().contains(reason),
+            "{yaml:?}: {body}"
+        );
     }
-    let (status, body) = b.post(&path, &gen_pak, json!({"is_deletion_marker": false})).await;
+    let (status, body) = b
+        .post(&path, &gen_pak, json!({"is_deletion_marker": false}))
+        .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "{body}");
-    assert_eq!(writes(&b).await, before, "refused deployment objects must write nothing");
+    assert_eq!(
+        writes(&b).await,
+        before,
+        "refused deployment objects must write nothing"
+    );
     // Multi-document YAML with a trailing separator is fine.
     let ok = b
         .post(&path, &gen_pak, json!({"yaml_content": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: a\n---\n"}))
@@ -114,16 +277,37 @@ async fn deployment_objects_must_be_kubernetes_objects() {
 async fn duplicates_are_conflicts() {
     let b = TestBroker::start().await;
     let (agent, _) = b.agent("a1").await;
-    let (s, body) = b.post("/api/v1/agents", &b.admin, json!({"name": "a1", "cluster_name": "c1"})).await;
+    let (s, body) = b
+        .post(
+            "/api/v1/agents",
+            &b.admin,
+            json!({"name": "a1", "cluster_name": "c1"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT, "{body}");
-    b.post(&format!("/api/v1/agents/{agent}/labels"), &b.admin, json!("x")).await;
-    let (s, _) = b.post(&format!("/api/v1/agents/{agent}/labels"), &b.admin, json!("x")).await;
+    b.post(
+        &format!("/api/v1/agents/{agent}/labels"),
+        &b.admin,
+        json!("x"),
+    )
+    .await;
+    let (s, _) = b
+        .post(
+            &format!("/api/v1/agents/{agent}/labels"),
+            &b.admin,
+            json!("x"),
+        )
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     let (_, gen_pak) = b.generator("ci").await;
-    let (s, _) = b.post("/api/v1/generators", &b.admin, json!({"name": "ci"})).await;
+    let (s, _) = b
+        .post("/api/v1/generators", &b.admin, json!({"name": "ci"}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     b.stack(&gen_pak, "web").await;
-    let (s, _) = b.post("/api/v1/stacks", &b.admin, json!({"name": "web"})).await;
+    let (s, _) = b
+        .post("/api/v1/stacks", &b.admin, json!({"name": "web"}))
+        .await;
     assert_eq!(s, StatusCode::CONFLICT);
     // A deleted name can be reused (partial unique index).
     let (s, _) = b.delete(&format!("/api/v1/agents/{agent}"), &b.admin).await;

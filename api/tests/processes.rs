@@ -16,7 +16,11 @@ use tokio::process::{Child, Command};
 const BIN: &str = env!("CARGO_BIN_EXE_brokkr-broker");
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 struct Proc {
@@ -43,7 +47,10 @@ fn broker_command(db_url: &str, port: u16, admin_hash: Option<&str>) -> Command 
 
 async fn spawn(db_url: &str, admin_hash: Option<&str>) -> Proc {
     let port = free_port();
-    let mut child = broker_command(db_url, port, admin_hash).arg("serve").spawn().expect("spawn broker");
+    let mut child = broker_command(db_url, port, admin_hash)
+        .arg("serve")
+        .spawn()
+        .expect("spawn broker");
     let stdout = BufReader::new(child.stdout.take().unwrap()).lines();
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
@@ -54,15 +61,25 @@ async fn spawn(db_url: &str, admin_hash: Option<&str>) -> Proc {
         {
             break;
         }
-        assert!(Instant::now() < deadline, "broker on {base} not ready in 30 s");
+        assert!(
+            Instant::now() < deadline,
+            "broker on {base} not ready in 30 s"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Proc { child, base, stdout }
+    Proc {
+        child,
+        base,
+        stdout,
+    }
 }
 
 async fn terminate(p: &mut Proc) -> std::process::ExitStatus {
     let pid = p.child.id().expect("running");
-    let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap();
     assert!(status.success());
     tokio::time::timeout(Duration::from_secs(20), p.child.wait())
         .await
@@ -70,7 +87,13 @@ async fn terminate(p: &mut Proc) -> std::process::ExitStatus {
         .unwrap()
 }
 
-async fn call(base: &str, method: reqwest::Method, path: &str, pak: &str, body: Option<Value>) -> (StatusCode, Value) {
+async fn call(
+    base: &str,
+    method: reqwest::Method,
+    path: &str,
+    pak: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
     let mut req = reqwest::Client::new()
         .request(method, format!("{base}{path}"))
         .header("Authorization", format!("Bearer {pak}"));
@@ -92,8 +115,17 @@ async fn first_start_prints_the_admin_pak_once() {
         .unwrap()
         .unwrap()
         .expect("a line on stdout");
-    let pak = line.strip_prefix("Admin PAK: ").unwrap_or_else(|| panic!("unexpected stdout {line:?}"));
-    let (s, v) = call(&first.base, reqwest::Method::POST, "/api/v1/auth/pak", pak, None).await;
+    let pak = line
+        .strip_prefix("Admin PAK: ")
+        .unwrap_or_else(|| panic!("unexpected stdout {line:?}"));
+    let (s, v) = call(
+        &first.base,
+        reqwest::Method::POST,
+        "/api/v1/auth/pak",
+        pak,
+        None,
+    )
+    .await;
     assert_eq!((s, v["admin"].clone()), (StatusCode::OK, json!(true)));
     assert!(terminate(&mut first).await.success());
 
@@ -103,10 +135,20 @@ async fn first_start_prints_the_admin_pak_once() {
     while let Ok(Some(l)) = second.stdout.next_line().await {
         rest.push(l);
     }
-    assert!(rest.iter().all(|l| !l.contains("Admin PAK")), "printed again: {rest:?}");
+    assert!(
+        rest.iter().all(|l| !l.contains("Admin PAK")),
+        "printed again: {rest:?}"
+    );
     // The first admin PAK still works.
     let mut third = spawn(&db.url, None).await;
-    let (s, _) = call(&third.base, reqwest::Method::POST, "/api/v1/auth/pak", pak, None).await;
+    let (s, _) = call(
+        &third.base,
+        reqwest::Method::POST,
+        "/api/v1/auth/pak",
+        pak,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     terminate(&mut third).await;
 }
@@ -114,12 +156,24 @@ async fn first_start_prints_the_admin_pak_once() {
 #[tokio::test]
 async fn invalid_configuration_exits_with_code_2_naming_the_key() {
     for (key, value, named) in [
-        ("BROKKR__BROKER__LISTEN_ADDR", "nowhere", "broker.listen_addr"),
-        ("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "soon", "broker.auth_cache_ttl_seconds"),
+        (
+            "BROKKR__BROKER__LISTEN_ADDR",
+            "nowhere",
+            "broker.listen_addr",
+        ),
+        (
+            "BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS",
+            "soon",
+            "broker.auth_cache_ttl_seconds",
+        ),
         ("BROKKR__DATABASE__SCHEMA", "bad;name", "database.schema"),
         ("BROKKR__BROKER__NO_SUCH_KEY", "1", "broker.no_such_key"),
     ] {
-        let out = std::process::Command::new(BIN).env(key, value).arg("serve").output().unwrap();
+        let out = std::process::Command::new(BIN)
+            .env(key, value)
+            .arg("serve")
+            .output()
+            .unwrap();
         assert_eq!(out.status.code(), Some(2), "{key}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(stderr.contains(named), "{key}: {stderr}");
@@ -128,7 +182,12 @@ async fn invalid_configuration_exits_with_code_2_naming_the_key() {
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("broker.toml");
     std::fs::write(&file, "[broker]\nmax_body_bytes = \"big\"\n").unwrap();
-    let out = std::process::Command::new(BIN).arg("--config").arg(&file).arg("serve").output().unwrap();
+    let out = std::process::Command::new(BIN)
+        .arg("--config")
+        .arg(&file)
+        .arg("serve")
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("broker.max_body_bytes"));
     std::fs::remove_dir_all(dir).unwrap();
@@ -144,27 +203,52 @@ async fn two_brokers_share_one_database() {
     let admin = admin.as_str();
     use reqwest::Method as M;
 
-    let (_, created) = call(&one.base, M::POST, "/api/v1/agents", admin, Some(json!({"name": "a", "cluster_name": "c"}))).await;
+    let (_, created) = call(
+        &one.base,
+        M::POST,
+        "/api/v1/agents",
+        admin,
+        Some(json!({"name": "a", "cluster_name": "c"})),
+    )
+    .await;
     let agent = created["agent"]["id"].as_str().unwrap().to_owned();
     let old_pak = created["initial_pak"].as_str().unwrap().to_owned();
     let agent_path = format!("/api/v1/agents/{agent}");
     // Warm broker two's auth cache with the key.
-    assert_eq!(call(&two.base, M::GET, &agent_path, &old_pak, None).await.0, StatusCode::OK);
+    assert_eq!(
+        call(&two.base, M::GET, &agent_path, &old_pak, None).await.0,
+        StatusCode::OK
+    );
 
-    let (_, rotated) = call(&one.base, M::POST, &format!("{agent_path}/rotate-pak"), admin, None).await;
+    let (_, rotated) = call(
+        &one.base,
+        M::POST,
+        &format!("{agent_path}/rotate-pak"),
+        admin,
+        None,
+    )
+    .await;
     let new_pak = rotated["pak"].as_str().unwrap().to_owned();
     let started = Instant::now();
     let mut refused_after = None;
     while started.elapsed() < Duration::from_secs(1) {
-        if call(&two.base, M::GET, &agent_path, &old_pak, None).await.0 == StatusCode::UNAUTHORIZED {
+        if call(&two.base, M::GET, &agent_path, &old_pak, None).await.0 == StatusCode::UNAUTHORIZED
+        {
             refused_after = Some(started.elapsed());
             break;
         }
     }
-    let refused_after = refused_after.expect("broker two must refuse the rotated key within a second");
+    let refused_after =
+        refused_after.expect("broker two must refuse the rotated key within a second");
     eprintln!("rotated key refused by the other replica {refused_after:?} after rotation");
-    assert!(refused_after < Duration::from_millis(200), "took {refused_after:?}");
-    assert_eq!(call(&two.base, M::GET, &agent_path, &new_pak, None).await.0, StatusCode::OK);
+    assert!(
+        refused_after < Duration::from_millis(200),
+        "took {refused_after:?}"
+    );
+    assert_eq!(
+        call(&two.base, M::GET, &agent_path, &new_pak, None).await.0,
+        StatusCode::OK
+    );
 
     // CLI rotation reaches both running brokers at once and prints the key on the last line.
     let out = broker_command(&db.url, free_port(), Some(&hash))
@@ -176,21 +260,51 @@ async fn two_brokers_share_one_database() {
     assert!(out.status.success());
     let stdout = String::from_utf8(out.stdout).unwrap();
     let cli_pak = stdout.lines().last().unwrap().trim().to_owned();
-    assert!(Pak::parse(&cli_pak).is_ok(), "last line is not a PAK: {stdout:?}");
+    assert!(
+        Pak::parse(&cli_pak).is_ok(),
+        "last line is not a PAK: {stdout:?}"
+    );
     for base in [&one.base, &two.base] {
         let deadline = Instant::now() + Duration::from_secs(1);
         while call(base, M::GET, &agent_path, &new_pak, None).await.0 != StatusCode::UNAUTHORIZED {
-            assert!(Instant::now() < deadline, "{base} still accepts the key rotated by the CLI");
+            assert!(
+                Instant::now() < deadline,
+                "{base} still accepts the key rotated by the CLI"
+            );
         }
-        assert_eq!(call(base, M::GET, &agent_path, &cli_pak, None).await.0, StatusCode::OK);
+        assert_eq!(
+            call(base, M::GET, &agent_path, &cli_pak, None).await.0,
+            StatusCode::OK
+        );
     }
 
     // A change through broker one wakes a long poll held by broker two.
-    let (_, generator) = call(&one.base, M::POST, "/api/v1/generators", admin, Some(json!({"name": "ci"}))).await;
+    let (_, generator) = call(
+        &one.base,
+        M::POST,
+        "/api/v1/generators",
+        admin,
+        Some(json!({"name": "ci"})),
+    )
+    .await;
     let gen_pak = generator["pak"].as_str().unwrap().to_owned();
-    let (_, stack) = call(&one.base, M::POST, "/api/v1/stacks", &gen_pak, Some(json!({"name": "web"}))).await;
+    let (_, stack) = call(
+        &one.base,
+        M::POST,
+        "/api/v1/stacks",
+        &gen_pak,
+        Some(json!({"name": "web"})),
+    )
+    .await;
     let stack = stack["id"].as_str().unwrap().to_owned();
-    call(&one.base, M::POST, &format!("{agent_path}/targets"), admin, Some(json!({"stack_id": stack}))).await;
+    call(
+        &one.base,
+        M::POST,
+        &format!("{agent_path}/targets"),
+        admin,
+        Some(json!({"stack_id": stack})),
+    )
+    .await;
     let client = reqwest::Client::new();
     let first = client
         .get(format!("{}{agent_path}/target-state", two.base))
@@ -207,7 +321,14 @@ async fn two_brokers_share_one_database() {
     let change = async {
         tokio::time::sleep(Duration::from_millis(300)).await;
         let at = Instant::now();
-        let (s, _) = call(&one.base, M::POST, &format!("/api/v1/stacks/{stack}/deployment-objects"), &gen_pak, Some(json!({"yaml_content": namespace_yaml("web")}))).await;
+        let (s, _) = call(
+            &one.base,
+            M::POST,
+            &format!("/api/v1/stacks/{stack}/deployment-objects"),
+            &gen_pak,
+            Some(json!({"yaml_content": namespace_yaml("web")})),
+        )
+        .await;
         assert_eq!(s, StatusCode::OK);
         at
     };
@@ -227,12 +348,25 @@ async fn sigterm_lets_in_flight_requests_finish() {
     let db = TestDb::create().await;
     let admin = Pak::generate(&PakSettings::default());
     let mut p = spawn(&db.url, Some(&admin.hash())).await;
-    let (_, created) = call(&p.base, reqwest::Method::POST, "/api/v1/agents", admin.as_str(), Some(json!({"name": "a", "cluster_name": "c"}))).await;
+    let (_, created) = call(
+        &p.base,
+        reqwest::Method::POST,
+        "/api/v1/agents",
+        admin.as_str(),
+        Some(json!({"name": "a", "cluster_name": "c"})),
+    )
+    .await;
     let agent = created["agent"]["id"].as_str().unwrap().to_owned();
     let pak = created["initial_pak"].as_str().unwrap().to_owned();
     let url = format!("{}/api/v1/agents/{agent}/target-state", p.base);
     let client = reqwest::Client::new();
-    let etag = client.get(&url).header("Authorization", &pak).send().await.unwrap().headers()["etag"]
+    let etag = client
+        .get(&url)
+        .header("Authorization", &pak)
+        .send()
+        .await
+        .unwrap()
+        .headers()["etag"]
         .to_str()
         .unwrap()
         .to_owned();
@@ -251,7 +385,10 @@ async fn sigterm_lets_in_flight_requests_finish() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     let exit = terminate(&mut p).await;
     assert!(exit.success(), "exit status {exit:?}");
-    let status = in_flight.await.unwrap().expect("in-flight request completes, not reset");
+    let status = in_flight
+        .await
+        .unwrap()
+        .expect("in-flight request completes, not reset");
     assert_eq!(status, StatusCode::NOT_MODIFIED);
 }
 
@@ -260,34 +397,82 @@ async fn create_commands_print_the_pak_on_the_last_line() {
     let db = TestDb::create().await;
     let admin = Pak::generate(&PakSettings::default());
     let out = broker_command(&db.url, free_port(), Some(&admin.hash()))
-        .args(["create", "generator", "--name", "ci", "--description", "pipeline"])
+        .args([
+            "create",
+            "generator",
+            "--name",
+            "ci",
+            "--description",
+            "pipeline",
+        ])
         .output()
         .await
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8(out.stdout).unwrap();
     let gen_pak = stdout.lines().last().unwrap().to_owned();
     assert!(Pak::parse(&gen_pak).is_ok());
     let out = broker_command(&db.url, free_port(), Some(&admin.hash()))
-        .args(["create", "agent", "--name", "edge", "--cluster-name", "eu-1"])
+        .args([
+            "create",
+            "agent",
+            "--name",
+            "edge",
+            "--cluster-name",
+            "eu-1",
+        ])
         .output()
         .await
         .unwrap();
     assert!(out.status.success());
-    let agent_pak = String::from_utf8(out.stdout).unwrap().lines().last().unwrap().to_owned();
+    let agent_pak = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .last()
+        .unwrap()
+        .to_owned();
     let mut p = spawn(&db.url, Some(&admin.hash())).await;
-    let (s, v) = call(&p.base, reqwest::Method::POST, "/api/v1/auth/pak", &gen_pak, None).await;
+    let (s, v) = call(
+        &p.base,
+        reqwest::Method::POST,
+        "/api/v1/auth/pak",
+        &gen_pak,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["generator"].is_string());
-    let (s, v) = call(&p.base, reqwest::Method::POST, "/api/v1/auth/pak", &agent_pak, None).await;
+    let (s, v) = call(
+        &p.base,
+        reqwest::Method::POST,
+        "/api/v1/auth/pak",
+        &agent_pak,
+        None,
+    )
+    .await;
     assert_eq!(s, StatusCode::OK);
     assert!(v["agent"].is_string());
     // The CLI's changes are audited as the system actor.
     let (_, logs) = (0, TestDbProbe(&db).audit_actions().await);
-    assert!(logs.contains(&("system".to_owned(), "generator.created".to_owned())), "{logs:?}");
-    assert!(logs.contains(&("system".to_owned(), "agent.created".to_owned())), "{logs:?}");
+    assert!(
+        logs.contains(&("system".to_owned(), "generator.created".to_owned())),
+        "{logs:?}"
+    );
+    assert!(
+        logs.contains(&("system".to_owned(), "agent.created".to_owned())),
+        "{logs:?}"
+    );
     let out = broker_command(&db.url, free_port(), None)
-        .args(["rotate", "agent", "--uuid", &uuid::Uuid::new_v4().to_string()])
+        .args([
+            "rotate",
+            "agent",
+            "--uuid",
+            &uuid::Uuid::new_v4().to_string(),
+        ])
         .output()
         .await
         .unwrap();
@@ -310,10 +495,17 @@ impl TestDbProbe<'_> {
 #[tokio::test]
 async fn readyz_reports_an_unreachable_database() {
     let b = TestBroker::start().await;
-    let ready = b.client.get(format!("{}/readyz", b.base)).send().await.unwrap();
+    let ready = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(ready.status(), StatusCode::OK);
     {
-        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server_url()).await.unwrap();
+        let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(&server_url())
+            .await
+            .unwrap();
         sqlx::Executor::execute(
             &mut admin,
             sqlx::AssertSqlSafe(format!("DROP DATABASE \"{}\" WITH (FORCE)", b.db.name)),
@@ -321,14 +513,32 @@ async fn readyz_reports_an_unreachable_database() {
         .await
         .unwrap();
     }
-    let resp = b.client.get(format!("{}/readyz", b.base)).send().await.unwrap();
+    let resp = b
+        .client
+        .get(format!("{}/readyz", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
     let body: Value = resp.json().await.unwrap();
     assert!(body["error"].is_string());
-    let live = b.client.get(format!("{}/healthz", b.base)).send().await.unwrap();
+    let live = b
+        .client
+        .get(format!("{}/healthz", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(live.status(), StatusCode::OK);
     // API calls fail with a clear JSON error rather than hanging or panicking.
-    let (s, v) = b.get("/api/v1/agents", "brokkr_BRxxxxxxxx_unknownunknownunknownunk").await;
-    assert!(s == StatusCode::SERVICE_UNAVAILABLE || s == StatusCode::INTERNAL_SERVER_ERROR, "{s} {v}");
+    let (s, v) = b
+        .get(
+            "/api/v1/agents",
+            "brokkr_BRxxxxxxxx_unknownunknownunknownunk",
+        )
+        .await;
+    assert!(
+        s == StatusCode::SERVICE_UNAVAILABLE || s == StatusCode::INTERNAL_SERVER_ERROR,
+        "{s} {v}"
+    );
     assert!(v["error"].is_string());
 }

@@ -12,34 +12,82 @@ async fn updates_change_only_what_a_client_may_change() {
     let (gen_id, gen_pak) = b.generator("ci").await;
     let (other_gen, _) = b.generator("other").await;
     // A full record read earlier is accepted; server-managed fields are ignored.
-    let (_, record) = b.get(&format!("/api/v1/generators/{gen_id}"), &gen_pak).await;
+    let (_, record) = b
+        .get(&format!("/api/v1/generators/{gen_id}"), &gen_pak)
+        .await;
     let mut body = record.clone();
     body["description"] = json!("builds things");
     body["is_active"] = json!(false);
-    let (s, updated) = b.put(&format!("/api/v1/generators/{gen_id}"), &gen_pak, body).await;
+    let (s, updated) = b
+        .put(&format!("/api/v1/generators/{gen_id}"), &gen_pak, body)
+        .await;
     assert_eq!(s, StatusCode::OK, "{updated}");
     assert_eq!(updated["description"], json!("builds things"));
-    assert_eq!(updated["is_active"], json!(true), "a generator cannot deactivate itself");
-    let (s, _) = b.put(&format!("/api/v1/generators/{gen_id}"), &gen_pak, json!({"id": other_gen})).await;
+    assert_eq!(
+        updated["is_active"],
+        json!(true),
+        "a generator cannot deactivate itself"
+    );
+    let (s, _) = b
+        .put(
+            &format!("/api/v1/generators/{gen_id}"),
+            &gen_pak,
+            json!({"id": other_gen}),
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "body id must match the path");
 
     let stack = b.stack(&gen_pak, "web").await;
-    let (s, v) = b.put(&format!("/api/v1/stacks/{stack}"), &gen_pak, json!({"generator_id": other_gen})).await;
-    assert_eq!(s, StatusCode::FORBIDDEN, "a generator cannot give its stack away: {v}");
-    let (s, v) = b.put(&format!("/api/v1/stacks/{stack}"), &b.admin, json!({"generator_id": other_gen, "name": "web2"})).await;
+    let (s, v) = b
+        .put(
+            &format!("/api/v1/stacks/{stack}"),
+            &gen_pak,
+            json!({"generator_id": other_gen}),
+        )
+        .await;
+    assert_eq!(
+        s,
+        StatusCode::FORBIDDEN,
+        "a generator cannot give its stack away: {v}"
+    );
+    let (s, v) = b
+        .put(
+            &format!("/api/v1/stacks/{stack}"),
+            &b.admin,
+            json!({"generator_id": other_gen, "name": "web2"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
-    assert_eq!((v["generator_id"].clone(), v["name"].clone()), (json!(other_gen), json!("web2")));
+    assert_eq!(
+        (v["generator_id"].clone(), v["name"].clone()),
+        (json!(other_gen), json!("web2"))
+    );
     let (s, _) = b.get(&format!("/api/v1/stacks/{stack}"), &gen_pak).await;
-    assert_eq!(s, StatusCode::NOT_FOUND, "the former owner no longer sees it");
+    assert_eq!(
+        s,
+        StatusCode::NOT_FOUND,
+        "the former owner no longer sees it"
+    );
 
     let (agent, pak) = b.agent("a1").await;
-    let (s, v) = b.put(&format!("/api/v1/agents/{agent}"), &pak, json!({"status": "INACTIVE", "pak_hash": "x"})).await;
+    let (s, v) = b
+        .put(
+            &format!("/api/v1/agents/{agent}"),
+            &pak,
+            json!({"status": "INACTIVE", "pak_hash": "x"}),
+        )
+        .await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["status"], json!("INACTIVE"));
     // Admin-created stacks default to the built-in admin owner.
-    let (s, v) = b.post("/api/v1/stacks", &b.admin, json!({"name": "infra"})).await;
+    let (s, v) = b
+        .post("/api/v1/stacks", &b.admin, json!({"name": "infra"}))
+        .await;
     assert_eq!(s, StatusCode::OK);
-    assert_eq!(v["generator_id"], json!("00000000-0000-0000-0000-000000000000"));
+    assert_eq!(
+        v["generator_id"],
+        json!("00000000-0000-0000-0000-000000000000")
+    );
     // Generators list only their own stacks.
     let (_, mine) = b.get("/api/v1/stacks", &gen_pak).await;
     assert_eq!(mine, json!([]));
@@ -56,17 +104,40 @@ async fn deleting_a_generator_deletes_its_stacks_with_deletion_markers() {
         b.target(&agent, s).await;
         b.deploy(&gen_pak, s, &namespace_yaml("x")).await;
     }
-    let (s, _) = b.delete(&format!("/api/v1/generators/{gen_id}"), &gen_pak).await;
+    let (s, _) = b
+        .delete(&format!("/api/v1/generators/{gen_id}"), &gen_pak)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT, "a generator may delete itself");
-    let (_, state) = b.get(&format!("/api/v1/agents/{agent}/target-state"), &pak).await;
-    let markers: Vec<bool> = state.as_array().unwrap().iter().map(|o| o["is_deletion_marker"].as_bool().unwrap()).collect();
+    let (_, state) = b
+        .get(&format!("/api/v1/agents/{agent}/target-state"), &pak)
+        .await;
+    let markers: Vec<bool> = state
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["is_deletion_marker"].as_bool().unwrap())
+        .collect();
     assert_eq!(markers, vec![true, true]);
     let (_, stacks) = b.get("/api/v1/stacks", &b.admin).await;
     assert_eq!(stacks, json!([]));
     // The built-in owner of admin stacks cannot be deleted or given a key.
     let nil = "00000000-0000-0000-0000-000000000000";
-    assert_eq!(b.delete(&format!("/api/v1/generators/{nil}"), &b.admin).await.0, StatusCode::BAD_REQUEST);
-    assert_eq!(b.post(&format!("/api/v1/generators/{nil}/rotate-pak"), &b.admin, json!(null)).await.0, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        b.delete(&format!("/api/v1/generators/{nil}"), &b.admin)
+            .await
+            .0,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        b.post(
+            &format!("/api/v1/generators/{nil}/rotate-pak"),
+            &b.admin,
+            json!(null)
+        )
+        .await
+        .0,
+        StatusCode::BAD_REQUEST
+    );
 }
 
 #[tokio::test]
@@ -83,9 +154,21 @@ async fn changes_are_audited_with_the_real_actor() {
     .await
     .unwrap();
     let gen_uuid: uuid::Uuid = gen_id.parse().unwrap();
-    assert!(rows.iter().any(|r| r.0 == "admin" && r.2 == "generator.created"), "{rows:?}");
-    assert!(rows.iter().any(|r| r.0 == "generator" && r.1 == Some(gen_uuid) && r.2 == "stack.created"), "{rows:?}");
-    assert!(rows.iter().any(|r| r.0 == "generator" && r.2 == "deployment_object.created"), "{rows:?}");
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "admin" && r.2 == "generator.created"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "generator" && r.1 == Some(gen_uuid) && r.2 == "stack.created"),
+        "{rows:?}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.0 == "generator" && r.2 == "deployment_object.created"),
+        "{rows:?}"
+    );
 }
 
 #[tokio::test]
@@ -105,10 +188,20 @@ async fn tenants_are_isolated_in_their_own_schema() {
     .unwrap();
     assert_eq!(schemas, vec!["tenant_a", "tenant_b"]);
     a.agent("only-in-a").await;
-    let in_b: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_b.agents").fetch_one(&mut conn).await.unwrap();
+    let in_b: i64 = sqlx::query_scalar("SELECT count(*) FROM tenant_b.agents")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     assert_eq!(in_b, 0);
     // Tenant B's admin key does not work on tenant A's broker.
-    let (s, _) = a.call(reqwest::Method::POST, "/api/v1/auth/pak", Some(admin_b.as_str()), None).await;
+    let (s, _) = a
+        .call(
+            reqwest::Method::POST,
+            "/api/v1/auth/pak",
+            Some(admin_b.as_str()),
+            None,
+        )
+        .await;
     assert_eq!(s, StatusCode::UNAUTHORIZED);
     drop(state_b);
 }
@@ -122,13 +215,40 @@ async fn metrics_gauges_are_true_at_every_scrape() {
     let stack = b.stack(&gen_pak, "web").await;
     b.deploy(&gen_pak, &stack, &namespace_yaml("a")).await;
     b.deploy(&gen_pak, &stack, &namespace_yaml("b")).await;
-    assert_eq!(b.call(reqwest::Method::POST, &format!("/api/v1/agents/{agent}/heartbeat"), Some(&pak), None).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(
+        b.call(
+            reqwest::Method::POST,
+            &format!("/api/v1/agents/{agent}/heartbeat"),
+            Some(&pak),
+            None
+        )
+        .await
+        .0,
+        StatusCode::NO_CONTENT
+    );
     // No list endpoint was called: the gauges must still be right.
-    let text = b.client.get(format!("{}/metrics", b.base)).send().await.unwrap().text().await.unwrap();
-    for expected in ["brokkr_active_agents 2", "brokkr_stacks_total 1", "brokkr_deployment_objects_total 2"] {
-        assert!(text.lines().any(|l| l == expected), "missing {expected:?} in\n{text}");
+    let text = b
+        .client
+        .get(format!("{}/metrics", b.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for expected in [
+        "brokkr_active_agents 2",
+        "brokkr_stacks_total 1",
+        "brokkr_deployment_objects_total 2",
+    ] {
+        assert!(
+            text.lines().any(|l| l == expected),
+            "missing {expected:?} in\n{text}"
+        );
     }
-    assert!(text.contains(&format!("brokkr_agent_heartbeat_age_seconds{{agent_id=\"{agent}\",agent_name=\"a1\"}}")));
+    assert!(text.contains(&format!(
+        "brokkr_agent_heartbeat_age_seconds{{agent_id=\"{agent}\",agent_name=\"a1\"}}"
+    )));
     assert!(text.contains("brokkr_http_requests_total{endpoint=\"/api/v1/agents/:id/heartbeat\",method=\"POST\",status=\"204\"} 1"), "{text}");
     assert!(text.contains("brokkr_http_request_duration_seconds_bucket"));
 }
@@ -136,16 +256,39 @@ async fn metrics_gauges_are_true_at_every_scrape() {
 #[tokio::test]
 async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
     let b = TestBroker::start().await;
-    let doc: serde_json::Value = b.client.get(format!("{}/docs/openapi.json", b.base)).send().await.unwrap().json().await.unwrap();
+    let doc: serde_json::Value = b
+        .client
+        .get(format!("{}/docs/openapi.json", b.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
     // 44 operations: the matrix in authorization.rs plus nothing undocumented (`/agents/` is an alias).
     assert_eq!(operations, 44, "every /api/v1 operation is documented");
-    for path in ["/agents/{id}/target-state", "/agents/search", "/stacks/{id}/deployment-objects", "/deployment-objects/{id}", "/agent-events/{id}", "/auth/pak"] {
+    for path in [
+        "/agents/{id}/target-state",
+        "/agents/search",
+        "/stacks/{id}/deployment-objects",
+        "/deployment-objects/{id}",
+        "/agent-events/{id}",
+        "/auth/pak",
+    ] {
         assert!(paths.contains_key(path), "missing {path}");
     }
-    let html = b.client.get(format!("{}/swagger-ui/", b.base)).send().await.unwrap();
+    let html = b
+        .client
+        .get(format!("{}/swagger-ui/", b.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(html.status(), StatusCode::OK);
     let html = html.text().await.unwrap();
-    assert!(html.contains("swagger") && html.contains("/agents/{id}/target-state"), "Swagger UI must embed the spec");
+    assert!(
+        html.contains("swagger") && html.contains("/agents/{id}/target-state"),
+        "Swagger UI must embed the spec"
+    );
 }

@@ -18,7 +18,10 @@ async fn poll(
 ) -> (StatusCode, String, Value, Duration) {
     let mut req = b
         .client
-        .get(format!("{}/api/v1/agents/{agent}/target-state{query}", b.base))
+        .get(format!(
+            "{}/api/v1/agents/{agent}/target-state{query}",
+            b.base
+        ))
         .header("Authorization", format!("Bearer {pak}"));
     if let Some(e) = etag {
         req = req.header("If-None-Match", e);
@@ -32,7 +35,11 @@ async fn poll(
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
     let text = resp.text().await.unwrap();
-    let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap() };
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap()
+    };
     (status, etag, body, started.elapsed())
 }
 
@@ -50,8 +57,18 @@ async fn target_state_is_the_latest_object_of_each_associated_stack_newest_first
     let by_annotation = b.stack(&gen_pak, "by-annotation").await;
     let unrelated = b.stack(&gen_pak, "unrelated").await;
     b.target(&agent, &by_target).await;
-    b.post(&format!("/api/v1/stacks/{by_label}/labels"), &gen_pak, json!("env:prod")).await;
-    b.post(&format!("/api/v1/agents/{agent}/labels"), &b.admin, json!("env:prod")).await;
+    b.post(
+        &format!("/api/v1/stacks/{by_label}/labels"),
+        &gen_pak,
+        json!("env:prod"),
+    )
+    .await;
+    b.post(
+        &format!("/api/v1/agents/{agent}/labels"),
+        &b.admin,
+        json!("env:prod"),
+    )
+    .await;
     b.post(
         &format!("/api/v1/stacks/{by_annotation}/annotations"),
         &gen_pak,
@@ -74,17 +91,27 @@ async fn target_state_is_the_latest_object_of_each_associated_stack_newest_first
     let _old = b.deploy(&gen_pak, &by_target, &namespace_yaml("old")).await;
     let t = b.deploy(&gen_pak, &by_target, &namespace_yaml("t")).await;
     let l = b.deploy(&gen_pak, &by_label, &namespace_yaml("l")).await;
-    let a = b.deploy(&gen_pak, &by_annotation, &namespace_yaml("a")).await;
+    let a = b
+        .deploy(&gen_pak, &by_annotation, &namespace_yaml("a"))
+        .await;
     b.deploy(&gen_pak, &unrelated, &namespace_yaml("u")).await;
 
     let (status, etag, body, _) = poll(&b, &agent, &pak, "", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(etag.starts_with('"') && etag.len() > 10, "strong ETag expected, got {etag:?}");
+    assert!(
+        etag.starts_with('"') && etag.len() > 10,
+        "strong ETag expected, got {etag:?}"
+    );
     assert_eq!(ids(&body), vec![id_of(&a), id_of(&l), id_of(&t)]);
 
     let (s, stacks) = b.get(&format!("/api/v1/agents/{agent}/stacks"), &pak).await;
     assert_eq!(s, StatusCode::OK);
-    let mut names: Vec<&str> = stacks.as_array().unwrap().iter().map(|s| s["name"].as_str().unwrap()).collect();
+    let mut names: Vec<&str> = stacks
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["name"].as_str().unwrap())
+        .collect();
     names.sort();
     assert_eq!(names, vec!["by-annotation", "by-label", "by-target"]);
 
@@ -132,7 +159,11 @@ async fn matching_etag_answers_304_without_the_database_until_something_changes(
 
     let new = b.deploy(&gen_pak, &stack, &namespace_yaml("two")).await;
     let (s, etag2, body, _) = poll(&b, &agent, &pak, "", Some(&etag)).await;
-    assert_eq!(s, StatusCode::OK, "a new deployment object must change the answer at once");
+    assert_eq!(
+        s,
+        StatusCode::OK,
+        "a new deployment object must change the answer at once"
+    );
     assert_ne!(etag2, etag);
     assert_eq!(ids(&body), vec![id_of(&new)]);
 }
@@ -150,7 +181,10 @@ fn futures_metrics(b: &TestBroker) -> String {
     // The query counter lives in the registry; render without refreshing fleet gauges.
     let b_state = b.state.clone();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move { b_state.metrics.scrape(&b_state.pool).await })
     })
     .join()
@@ -176,7 +210,11 @@ async fn assert_wakes(
     };
     let ((status, new_etag, _, _), changed_at) = tokio::join!(waiting, changer);
     let woke_after = changed_at.elapsed();
-    assert_eq!(status, StatusCode::OK, "{what}: long poll must answer 200 after the change");
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "{what}: long poll must answer 200 after the change"
+    );
     assert_ne!(new_etag, etag, "{what}: new ETag expected");
     assert!(
         woke_after < Duration::from_secs(2),
@@ -205,22 +243,50 @@ async fn long_poll_wakes_on_each_kind_of_change() {
         b.deploy(&gen_pak, &s1, &namespace_yaml("s1b")).await;
     })
     .await;
-    b.post(&format!("/api/v1/stacks/{s2}/labels"), &gen_pak, json!("tier:web")).await;
+    b.post(
+        &format!("/api/v1/stacks/{s2}/labels"),
+        &gen_pak,
+        json!("tier:web"),
+    )
+    .await;
     assert_wakes(&b, &agent, &pak, "agent label", async {
-        let (s, _) = b.post(&format!("/api/v1/agents/{agent}/labels"), &b.admin, json!("tier:web")).await;
+        let (s, _) = b
+            .post(
+                &format!("/api/v1/agents/{agent}/labels"),
+                &b.admin,
+                json!("tier:web"),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
     })
     .await;
-    b.post(&format!("/api/v1/agents/{agent}/labels"), &b.admin, json!("zone:a")).await;
+    b.post(
+        &format!("/api/v1/agents/{agent}/labels"),
+        &b.admin,
+        json!("zone:a"),
+    )
+    .await;
     assert_wakes(&b, &agent, &pak, "stack label", async {
-        let (s, _) = b.post(&format!("/api/v1/stacks/{s3}/labels"), &gen_pak, json!("zone:a")).await;
+        let (s, _) = b
+            .post(
+                &format!("/api/v1/stacks/{s3}/labels"),
+                &gen_pak,
+                json!("zone:a"),
+            )
+            .await;
         assert_eq!(s, StatusCode::OK);
     })
     .await;
-    assert_wakes(&b, &agent, &pak, "stack deletion (deletion marker)", async {
-        let (s, _) = b.delete(&format!("/api/v1/stacks/{s1}"), &gen_pak).await;
-        assert_eq!(s, StatusCode::NO_CONTENT);
-    })
+    assert_wakes(
+        &b,
+        &agent,
+        &pak,
+        "stack deletion (deletion marker)",
+        async {
+            let (s, _) = b.delete(&format!("/api/v1/stacks/{s1}"), &gen_pak).await;
+            assert_eq!(s, StatusCode::NO_CONTENT);
+        },
+    )
     .await;
 }
 
@@ -246,9 +312,18 @@ async fn long_poll_times_out_with_304_when_nothing_changes() {
         b.target(&other, &stack).await;
     };
     let ((s, _, _, took), ()) = tokio::join!(waiting, change);
-    assert_eq!(s, StatusCode::NOT_MODIFIED, "unrelated change must not end the poll with a new state");
+    assert_eq!(
+        s,
+        StatusCode::NOT_MODIFIED,
+        "unrelated change must not end the poll with a new state"
+    );
     assert!(took >= Duration::from_millis(1900));
-    let (s, v) = b.get(&format!("/api/v1/agents/{agent}/target-state?wait=61"), &pak).await;
+    let (s, v) = b
+        .get(
+            &format!("/api/v1/agents/{agent}/target-state?wait=61"),
+            &pak,
+        )
+        .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }
 

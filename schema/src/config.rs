@@ -163,9 +163,7 @@ impl Default for CorsSettings {
             allowed_methods: ["GET", "POST", "PUT", "DELETE", "OPTIONS"]
                 .map(String::from)
                 .to_vec(),
-            allowed_headers: ["Authorization", "Content-Type"]
-                .map(String::from)
-                .to_vec(),
+            allowed_headers: ["Authorization", "Content-Type"].map(String::from).to_vec(),
             max_age_seconds: 3600,
         }
     }
@@ -291,11 +289,12 @@ impl Settings {
                 .map_err(|message| ConfigError::new(key.clone(), message))?;
             set_path(&mut tree, &path, value);
         }
-        let settings: Settings =
-            serde_path_to_error::deserialize(tree).map_err(|e: serde_path_to_error::Error<_>| {
+        let settings: Settings = serde_path_to_error::deserialize(tree).map_err(
+            |e: serde_path_to_error::Error<_>| {
                 let key = e.path().to_string();
                 ConfigError::new(key, e.into_inner().to_string())
-            })?;
+            },
+        )?;
         settings.validate()?;
         Ok(settings)
     }
@@ -350,7 +349,10 @@ impl Settings {
                 "must be 64 hex characters (a 256-bit key)",
             ));
         }
-        if !matches!(self.log.format.to_ascii_lowercase().as_str(), "text" | "json") {
+        if !matches!(
+            self.log.format.to_ascii_lowercase().as_str(),
+            "text" | "json"
+        ) {
             return Err(ConfigError::new("log.format", "must be `text` or `json`"));
         }
         if self.broker.max_body_bytes < 1024 {
@@ -365,13 +367,23 @@ impl Settings {
                 "must be between 0.0 and 1.0",
             ));
         }
-        if self.pak.prefix.is_empty()
-            || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
+        if self.pak.prefix.is_empty() || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
-            return Err(ConfigError::new("pak.prefix", "must be non-empty and alphanumeric"));
+            return Err(ConfigError::new(
+                "pak.prefix",
+                "must be non-empty and alphanumeric",
+            ));
         }
-        if !self.pak.short_token_prefix.bytes().all(|b| b.is_ascii_alphanumeric()) {
-            return Err(ConfigError::new("pak.short_token_prefix", "must be alphanumeric"));
+        if !self
+            .pak
+            .short_token_prefix
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric())
+        {
+            return Err(ConfigError::new(
+                "pak.short_token_prefix",
+                "must be alphanumeric",
+            ));
         }
         if self.pak.long_token_length < 16 {
             return Err(ConfigError::new(
@@ -380,7 +392,10 @@ impl Settings {
             ));
         }
         if self.pak.short_token_length == 0 {
-            return Err(ConfigError::new("pak.short_token_length", "must be at least 1"));
+            return Err(ConfigError::new(
+                "pak.short_token_length",
+                "must be at least 1",
+            ));
         }
         Ok(())
     }
@@ -544,7 +559,10 @@ mod tests {
             Some(&file),
             env(&[
                 ("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "7"),
-                ("BROKKR__CORS__ALLOWED_ORIGINS", "https://b.example, https://c.example"),
+                (
+                    "BROKKR__CORS__ALLOWED_ORIGINS",
+                    "https://b.example, https://c.example",
+                ),
                 ("BROKKR__TELEMETRY__BROKER__ENABLED", "true"),
                 ("BROKKR__DATABASE__SCHEMA", "tenant_a"),
                 ("UNRELATED", "x"),
@@ -564,8 +582,11 @@ mod tests {
 
     #[test]
     fn errors_name_the_key() {
-        let err = Settings::load(None, env(&[("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "soon")]))
-            .unwrap_err();
+        let err = Settings::load(
+            None,
+            env(&[("BROKKR__BROKER__AUTH_CACHE_TTL_SECONDS", "soon")]),
+        )
+        .unwrap_err();
         assert_eq!(err.key, "broker.auth_cache_ttl_seconds");
 
         let err = Settings::load(None, env(&[("BROKKR__BROKER__LISTEN_ADR", "x")])).unwrap_err();
@@ -586,7 +607,10 @@ mod tests {
         assert_eq!(err.key, "broker.webhook_delivery_batch_size");
         std::fs::write(&file, "[brokr]\nx = 1\n").unwrap();
         let err = Settings::load(Some(&file), env(&[])).unwrap_err();
-        assert!(err.key.contains("brokr") || err.message.contains("brokr"), "{err}");
+        assert!(
+            err.key.contains("brokr") || err.message.contains("brokr"),
+            "{err}"
+        );
         std::fs::remove_dir_all(dir).unwrap();
     }
 

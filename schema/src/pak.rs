@@ -168,7 +168,11 @@ mod tests {
             "Bearer ",
             "brokkr_BRé_abc",
         ] {
-            assert_eq!(Pak::from_authorization(bad), Err(PakError::Malformed), "{bad:?}");
+            assert_eq!(
+                Pak::from_authorization(bad),
+                Err(PakError::Malformed),
+                "{bad:?}"
+            );
         }
     }
 

@@ -47,7 +47,9 @@ impl TestDb {
     }
 
     pub async fn connect(&self) -> PgConnection {
-        PgConnection::connect(&self.url).await.expect("connect to test database")
+        PgConnection::connect(&self.url)
+            .await
+            .expect("connect to test database")
     }
 }
 
@@ -56,7 +58,9 @@ impl Drop for TestDb {
         let name = self.name.clone();
         // Drop runs outside async context; use a short-lived runtime on another thread.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build();
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build();
             if let Ok(rt) = rt {
                 rt.block_on(async move {
                     if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
@@ -138,14 +142,20 @@ impl TestBroker {
     async fn wait_live(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            if self.state.propagation.is_live() {
-                if let Ok(r) = self.client.get(format!("{}/healthz", self.base)).send().await
-                    && r.status() == StatusCode::OK
-                {
-                    return;
-                }
+            let healthy = self.state.propagation.is_live()
+                && self
+                    .client
+                    .get(format!("{}/healthz", self.base))
+                    .send()
+                    .await
+                    .is_ok_and(|r| r.status() == StatusCode::OK);
+            if healthy {
+                return;
             }
-            assert!(Instant::now() < deadline, "broker did not become ready in 10 s");
+            assert!(
+                Instant::now() < deadline,
+                "broker did not become ready in 10 s"
+            );
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     }
@@ -158,7 +168,9 @@ impl TestBroker {
         pak: Option<&str>,
         body: Option<Value>,
     ) -> (StatusCode, Value) {
-        let mut req = self.client.request(method, format!("{}{}", self.base, path));
+        let mut req = self
+            .client
+            .request(method, format!("{}{}", self.base, path));
         if let Some(p) = pak {
             req = req.header("Authorization", format!("Bearer {p}"));
         }
@@ -195,21 +207,33 @@ impl TestBroker {
             .post("/api/v1/generators", &self.admin, json!({"name": name}))
             .await;
         assert_eq!(s, StatusCode::OK, "create generator: {v}");
-        (id_of(&v["generator"]), v["pak"].as_str().unwrap().to_owned())
+        (
+            id_of(&v["generator"]),
+            v["pak"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Creates an agent; returns (id, pak).
     pub async fn agent(&self, name: &str) -> (String, String) {
         let (s, v) = self
-            .post("/api/v1/agents", &self.admin, json!({"name": name, "cluster_name": "c1"}))
+            .post(
+                "/api/v1/agents",
+                &self.admin,
+                json!({"name": name, "cluster_name": "c1"}),
+            )
             .await;
         assert_eq!(s, StatusCode::OK, "create agent: {v}");
-        (id_of(&v["agent"]), v["initial_pak"].as_str().unwrap().to_owned())
+        (
+            id_of(&v["agent"]),
+            v["initial_pak"].as_str().unwrap().to_owned(),
+        )
     }
 
     /// Creates a stack as `pak` (a generator, or the admin); returns its id.
     pub async fn stack(&self, pak: &str, name: &str) -> String {
-        let (s, v) = self.post("/api/v1/stacks", pak, json!({"name": name})).await;
+        let (s, v) = self
+            .post("/api/v1/stacks", pak, json!({"name": name}))
+            .await;
         assert_eq!(s, StatusCode::OK, "create stack: {v}");
         id_of(&v)
     }
@@ -259,7 +283,10 @@ impl Drop for TestBroker {
 
 /// The `id` field of a JSON object as a string.
 pub fn id_of(v: &Value) -> String {
-    v["id"].as_str().unwrap_or_else(|| panic!("no id in {v}")).to_owned()
+    v["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {v}"))
+        .to_owned()
 }
 
 /// A small valid manifest.

@@ -93,9 +93,7 @@ pub async fn update(
     .bind(status)
     .fetch_optional(conn)
     .await
-    .map_err(|e| {
-        StoreError::classify(e, "an agent with this name already exists in this cluster")
-    })?
+    .map_err(|e| StoreError::classify(e, "an agent with this name already exists in this cluster"))?
     .ok_or(StoreError::NotFound)
 }
 
@@ -109,10 +107,12 @@ pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    sqlx::query("UPDATE agent_events SET deleted_at = now() WHERE agent_id = $1 AND deleted_at IS NULL")
-        .bind(id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE agent_events SET deleted_at = now() WHERE agent_id = $1 AND deleted_at IS NULL",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
     Ok(agent)
 }
 

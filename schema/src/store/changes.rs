@@ -65,30 +65,104 @@ impl Actor {
 /// A state change, described in the domain's words.
 #[derive(Debug, Clone)]
 pub enum Change<'a> {
-    AgentCreated { id: Uuid, name: &'a str, cluster_name: &'a str },
-    AgentUpdated { id: Uuid, name: &'a str, cluster_name: &'a str, status: &'a str },
-    AgentDeleted { id: Uuid, name: &'a str, cluster_name: &'a str },
-    AgentPakRotated { id: Uuid },
-    AgentLabelAdded { agent_id: Uuid, label: &'a str },
-    AgentLabelRemoved { agent_id: Uuid, label: &'a str },
-    AgentAnnotationAdded { agent_id: Uuid, key: &'a str, value: &'a str },
-    AgentAnnotationRemoved { agent_id: Uuid, key: &'a str },
-    AgentTargetAdded { agent_id: Uuid, stack_id: Uuid },
-    AgentTargetRemoved { agent_id: Uuid, stack_id: Uuid },
-    AgentEventReported { event: &'a AgentEvent },
-    GeneratorCreated { id: Uuid, name: &'a str },
-    GeneratorUpdated { id: Uuid, name: &'a str },
-    GeneratorDeleted { id: Uuid, name: &'a str },
-    GeneratorPakRotated { id: Uuid },
+    AgentCreated {
+        id: Uuid,
+        name: &'a str,
+        cluster_name: &'a str,
+    },
+    AgentUpdated {
+        id: Uuid,
+        name: &'a str,
+        cluster_name: &'a str,
+        status: &'a str,
+    },
+    AgentDeleted {
+        id: Uuid,
+        name: &'a str,
+        cluster_name: &'a str,
+    },
+    AgentPakRotated {
+        id: Uuid,
+    },
+    AgentLabelAdded {
+        agent_id: Uuid,
+        label: &'a str,
+    },
+    AgentLabelRemoved {
+        agent_id: Uuid,
+        label: &'a str,
+    },
+    AgentAnnotationAdded {
+        agent_id: Uuid,
+        key: &'a str,
+        value: &'a str,
+    },
+    AgentAnnotationRemoved {
+        agent_id: Uuid,
+        key: &'a str,
+    },
+    AgentTargetAdded {
+        agent_id: Uuid,
+        stack_id: Uuid,
+    },
+    AgentTargetRemoved {
+        agent_id: Uuid,
+        stack_id: Uuid,
+    },
+    AgentEventReported {
+        event: &'a AgentEvent,
+    },
+    GeneratorCreated {
+        id: Uuid,
+        name: &'a str,
+    },
+    GeneratorUpdated {
+        id: Uuid,
+        name: &'a str,
+    },
+    GeneratorDeleted {
+        id: Uuid,
+        name: &'a str,
+    },
+    GeneratorPakRotated {
+        id: Uuid,
+    },
     AdminPakRotated,
-    StackCreated { id: Uuid, name: &'a str, generator_id: Uuid },
-    StackUpdated { id: Uuid, name: &'a str, generator_id: Uuid },
-    StackDeleted { id: Uuid, name: &'a str, generator_id: Uuid },
-    StackLabelAdded { stack_id: Uuid, label: &'a str },
-    StackLabelRemoved { stack_id: Uuid, label: &'a str },
-    StackAnnotationAdded { stack_id: Uuid, key: &'a str, value: &'a str },
-    StackAnnotationRemoved { stack_id: Uuid, key: &'a str },
-    DeploymentObjectCreated { object: &'a DeploymentObject },
+    StackCreated {
+        id: Uuid,
+        name: &'a str,
+        generator_id: Uuid,
+    },
+    StackUpdated {
+        id: Uuid,
+        name: &'a str,
+        generator_id: Uuid,
+    },
+    StackDeleted {
+        id: Uuid,
+        name: &'a str,
+        generator_id: Uuid,
+    },
+    StackLabelAdded {
+        stack_id: Uuid,
+        label: &'a str,
+    },
+    StackLabelRemoved {
+        stack_id: Uuid,
+        label: &'a str,
+    },
+    StackAnnotationAdded {
+        stack_id: Uuid,
+        key: &'a str,
+        value: &'a str,
+    },
+    StackAnnotationRemoved {
+        stack_id: Uuid,
+        key: &'a str,
+    },
+    DeploymentObjectCreated {
+        object: &'a DeploymentObject,
+    },
 }
 
 /// How a change is written down: audit action, resource, details, event, notifications.
@@ -114,14 +188,23 @@ impl Change<'_> {
             auth: None,
         };
         match *self {
-            Change::AgentCreated { id, name, cluster_name } => {
+            Change::AgentCreated {
+                id,
+                name,
+                cluster_name,
+            } => {
                 let details = json!({"agent_id": id, "name": name, "cluster_name": cluster_name});
                 Effects {
                     event: Some((events::AGENT_REGISTERED, details.clone())),
                     ..plain("agent.created", "agent", id, details)
                 }
             }
-            Change::AgentUpdated { id, name, cluster_name, status } => Effects {
+            Change::AgentUpdated {
+                id,
+                name,
+                cluster_name,
+                status,
+            } => Effects {
                 state: Some(Scope::Agent(id)),
                 ..plain(
                     "agent.updated",
@@ -130,7 +213,11 @@ impl Change<'_> {
                     json!({"name": name, "cluster_name": cluster_name, "status": status}),
                 )
             },
-            Change::AgentDeleted { id, name, cluster_name } => {
+            Change::AgentDeleted {
+                id,
+                name,
+                cluster_name,
+            } => {
                 let details = json!({"agent_id": id, "name": name, "cluster_name": cluster_name});
                 Effects {
                     event: Some((events::AGENT_DEREGISTERED, details.clone())),
@@ -145,13 +232,27 @@ impl Change<'_> {
             },
             Change::AgentLabelAdded { agent_id, label } => Effects {
                 state: Some(Scope::Agent(agent_id)),
-                ..plain("agent.label_added", "agent", agent_id, json!({"label": label}))
+                ..plain(
+                    "agent.label_added",
+                    "agent",
+                    agent_id,
+                    json!({"label": label}),
+                )
             },
             Change::AgentLabelRemoved { agent_id, label } => Effects {
                 state: Some(Scope::Agent(agent_id)),
-                ..plain("agent.label_removed", "agent", agent_id, json!({"label": label}))
+                ..plain(
+                    "agent.label_removed",
+                    "agent",
+                    agent_id,
+                    json!({"label": label}),
+                )
             },
-            Change::AgentAnnotationAdded { agent_id, key, value } => Effects {
+            Change::AgentAnnotationAdded {
+                agent_id,
+                key,
+                value,
+            } => Effects {
                 state: Some(Scope::Agent(agent_id)),
                 ..plain(
                     "agent.annotation_added",
@@ -162,15 +263,30 @@ impl Change<'_> {
             },
             Change::AgentAnnotationRemoved { agent_id, key } => Effects {
                 state: Some(Scope::Agent(agent_id)),
-                ..plain("agent.annotation_removed", "agent", agent_id, json!({"key": key}))
+                ..plain(
+                    "agent.annotation_removed",
+                    "agent",
+                    agent_id,
+                    json!({"key": key}),
+                )
             },
             Change::AgentTargetAdded { agent_id, stack_id } => Effects {
                 state: Some(Scope::Agent(agent_id)),
-                ..plain("agent.target_added", "agent", agent_id, json!({"stack_id": stack_id}))
+                ..plain(
+                    "agent.target_added",
+                    "agent",
+                    agent_id,
+                    json!({"stack_id": stack_id}),
+                )
             },
             Change::AgentTargetRemoved { agent_id, stack_id } => Effects {
                 state: Some(Scope::Agent(agent_id)),
-                ..plain("agent.target_removed", "agent", agent_id, json!({"stack_id": stack_id}))
+                ..plain(
+                    "agent.target_removed",
+                    "agent",
+                    agent_id,
+                    json!({"stack_id": stack_id}),
+                )
             },
             Change::AgentEventReported { event } => {
                 let data = json!({
@@ -216,7 +332,11 @@ impl Change<'_> {
                 state: None,
                 auth: Some(Scope::Admin),
             },
-            Change::StackCreated { id, name, generator_id } => {
+            Change::StackCreated {
+                id,
+                name,
+                generator_id,
+            } => {
                 let details = json!({"stack_id": id, "name": name, "generator_id": generator_id});
                 Effects {
                     event: Some((events::STACK_CREATED, details.clone())),
@@ -224,13 +344,21 @@ impl Change<'_> {
                     ..plain("stack.created", "stack", id, details)
                 }
             }
-            Change::StackUpdated { id, name, generator_id } => plain(
+            Change::StackUpdated {
+                id,
+                name,
+                generator_id,
+            } => plain(
                 "stack.updated",
                 "stack",
                 id,
                 json!({"name": name, "generator_id": generator_id}),
             ),
-            Change::StackDeleted { id, name, generator_id } => {
+            Change::StackDeleted {
+                id,
+                name,
+                generator_id,
+            } => {
                 let details = json!({"stack_id": id, "name": name, "generator_id": generator_id});
                 Effects {
                     event: Some((events::STACK_DELETED, details.clone())),
@@ -240,13 +368,27 @@ impl Change<'_> {
             }
             Change::StackLabelAdded { stack_id, label } => Effects {
                 state: Some(Scope::Stack(stack_id)),
-                ..plain("stack.label_added", "stack", stack_id, json!({"label": label}))
+                ..plain(
+                    "stack.label_added",
+                    "stack",
+                    stack_id,
+                    json!({"label": label}),
+                )
             },
             Change::StackLabelRemoved { stack_id, label } => Effects {
                 state: Some(Scope::Stack(stack_id)),
-                ..plain("stack.label_removed", "stack", stack_id, json!({"label": label}))
+                ..plain(
+                    "stack.label_removed",
+                    "stack",
+                    stack_id,
+                    json!({"label": label}),
+                )
             },
-            Change::StackAnnotationAdded { stack_id, key, value } => Effects {
+            Change::StackAnnotationAdded {
+                stack_id,
+                key,
+                value,
+            } => Effects {
                 state: Some(Scope::Stack(stack_id)),
                 ..plain(
                     "stack.annotation_added",
@@ -257,7 +399,12 @@ impl Change<'_> {
             },
             Change::StackAnnotationRemoved { stack_id, key } => Effects {
                 state: Some(Scope::Stack(stack_id)),
-                ..plain("stack.annotation_removed", "stack", stack_id, json!({"key": key}))
+                ..plain(
+                    "stack.annotation_removed",
+                    "stack",
+                    stack_id,
+                    json!({"key": key}),
+                )
             },
             Change::DeploymentObjectCreated { object } => {
                 let data = json!({
@@ -276,7 +423,12 @@ impl Change<'_> {
                 Effects {
                     event: Some((event_type, data.clone())),
                     state: Some(Scope::Stack(object.stack_id)),
-                    ..plain("deployment_object.created", "deployment_object", object.id, data)
+                    ..plain(
+                        "deployment_object.created",
+                        "deployment_object",
+                        object.id,
+                        data,
+                    )
                 }
             }
         }

@@ -63,7 +63,9 @@ impl StoreError {
             match db.code().as_deref() {
                 Some("23505") => return StoreError::Conflict(conflict.to_owned()),
                 Some("23503") => {
-                    return StoreError::MissingReference("a referenced record does not exist".into());
+                    return StoreError::MissingReference(
+                        "a referenced record does not exist".into(),
+                    );
                 }
                 _ => {}
             }
@@ -108,7 +110,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error>
             .connect_with(settings.url.parse::<PgConnectOptions>()?)
             .await?;
         bootstrap
-            .execute(sqlx::AssertSqlSafe(format!("CREATE SCHEMA IF NOT EXISTS \"{schema}\"")))
+            .execute(sqlx::AssertSqlSafe(format!(
+                "CREATE SCHEMA IF NOT EXISTS \"{schema}\""
+            )))
             .await?;
         bootstrap.close().await;
     }

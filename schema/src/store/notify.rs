@@ -97,7 +97,12 @@ mod tests {
     #[test]
     fn payloads_round_trip() {
         let id = Uuid::new_v4();
-        for scope in [Scope::Agent(id), Scope::Stack(id), Scope::Admin, Scope::Generator(id)] {
+        for scope in [
+            Scope::Agent(id),
+            Scope::Stack(id),
+            Scope::Admin,
+            Scope::Generator(id),
+        ] {
             assert_eq!(Scope::parse(&scope.payload()), Some(scope));
         }
         assert_eq!(Scope::parse("nonsense"), None);

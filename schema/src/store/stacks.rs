@@ -6,7 +6,8 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult, deployment_objects};
 use crate::models::{DeploymentObject, Stack, StackAnnotation, StackLabel};
 
-const STACK_COLUMNS: &str = "id, created_at, updated_at, deleted_at, name, description, generator_id";
+const STACK_COLUMNS: &str =
+    "id, created_at, updated_at, deleted_at, name, description, generator_id";
 
 /// Live stacks by name, all of them or one generator's.
 pub async fn list(pool: &PgPool, generator_id: Option<Uuid>) -> StoreResult<Vec<Stack>> {
@@ -147,7 +148,11 @@ pub async fn labels(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<Vec<
 }
 
 /// Adds a label.
-pub async fn add_label(conn: &mut PgConnection, stack_id: Uuid, label: &str) -> StoreResult<StackLabel> {
+pub async fn add_label(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+    label: &str,
+) -> StoreResult<StackLabel> {
     sqlx::query_as(
         "INSERT INTO stack_labels (stack_id, label) VALUES ($1, $2) RETURNING id, stack_id, label",
     )

@@ -24,10 +24,10 @@ pub fn filters_accept(filters: Option<&serde_json::Value>, data: &serde_json::Va
         return true;
     };
     for key in ["agent_id", "stack_id"] {
-        if let Some(wanted) = filters.get(key).and_then(|v| v.as_str()) {
-            if data.get(key).and_then(|v| v.as_str()) != Some(wanted) {
-                return false;
-            }
+        if let Some(wanted) = filters.get(key).and_then(|v| v.as_str())
+            && data.get(key).and_then(|v| v.as_str()) != Some(wanted)
+        {
+            return false;
         }
     }
     true
