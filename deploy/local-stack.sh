@@ -18,8 +18,9 @@
 #   BROKKR_STACK_EXIT_AFTER_START=1  stop again as soon as everything is up (smoke test)
 #   any BROKKR__SECTION__KEY  passed to the broker (see the README's configuration table)
 #
-# Files in ./.stack: broker.out (stdout), broker.log (logs), admin.pak (mode 600),
-# encryption.key (mode 600, webhook encryption key), pgdata/ (private cluster).
+# Files in ./.stack: broker.out (stdout), broker.log (logs), admin.pak (mode 600; one per
+# database in admin-paks/), encryption.key (mode 600, webhook encryption key), pgdata/ (private
+# cluster).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -148,12 +149,17 @@ is_admin_pak() {
     [[ -n $1 ]] && curl -fsS --max-time 5 -X POST -H "Authorization: Bearer $1" \
         "$PROBE_URL/api/v1/auth/pak" 2>/dev/null | grep -q '"admin": *true'
 }
+# .stack/admin.pak holds the admin PAK of the database used last; .stack/admin-paks/ keeps one
+# per database (and tenant schema), so switching databases does not lose a PAK.
+PAK_FILE="$STACK/admin-paks/$(printf '%s|%s' "$BROKKR__DATABASE__URL" "${BROKKR__DATABASE__SCHEMA:-}" | cksum | cut -d' ' -f1)"
 save_pak() {
     (
         umask 077
+        mkdir -p "$STACK/admin-paks"
+        printf '%s\n' "$1" >"$PAK_FILE"
         printf '%s\n' "$1" >"$STACK/admin.pak"
     )
-    chmod 600 "$STACK/admin.pak"
+    chmod 600 "$PAK_FILE" "$STACK/admin.pak"
 }
 ADMIN_PAK=$(sed -n 's/^Admin PAK: //p' "$STACK/broker.out" | tail -n 1)
 PAK_NOTE=""
@@ -161,9 +167,15 @@ if [[ -n $ADMIN_PAK ]]; then
     save_pak "$ADMIN_PAK"
     PAK_NOTE="new database: this admin PAK was created now and saved to .stack/admin.pak"
 else
-    [[ -s $STACK/admin.pak ]] && ADMIN_PAK=$(head -n 1 "$STACK/admin.pak")
-    if is_admin_pak "$ADMIN_PAK"; then
-        PAK_NOTE="from .stack/admin.pak (saved at the first start)"
+    for candidate in "$PAK_FILE" "$STACK/admin.pak"; do
+        if [[ -s $candidate ]] && is_admin_pak "$(head -n 1 "$candidate")"; then
+            ADMIN_PAK=$(head -n 1 "$candidate")
+            break
+        fi
+    done
+    if [[ -n $ADMIN_PAK ]]; then
+        save_pak "$ADMIN_PAK"
+        PAK_NOTE="known from an earlier run; in .stack/admin.pak"
     elif [[ -n ${BROKKR__BROKER__PAK_HASH:-} ]]; then
         ADMIN_PAK="(the PAK whose hash you set in BROKKR__BROKER__PAK_HASH)"
         PAK_NOTE="chosen through broker.pak_hash"

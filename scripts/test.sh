@@ -3,7 +3,7 @@
 # integration tests (each test creates a database of its own on it).
 #
 #   scripts/test.sh                 # all tests
-#   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test
+#   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
 # Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
 # else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started
@@ -22,5 +22,13 @@ trap 'exit 130' INT TERM
 brokkr_pg_ensure "$ROOT/.stack"
 export DATABASE_URL=$BROKKR_PG_URL
 
-brokkr_say "cargo test --workspace $*"
-cargo test --workspace "$@"
+# --workspace, unless the arguments pick packages themselves (cargo would ignore -p next to it).
+scope=(--workspace)
+for arg in "$@"; do
+    case $arg in
+    --) break ;;
+    -p | -p* | --package | --package=*) scope=() ;;
+    esac
+done
+brokkr_say "cargo test ${scope[*]} $*"
+cargo test "${scope[@]}" "$@"

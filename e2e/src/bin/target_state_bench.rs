@@ -165,8 +165,14 @@ async fn main() -> ExitCode {
 /// Creates the database, benchmarks, and drops the database whatever happened.
 /// Ok(false) means the benchmark ran but some requests failed.
 async fn run(args: Args) -> Result<bool> {
-    ensure!(args.agents > 0 && args.stacks > 0, "need at least one agent and one stack");
-    ensure!(args.objects_per_stack > 0, "--objects-per-stack must be at least 1");
+    ensure!(
+        args.agents > 0 && args.stacks > 0,
+        "need at least one agent and one stack"
+    );
+    ensure!(
+        args.objects_per_stack > 0,
+        "--objects-per-stack must be at least 1"
+    );
     ensure!(
         (1..=args.stacks).contains(&args.stacks_per_agent),
         "--stacks-per-agent must be between 1 and --stacks"
@@ -188,7 +194,10 @@ async fn run(args: Args) -> Result<bool> {
         broker_bin.display()
     );
 
-    let db_name = format!("brokkr_bench_{}", &Uuid::new_v4().simple().to_string()[..12]);
+    let db_name = format!(
+        "brokkr_bench_{}",
+        &Uuid::new_v4().simple().to_string()[..12]
+    );
     let mut admin = PgConnection::connect(&args.database_url)
         .await
         .with_context(|| format!("connecting to {}", args.database_url))?;
@@ -346,21 +355,20 @@ impl Broker {
     /// Polls `/readyz` until it answers 200.
     async fn wait_ready(&mut self) -> Result<()> {
         let deadline = Instant::now() + READY_DEADLINE;
-        let mut last = String::from("no answer yet");
         loop {
             if let Some(status) = self.child.try_wait()? {
                 bail!("the broker exited during start-up ({status})");
             }
-            match Conn::open(self.addr).await {
+            let last = match Conn::open(self.addr).await {
                 Ok(mut conn) => match conn.get("/readyz", &[]).await {
                     Ok((StatusCode::OK, _, _)) => return Ok(()),
                     Ok((status, _, body)) => {
-                        last = format!("{status}: {}", String::from_utf8_lossy(&body));
+                        format!("{status}: {}", String::from_utf8_lossy(&body))
                     }
-                    Err(e) => last = format!("{e:#}"),
+                    Err(e) => format!("{e:#}"),
                 },
-                Err(e) => last = format!("{e:#}"),
-            }
+                Err(e) => format!("{e:#}"),
+            };
             if Instant::now() >= deadline {
                 bail!(
                     "the broker was not ready after {} s (last: {last})",
@@ -372,7 +380,9 @@ impl Broker {
     }
 
     fn cpu(&self) -> Option<Duration> {
-        self.child.id().and_then(|pid| process_cpu(&pid.to_string()))
+        self.child
+            .id()
+            .and_then(|pid| process_cpu(&pid.to_string()))
     }
 
     async fn stop(&mut self) {
@@ -417,7 +427,10 @@ impl Conn {
         for (name, value) in headers {
             request = request.header(name, *value);
         }
-        let response = self.sender.send_request(request.body(Empty::new())?).await?;
+        let response = self
+            .sender
+            .send_request(request.body(Empty::new())?)
+            .await?;
         let (parts, body) = response.into_parts();
         let body = body.collect().await?.to_bytes();
         Ok((parts.status, parts.headers, body))
@@ -481,7 +494,11 @@ async fn load_fleet(pool: &PgPool, args: &Args) -> Result<Vec<Agent>> {
     .await
     .context("inserting deployment objects")?
     .rows_affected();
-    let _ = write!(steps, ", deployment objects {} ms", step.elapsed().as_millis());
+    let _ = write!(
+        steps,
+        ", deployment objects {} ms",
+        step.elapsed().as_millis()
+    );
 
     let step = Instant::now();
     sqlx::query(
@@ -624,7 +641,10 @@ fn check_target_state(agent: &Agent, body: &[u8], latest: &HashMap<Uuid, i64>) -
         let sequence = object["sequence_id"]
             .as_i64()
             .ok_or_else(|| anyhow!("an object without a sequence_id"))?;
-        ensure!(agent.stacks.contains(&stack), "object of untargeted stack {stack}");
+        ensure!(
+            agent.stacks.contains(&stack),
+            "object of untargeted stack {stack}"
+        );
         ensure!(seen.insert(stack), "two objects of stack {stack}");
         ensure!(
             latest.get(&stack) == Some(&sequence),
@@ -686,17 +706,25 @@ impl PhaseStats {
             self.elapsed.as_secs_f64(),
             self.summary()
         );
-        let cores = |cpu: Option<Duration>| match cpu {
-            Some(c) => format!("{:.2}", c.as_secs_f64() / self.elapsed.as_secs_f64()),
+        println!(
+            "  latency p90 {:.1} ms, p99.9 {:.1} ms",
+            ms(self.percentile(0.90)),
+            ms(self.percentile(0.999)),
+        );
+        let requests = (self.samples.len() as u64 + self.errors).max(1) as f64;
+        let cpu = |cpu: Option<Duration>| match cpu {
+            Some(c) => format!(
+                "{:.2} cores ({:.0} µs/req)",
+                c.as_secs_f64() / self.elapsed.as_secs_f64(),
+                c.as_secs_f64() * 1e6 / requests
+            ),
             None => "?".into(),
         };
         println!(
-            "  cpu (cores busy): broker {}, postgres {}, bench {}; p90 {:.1} ms, p99.9 {:.1} ms",
-            cores(self.broker_cpu),
-            cores(self.postgres_cpu),
-            cores(self.bench_cpu),
-            ms(self.percentile(0.90)),
-            ms(self.percentile(0.999)),
+            "  cpu: broker {}, postgres {} (all postgres processes on this host), bench {}",
+            cpu(self.broker_cpu),
+            cpu(self.postgres_cpu),
+            cpu(self.bench_cpu),
         );
         if let Some((queries, seconds)) = self.db_queries {
             let mean = if queries > 0.0 {
@@ -706,7 +734,7 @@ impl PhaseStats {
             };
             println!(
                 "  broker metric: {queries:.0} target-state queries, mean {mean} each \
-                 (pool acquire excluded)"
+                 (includes waiting for a pool connection)"
             );
         }
         if let Some(e) = &self.first_error {
@@ -853,7 +881,10 @@ fn postgres_cpu() -> Option<Duration> {
     let mut total = Duration::ZERO;
     for entry in std::fs::read_dir("/proc").ok()?.flatten() {
         let name = entry.file_name();
-        let Some(pid) = name.to_str().filter(|p| p.bytes().all(|b| b.is_ascii_digit())) else {
+        let Some(pid) = name
+            .to_str()
+            .filter(|p| p.bytes().all(|b| b.is_ascii_digit()))
+        else {
             continue;
         };
         let is_postgres = std::fs::read_to_string(format!("/proc/{pid}/comm"))
