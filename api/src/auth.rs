@@ -170,17 +170,33 @@ async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Caller> {
             document_index: None,
         })))
     })?;
-    let identity = identify(state, &key.key).await?;
-    Ok(Caller {
-        identity,
-        ip_address: req
-            .remote_addr()
-            .as_socket_addr()
-            .map(|a| a.ip().to_string()),
-        user_agent: req
-            .header(poem::http::header::USER_AGENT)
-            .map(|ua| ua.chars().take(512).collect()),
-    })
+    let ip_address = req
+        .remote_addr()
+        .as_socket_addr()
+        .map(|a| a.ip().to_string());
+    let user_agent: Option<String> = req
+        .header(poem::http::header::USER_AGENT)
+        .map(|ua| ua.chars().take(512).collect());
+    match identify(state, &key.key).await {
+        Ok(identity) => Ok(Caller {
+            identity,
+            ip_address,
+            user_agent,
+        }),
+        Err(err) => {
+            let reason = match &err {
+                ApiError::Unauthorized(body) if body.0.error.starts_with("Malformed") => {
+                    Some("malformed_key")
+                }
+                ApiError::Unauthorized(_) => Some("unknown_key"),
+                _ => None,
+            };
+            if let Some(reason) = reason {
+                crate::audit::record_auth_failure(state, reason, ip_address, user_agent);
+            }
+            Err(err.into())
+        }
+    }
 }
 
 /// Resolves an `Authorization` value to an identity.

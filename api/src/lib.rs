@@ -13,6 +13,7 @@
 
 pub mod agent_events;
 pub mod agents;
+pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
@@ -45,4 +46,6 @@ pub enum ApiTags {
     Stacks,
     /// Deployment objects.
     DeploymentObjects,
+    /// Administration: the audit log.
+    Admin,
 }

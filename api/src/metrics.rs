@@ -25,6 +25,7 @@ pub struct Metrics {
     heartbeat_age: GaugeVec,
     stacks_total: Gauge,
     deployment_objects_total: Gauge,
+    auth_failures: IntCounterVec,
 }
 
 impl Metrics {
@@ -73,6 +74,11 @@ impl Metrics {
         let stacks_total = Gauge::new("brokkr_stacks_total", "Live stacks")?;
         let deployment_objects_total =
             Gauge::new("brokkr_deployment_objects_total", "Live deployment objects")?;
+        let auth_failures = IntCounterVec::new(
+            Opts::new("brokkr_auth_failures_total", "Refused API keys by reason"),
+            &["reason"],
+        )?;
+        registry.register(Box::new(auth_failures.clone()))?;
         registry.register(Box::new(http_requests.clone()))?;
         registry.register(Box::new(http_duration.clone()))?;
         registry.register(Box::new(db_queries.clone()))?;
@@ -91,6 +97,7 @@ impl Metrics {
             heartbeat_age,
             stacks_total,
             deployment_objects_total,
+            auth_failures,
         })
     }
 
@@ -103,6 +110,11 @@ impl Metrics {
         self.http_duration
             .with_label_values(&[endpoint.as_str(), method])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts one refused API key.
+    pub fn record_auth_failure(&self, reason: &str) {
+        self.auth_failures.with_label_values(&[reason]).inc();
     }
 
     /// Counts one database query.

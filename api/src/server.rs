@@ -15,8 +15,8 @@ use poem_openapi::OpenApiService;
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
-    agent_events, agents, auth, deployment_objects, generators, http, probes, propagation, stacks,
-    target_state,
+    agent_events, agents, audit, auth, deployment_objects, generators, http, probes, propagation,
+    stacks, target_state,
 };
 
 /// Every handler group of `/api/v1`.
@@ -28,6 +28,7 @@ pub type ApiV1 = (
     generators::GeneratorsApi,
     stacks::StacksApi,
     deployment_objects::DeploymentObjectsApi,
+    audit::AuditApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -41,6 +42,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             generators::GeneratorsApi::new(state.clone()),
             stacks::StacksApi::new(state.clone()),
             deployment_objects::DeploymentObjectsApi::new(state.clone()),
+            audit::AuditApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

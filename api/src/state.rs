@@ -9,6 +9,7 @@ use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::{Channels, Scope};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
 
+use crate::audit::AuthFailureLimiter;
 use crate::auth::AuthCache;
 use crate::error::ApiResult;
 use crate::metrics::Metrics;
@@ -22,6 +23,8 @@ pub struct AppState {
     pub auth_cache: Arc<AuthCache>,
     pub propagation: Arc<Propagation>,
     pub metrics: Arc<Metrics>,
+    /// Rate limit of audited authentication failures.
+    pub auth_failures: AuthFailureLimiter,
 }
 
 impl AppState {
@@ -36,6 +39,7 @@ impl AppState {
             auth_cache: Arc::new(AuthCache::new(ttl)),
             propagation: Arc::new(Propagation::default()),
             metrics,
+            auth_failures: AuthFailureLimiter::default(),
         }
     }
 

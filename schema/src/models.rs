@@ -318,3 +318,16 @@ pub struct AuditLog {
     pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
 }
+
+/// A page of `GET /admin/audit-logs`.
+#[derive(Debug, Clone, Object)]
+pub struct AuditLogListResponse {
+    /// Matching entries, newest first.
+    pub logs: Vec<AuditLog>,
+    /// Number of entries matching the filters.
+    pub total: i64,
+    /// Number of entries in this page.
+    pub count: i64,
+    pub limit: i64,
+    pub offset: i64,
+}

@@ -36,3 +36,85 @@ pub async fn insert(conn: &mut PgConnection, entry: &NewAuditEntry<'_>) -> Store
     .await?;
     Ok(())
 }
+
+/// Filters of the audit-log listing; `None` means "any".
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub actor_type: Option<String>,
+    pub actor_id: Option<Uuid>,
+    /// Exact action, or a prefix when it ends with `*` (`agent.*`).
+    pub action: Option<String>,
+    pub resource_type: Option<String>,
+    pub resource_id: Option<Uuid>,
+    /// Inclusive lower bound.
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// Exclusive upper bound.
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+impl AuditFilter {
+    /// (exact action, LIKE pattern) for the action filter.
+    fn action_terms(&self) -> (Option<String>, Option<String>) {
+        match self.action.as_deref() {
+            Some(a) if a.ends_with('*') => {
+                let prefix = a.trim_end_matches('*');
+                let escaped = prefix
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                (None, Some(format!("{escaped}%")))
+            }
+            Some(a) => (Some(a.to_owned()), None),
+            None => (None, None),
+        }
+    }
+}
+
+const AUDIT_WHERE: &str = "($1::text IS NULL OR actor_type = $1)
+    AND ($2::uuid IS NULL OR actor_id = $2)
+    AND ($3::text IS NULL OR action = $3)
+    AND ($4::text IS NULL OR action LIKE $4 ESCAPE '\\')
+    AND ($5::text IS NULL OR resource_type = $5)
+    AND ($6::uuid IS NULL OR resource_id = $6)
+    AND ($7::timestamptz IS NULL OR timestamp >= $7)
+    AND ($8::timestamptz IS NULL OR timestamp < $8)";
+
+/// One page of matching entries, newest first, and the total number of matches.
+pub async fn list(
+    pool: &sqlx::PgPool,
+    filter: &AuditFilter,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<(Vec<crate::models::AuditLog>, i64)> {
+    let (exact, like) = filter.action_terms();
+    let total: i64 = sqlx::query_scalar(sqlf!("SELECT count(*) FROM audit_logs WHERE {AUDIT_WHERE}"))
+        .bind(&filter.actor_type)
+        .bind(filter.actor_id)
+        .bind(&exact)
+        .bind(&like)
+        .bind(&filter.resource_type)
+        .bind(filter.resource_id)
+        .bind(filter.from)
+        .bind(filter.to)
+        .fetch_one(pool)
+        .await?;
+    let logs = sqlx::query_as(sqlf!(
+        "SELECT id, timestamp, actor_type, actor_id, action, resource_type, resource_id, details,
+                ip_address, user_agent, created_at
+           FROM audit_logs WHERE {AUDIT_WHERE}
+          ORDER BY timestamp DESC, id DESC LIMIT $9 OFFSET $10"
+    ))
+    .bind(&filter.actor_type)
+    .bind(filter.actor_id)
+    .bind(&exact)
+    .bind(&like)
+    .bind(&filter.resource_type)
+    .bind(filter.resource_id)
+    .bind(filter.from)
+    .bind(filter.to)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(pool)
+    .await?;
+    Ok((logs, total))
+}
