@@ -1,11 +1,11 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`] — over the store of `brokkr-schema`. Cross-cutting
-//! pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY counters that make
-//! ETags and long polls work across replicas), [`http`] (JSON errors, body limit, request
-//! metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`), [`server`] (start-up
-//! and graceful shutdown), [`bootstrap`] (the admin PAK) and [`cli`].
+//! [`deployment_objects`], [`target_state`], [`webhooks`] — over the store of `brokkr-schema`.
+//! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
+//! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
+//! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
+//! [`server`] (start-up and graceful shutdown), [`bootstrap`] (the admin PAK) and [`cli`].
 //!
 //! Every state change goes through [`state::Write`], which records it with
 //! `brokkr_schema::store::changes::record` in the same transaction: audit entry, webhook event,
@@ -28,6 +28,7 @@ pub mod server;
 pub mod stacks;
 pub mod state;
 pub mod target_state;
+pub mod webhooks;
 
 use poem_openapi::Tags;
 
@@ -48,4 +49,6 @@ pub enum ApiTags {
     DeploymentObjects,
     /// Administration: the audit log.
     Admin,
+    /// Webhook subscriptions and their deliveries.
+    Webhooks,
 }

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, deployment_objects, generators, http, probes, propagation,
-    stacks, target_state,
+    stacks, target_state, webhooks,
 };
 
 /// Every handler group of `/api/v1`.
@@ -29,6 +29,7 @@ pub type ApiV1 = (
     stacks::StacksApi,
     deployment_objects::DeploymentObjectsApi,
     audit::AuditApi,
+    webhooks::WebhooksApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -43,6 +44,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             stacks::StacksApi::new(state.clone()),
             deployment_objects::DeploymentObjectsApi::new(state.clone()),
             audit::AuditApi::new(state.clone()),
+            webhooks::WebhooksApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

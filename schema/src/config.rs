@@ -50,6 +50,8 @@ pub struct Settings {
     pub agent: AgentSettings,
     pub telemetry: TelemetrySettings,
     pub pak: PakSettings,
+    pub webhooks: WebhookSettings,
+    pub worker: WorkerSettings,
 }
 
 /// `[database]`
@@ -114,6 +116,8 @@ pub struct BrokerSettings {
     /// 64 hex characters (AES-256) for webhook secrets at rest.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub webhook_encryption_key: Option<String>,
+    /// Keys that wrote values before the last rotation: read, never written with.
+    pub webhook_previous_encryption_keys: Vec<String>,
     pub webhook_delivery_interval_seconds: u64,
     pub webhook_delivery_batch_size: u64,
     pub webhook_cleanup_retention_days: u64,
@@ -134,6 +138,7 @@ impl Default for BrokerSettings {
             diagnostic_cleanup_interval_seconds: 900,
             diagnostic_max_age_hours: 1,
             webhook_encryption_key: None,
+            webhook_previous_encryption_keys: Vec::new(),
             webhook_delivery_interval_seconds: 5,
             webhook_delivery_batch_size: 50,
             webhook_cleanup_retention_days: 7,
@@ -143,6 +148,50 @@ impl Default for BrokerSettings {
             shutdown_grace_seconds: 30,
         }
     }
+}
+
+/// `[worker]`: the `brokkr-worker` process.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WorkerSettings {
+    /// Address of the worker's `/healthz`, `/readyz` and `/metrics`.
+    pub listen_addr: String,
+    /// Webhook deliveries in flight at once per worker process.
+    pub webhook_delivery_concurrency: u64,
+    /// Jobs fetched per poll of a queue.
+    pub batch_size: u64,
+    /// Seconds in-flight jobs get to finish after SIGTERM.
+    pub shutdown_deadline_seconds: u64,
+    /// First retry delay of a failed delivery; each further retry doubles it (with ±20% jitter).
+    pub webhook_retry_base_seconds: u64,
+    /// Longest delay between two delivery attempts.
+    pub webhook_retry_max_seconds: u64,
+    /// Seconds between two heartbeats of a worker; a job whose worker misses several heartbeats
+    /// runs again elsewhere.
+    pub heartbeat_interval_seconds: u64,
+}
+
+impl Default for WorkerSettings {
+    fn default() -> Self {
+        Self {
+            listen_addr: "0.0.0.0:3001".into(),
+            webhook_delivery_concurrency: 32,
+            batch_size: 32,
+            shutdown_deadline_seconds: 30,
+            webhook_retry_base_seconds: 2,
+            webhook_retry_max_seconds: 3600,
+            heartbeat_interval_seconds: 10,
+        }
+    }
+}
+
+/// `[webhooks]`
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookSettings {
+    /// Networks (CIDR) in otherwise refused ranges (loopback, private, link-local, ...) that
+    /// webhook destinations may use, e.g. `["127.0.0.0/8"]` for tests.
+    pub allowed_networks: Vec<String>,
 }
 
 /// `[cors]`
@@ -313,6 +362,35 @@ impl Settings {
             .listen_addr
             .parse::<SocketAddr>()
             .map_err(|e| ConfigError::new("broker.listen_addr", e.to_string()))?;
+        self.worker
+            .listen_addr
+            .parse::<SocketAddr>()
+            .map_err(|e| ConfigError::new("worker.listen_addr", e.to_string()))?;
+        for (key, value) in [
+            (
+                "worker.webhook_delivery_concurrency",
+                self.worker.webhook_delivery_concurrency,
+            ),
+            ("worker.batch_size", self.worker.batch_size),
+            (
+                "worker.webhook_retry_base_seconds",
+                self.worker.webhook_retry_base_seconds,
+            ),
+            (
+                "worker.heartbeat_interval_seconds",
+                self.worker.heartbeat_interval_seconds,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        if self.worker.webhook_retry_max_seconds < self.worker.webhook_retry_base_seconds {
+            return Err(ConfigError::new(
+                "worker.webhook_retry_max_seconds",
+                "must be at least worker.webhook_retry_base_seconds",
+            ));
+        }
         if let Some(schema) = &self.database.schema {
             validation::schema_name(schema)
                 .map_err(|e| ConfigError::new("database.schema", e.0))?;
@@ -348,6 +426,32 @@ impl Settings {
                 "broker.webhook_encryption_key",
                 "must be 64 hex characters (a 256-bit key)",
             ));
+        }
+        let previous = &self.broker.webhook_previous_encryption_keys;
+        if previous
+            .iter()
+            .any(|k| k.len() != 64 || !k.bytes().all(|b| b.is_ascii_hexdigit()))
+        {
+            return Err(ConfigError::new(
+                "broker.webhook_previous_encryption_keys",
+                "each key must be 64 hex characters (a 256-bit key)",
+            ));
+        }
+        if !previous.is_empty()
+            && self
+                .broker
+                .webhook_encryption_key
+                .as_deref()
+                .is_none_or(str::is_empty)
+        {
+            return Err(ConfigError::new(
+                "broker.webhook_previous_encryption_keys",
+                "needs broker.webhook_encryption_key (the current key) to be set",
+            ));
+        }
+        for network in &self.webhooks.allowed_networks {
+            crate::destinations::parse_network(network)
+                .map_err(|e| ConfigError::new("webhooks.allowed_networks", e))?;
         }
         if !matches!(
             self.log.format.to_ascii_lowercase().as_str(),
@@ -433,6 +537,9 @@ impl Settings {
         };
         redact(&mut copy.broker.pak_hash);
         redact(&mut copy.broker.webhook_encryption_key);
+        for key in &mut copy.broker.webhook_previous_encryption_keys {
+            *key = "<redacted>".into();
+        }
         redact(&mut copy.agent.pak);
         copy.database.url = redact_url(&copy.database.url);
         toml::to_string(&copy).unwrap_or_default()
@@ -612,6 +719,50 @@ mod tests {
             "{err}"
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn webhook_keys_and_networks_are_validated() {
+        let key = "ab".repeat(32);
+        let old = "cd".repeat(32);
+        let s = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", &key),
+                ("BROKKR__BROKER__WEBHOOK_PREVIOUS_ENCRYPTION_KEYS", &old),
+                (
+                    "BROKKR__WEBHOOKS__ALLOWED_NETWORKS",
+                    "127.0.0.0/8, fd00::/8",
+                ),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.broker.webhook_previous_encryption_keys, vec![old.clone()]);
+        assert_eq!(s.webhooks.allowed_networks, vec!["127.0.0.0/8", "fd00::/8"]);
+        let shown = s.redacted();
+        assert!(!shown.contains(&key) && !shown.contains(&old), "{shown}");
+
+        let err = Settings::load(
+            None,
+            env(&[("BROKKR__BROKER__WEBHOOK_PREVIOUS_ENCRYPTION_KEYS", &old)]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "broker.webhook_previous_encryption_keys");
+        let err = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", &key),
+                ("BROKKR__BROKER__WEBHOOK_PREVIOUS_ENCRYPTION_KEYS", "short"),
+            ]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "broker.webhook_previous_encryption_keys");
+        let err = Settings::load(
+            None,
+            env(&[("BROKKR__WEBHOOKS__ALLOWED_NETWORKS", "10.0.0.0/99")]),
+        )
+        .unwrap_err();
+        assert_eq!(err.key, "webhooks.allowed_networks");
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //!   deployment object's YAML is a list of Kubernetes objects.
 //! - [`pak`]: the Prefixed API Key format, generation and hashing.
 //! - [`events`]: the event types and the envelope announced to webhook receivers.
+//! - [`crypto`]: AES-256-GCM encryption of webhook secrets at rest, with key rotation;
+//!   [`destinations`]: which webhook URLs and addresses may be delivered to.
 //! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`).
 //! - `store` (feature `db`): the PostgreSQL queries, one module per resource, used by the broker
 //!   and the worker. The agent uses this crate without it.
@@ -17,7 +19,10 @@
 //! ```
 
 pub mod config;
+pub mod crypto;
+pub mod destinations;
 pub mod events;
+pub mod jobs;
 pub mod manifest;
 pub mod models;
 pub mod pak;

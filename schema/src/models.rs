@@ -331,3 +331,117 @@ pub struct AuditLogListResponse {
     pub limit: i64,
     pub offset: i64,
 }
+
+/// Narrows a webhook subscription to events about one agent, one stack, or carrying labels.
+/// Unknown keys are refused, so a misspelt filter cannot silently match everything.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Object, serde::Serialize, serde::Deserialize)]
+#[oai(deny_unknown_fields)]
+pub struct WebhookFilters {
+    /// Only events whose data names this agent.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent_id: Option<Uuid>,
+    /// Only events whose data names this stack.
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stack_id: Option<Uuid>,
+    /// Only events whose data carries all of these labels (key → value).
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub labels: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// A webhook subscription as the API shows it: the URL, auth header and signing secret are
+/// never returned, only whether they are set.
+#[derive(Debug, Clone, Object)]
+pub struct WebhookResponse {
+    pub id: Uuid,
+    pub name: String,
+    pub has_url: bool,
+    pub has_auth_header: bool,
+    /// True when deliveries are signed (`X-Brokkr-Signature-256`, `webhook-signature`).
+    pub has_secret: bool,
+    /// Event types or patterns (`*`, `prefix.*`).
+    pub event_types: Vec<String>,
+    pub filters: Option<WebhookFilters>,
+    /// When set, agents carrying all these labels deliver instead of the broker's workers.
+    pub target_labels: Option<Vec<String>>,
+    pub enabled: bool,
+    pub max_retries: i32,
+    pub timeout_seconds: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub created_by: Option<String>,
+    /// Why Brokkr disabled the subscription, if it did (e.g. deliveries failing for days).
+    #[oai(skip_serializing_if_is_none)]
+    pub disabled_reason: Option<String>,
+}
+
+/// Body of `POST /webhooks`. (No `Debug`: it carries secrets.)
+#[derive(Clone, Object)]
+pub struct CreateWebhookRequest {
+    pub name: String,
+    /// `http://` or `https://` URL; stored encrypted, never returned.
+    pub url: String,
+    /// Sent as the `Authorization` header of each delivery; stored encrypted, never returned.
+    pub auth_header: Option<String>,
+    /// Signing secret (at least 16 characters); stored encrypted, never returned.
+    pub secret: Option<String>,
+    /// Event types or patterns (`*`, `prefix.*`); at least one.
+    pub event_types: Vec<String>,
+    pub filters: Option<WebhookFilters>,
+    /// 0 to 20; default 5.
+    pub max_retries: Option<i32>,
+    /// 1 to 300; default 30.
+    pub timeout_seconds: Option<i32>,
+    /// Ask for a test delivery to succeed before the subscription is stored. Not supported yet:
+    /// `true` is refused with 400 rather than silently ignored.
+    #[oai(default)]
+    pub validate: bool,
+    /// Labels of the agents that deliver instead of the broker's workers.
+    pub target_labels: Option<Vec<String>>,
+}
+
+/// Body of `PUT /webhooks/{id}`: absent fields are kept; `null` clears `auth_header`,
+/// `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
+#[derive(Clone, Object)]
+pub struct UpdateWebhookRequest {
+    pub name: Option<String>,
+    pub url: Option<String>,
+    pub auth_header: poem_openapi::types::MaybeUndefined<String>,
+    pub secret: poem_openapi::types::MaybeUndefined<String>,
+    pub event_types: Option<Vec<String>>,
+    pub filters: poem_openapi::types::MaybeUndefined<WebhookFilters>,
+    pub enabled: Option<bool>,
+    pub max_retries: Option<i32>,
+    pub timeout_seconds: Option<i32>,
+    pub target_labels: poem_openapi::types::MaybeUndefined<Vec<String>>,
+}
+
+/// The states of a webhook delivery.
+pub const WEBHOOK_DELIVERY_STATUSES: &[&str] =
+    &["pending", "acquired", "success", "failed", "dead"];
+
+/// One event queued for one subscription.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct WebhookDelivery {
+    /// Stable across retries (the `X-Brokkr-Delivery` header).
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_type: String,
+    pub event_id: Uuid,
+    /// The event envelope `{id, event_type, timestamp, data}`.
+    pub payload: serde_json::Value,
+    pub target_labels: Option<Vec<String>>,
+    /// One of [`WEBHOOK_DELIVERY_STATUSES`].
+    pub status: String,
+    pub acquired_by: Option<Uuid>,
+    pub acquired_until: Option<DateTime<Utc>>,
+    pub attempts: i32,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_retry_at: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+}

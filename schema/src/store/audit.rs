@@ -87,17 +87,18 @@ pub async fn list(
     offset: i64,
 ) -> StoreResult<(Vec<crate::models::AuditLog>, i64)> {
     let (exact, like) = filter.action_terms();
-    let total: i64 = sqlx::query_scalar(sqlf!("SELECT count(*) FROM audit_logs WHERE {AUDIT_WHERE}"))
-        .bind(&filter.actor_type)
-        .bind(filter.actor_id)
-        .bind(&exact)
-        .bind(&like)
-        .bind(&filter.resource_type)
-        .bind(filter.resource_id)
-        .bind(filter.from)
-        .bind(filter.to)
-        .fetch_one(pool)
-        .await?;
+    let total: i64 =
+        sqlx::query_scalar(sqlf!("SELECT count(*) FROM audit_logs WHERE {AUDIT_WHERE}"))
+            .bind(&filter.actor_type)
+            .bind(filter.actor_id)
+            .bind(&exact)
+            .bind(&like)
+            .bind(&filter.resource_type)
+            .bind(filter.resource_id)
+            .bind(filter.from)
+            .bind(filter.to)
+            .fetch_one(pool)
+            .await?;
     let logs = sqlx::query_as(sqlf!(
         "SELECT id, timestamp, actor_type, actor_id, action, resource_type, resource_id, details,
                 ip_address, user_agent, created_at

@@ -163,6 +163,22 @@ pub enum Change<'a> {
     DeploymentObjectCreated {
         object: &'a DeploymentObject,
     },
+    WebhookCreated {
+        id: Uuid,
+        name: &'a str,
+        event_types: &'a [String],
+    },
+    /// `changed` names the fields the update touched (never their values).
+    WebhookUpdated {
+        id: Uuid,
+        name: &'a str,
+        enabled: bool,
+        changed: &'a [&'a str],
+    },
+    WebhookDeleted {
+        id: Uuid,
+        name: &'a str,
+    },
 }
 
 /// How a change is written down: audit action, resource, details, event, notifications.
@@ -431,6 +447,30 @@ impl Change<'_> {
                     )
                 }
             }
+            Change::WebhookCreated {
+                id,
+                name,
+                event_types,
+            } => plain(
+                "webhook.created",
+                "webhook",
+                id,
+                json!({"name": name, "event_types": event_types}),
+            ),
+            Change::WebhookUpdated {
+                id,
+                name,
+                enabled,
+                changed,
+            } => plain(
+                "webhook.updated",
+                "webhook",
+                id,
+                json!({"name": name, "enabled": enabled, "changed": changed}),
+            ),
+            Change::WebhookDeleted { id, name } => {
+                plain("webhook.deleted", "webhook", id, json!({"name": name}))
+            }
         }
     }
 
@@ -478,7 +518,7 @@ pub async fn record(
         .event
         .map(|(event_type, data)| BrokkrEvent::new(event_type, data));
     if let Some(event) = &event {
-        super::webhooks::enqueue_deliveries(&mut *conn, event).await?;
+        super::webhooks::enqueue_deliveries(&mut *conn, channels, event).await?;
     }
     let mut scopes = Vec::new();
     if let Some(scope) = effects.state {

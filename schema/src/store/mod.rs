@@ -18,10 +18,13 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod changes;
+pub mod deliveries;
 pub mod deployment_objects;
 pub mod generators;
+pub mod jobs;
 pub mod notify;
 pub mod stacks;
+pub mod subscriptions;
 pub mod target_state;
 pub mod webhooks;
 
@@ -47,6 +50,12 @@ pub enum StoreError {
     /// A referenced row does not exist.
     #[error("{0}")]
     MissingReference(String),
+    /// The job queue refused a job.
+    #[error("{0}")]
+    Queue(String),
+    /// A migration could not be applied.
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
     /// Any other database failure.
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
@@ -128,7 +137,9 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error>
         .await
 }
 
-/// Applies pending migrations (serialised across processes by sqlx's advisory lock).
-pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await
+/// Applies pending migrations (serialised across processes by sqlx's advisory lock): Brokkr's
+/// own, then those of the job queues.
+pub async fn migrate(pool: &PgPool) -> StoreResult<()> {
+    MIGRATOR.run(pool).await?;
+    jobs::migrate_queues(pool).await
 }

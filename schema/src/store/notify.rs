@@ -71,13 +71,15 @@ pub async fn send(conn: &mut PgConnection, channel: &str, scope: Scope) -> sqlx:
     Ok(())
 }
 
-/// The channel names of one tenant.
+/// The database-wide names of one tenant: its notification channels and job queues.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Channels {
     /// Target-state changes.
     pub state: String,
     /// Credential changes.
     pub auth: String,
+    /// The tenant schema, which qualifies queue names (`crate::jobs::queue_name`).
+    pub tenant: Option<String>,
 }
 
 impl Channels {
@@ -86,7 +88,13 @@ impl Channels {
         Self {
             state: channel(STATE, schema),
             auth: channel(AUTH, schema),
+            tenant: schema.map(str::to_owned),
         }
+    }
+
+    /// The tenant's name of queue `base`.
+    pub fn queue(&self, base: &str) -> String {
+        crate::jobs::queue_name(base, self.tenant.as_deref())
     }
 }
 

@@ -8,7 +8,9 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::StoreResult;
+use super::notify::Channels;
 use crate::events::{BrokkrEvent, pattern_matches};
+use crate::jobs::{self, WebhookDeliveryJob};
 
 #[derive(sqlx::FromRow)]
 struct Candidate {
@@ -34,13 +36,20 @@ pub fn filters_accept(filters: Option<&serde_json::Value>, data: &serde_json::Va
 }
 
 /// Queues deliveries of `event` for every matching enabled subscription; returns how many.
-pub async fn enqueue_deliveries(conn: &mut PgConnection, event: &BrokkrEvent) -> StoreResult<u64> {
+/// Deliveries the broker's workers send (no `target_labels`) get their first
+/// `webhook_delivery` job in the same transaction.
+pub async fn enqueue_deliveries(
+    conn: &mut PgConnection,
+    channels: &Channels,
+    event: &BrokkrEvent,
+) -> StoreResult<u64> {
     let candidates: Vec<Candidate> = sqlx::query_as(
         "SELECT id, event_types, filters, target_labels FROM webhook_subscriptions WHERE enabled",
     )
     .fetch_all(&mut *conn)
     .await?;
     let payload = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    let queue = channels.queue(jobs::WEBHOOK_DELIVERY);
     let mut queued = 0;
     for sub in candidates {
         let wanted = sub
@@ -50,18 +59,29 @@ pub async fn enqueue_deliveries(conn: &mut PgConnection, event: &BrokkrEvent) ->
         if !wanted || !filters_accept(sub.filters.as_ref(), &event.data) {
             continue;
         }
-        queued += sqlx::query(
+        let inserted: Option<Uuid> = sqlx::query_scalar(
             "INSERT INTO webhook_deliveries (subscription_id, event_type, event_id, payload, target_labels)
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id, event_id) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id, event_id) DO NOTHING
+             RETURNING id",
         )
         .bind(sub.id)
         .bind(&event.event_type)
         .bind(event.id)
         .bind(&payload)
         .bind(&sub.target_labels)
-        .execute(&mut *conn)
-        .await?
-        .rows_affected();
+        .fetch_optional(&mut *conn)
+        .await?;
+        let Some(delivery_id) = inserted else {
+            continue;
+        };
+        queued += 1;
+        if sub.target_labels.is_none() {
+            let job = WebhookDeliveryJob {
+                delivery_id,
+                attempt: 1,
+            };
+            super::jobs::push(&mut *conn, &queue, &job, None, &job.idempotency_key()).await?;
+        }
     }
     Ok(queued)
 }

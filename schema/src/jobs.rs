@@ -1,0 +1,76 @@
+//! Job types of the worker's PostgreSQL-backed queues (apalis-postgres), one queue per type.
+//!
+//! Queue names carry the tenant schema (`webhook_delivery__tenant_a`), because apalis keeps every
+//! queue in one shared `apalis` schema of the database. Payloads are JSON.
+
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+/// Delivers one webhook delivery (an attempt; failures schedule the next one).
+pub const WEBHOOK_DELIVERY: &str = "webhook_delivery";
+/// Returns failed retryable work orders to PENDING after their backoff.
+pub const WORK_ORDER_RETRY: &str = "work_order_retry";
+/// Returns lapsed claims and leases (work orders, agent-held deliveries) to pending.
+pub const STALE_CLAIM_REAP: &str = "stale_claim_reap";
+/// Deletes audit entries, deliveries and attempts older than their retention.
+pub const RETENTION_CLEANUP: &str = "retention_cleanup";
+/// Renders a template into a stack (template rollouts).
+pub const TEMPLATE_RENDER: &str = "template_render";
+
+/// Every queue.
+pub const QUEUES: &[&str] = &[
+    WEBHOOK_DELIVERY,
+    WORK_ORDER_RETRY,
+    STALE_CLAIM_REAP,
+    RETENTION_CLEANUP,
+    TEMPLATE_RENDER,
+];
+
+/// The name of queue `base` for the tenant `schema`.
+pub fn queue_name(base: &str, schema: Option<&str>) -> String {
+    match schema {
+        Some(s) => format!("{base}__{s}"),
+        None => base.to_owned(),
+    }
+}
+
+/// Payload of [`WEBHOOK_DELIVERY`] jobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookDeliveryJob {
+    /// The `webhook_deliveries` row to attempt.
+    pub delivery_id: Uuid,
+    /// The attempt this job makes (1-based); part of the idempotency key.
+    pub attempt: i32,
+}
+
+impl WebhookDeliveryJob {
+    /// Idempotency key: one job per delivery attempt, however often it is enqueued.
+    pub fn idempotency_key(&self) -> String {
+        format!("delivery:{}:{}", self.delivery_id, self.attempt)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queue_names_and_keys() {
+        assert_eq!(queue_name(WEBHOOK_DELIVERY, None), "webhook_delivery");
+        assert_eq!(
+            queue_name(WEBHOOK_DELIVERY, Some("t1")),
+            "webhook_delivery__t1"
+        );
+        let id = Uuid::nil();
+        let job = WebhookDeliveryJob {
+            delivery_id: id,
+            attempt: 2,
+        };
+        assert_eq!(job.idempotency_key(), format!("delivery:{id}:2"));
+        let json = serde_json::to_string(&job).unwrap();
+        assert_eq!(
+            serde_json::from_str::<WebhookDeliveryJob>(&json).unwrap(),
+            job
+        );
+    }
+}

@@ -1,0 +1,148 @@
+//! Webhook deliveries as the worker sends them: claim, record each attempt, then succeed,
+//! schedule the next attempt or give up.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StoreResult;
+
+/// A delivery claimed for one attempt, with what is needed to send it.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedDelivery {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    pub url_encrypted: Option<Vec<u8>>,
+    pub auth_header_encrypted: Option<Vec<u8>>,
+    pub secret_encrypted: Option<Vec<u8>>,
+    /// False when the subscription was disabled or deleted since the event.
+    pub enabled: bool,
+    pub max_retries: i32,
+    pub timeout_seconds: i32,
+}
+
+/// Claims a broker-delivered delivery for one attempt, with a lease of `lease_seconds`. Returns
+/// `None` when it is already done, dead, or held by another live attempt.
+pub async fn claim(
+    conn: &mut PgConnection,
+    id: Uuid,
+    lease_seconds: i64,
+) -> StoreResult<Option<ClaimedDelivery>> {
+    Ok(sqlx::query_as(
+        "WITH claimed AS (
+             UPDATE webhook_deliveries d
+                SET status = 'acquired', acquired_by = NULL,
+                    acquired_until = now() + make_interval(secs => $2)
+              WHERE d.id = $1 AND d.target_labels IS NULL
+                AND (d.status IN ('pending', 'failed')
+                     OR (d.status = 'acquired' AND d.acquired_until < now()))
+          RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts)
+         SELECT c.id, c.subscription_id, c.event_type, c.payload, c.attempts,
+                s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted,
+                COALESCE(s.enabled, FALSE) AS enabled,
+                COALESCE(s.max_retries, 0) AS max_retries,
+                COALESCE(s.timeout_seconds, 30) AS timeout_seconds
+           FROM claimed c LEFT JOIN webhook_subscriptions s ON s.id = c.subscription_id",
+    )
+    .bind(id)
+    .bind(lease_seconds as f64)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// What one attempt produced.
+#[derive(Debug, Clone, Default)]
+pub struct AttemptRecord {
+    pub attempt_number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: i32,
+    pub status_code: Option<i32>,
+    pub response_headers: Option<serde_json::Value>,
+    pub response_body: Option<String>,
+    pub error: Option<String>,
+    pub delivered_by: String,
+}
+
+/// Records an attempt (a repeated record of the same attempt number is ignored).
+pub async fn record_attempt(
+    conn: &mut PgConnection,
+    delivery_id: Uuid,
+    attempt: &AttemptRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "INSERT INTO webhook_delivery_attempts
+             (delivery_id, attempt_number, started_at, duration_ms, status_code, response_headers,
+              response_body, error, delivered_by)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (delivery_id, attempt_number) DO NOTHING",
+    )
+    .bind(delivery_id)
+    .bind(attempt.attempt_number)
+    .bind(attempt.started_at)
+    .bind(attempt.duration_ms)
+    .bind(attempt.status_code)
+    .bind(&attempt.response_headers)
+    .bind(&attempt.response_body)
+    .bind(&attempt.error)
+    .bind(&attempt.delivered_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Marks a delivery delivered after `attempts` attempts; its subscription is healthy again.
+pub async fn mark_success(conn: &mut PgConnection, id: Uuid, attempts: i32) -> StoreResult<()> {
+    let subscription: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE webhook_deliveries
+            SET status = 'success', attempts = $2, last_attempt_at = now(), completed_at = now(),
+                acquired_until = NULL, next_retry_at = NULL, last_error = NULL
+          WHERE id = $1 RETURNING subscription_id",
+    )
+    .bind(id)
+    .bind(attempts)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(subscription) = subscription {
+        sqlx::query("UPDATE webhook_subscriptions SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
+            .bind(subscription)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Marks an attempt failed: `failed` with the next attempt at `next_retry_at`, or `dead` when
+/// `next_retry_at` is `None`. The subscription starts (or keeps) failing.
+pub async fn mark_failure(
+    conn: &mut PgConnection,
+    id: Uuid,
+    attempts: i32,
+    error: &str,
+    next_retry_at: Option<DateTime<Utc>>,
+) -> StoreResult<()> {
+    let subscription: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE webhook_deliveries
+            SET status = CASE WHEN $4::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
+                attempts = $2, last_attempt_at = now(), last_error = $3, next_retry_at = $4,
+                acquired_until = NULL,
+                completed_at = CASE WHEN $4::timestamptz IS NULL THEN now() ELSE NULL END
+          WHERE id = $1 RETURNING subscription_id",
+    )
+    .bind(id)
+    .bind(attempts)
+    .bind(error)
+    .bind(next_retry_at)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(subscription) = subscription {
+        sqlx::query("UPDATE webhook_subscriptions SET failing_since = now() WHERE id = $1 AND failing_since IS NULL")
+            .bind(subscription)
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
