@@ -1,6 +1,22 @@
-//! Brokkr's job platform (the `brokkr-worker`): PostgreSQL-backed queues for webhook delivery,
-//! work-order retries, stale-claim reaping, retention cleanup and template rendering.
+//! `brokkr-jobs`: the Brokkr worker (binary `brokkr-worker`).
 //!
-//! Not built yet: this crate is a placeholder member of the workspace until the job-platform issue
-//! lands. The broker already routes every state change through `brokkr_api::changes`, the seam the
-//! worker will consume.
+//! The broker writes records and the jobs they cause in one transaction; this process consumes
+//! the jobs from PostgreSQL-backed queues (apalis with apalis-postgres), one queue per job type
+//! (`brokkr_schema::jobs`). Any number of workers can run: a job is locked by one of them, and a
+//! job whose worker stops heartbeating (killed, partitioned) runs again elsewhere.
+//!
+//! - [`webhook_delivery`]: one attempt to deliver one event to one subscription, with
+//!   [`signing`] (GitHub-style and Standard Webhooks signatures) and [`delivery_client`] (no
+//!   redirects, timeouts, destinations checked after DNS resolution);
+//! - [`worker`]: queue set-up and graceful shutdown; [`server`]: `/healthz`, `/readyz`,
+//!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics.
+//!
+//! Still to come (job-platform issue): the periodic sweeps (`stale_claim_reap`,
+//! `retention_cleanup`), `work_order_retry` and `template_render` handlers.
+
+pub mod delivery_client;
+pub mod metrics;
+pub mod server;
+pub mod signing;
+pub mod webhook_delivery;
+pub mod worker;

@@ -1,0 +1,139 @@
+//! Prometheus metrics of the worker: queue depth and age per queue, job outcomes and durations,
+//! deliveries by outcome, and delivery attempt latency.
+
+use std::time::Duration;
+
+use prometheus::{
+    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+};
+use sqlx::PgPool;
+
+/// The worker's registry.
+pub struct WorkerMetrics {
+    registry: Registry,
+    queue_depth: GaugeVec,
+    queue_age: GaugeVec,
+    jobs: IntCounterVec,
+    job_duration: HistogramVec,
+    deliveries: IntCounterVec,
+    attempt_latency: HistogramVec,
+}
+
+impl WorkerMetrics {
+    /// Registers every metric.
+    pub fn new() -> prometheus::Result<Self> {
+        let registry = Registry::new();
+        let queue_depth = GaugeVec::new(
+            Opts::new("brokkr_queue_depth", "Jobs waiting to run, per queue"),
+            &["queue"],
+        )?;
+        let queue_age = GaugeVec::new(
+            Opts::new(
+                "brokkr_queue_oldest_job_age_seconds",
+                "Age of the oldest job due to run, per queue",
+            ),
+            &["queue"],
+        )?;
+        let jobs = IntCounterVec::new(
+            Opts::new(
+                "brokkr_jobs_total",
+                "Jobs run by this worker, by queue and outcome",
+            ),
+            &["queue", "outcome"],
+        )?;
+        let job_duration = HistogramVec::new(
+            HistogramOpts::new("brokkr_job_duration_seconds", "Time to run a job").buckets(vec![
+                0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["queue"],
+        )?;
+        let deliveries = IntCounterVec::new(
+            Opts::new(
+                "brokkr_webhook_deliveries_total",
+                "Delivery attempts by outcome (success, retry, dead, skipped)",
+            ),
+            &["outcome"],
+        )?;
+        let attempt_latency = HistogramVec::new(
+            HistogramOpts::new(
+                "brokkr_webhook_attempt_duration_seconds",
+                "Latency of delivery attempts (request to response)",
+            )
+            .buckets(vec![
+                0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ]),
+            &["result"],
+        )?;
+        registry.register(Box::new(queue_depth.clone()))?;
+        registry.register(Box::new(queue_age.clone()))?;
+        registry.register(Box::new(jobs.clone()))?;
+        registry.register(Box::new(job_duration.clone()))?;
+        registry.register(Box::new(deliveries.clone()))?;
+        registry.register(Box::new(attempt_latency.clone()))?;
+        Ok(Self {
+            registry,
+            queue_depth,
+            queue_age,
+            jobs,
+            job_duration,
+            deliveries,
+            attempt_latency,
+        })
+    }
+
+    /// Counts a finished job.
+    pub fn record_job(&self, queue: &str, outcome: &str, elapsed: Duration) {
+        self.jobs.with_label_values(&[queue, outcome]).inc();
+        self.job_duration
+            .with_label_values(&[queue])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a delivery outcome.
+    pub fn record_delivery(&self, outcome: &str) {
+        self.deliveries.with_label_values(&[outcome]).inc();
+    }
+
+    /// Records the latency of one attempt (`result`: `2xx`, `error`, or the status class).
+    pub fn record_attempt(&self, result: &str, elapsed: Duration) {
+        self.attempt_latency
+            .with_label_values(&[result])
+            .observe(elapsed.as_secs_f64());
+    }
+
+    /// Refreshes the queue gauges for `queues` and renders the text exposition.
+    pub async fn scrape(&self, pool: &PgPool, queues: &[String]) -> String {
+        let rows: Result<Vec<(String, i64, Option<f64>)>, sqlx::Error> = sqlx::query_as(
+            "SELECT job_type, count(*),
+                    EXTRACT(EPOCH FROM (now() - min(run_at) FILTER (WHERE run_at <= now())))::float8
+               FROM apalis.jobs WHERE job_type = ANY($1) AND status = 'Pending'
+              GROUP BY job_type",
+        )
+        .bind(queues)
+        .fetch_all(pool)
+        .await;
+        match rows {
+            Ok(rows) => {
+                for queue in queues {
+                    let (depth, age) = rows
+                        .iter()
+                        .find(|r| &r.0 == queue)
+                        .map(|r| (r.1 as f64, r.2.unwrap_or(0.0)))
+                        .unwrap_or((0.0, 0.0));
+                    self.queue_depth
+                        .with_label_values(&[queue.as_str()])
+                        .set(depth);
+                    self.queue_age
+                        .with_label_values(&[queue.as_str()])
+                        .set(age.max(0.0));
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue depths"),
+        }
+        let mut buffer = Vec::new();
+        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
+            tracing::error!(error = %e, "metrics: encoding failed");
+        }
+        String::from_utf8(buffer).unwrap_or_default()
+    }
+}

@@ -1,0 +1,420 @@
+//! `webhook_delivery` jobs: one attempt to deliver one event to one subscription.
+//!
+//! The job claims the delivery row (a lease covering the request), decrypts the URL, auth header
+//! and secret, signs the body, POSTs it, and records the attempt — time, duration, status code,
+//! response headers and the first 4 KiB of the body, or the connection error. On a 2xx the
+//! delivery is `success`. Otherwise the next attempt is scheduled with exponential backoff and
+//! jitter as a new job, in the same transaction as the attempt's record; after `max_retries`
+//! retries the delivery is `dead`. A job for a delivery that is already done, or whose attempt
+//! was already made (a duplicate after a worker crash), does nothing.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use brokkr_schema::crypto::{Keyring, context};
+use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
+use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
+use brokkr_schema::store::notify::Channels;
+use brokkr_schema::store::{self, StoreError};
+use chrono::Utc;
+use rand::Rng;
+use sqlx::PgPool;
+
+use crate::delivery_client::DeliveryClient;
+use crate::metrics::WorkerMetrics;
+use crate::signing;
+
+/// Most response-body bytes kept per attempt.
+pub const RESPONSE_EXCERPT_BYTES: usize = 4096;
+/// Seconds a claim outlives the request timeout before another worker may take over.
+const LEASE_GRACE_SECONDS: i64 = 30;
+
+/// Everything a delivery job needs.
+pub struct DeliveryContext {
+    pub pool: PgPool,
+    pub channels: Channels,
+    pub keyring: Option<Arc<Keyring>>,
+    pub client: DeliveryClient,
+    pub retry: RetrySchedule,
+    pub metrics: Arc<WorkerMetrics>,
+    /// Recorded as `delivered_by` on attempts.
+    pub worker_name: String,
+}
+
+/// Exponential backoff with jitter between attempts.
+#[derive(Debug, Clone, Copy)]
+pub struct RetrySchedule {
+    /// Delay after the first failed attempt.
+    pub base: Duration,
+    /// Longest delay.
+    pub max: Duration,
+}
+
+impl RetrySchedule {
+    /// Delay before attempt `failed + 1`, after `failed` failed attempts: base × 2^(failed−1),
+    /// capped, then ±20% jitter.
+    pub fn delay(&self, failed: i32) -> Duration {
+        let exponent = failed.saturating_sub(1).clamp(0, 30) as u32;
+        let raw = self
+            .base
+            .saturating_mul(2u32.saturating_pow(exponent))
+            .min(self.max);
+        let jitter = rand::rng().random_range(0.8..=1.2);
+        raw.mul_f64(jitter)
+    }
+}
+
+/// Why a job could not do its work (it will be retried by the queue).
+#[derive(Debug, thiserror::Error)]
+pub enum JobError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What happened to the delivery.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Delivered (2xx).
+    Success,
+    /// Failed; another attempt is scheduled.
+    Retry,
+    /// Failed for good.
+    Dead,
+    /// Nothing to do (already delivered, dead, or held by another attempt).
+    Skipped,
+}
+
+impl Outcome {
+    fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Success => "success",
+            Outcome::Retry => "retry",
+            Outcome::Dead => "dead",
+            Outcome::Skipped => "skipped",
+        }
+    }
+}
+
+/// The result of sending (or failing to send) one request.
+struct Sent {
+    status: Option<u16>,
+    headers: Option<serde_json::Value>,
+    body: Option<String>,
+    error: Option<String>,
+}
+
+/// Runs one `webhook_delivery` job.
+pub async fn run(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outcome, JobError> {
+    let started = Instant::now();
+    let outcome = attempt(ctx, job).await;
+    let label = match &outcome {
+        Ok(o) => o.as_str(),
+        Err(_) => "error",
+    };
+    ctx.metrics
+        .record_job(WEBHOOK_DELIVERY, label, started.elapsed());
+    if let Ok(o) = outcome {
+        ctx.metrics.record_delivery(o.as_str());
+    }
+    outcome
+}
+
+async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outcome, JobError> {
+    let lease = i64::from(300) + LEASE_GRACE_SECONDS;
+    let claimed = {
+        let mut conn = ctx.pool.acquire().await?;
+        deliveries::claim(&mut conn, job.delivery_id, lease).await?
+    };
+    let Some(delivery) = claimed else {
+        return Ok(Outcome::Skipped);
+    };
+    if delivery.attempts >= job.attempt {
+        // This attempt was made already (a duplicate job); put the lease back.
+        let mut conn = ctx.pool.acquire().await?;
+        sqlx::query("UPDATE webhook_deliveries SET status = CASE WHEN next_retry_at IS NULL AND attempts = 0 THEN 'pending' ELSE 'failed' END, acquired_until = NULL WHERE id = $1 AND status = 'acquired'")
+            .bind(delivery.id)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(Outcome::Skipped);
+    }
+    let attempt_number = delivery.attempts + 1;
+    let started_at = Utc::now();
+    let clock = Instant::now();
+    let sent = match prepare(ctx, &delivery) {
+        Ok(request) => send(ctx, &delivery, request).await,
+        Err(reason) => Sent {
+            status: None,
+            headers: None,
+            body: None,
+            error: Some(reason),
+        },
+    };
+    let elapsed = clock.elapsed();
+    let success = sent.status.is_some_and(|s| (200..300).contains(&s));
+    ctx.metrics.record_attempt(
+        match sent.status {
+            Some(s) if (200..300).contains(&s) => "2xx",
+            Some(s) if s < 400 => "3xx",
+            Some(s) if s < 500 => "4xx",
+            Some(_) => "5xx",
+            None => "error",
+        },
+        elapsed,
+    );
+    let record = AttemptRecord {
+        attempt_number,
+        started_at,
+        duration_ms: i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX),
+        status_code: sent.status.map(i32::from),
+        response_headers: sent.headers,
+        response_body: sent.body,
+        error: sent.error.clone(),
+        delivered_by: ctx.worker_name.clone(),
+    };
+    let mut tx = ctx.pool.begin().await?;
+    deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
+    let outcome = if success {
+        deliveries::mark_success(&mut tx, delivery.id, attempt_number).await?;
+        Outcome::Success
+    } else {
+        let error = sent
+            .error
+            .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
+        let retryable = delivery.enabled && delivery.url_encrypted.is_some();
+        if retryable && attempt_number <= delivery.max_retries {
+            let delay = ctx.retry.delay(attempt_number);
+            let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
+                .await?;
+            let next_job = WebhookDeliveryJob {
+                delivery_id: delivery.id,
+                attempt: attempt_number + 1,
+            };
+            store::jobs::push(
+                &mut tx,
+                &ctx.channels.queue(WEBHOOK_DELIVERY),
+                &next_job,
+                Some(SystemTime::now() + delay),
+                &next_job.idempotency_key(),
+            )
+            .await?;
+            Outcome::Retry
+        } else {
+            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, None).await?;
+            Outcome::Dead
+        }
+    };
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+/// A request ready to send.
+struct Prepared {
+    url: reqwest::Url,
+    auth_header: Option<String>,
+    secret: Option<String>,
+}
+
+/// Decrypts and checks what the request needs; an error here is a failed attempt that will not
+/// get better by retrying only if the subscription is gone or undecryptable.
+fn prepare(ctx: &DeliveryContext, d: &ClaimedDelivery) -> Result<Prepared, String> {
+    if !d.enabled {
+        return Err("subscription is disabled or deleted".into());
+    }
+    let keyring = ctx
+        .keyring
+        .as_ref()
+        .ok_or("webhook encryption key not configured on the worker")?;
+    let url_cipher = d
+        .url_encrypted
+        .as_deref()
+        .ok_or("subscription has no URL")?;
+    let url = keyring
+        .decrypt_string(context::WEBHOOK_URL, url_cipher)
+        .map_err(|e| format!("cannot decrypt URL: {e}"))?;
+    let url = ctx.client.check_url(&url).map_err(|e| e.to_string())?;
+    let auth_header = d
+        .auth_header_encrypted
+        .as_deref()
+        .map(|c| keyring.decrypt_string(context::WEBHOOK_AUTH_HEADER, c))
+        .transpose()
+        .map_err(|e| format!("cannot decrypt auth header: {e}"))?;
+    let secret = d
+        .secret_encrypted
+        .as_deref()
+        .map(|c| keyring.decrypt_string(context::WEBHOOK_SECRET, c))
+        .transpose()
+        .map_err(|e| format!("cannot decrypt secret: {e}"))?;
+    Ok(Prepared {
+        url,
+        auth_header,
+        secret,
+    })
+}
+
+/// The headers of a delivery: content type, event, delivery id, auth and signatures.
+pub fn delivery_headers(
+    delivery_id: &str,
+    event_type: &str,
+    body: &[u8],
+    auth_header: Option<&str>,
+    secret: Option<&str>,
+    timestamp: i64,
+) -> Vec<(&'static str, String)> {
+    let mut headers = vec![
+        ("Content-Type", "application/json".to_owned()),
+        ("X-Brokkr-Event", event_type.to_owned()),
+        ("X-Brokkr-Event-Type", event_type.to_owned()),
+        ("X-Brokkr-Delivery", delivery_id.to_owned()),
+        ("X-Brokkr-Delivery-Id", delivery_id.to_owned()),
+    ];
+    if let Some(auth) = auth_header {
+        headers.push(("Authorization", auth.to_owned()));
+    }
+    if let Some(secret) = secret {
+        headers.push((
+            "X-Brokkr-Signature-256",
+            signing::github_signature(secret, body),
+        ));
+        headers.push(("webhook-id", delivery_id.to_owned()));
+        headers.push(("webhook-timestamp", timestamp.to_string()));
+        headers.push((
+            "webhook-signature",
+            signing::standard_signature(secret, delivery_id, timestamp, body),
+        ));
+    }
+    headers
+}
+
+async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) -> Sent {
+    let body = serde_json::to_vec(&d.payload).unwrap_or_default();
+    let delivery_id = d.id.to_string();
+    let headers = delivery_headers(
+        &delivery_id,
+        &d.event_type,
+        &body,
+        prepared.auth_header.as_deref(),
+        prepared.secret.as_deref(),
+        Utc::now().timestamp(),
+    );
+    let timeout = Duration::from_secs(u64::try_from(d.timeout_seconds.clamp(1, 300)).unwrap_or(30));
+    let mut request = ctx
+        .client
+        .http()
+        .post(prepared.url)
+        .timeout(timeout)
+        .body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status().as_u16();
+            let headers: serde_json::Map<String, serde_json::Value> = response
+                .headers()
+                .iter()
+                .map(|(k, v)| {
+                    (
+                        k.as_str().to_owned(),
+                        serde_json::Value::String(
+                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
+                        ),
+                    )
+                })
+                .collect();
+            let body = read_excerpt(response).await;
+            Sent {
+                status: Some(status),
+                headers: Some(serde_json::Value::Object(headers)),
+                body,
+                error: None,
+            }
+        }
+        Err(e) => Sent {
+            status: None,
+            headers: None,
+            body: None,
+            error: Some(describe(&e)),
+        },
+    }
+}
+
+/// The first [`RESPONSE_EXCERPT_BYTES`] of a response body, read without buffering the rest.
+async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
+    let mut excerpt = Vec::new();
+    while excerpt.len() < RESPONSE_EXCERPT_BYTES {
+        match response.chunk().await {
+            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    excerpt.truncate(RESPONSE_EXCERPT_BYTES);
+    Some(String::from_utf8_lossy(&excerpt).into_owned())
+}
+
+/// A connection error with its causes, without the URL (which may carry a token).
+fn describe(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "timed out"
+    } else if err.is_connect() {
+        "connection failed"
+    } else {
+        "request failed"
+    };
+    let mut detail = String::new();
+    let mut source = std::error::Error::source(err);
+    while let Some(s) = source {
+        detail = s.to_string();
+        source = s.source();
+    }
+    if detail.is_empty() {
+        kind.to_owned()
+    } else {
+        format!("{kind}: {detail}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_with_jitter_and_a_cap() {
+        let schedule = RetrySchedule {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+        };
+        for (failed, expected) in [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (10, 60.0)] {
+            let d = schedule.delay(failed).as_secs_f64();
+            assert!(
+                d >= expected * 0.8 - 1e-9 && d <= expected * 1.2 + 1e-9,
+                "attempt {failed}: {d}"
+            );
+        }
+    }
+
+    #[test]
+    fn signed_headers_are_present_only_with_a_secret() {
+        let plain = delivery_headers("d1", "stack.created", b"{}", None, None, 1);
+        assert!(plain.iter().all(|(k, _)| *k != "X-Brokkr-Signature-256"));
+        assert!(plain.contains(&("X-Brokkr-Delivery", "d1".to_owned())));
+        let signed = delivery_headers(
+            "d1",
+            "stack.created",
+            b"{}",
+            Some("Bearer t"),
+            Some("s3cret"),
+            1,
+        );
+        let get = |k: &str| signed.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
+        assert_eq!(get("Authorization").as_deref(), Some("Bearer t"));
+        assert_eq!(
+            get("X-Brokkr-Signature-256"),
+            Some(signing::github_signature("s3cret", b"{}"))
+        );
+        assert_eq!(get("webhook-id").as_deref(), Some("d1"));
+        assert!(get("webhook-signature").unwrap().starts_with("v1,"));
+    }
+}

@@ -1,0 +1,329 @@
+//! End to end: the broker (in process) records a change, the real `brokkr-worker` process
+//! delivers it to a local receiver, signed, retried and recorded.
+
+#[path = "../../api/tests/common/mod.rs"]
+mod common;
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brokkr_jobs::signing;
+use common::*;
+use poem::listener::{Acceptor, Listener, TcpListener};
+use poem::{EndpointExt, Request, Response, handler, web::Data};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::process::{Child, Command};
+
+const KEY: &str = "8f3e2d1c0b0a99887766554433221100ffeeddccbbaa99887766554433221100";
+const SECRET: &str = "a-shared-secret-of-some-length";
+
+/// What the receiver saw.
+#[derive(Clone, Debug)]
+struct Received {
+    headers: Vec<(String, String)>,
+    body: Vec<u8>,
+}
+
+impl Received {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+#[derive(Clone, Default)]
+struct Receiver {
+    seen: Arc<Mutex<Vec<Received>>>,
+    /// Answer 500 to this many requests first (u32::MAX: always).
+    fail_first: Arc<Mutex<u32>>,
+}
+
+#[handler]
+async fn receive(req: &Request, body: Vec<u8>, rx: Data<&Receiver>) -> Response {
+    let headers = req
+        .headers()
+        .iter()
+        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+        .collect();
+    rx.seen.lock().unwrap().push(Received { headers, body });
+    let mut fail = rx.fail_first.lock().unwrap();
+    if *fail > 0 {
+        if *fail != u32::MAX {
+            *fail -= 1;
+        }
+        return Response::builder()
+            .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
+            .body("try later");
+    }
+    Response::builder().body("thanks")
+}
+
+async fn start_receiver(fail_first: u32) -> (Receiver, String) {
+    let rx = Receiver::default();
+    *rx.fail_first.lock().unwrap() = fail_first;
+    let acceptor = TcpListener::bind("127.0.0.1:0")
+        .into_acceptor()
+        .await
+        .unwrap();
+    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+    let app = poem::Route::new()
+        .at("/hook", poem::post(receive))
+        .data(rx.clone());
+    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+    (rx, format!("http://{addr}/hook"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+struct Worker {
+    child: Child,
+    base: String,
+}
+
+async fn start_worker(db_url: &str) -> Worker {
+    let port = free_port();
+    let child = Command::new(env!("CARGO_BIN_EXE_brokkr-worker"))
+        .env("BROKKR__DATABASE__URL", db_url)
+        .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
+        .env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY)
+        .env("BROKKR__WEBHOOKS__ALLOWED_NETWORKS", "127.0.0.0/8")
+        .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BROKKR__WORKER__WEBHOOK_RETRY_BASE_SECONDS", "1")
+        .env("BROKKR__WORKER__WEBHOOK_RETRY_MAX_SECONDS", "2")
+        .env("BROKKR__LOG__LEVEL", "warn")
+        .env_remove("BROKKR_CONFIG_FILE")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn brokkr-worker");
+    let base = format!("http://127.0.0.1:{port}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
+            && r.status() == StatusCode::OK
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "worker not ready in 30 s");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    Worker { child, base }
+}
+
+async fn keyed_broker() -> TestBroker {
+    TestBroker::start_with(|s| {
+        s.broker.webhook_encryption_key = Some(KEY.into());
+        s.webhooks.allowed_networks = vec!["127.0.0.0/8".into()];
+    })
+    .await
+}
+
+async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    while !check() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn delivery_rows(b: &TestBroker) -> Vec<(String, i32, Option<String>)> {
+    let mut conn = b.db.connect().await;
+    sqlx::query_as(
+        "SELECT status, attempts, last_error FROM webhook_deliveries ORDER BY created_at",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap()
+}
+
+#[tokio::test]
+async fn a_change_is_delivered_signed_to_its_subscription() {
+    let b = keyed_broker().await;
+    let (rx, url) = start_receiver(0).await;
+    let mut worker = start_worker(&b.db.url).await;
+    let (s, v) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "stacks", "url": url, "event_types": ["stack.*"], "secret": SECRET, "auth_header": "Bearer receiver-token"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let stack = b.stack(&b.admin, "web").await;
+    wait_for("the delivery", 20, || !rx.seen.lock().unwrap().is_empty()).await;
+    let got = rx.seen.lock().unwrap()[0].clone();
+    let body: Value = serde_json::from_slice(&got.body).unwrap();
+    assert_eq!(body["event_type"], json!("stack.created"));
+    assert_eq!(body["data"]["stack_id"], json!(stack));
+    assert!(body["id"].is_string() && body["timestamp"].is_string());
+    assert_eq!(got.header("x-brokkr-event"), Some("stack.created"));
+    assert_eq!(got.header("x-brokkr-event-type"), Some("stack.created"));
+    assert_eq!(got.header("authorization"), Some("Bearer receiver-token"));
+    assert_eq!(got.header("content-type"), Some("application/json"));
+    assert!(
+        got.header("user-agent")
+            .unwrap()
+            .starts_with("Brokkr-Hookshot/")
+    );
+    let delivery_id = got.header("x-brokkr-delivery").unwrap().to_owned();
+    assert_eq!(
+        got.header("x-brokkr-delivery-id"),
+        Some(delivery_id.as_str())
+    );
+    assert_eq!(
+        got.header("x-brokkr-signature-256").unwrap(),
+        signing::github_signature(SECRET, &got.body)
+    );
+    let ts: i64 = got.header("webhook-timestamp").unwrap().parse().unwrap();
+    assert_eq!(
+        got.header("webhook-signature").unwrap(),
+        signing::standard_signature(SECRET, &delivery_id, ts, &got.body)
+    );
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let rows = delivery_rows(&b).await;
+        if rows.first().is_some_and(|r| r.0 == "success") {
+            assert_eq!(rows[0].1, 1);
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "delivery not marked success: {rows:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let metrics = reqwest::get(format!("{}/metrics", worker.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains("brokkr_webhook_deliveries_total{outcome=\"success\"} 1"),
+        "{metrics}"
+    );
+    assert!(metrics.contains("brokkr_queue_depth{queue=\"webhook_delivery\"}"));
+    worker.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn failed_attempts_are_retried_recorded_and_end_dead() {
+    let b = keyed_broker().await;
+    let (flaky, flaky_url) = start_receiver(2).await;
+    let (down, down_url) = start_receiver(u32::MAX).await;
+    let mut worker = start_worker(&b.db.url).await;
+    for (name, url, retries) in [("flaky", &flaky_url, 5), ("down", &down_url, 1)] {
+        let (s, v) = b
+            .post(
+                "/api/v1/webhooks",
+                &b.admin,
+                json!({"name": name, "url": url, "event_types": ["stack.created"], "max_retries": retries}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::CREATED, "{v}");
+    }
+    b.stack(&b.admin, "web").await;
+    wait_for("the third attempt at the flaky receiver", 30, || {
+        flaky.seen.lock().unwrap().len() >= 3
+    })
+    .await;
+    wait_for("two attempts at the dead receiver", 30, || {
+        down.seen.lock().unwrap().len() >= 2
+    })
+    .await;
+    let mut conn = b.db.connect().await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    let rows: Vec<(String, String, i32, Vec<Option<i32>>)> = loop {
+        let rows = sqlx::query_as(
+            "SELECT s.name, d.status, d.attempts,
+                    ARRAY(SELECT a.status_code FROM webhook_delivery_attempts a
+                           WHERE a.delivery_id = d.id ORDER BY a.attempt_number)
+               FROM webhook_deliveries d JOIN webhook_subscriptions s ON s.id = d.subscription_id
+              ORDER BY s.name",
+        )
+        .fetch_all(&mut conn)
+        .await
+        .unwrap();
+        let done = rows
+            .iter()
+            .all(|r: &(String, String, i32, Vec<Option<i32>>)| r.1 == "success" || r.1 == "dead");
+        if done || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(rows[0].0, "down");
+    assert_eq!((rows[0].1.as_str(), rows[0].2), ("dead", 2), "{rows:?}");
+    assert_eq!(rows[0].3, vec![Some(500), Some(500)]);
+    assert_eq!(rows[1].0, "flaky");
+    assert_eq!((rows[1].1.as_str(), rows[1].2), ("success", 3), "{rows:?}");
+    assert_eq!(rows[1].3, vec![Some(500), Some(500), Some(200)]);
+    // Every attempt carried the same delivery id.
+    let ids: Vec<String> = flaky
+        .seen
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| r.header("x-brokkr-delivery").unwrap().to_owned())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] == w[1]), "{ids:?}");
+    assert_eq!(
+        down.seen.lock().unwrap().len(),
+        2,
+        "no attempt after the delivery is dead"
+    );
+    worker.child.kill().await.unwrap();
+}
+
+#[tokio::test]
+async fn destinations_resolving_to_refused_addresses_are_not_contacted() {
+    // The worker does not allow loopback here, so a host name resolving to 127.0.0.1 is refused
+    // at connection time even though the subscription was stored under a broker that allowed it.
+    let b = keyed_broker().await;
+    let (rx, url) = start_receiver(0).await;
+    let port = free_port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_brokkr-worker"))
+        .env("BROKKR__DATABASE__URL", &b.db.url)
+        .env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY)
+        .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+        .env("BROKKR__LOG__LEVEL", "warn")
+        .stdout(Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let by_name = url.replace("127.0.0.1", "localhost");
+    let (s, v) = b
+        .post("/api/v1/webhooks", &b.admin, json!({"name": "n", "url": by_name, "event_types": ["stack.created"], "max_retries": 0}))
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    b.stack(&b.admin, "web").await;
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let rows = loop {
+        let rows = delivery_rows(&b).await;
+        if rows.first().is_some_and(|r| r.0 == "dead") || Instant::now() > deadline {
+            break rows;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(rows[0].0, "dead", "{rows:?}");
+    assert!(
+        rows[0].2.as_deref().unwrap_or("").contains("loopback"),
+        "{rows:?}"
+    );
+    assert!(
+        rx.seen.lock().unwrap().is_empty(),
+        "the receiver must not be contacted"
+    );
+    child.kill().await.unwrap();
+}
