@@ -28,6 +28,7 @@ pub mod server;
 pub mod stacks;
 pub mod state;
 pub mod target_state;
+pub mod webhook_deliveries;
 pub mod webhooks;
 
 use poem_openapi::Tags;

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, deployment_objects, generators, http, probes, propagation,
-    stacks, target_state, webhooks,
+    stacks, target_state, webhook_deliveries, webhooks,
 };
 
 /// Every handler group of `/api/v1`.
@@ -30,6 +30,7 @@ pub type ApiV1 = (
     deployment_objects::DeploymentObjectsApi,
     audit::AuditApi,
     webhooks::WebhooksApi,
+    webhook_deliveries::WebhookDeliveriesApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -45,6 +46,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             deployment_objects::DeploymentObjectsApi::new(state.clone()),
             audit::AuditApi::new(state.clone()),
             webhooks::WebhooksApi::new(state.clone()),
+            webhook_deliveries::WebhookDeliveriesApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

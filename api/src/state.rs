@@ -4,6 +4,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brokkr_schema::config::Settings;
+use brokkr_schema::crypto::Keyring;
+use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::events::BrokkrEvent;
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::{Channels, Scope};
@@ -25,6 +27,35 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Rate limit of audited authentication failures.
     pub auth_failures: AuthFailureLimiter,
+    /// Webhook secrets at rest; `None` when no key is configured (secrets cannot be stored).
+    pub keyring: Option<Arc<Keyring>>,
+    /// Where webhooks may be sent.
+    pub destinations: DestinationPolicy,
+}
+
+/// The keyring of `broker.webhook_encryption_key` (and previous keys), if configured.
+fn load_keyring(settings: &Settings) -> Option<Arc<Keyring>> {
+    // Keys were validated when the settings loaded; should one still be unusable, refusing to
+    // store webhooks (with a log line) is the safe way to meet it.
+    match Keyring::from_settings(&settings.broker) {
+        Ok(Some(keyring)) => {
+            tracing::info!(
+                key_id = %keyring.current().fingerprint(),
+                "webhook encryption key loaded"
+            );
+            Some(Arc::new(keyring))
+        }
+        Ok(None) => {
+            tracing::warn!(
+                "broker.webhook_encryption_key is not set: webhook subscriptions cannot be created"
+            );
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "webhook encryption key unusable; webhooks cannot be stored");
+            None
+        }
+    }
 }
 
 impl AppState {
@@ -32,6 +63,12 @@ impl AppState {
     pub fn new(pool: PgPool, settings: Settings, metrics: Arc<Metrics>) -> Self {
         let channels = Channels::for_schema(settings.database.schema.as_deref());
         let ttl = Duration::from_secs(settings.broker.auth_cache_ttl_seconds);
+        let keyring = load_keyring(&settings);
+        let destinations = DestinationPolicy::from_networks(&settings.webhooks.allowed_networks)
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "webhooks.allowed_networks unusable; ignoring it");
+                DestinationPolicy::default()
+            });
         Self {
             pool,
             settings,
@@ -40,6 +77,8 @@ impl AppState {
             propagation: Arc::new(Propagation::default()),
             metrics,
             auth_failures: AuthFailureLimiter::default(),
+            keyring,
+            destinations,
         }
     }
 

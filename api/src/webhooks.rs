@@ -93,39 +93,12 @@ pub enum WebhookCreated {
 }
 
 impl WebhooksApi {
-    /// Builds the keyring and the destination policy from the settings, once.
+    /// Uses the keyring and destination policy the state built from the settings.
     pub fn new(state: Arc<AppState>) -> Self {
-        // Both were validated when the settings loaded; a failure here would be a bug, and
-        // refusing to store webhooks (with a log line) is the safe way to meet it.
-        let keyring = match Keyring::from_settings(&state.settings.broker) {
-            Ok(Some(keyring)) => {
-                tracing::info!(
-                    key_id = %keyring.current().fingerprint(),
-                    "webhook encryption key loaded"
-                );
-                Some(Arc::new(keyring))
-            }
-            Ok(None) => {
-                tracing::warn!(
-                    "broker.webhook_encryption_key is not set: webhook subscriptions cannot be created"
-                );
-                None
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "webhook encryption key unusable; webhooks cannot be stored");
-                None
-            }
-        };
-        let destinations =
-            DestinationPolicy::from_networks(&state.settings.webhooks.allowed_networks)
-                .unwrap_or_else(|e| {
-                    tracing::error!(error = %e, "webhooks.allowed_networks unusable; ignoring it");
-                    DestinationPolicy::default()
-                });
         Self {
+            keyring: state.keyring.clone(),
+            destinations: state.destinations.clone(),
             state,
-            keyring,
-            destinations,
         }
     }
 

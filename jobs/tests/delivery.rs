@@ -327,3 +327,74 @@ async fn destinations_resolving_to_refused_addresses_are_not_contacted() {
     );
     child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn ping_and_redeliver_go_through_the_queue() {
+    let b = keyed_broker().await;
+    let (rx, url) = start_receiver(0).await;
+    let mut worker = start_worker(&b.db.url).await;
+    let (s, sub) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "p", "url": url, "event_types": ["stack.created"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{sub}");
+    let (s, ping) = b
+        .post(
+            &format!("/api/v1/webhooks/{}/ping", id_of(&sub)),
+            &b.admin,
+            json!(null),
+        )
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{ping}");
+    assert_eq!(ping["event_type"], json!("ping"));
+    wait_for("the ping", 20, || !rx.seen.lock().unwrap().is_empty()).await;
+    let first = rx.seen.lock().unwrap()[0].clone();
+    assert_eq!(first.header("x-brokkr-event"), Some("ping"));
+    let delivery = id_of(&ping);
+    assert_eq!(first.header("x-brokkr-delivery"), Some(delivery.as_str()));
+
+    // Wait until the first attempt is recorded, then redeliver: same delivery id, attempt 2.
+    let detail_path = format!("/api/v1/webhook-deliveries/{delivery}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, d) = b.get(&detail_path, &b.admin).await;
+        if d["status"] == json!("success") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "ping not recorded as delivered: {d}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let (s, v) = b
+        .post(&format!("{detail_path}/redeliver"), &b.admin, json!(null))
+        .await;
+    assert_eq!(s, StatusCode::ACCEPTED, "{v}");
+    wait_for("the redelivery", 20, || rx.seen.lock().unwrap().len() >= 2).await;
+    let second = rx.seen.lock().unwrap()[1].clone();
+    assert_eq!(second.header("x-brokkr-delivery"), Some(delivery.as_str()));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, d) = b.get(&detail_path, &b.admin).await;
+        if d["attempts_log"].as_array().is_some_and(|a| a.len() == 2)
+            && d["status"] == json!("success")
+        {
+            assert_eq!(d["attempts"], json!(2));
+            assert_eq!(d["attempts_log"][1]["status_code"], json!(200));
+            assert!(
+                d["attempts_log"][1]["response_body"]
+                    .as_str()
+                    .unwrap()
+                    .contains("thanks")
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "redelivery not recorded: {d}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    worker.child.kill().await.unwrap();
+}

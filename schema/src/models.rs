@@ -445,3 +445,75 @@ pub struct WebhookDelivery {
     pub created_at: DateTime<Utc>,
     pub completed_at: Option<DateTime<Utc>>,
 }
+
+/// One attempt to deliver a webhook.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct DeliveryAttempt {
+    pub id: Uuid,
+    /// 1 for the first attempt.
+    pub attempt_number: i32,
+    pub started_at: DateTime<Utc>,
+    pub duration_ms: Option<i32>,
+    /// HTTP status of the answer; absent when no answer came.
+    pub status_code: Option<i32>,
+    pub response_headers: Option<serde_json::Value>,
+    /// The first 4 KiB of the answer's body.
+    pub response_body: Option<String>,
+    /// The connection error, when there was no answer.
+    pub error: Option<String>,
+    /// The worker or agent that made the attempt.
+    pub delivered_by: Option<String>,
+}
+
+/// A delivery with every attempt (`GET /webhook-deliveries/{id}`).
+#[derive(Debug, Clone, Object)]
+pub struct WebhookDeliveryDetail {
+    #[oai(flatten)]
+    pub delivery: WebhookDelivery,
+    /// Attempts, first to last.
+    pub attempts_log: Vec<DeliveryAttempt>,
+}
+
+/// A delivery claimed by an agent (`GET /agents/{id}/webhooks/pending`), with everything needed
+/// to send it exactly as the broker would.
+#[derive(Debug, Clone, Object)]
+pub struct PendingWebhookDelivery {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    /// Destination (decrypted).
+    pub url: String,
+    /// `Authorization` value to send (decrypted), if any.
+    pub auth_header: Option<String>,
+    pub timeout_seconds: i32,
+    pub max_retries: i32,
+    /// Attempts made before this one.
+    pub attempts: i32,
+    /// The exact body to POST (the signatures cover these bytes).
+    pub body: String,
+    /// Every header to send, signatures included.
+    pub headers: std::collections::BTreeMap<String, String>,
+    /// When the claim lapses and the delivery returns to pending.
+    pub lease_expires_at: DateTime<Utc>,
+}
+
+/// Body of `POST /webhook-deliveries/{id}/result`.
+#[derive(Debug, Clone, Object)]
+pub struct DeliveryResultRequest {
+    pub success: bool,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: Option<i32>,
+}
+
+/// Answer of `POST /webhook-deliveries/{id}/result`.
+#[derive(Debug, Clone, Object)]
+pub struct DeliveryResultResponse {
+    /// `success`, `failed` (another attempt is scheduled) or `dead`.
+    pub status: String,
+    pub delivery_id: Uuid,
+    pub attempts: i32,
+    pub next_retry_at: Option<DateTime<Utc>>,
+}

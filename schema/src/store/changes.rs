@@ -179,6 +179,20 @@ pub enum Change<'a> {
         id: Uuid,
         name: &'a str,
     },
+    /// A `ping` event queued for one subscription.
+    WebhookPinged {
+        subscription_id: Uuid,
+        delivery_id: Uuid,
+    },
+    /// A delivery put back to pending by hand.
+    WebhookRedelivered {
+        delivery_id: Uuid,
+    },
+    /// An agent reported the outcome of a delivery it held.
+    WebhookDeliveryReported {
+        delivery_id: Uuid,
+        status: &'a str,
+    },
 }
 
 /// How a change is written down: audit action, resource, details, event, notifications.
@@ -471,6 +485,30 @@ impl Change<'_> {
             Change::WebhookDeleted { id, name } => {
                 plain("webhook.deleted", "webhook", id, json!({"name": name}))
             }
+            Change::WebhookPinged {
+                subscription_id,
+                delivery_id,
+            } => plain(
+                "webhook.pinged",
+                "webhook",
+                subscription_id,
+                json!({"delivery_id": delivery_id}),
+            ),
+            Change::WebhookRedelivered { delivery_id } => plain(
+                "webhook_delivery.redelivered",
+                "webhook_delivery",
+                delivery_id,
+                json!({}),
+            ),
+            Change::WebhookDeliveryReported {
+                delivery_id,
+                status,
+            } => plain(
+                "webhook_delivery.reported",
+                "webhook_delivery",
+                delivery_id,
+                json!({"status": status}),
+            ),
         }
     }
 

@@ -5,7 +5,10 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StoreResult;
+use super::subscriptions::DELIVERY_COLUMNS;
+use super::{StoreError, StoreResult};
+use crate::events::BrokkrEvent;
+use crate::models::{DeliveryAttempt, WebhookDelivery};
 
 /// A delivery claimed for one attempt, with what is needed to send it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -145,4 +148,165 @@ pub async fn mark_failure(
             .await?;
     }
     Ok(())
+}
+
+/// A delivery.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<WebhookDelivery> {
+    sqlx::query_as(sqlf!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// A delivery's attempts, first to last.
+pub async fn attempts(conn: &mut PgConnection, id: Uuid) -> StoreResult<Vec<DeliveryAttempt>> {
+    Ok(sqlx::query_as(
+        "SELECT id, attempt_number, started_at, duration_ms, status_code, response_headers,
+                response_body, error, delivered_by
+           FROM webhook_delivery_attempts WHERE delivery_id = $1 ORDER BY attempt_number",
+    )
+    .bind(id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Puts a delivery back to `pending` for one more attempt (whatever its state, unless an
+/// attempt is in flight right now).
+pub async fn reset_for_redelivery(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> StoreResult<WebhookDelivery> {
+    let current = get(&mut *conn, id).await?;
+    if current.status == "acquired"
+        && current
+            .acquired_until
+            .is_some_and(|until| until > Utc::now())
+    {
+        return Err(StoreError::Conflict(
+            "an attempt of this delivery is in flight; try again when it ends".into(),
+        ));
+    }
+    sqlx::query_as(sqlf!(
+        "UPDATE webhook_deliveries
+            SET status = 'pending', next_retry_at = NULL, completed_at = NULL,
+                acquired_by = NULL, acquired_until = NULL
+          WHERE id = $1 RETURNING {DELIVERY_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// Queues `event` for one subscription only (pings); returns the delivery id.
+pub async fn insert_for_subscription(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    event: &BrokkrEvent,
+    target_labels: Option<&[String]>,
+) -> StoreResult<Uuid> {
+    let payload = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
+    Ok(sqlx::query_scalar(
+        "INSERT INTO webhook_deliveries (subscription_id, event_type, event_id, payload, target_labels)
+         VALUES ($1, $2, $3, $4, $5) RETURNING id",
+    )
+    .bind(subscription_id)
+    .bind(&event.event_type)
+    .bind(event.id)
+    .bind(payload)
+    .bind(target_labels)
+    .fetch_one(conn)
+    .await?)
+}
+
+/// Claims up to `limit` agent-delivered deliveries whose target labels are all on `agent_id`
+/// (pending, due for a retry, or with a lapsed lease), with a lease of `lease_seconds`. One
+/// statement: two agents racing for a delivery cannot both get it.
+pub async fn claim_for_agent(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    limit: i64,
+    lease_seconds: i64,
+) -> StoreResult<Vec<AgentClaim>> {
+    Ok(sqlx::query_as(
+        "WITH mine AS (
+             SELECT COALESCE(array_agg(label::text), '{}'::text[]) AS labels FROM agent_labels WHERE agent_id = $1),
+         picked AS (
+             SELECT d.id FROM webhook_deliveries d, mine
+              WHERE d.target_labels IS NOT NULL AND d.target_labels <@ mine.labels
+                AND (d.status = 'pending'
+                     OR (d.status = 'failed' AND d.next_retry_at <= now())
+                     OR (d.status = 'acquired' AND d.acquired_until < now()))
+              ORDER BY d.created_at
+              LIMIT $2
+              FOR UPDATE OF d SKIP LOCKED),
+         claimed AS (
+             UPDATE webhook_deliveries d
+                SET status = 'acquired', acquired_by = $1,
+                    acquired_until = now() + make_interval(secs => $3)
+               FROM picked WHERE d.id = picked.id
+          RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts, d.acquired_until)
+         SELECT c.id, c.subscription_id, c.event_type, c.payload, c.attempts, c.acquired_until,
+                s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted,
+                COALESCE(s.enabled, FALSE) AS enabled,
+                COALESCE(s.max_retries, 0) AS max_retries,
+                COALESCE(s.timeout_seconds, 30) AS timeout_seconds
+           FROM claimed c LEFT JOIN webhook_subscriptions s ON s.id = c.subscription_id
+          ORDER BY c.id",
+    )
+    .bind(agent_id)
+    .bind(limit)
+    .bind(lease_seconds as f64)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// A delivery claimed by an agent.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct AgentClaim {
+    pub id: Uuid,
+    pub subscription_id: Uuid,
+    pub event_type: String,
+    pub payload: serde_json::Value,
+    pub attempts: i32,
+    pub acquired_until: Option<DateTime<Utc>>,
+    pub url_encrypted: Option<Vec<u8>>,
+    pub auth_header_encrypted: Option<Vec<u8>>,
+    pub secret_encrypted: Option<Vec<u8>>,
+    pub enabled: bool,
+    pub max_retries: i32,
+    pub timeout_seconds: i32,
+}
+
+/// The delivery an agent holds, locked for recording its result; `None` when the agent does
+/// not hold it (never claimed, lease taken over, already reported).
+pub async fn held_by_agent(
+    conn: &mut PgConnection,
+    id: Uuid,
+    agent_id: Uuid,
+) -> StoreResult<Option<(i32, i32)>> {
+    Ok(sqlx::query_as(
+        "SELECT d.attempts, COALESCE(s.max_retries, 0)
+           FROM webhook_deliveries d LEFT JOIN webhook_subscriptions s ON s.id = d.subscription_id
+          WHERE d.id = $1 AND d.status = 'acquired' AND d.acquired_by = $2
+          FOR UPDATE OF d",
+    )
+    .bind(id)
+    .bind(agent_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// Lapsed leases (worker- or agent-held) go back to pending; returns how many.
+pub async fn release_lapsed(conn: &mut PgConnection) -> StoreResult<u64> {
+    Ok(sqlx::query(
+        "UPDATE webhook_deliveries SET status = 'pending', acquired_by = NULL, acquired_until = NULL
+          WHERE status = 'acquired' AND acquired_until < now()",
+    )
+    .execute(conn)
+    .await?
+    .rows_affected())
 }

@@ -17,7 +17,8 @@ const SUBSCRIPTION_COLUMNS: &str =
      filters, target_labels, enabled, max_retries, timeout_seconds, failing_since, disabled_reason,
      created_at, updated_at, created_by";
 
-const DELIVERY_COLUMNS: &str = "id, subscription_id, event_type, event_id, payload, target_labels, status, acquired_by,
+/// Columns of a delivery row.
+pub const DELIVERY_COLUMNS: &str = "id, subscription_id, event_type, event_id, payload, target_labels, status, acquired_by,
      acquired_until, attempts, last_attempt_at, next_retry_at, last_error, created_at, completed_at";
 
 /// A subscription row. Its `Debug` output leaves the encrypted fields out.
