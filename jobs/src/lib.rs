@@ -11,12 +11,16 @@
 //! - [`worker`]: queue set-up and graceful shutdown; [`server`]: `/healthz`, `/readyz`,
 //!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics.
 //!
-//! Still to come (job-platform issue): the periodic sweeps (`stale_claim_reap`,
-//! `retention_cleanup`), `work_order_retry` and `template_render` handlers.
+//! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
+//!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
+//!
+//! Still to come: the `work_order_retry` and `template_render` handlers (with work orders and
+//! templates).
 
 pub mod delivery_client;
 pub mod metrics;
 pub mod server;
 pub mod signing;
+pub mod sweeps;
 pub mod webhook_delivery;
 pub mod worker;

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use brokkr_schema::crypto::{Keyring, context};
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
+use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::{self, StoreError};
@@ -39,6 +40,8 @@ pub struct DeliveryContext {
     pub metrics: Arc<WorkerMetrics>,
     /// Recorded as `delivered_by` on attempts.
     pub worker_name: String,
+    /// A subscription failing this long is disabled.
+    pub disable_after: Duration,
 }
 
 /// Exponential backoff with jitter between attempts.
@@ -206,8 +209,39 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
             Outcome::Dead
         }
     };
+    if !success {
+        disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
+    }
     tx.commit().await?;
     Ok(outcome)
+}
+
+/// Disables the subscription when its deliveries have all failed for longer than
+/// `worker.webhook_disable_after_seconds`, and announces it to the other subscriptions.
+async fn disable_if_failing_too_long(
+    ctx: &DeliveryContext,
+    tx: &mut sqlx::PgConnection,
+    delivery: &ClaimedDelivery,
+) -> Result<(), JobError> {
+    let after = i64::try_from(ctx.disable_after.as_secs()).unwrap_or(i64::MAX);
+    let reason = format!("every delivery failed for more than {after} seconds");
+    if let Some(name) =
+        deliveries::disable_if_failing(&mut *tx, delivery.subscription_id, after, &reason).await?
+    {
+        tracing::warn!(subscription = %delivery.subscription_id, "{reason}: subscription disabled");
+        changes::record(
+            &mut *tx,
+            &ctx.channels,
+            &Actor::system(),
+            Change::WebhookDisabled {
+                id: delivery.subscription_id,
+                name: &name,
+                reason: &reason,
+            },
+        )
+        .await?;
+    }
+    Ok(())
 }
 
 /// A request ready to send.

@@ -13,13 +13,17 @@ use apalis_postgres::{Config, PostgresStorage};
 use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
-use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
+use brokkr_schema::jobs::{
+    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY, WebhookDeliveryJob,
+};
 use brokkr_schema::store::{self, notify::Channels};
 use poem::listener::{Acceptor, Listener, TcpListener};
+use tokio::sync::watch;
 
 use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
 use crate::server::{self, ServerState};
+use crate::sweeps::{self, SweepContext};
 use crate::webhook_delivery::{self, DeliveryContext, RetrySchedule};
 
 async fn deliver(
@@ -33,6 +37,20 @@ async fn deliver(
             Err(Box::new(e))
         }
     }
+}
+
+async fn reap(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
+    sweeps::reap_stale_claims(&ctx)
+        .await
+        .map(|_| ())
+        .map_err(|e| Box::new(e) as BoxDynError)
+}
+
+async fn clean(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
+    sweeps::clean_up(&ctx)
+        .await
+        .map(|_| ())
+        .map_err(|e| Box::new(e) as BoxDynError)
 }
 
 /// A unique name for this worker process.
@@ -77,6 +95,7 @@ pub async fn run(
         },
         metrics: metrics.clone(),
         worker_name: name.clone(),
+        disable_after: Duration::from_secs(settings.worker.webhook_disable_after_seconds),
     });
 
     let acceptor = TcpListener::bind(settings.worker.listen_addr.clone())
@@ -106,38 +125,110 @@ pub async fn run(
         ),
     );
 
-    let config = Config::default()
-        .queue(queue.as_str())
-        .batch_size(usize::try_from(settings.worker.batch_size).unwrap_or(32))
-        .heartbeat_interval(Duration::from_secs(
-            settings.worker.heartbeat_interval_seconds,
-        ));
-    let backend = PostgresStorage::<WebhookDeliveryJob>::new(&pool)
-        .with_config(config)
-        .with_pubsub();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let heartbeat = Duration::from_secs(settings.worker.heartbeat_interval_seconds);
+    let batch = usize::try_from(settings.worker.batch_size).unwrap_or(32);
+    let queue_config = |queue: String| {
+        Config::default()
+            .queue(queue.as_str())
+            .batch_size(batch)
+            .heartbeat_interval(heartbeat)
+    };
     let concurrency = usize::try_from(settings.worker.webhook_delivery_concurrency).unwrap_or(32);
-    let deadline = Duration::from_secs(settings.worker.shutdown_deadline_seconds);
     let deliveries = WorkerBuilder::new(format!("{name}-{WEBHOOK_DELIVERY}"))
-        .backend(backend)
+        .backend(
+            PostgresStorage::<WebhookDeliveryJob>::new(&pool)
+                .with_config(queue_config(queue))
+                .with_pubsub(),
+        )
         .concurrency(concurrency)
         .data(ctx)
         .build(deliver);
-    let (signal_tx, signal_rx) = tokio::sync::oneshot::channel::<()>();
+
+    let sweep_ctx = Arc::new(SweepContext {
+        pool: pool.clone(),
+        channels: channels.clone(),
+        metrics: metrics.clone(),
+        audit_retention_days: i64::try_from(settings.broker.audit_log_retention_days)
+            .unwrap_or(i64::MAX),
+        delivery_retention_days: i64::try_from(settings.broker.webhook_cleanup_retention_days)
+            .unwrap_or(i64::MAX),
+    });
+    let reaper = WorkerBuilder::new(format!("{name}-{STALE_CLAIM_REAP}"))
+        .backend(
+            PostgresStorage::<SweepJob>::new(&pool)
+                .with_config(queue_config(channels.queue(STALE_CLAIM_REAP)))
+                .with_pubsub(),
+        )
+        .concurrency(1)
+        .data(sweep_ctx.clone())
+        .build(reap);
+    let cleaner = WorkerBuilder::new(format!("{name}-{RETENTION_CLEANUP}"))
+        .backend(
+            PostgresStorage::<SweepJob>::new(&pool)
+                .with_config(queue_config(channels.queue(RETENTION_CLEANUP)))
+                .with_pubsub(),
+        )
+        .concurrency(1)
+        .data(sweep_ctx)
+        .build(clean);
+    let schedulers = [
+        tokio::spawn(sweeps::schedule(
+            pool.clone(),
+            channels.clone(),
+            STALE_CLAIM_REAP,
+            Duration::from_secs(settings.worker.stale_claim_reap_interval_seconds),
+            stop_rx.clone(),
+        )),
+        tokio::spawn(sweeps::schedule(
+            pool.clone(),
+            channels.clone(),
+            RETENTION_CLEANUP,
+            Duration::from_secs(settings.worker.retention_cleanup_interval_seconds),
+            stop_rx.clone(),
+        )),
+    ];
     tokio::spawn(async move {
         shutdown.await;
         tracing::info!("shutdown requested: finishing in-flight jobs");
-        let _ = signal_tx.send(());
+        let _ = stop_tx.send(true);
     });
-    let stopped = deliveries.run_until(async move {
-        let _ = signal_rx.await;
+    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
         Ok::<(), std::io::Error>(())
-    });
-    match tokio::time::timeout(deadline + Duration::from_secs(1), stopped).await {
-        Ok(Ok(())) => tracing::info!("worker stopped"),
-        Ok(Err(e)) => tracing::error!(error = %e, "worker stopped with an error"),
-        Err(_) => tracing::warn!(
+    };
+    let deadline = Duration::from_secs(settings.worker.shutdown_deadline_seconds);
+    let all = async {
+        tokio::join!(
+            deliveries.run_until(until_stopped(stop_rx.clone())),
+            reaper.run_until(until_stopped(stop_rx.clone())),
+            cleaner.run_until(until_stopped(stop_rx.clone())),
+        )
+    };
+    // Run until the shutdown signal, then give in-flight jobs the deadline.
+    let mut stop_seen = stop_rx.clone();
+    tokio::pin!(all);
+    let finished = tokio::select! {
+        results = &mut all => Some(results),
+        _ = stop_seen.wait_for(|stop| *stop) => {
+            tokio::time::timeout(deadline + Duration::from_secs(1), &mut all).await.ok()
+        }
+    };
+    match finished {
+        Some((a, b, c)) => {
+            for result in [a, b, c] {
+                if let Err(e) = result {
+                    tracing::error!(error = %e, "a queue consumer stopped with an error");
+                }
+            }
+            tracing::info!("worker stopped");
+        }
+        None => tracing::warn!(
             "in-flight jobs did not finish within worker.shutdown_deadline_seconds; they will run again"
         ),
+    }
+    for scheduler in schedulers {
+        scheduler.abort();
     }
     let _ = stop_http.send(());
     let _ = http.await;

@@ -1,141 +1,17 @@
 //! End to end: the broker (in process) records a change, the real `brokkr-worker` process
 //! delivers it to a local receiver, signed, retried and recorded.
 
-#[path = "../../api/tests/common/mod.rs"]
-mod common;
+mod support;
 
 use std::process::Stdio;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use brokkr_jobs::signing;
-use common::*;
-use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::{EndpointExt, Request, Response, handler, web::Data};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::process::{Child, Command};
-
-const KEY: &str = "8f3e2d1c0b0a99887766554433221100ffeeddccbbaa99887766554433221100";
-const SECRET: &str = "a-shared-secret-of-some-length";
-
-/// What the receiver saw.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<Received>>>,
-    /// Answer 500 to this many requests first (u32::MAX: always).
-    fail_first: Arc<Mutex<u32>>,
-}
-
-#[handler]
-async fn receive(req: &Request, body: Vec<u8>, rx: Data<&Receiver>) -> Response {
-    let headers = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
-    rx.seen.lock().unwrap().push(Received { headers, body });
-    let mut fail = rx.fail_first.lock().unwrap();
-    if *fail > 0 {
-        if *fail != u32::MAX {
-            *fail -= 1;
-        }
-        return Response::builder()
-            .status(poem::http::StatusCode::INTERNAL_SERVER_ERROR)
-            .body("try later");
-    }
-    Response::builder().body("thanks")
-}
-
-async fn start_receiver(fail_first: u32) -> (Receiver, String) {
-    let rx = Receiver::default();
-    *rx.fail_first.lock().unwrap() = fail_first;
-    let acceptor = TcpListener::bind("127.0.0.1:0")
-        .into_acceptor()
-        .await
-        .unwrap();
-    let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
-    let app = poem::Route::new()
-        .at("/hook", poem::post(receive))
-        .data(rx.clone());
-    tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
-    (rx, format!("http://{addr}/hook"))
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Worker {
-    child: Child,
-    base: String,
-}
-
-async fn start_worker(db_url: &str) -> Worker {
-    let port = free_port();
-    let child = Command::new(env!("CARGO_BIN_EXE_brokkr-worker"))
-        .env("BROKKR__DATABASE__URL", db_url)
-        .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
-        .env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY)
-        .env("BROKKR__WEBHOOKS__ALLOWED_NETWORKS", "127.0.0.0/8")
-        .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
-        .env("BROKKR__WORKER__WEBHOOK_RETRY_BASE_SECONDS", "1")
-        .env("BROKKR__WORKER__WEBHOOK_RETRY_MAX_SECONDS", "2")
-        .env("BROKKR__LOG__LEVEL", "warn")
-        .env_remove("BROKKR_CONFIG_FILE")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("spawn brokkr-worker");
-    let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = reqwest::get(format!("{base}/readyz")).await
-            && r.status() == StatusCode::OK
-        {
-            break;
-        }
-        assert!(Instant::now() < deadline, "worker not ready in 30 s");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    Worker { child, base }
-}
-
-async fn keyed_broker() -> TestBroker {
-    TestBroker::start_with(|s| {
-        s.broker.webhook_encryption_key = Some(KEY.into());
-        s.webhooks.allowed_networks = vec!["127.0.0.0/8".into()];
-    })
-    .await
-}
-
-async fn wait_for(what: &str, secs: u64, mut check: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check() {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use support::common::*;
+use support::*;
+use tokio::process::Command;
 
 async fn delivery_rows(b: &TestBroker) -> Vec<(String, i32, Option<String>)> {
     let mut conn = b.db.connect().await;

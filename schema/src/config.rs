@@ -169,6 +169,12 @@ pub struct WorkerSettings {
     /// Seconds between two heartbeats of a worker; a job whose worker misses several heartbeats
     /// runs again elsewhere.
     pub heartbeat_interval_seconds: u64,
+    /// Seconds between two sweeps returning lapsed leases to pending.
+    pub stale_claim_reap_interval_seconds: u64,
+    /// Seconds between two retention cleanups.
+    pub retention_cleanup_interval_seconds: u64,
+    /// A subscription whose deliveries have all failed for this long is disabled.
+    pub webhook_disable_after_seconds: u64,
 }
 
 impl Default for WorkerSettings {
@@ -181,6 +187,9 @@ impl Default for WorkerSettings {
             webhook_retry_base_seconds: 2,
             webhook_retry_max_seconds: 3600,
             heartbeat_interval_seconds: 10,
+            stale_claim_reap_interval_seconds: 30,
+            retention_cleanup_interval_seconds: 3600,
+            webhook_disable_after_seconds: 5 * 24 * 3600,
         }
     }
 }

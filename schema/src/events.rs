@@ -21,6 +21,7 @@ pub const EVENT_TYPES: &[&str] = &[
     WORKORDER_CLAIMED,
     WORKORDER_COMPLETED,
     WORKORDER_FAILED,
+    WEBHOOK_DISABLED,
 ];
 
 /// An agent was created.
@@ -49,6 +50,9 @@ pub const WORKORDER_CLAIMED: &str = "workorder.claimed";
 pub const WORKORDER_COMPLETED: &str = "workorder.completed";
 /// A work order failed for good.
 pub const WORKORDER_FAILED: &str = "workorder.failed";
+
+/// A subscription was disabled because its deliveries kept failing.
+pub const WEBHOOK_DISABLED: &str = "webhook.disabled";
 
 /// The envelope delivered to webhook receivers.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

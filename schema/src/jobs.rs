@@ -74,3 +74,25 @@ mod tests {
         );
     }
 }
+
+/// Payload of the periodic sweeps ([`STALE_CLAIM_REAP`], [`RETENTION_CLEANUP`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SweepJob {
+    /// The time slot (Unix seconds ÷ interval) the sweep is for; part of its idempotency key,
+    /// so however many workers schedule it, one job per slot exists.
+    pub slot: i64,
+}
+
+impl SweepJob {
+    /// The sweep of `queue` for the slot containing `unix_seconds`.
+    pub fn for_time(unix_seconds: i64, interval_seconds: i64) -> Self {
+        Self {
+            slot: unix_seconds.div_euclid(interval_seconds.max(1)),
+        }
+    }
+
+    /// Idempotency key of the sweep of `queue` in this slot.
+    pub fn idempotency_key(&self, queue: &str) -> String {
+        format!("{queue}:{}", self.slot)
+    }
+}

@@ -188,6 +188,12 @@ pub enum Change<'a> {
     WebhookRedelivered {
         delivery_id: Uuid,
     },
+    /// A subscription was disabled because its deliveries kept failing.
+    WebhookDisabled {
+        id: Uuid,
+        name: &'a str,
+        reason: &'a str,
+    },
     /// An agent reported the outcome of a delivery it held.
     WebhookDeliveryReported {
         delivery_id: Uuid,
@@ -494,6 +500,13 @@ impl Change<'_> {
                 subscription_id,
                 json!({"delivery_id": delivery_id}),
             ),
+            Change::WebhookDisabled { id, name, reason } => {
+                let data = json!({"subscription_id": id, "name": name, "reason": reason});
+                Effects {
+                    event: Some((events::WEBHOOK_DISABLED, data.clone())),
+                    ..plain("webhook.disabled", "webhook", id, data)
+                }
+            }
             Change::WebhookRedelivered { delivery_id } => plain(
                 "webhook_delivery.redelivered",
                 "webhook_delivery",

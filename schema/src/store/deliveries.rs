@@ -310,3 +310,24 @@ pub async fn release_lapsed(conn: &mut PgConnection) -> StoreResult<u64> {
     .await?
     .rows_affected())
 }
+
+/// Disables a subscription whose deliveries have all failed for more than `after_seconds`;
+/// returns its name when this call disabled it.
+pub async fn disable_if_failing(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    after_seconds: i64,
+    reason: &str,
+) -> StoreResult<Option<String>> {
+    Ok(sqlx::query_scalar(
+        "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $3
+          WHERE id = $1 AND enabled AND failing_since IS NOT NULL
+            AND failing_since < now() - make_interval(secs => $2)
+         RETURNING name",
+    )
+    .bind(subscription_id)
+    .bind(after_seconds as f64)
+    .bind(reason)
+    .fetch_optional(conn)
+    .await?)
+}

@@ -12,7 +12,8 @@ use sqlx::PgConnection;
 
 use super::{StoreError, StoreResult};
 
-/// Pushes one JSON job onto `queue`, to run at `run_at` (now when `None`).
+/// Pushes one JSON job onto `queue`, to run at `run_at` (now when `None`). `conn` must be inside
+/// a transaction (the duplicate check uses a savepoint).
 pub async fn push<T: Serialize>(
     conn: &mut PgConnection,
     queue: &str,

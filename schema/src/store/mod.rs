@@ -23,6 +23,7 @@ pub mod deployment_objects;
 pub mod generators;
 pub mod jobs;
 pub mod notify;
+pub mod retention;
 pub mod stacks;
 pub mod subscriptions;
 pub mod target_state;

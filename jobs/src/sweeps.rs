@@ -1,0 +1,130 @@
+//! Periodic sweeps: `stale_claim_reap` (lapsed delivery leases go back to pending) and
+//! `retention_cleanup` (old audit entries, finished deliveries with their attempts, finished
+//! jobs).
+//!
+//! Every worker schedules every sweep, once per time slot of the sweep's interval, with the slot
+//! in the job's idempotency key: however many workers run, each slot has exactly one job, run by
+//! exactly one of them.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use brokkr_schema::jobs::{RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob};
+use brokkr_schema::store::{self, StoreResult, deliveries, notify::Channels, retention};
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::metrics::WorkerMetrics;
+
+/// What the sweep handlers need.
+pub struct SweepContext {
+    pub pool: PgPool,
+    pub channels: Channels,
+    pub metrics: Arc<WorkerMetrics>,
+    pub audit_retention_days: i64,
+    pub delivery_retention_days: i64,
+}
+
+/// Runs one `stale_claim_reap` job.
+pub async fn reap_stale_claims(ctx: &SweepContext) -> StoreResult<u64> {
+    let started = Instant::now();
+    let mut conn = ctx.pool.acquire().await?;
+    let released = deliveries::release_lapsed(&mut conn).await;
+    let outcome = if released.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .record_job(STALE_CLAIM_REAP, outcome, started.elapsed());
+    if let Ok(n) = &released
+        && *n > 0
+    {
+        tracing::info!(released = n, "lapsed delivery leases returned to pending");
+    }
+    released
+}
+
+/// Runs one `retention_cleanup` job.
+pub async fn clean_up(ctx: &SweepContext) -> StoreResult<retention::Cleaned> {
+    let started = Instant::now();
+    let queues: Vec<String> = brokkr_schema::jobs::QUEUES
+        .iter()
+        .map(|q| ctx.channels.queue(q))
+        .collect();
+    let mut conn = ctx.pool.acquire().await?;
+    let cleaned = retention::cleanup(
+        &mut conn,
+        ctx.audit_retention_days,
+        ctx.delivery_retention_days,
+        &queues,
+    )
+    .await;
+    let outcome = if cleaned.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .record_job(RETENTION_CLEANUP, outcome, started.elapsed());
+    if let Ok(c) = &cleaned {
+        tracing::info!(
+            audit_logs = c.audit_logs,
+            deliveries = c.deliveries,
+            jobs = c.jobs,
+            "retention cleanup done"
+        );
+    }
+    cleaned
+}
+
+fn unix_now() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+/// Schedules the sweep `base` every `interval` until `stop` turns true.
+pub async fn schedule(
+    pool: PgPool,
+    channels: Channels,
+    base: &'static str,
+    interval: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let queue = channels.queue(base);
+    let interval_secs = i64::try_from(interval.as_secs().max(1)).unwrap_or(i64::MAX);
+    loop {
+        let job = SweepJob::for_time(unix_now(), interval_secs);
+        let pushed = async {
+            let mut tx = pool.begin().await?;
+            store::jobs::push(&mut tx, &queue, &job, None, &job.idempotency_key(base)).await?;
+            tx.commit().await?;
+            StoreResult::Ok(())
+        }
+        .await;
+        if let Err(e) = pushed {
+            tracing::warn!(sweep = base, error = %e, "cannot schedule sweep; retrying next slot");
+        }
+        // Sleep to the start of the next slot.
+        let next_slot_start = (job.slot + 1) * interval_secs;
+        let wait = u64::try_from(next_slot_start - unix_now())
+            .unwrap_or(0)
+            .max(1);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
+            _ = stop.changed() => return,
+        }
+        if *stop.borrow() {
+            return;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_key_per_slot() {
+        let a = SweepJob::for_time(1_000, 30);
+        let b = SweepJob::for_time(1_019, 30);
+        let c = SweepJob::for_time(1_020, 30);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.idempotency_key("stale_claim_reap"), "stale_claim_reap:33");
+    }
+}

@@ -1,0 +1,54 @@
+//! Retention: deleting what has outlived its configured lifetime.
+
+use sqlx::PgConnection;
+
+use super::StoreResult;
+
+/// What one cleanup removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cleaned {
+    pub audit_logs: u64,
+    pub deliveries: u64,
+    pub jobs: u64,
+}
+
+/// Deletes audit entries older than `audit_days`, finished deliveries (and, by cascade, their
+/// attempts) older than `delivery_days`, and finished jobs of `queues` older than `delivery_days`.
+pub async fn cleanup(
+    conn: &mut PgConnection,
+    audit_days: i64,
+    delivery_days: i64,
+    queues: &[String],
+) -> StoreResult<Cleaned> {
+    let audit_logs = sqlx::query(
+        "DELETE FROM audit_logs WHERE timestamp < now() - make_interval(days => $1::int)",
+    )
+    .bind(audit_days)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let deliveries = sqlx::query(
+        "DELETE FROM webhook_deliveries
+          WHERE status IN ('success', 'dead')
+            AND completed_at < now() - make_interval(days => $1::int)",
+    )
+    .bind(delivery_days)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let jobs = sqlx::query(
+        "DELETE FROM apalis.jobs
+          WHERE job_type = ANY($2) AND status IN ('Done', 'Killed', 'Failed')
+            AND done_at < now() - make_interval(days => $1::int)",
+    )
+    .bind(delivery_days)
+    .bind(queues)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    Ok(Cleaned {
+        audit_logs,
+        deliveries,
+        jobs,
+    })
+}
