@@ -9,7 +9,9 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use brokkr_schema::jobs::{RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob};
+use brokkr_schema::jobs::{
+    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY, WebhookDeliveryJob,
+};
 use brokkr_schema::store::{self, StoreResult, deliveries, notify::Channels, retention};
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -25,20 +27,39 @@ pub struct SweepContext {
     pub delivery_retention_days: i64,
 }
 
-/// Runs one `stale_claim_reap` job.
-pub async fn reap_stale_claims(ctx: &SweepContext) -> StoreResult<u64> {
+/// Runs one `stale_claim_reap` job: lapsed leases go back to pending, and broker-delivered
+/// deliveries among them get a new `webhook_delivery` job (the one that held the lease may have
+/// died with its worker, or ended while another attempt held it).
+pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult<usize> {
     let started = Instant::now();
-    let mut conn = ctx.pool.acquire().await?;
-    let released = deliveries::release_lapsed(&mut conn).await;
-    let outcome = if released.is_ok() { "success" } else { "error" };
+    let reaped = async {
+        let mut tx = ctx.pool.begin().await?;
+        let released = deliveries::release_lapsed(&mut tx).await?;
+        let queue = ctx.channels.queue(WEBHOOK_DELIVERY);
+        for (delivery_id, attempt) in &released {
+            let retry = WebhookDeliveryJob {
+                delivery_id: *delivery_id,
+                attempt: *attempt,
+            };
+            let key = format!("{}:reaped:{}", retry.idempotency_key(), job.slot);
+            store::jobs::push(&mut tx, &queue, &retry, None, &key).await?;
+        }
+        tx.commit().await?;
+        StoreResult::Ok(released.len())
+    }
+    .await;
+    let outcome = if reaped.is_ok() { "success" } else { "error" };
     ctx.metrics
         .record_job(STALE_CLAIM_REAP, outcome, started.elapsed());
-    if let Ok(n) = &released
+    if let Ok(n) = &reaped
         && *n > 0
     {
-        tracing::info!(released = n, "lapsed delivery leases returned to pending");
+        tracing::info!(
+            released = n,
+            "lapsed delivery leases returned to pending and re-queued"
+        );
     }
-    released
+    reaped
 }
 
 /// Runs one `retention_cleanup` job.

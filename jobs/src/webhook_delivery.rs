@@ -28,7 +28,7 @@ use crate::signing;
 /// Most response-body bytes kept per attempt.
 pub const RESPONSE_EXCERPT_BYTES: usize = 4096;
 /// Seconds a claim outlives the request timeout before another worker may take over.
-const LEASE_GRACE_SECONDS: i64 = 30;
+const LEASE_GRACE_SECONDS: i64 = 5;
 
 /// Everything a delivery job needs.
 pub struct DeliveryContext {
@@ -125,10 +125,9 @@ pub async fn run(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
 }
 
 async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outcome, JobError> {
-    let lease = i64::from(300) + LEASE_GRACE_SECONDS;
     let claimed = {
         let mut conn = ctx.pool.acquire().await?;
-        deliveries::claim(&mut conn, job.delivery_id, lease).await?
+        deliveries::claim(&mut conn, job.delivery_id, LEASE_GRACE_SECONDS).await?
     };
     let Some(delivery) = claimed else {
         return Ok(Outcome::Skipped);

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage};
+use apalis_postgres::{Config, PostgresStorage, Pubsub};
 use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
@@ -39,8 +39,8 @@ async fn deliver(
     }
 }
 
-async fn reap(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
-    sweeps::reap_stale_claims(&ctx)
+async fn reap(job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
+    sweeps::reap_stale_claims(&ctx, job)
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
@@ -128,18 +128,29 @@ pub async fn run(
     let (stop_tx, stop_rx) = watch::channel(false);
     let heartbeat = Duration::from_secs(settings.worker.heartbeat_interval_seconds);
     let batch = usize::try_from(settings.worker.batch_size).unwrap_or(32);
+    // New jobs wake consumers at once (LISTEN/NOTIFY); a poll every `worker.poll_interval_ms`
+    // also picks up what no notification announces: retries coming due, jobs re-enqueued from a
+    // dead worker.
+    let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
+    let strategy = |queue: &str| {
+        Strategy::new()
+            .stream(Pubsub::new(pool.clone(), queue.to_owned()))
+            .interval(poll_interval)
+    };
     let queue_config = |queue: String| {
         Config::default()
             .queue(queue.as_str())
             .batch_size(batch)
             .heartbeat_interval(heartbeat)
+            // A job whose worker missed three heartbeats runs again elsewhere.
+            .missed_heartbeats(3)
     };
     let concurrency = usize::try_from(settings.worker.webhook_delivery_concurrency).unwrap_or(32);
     let deliveries = WorkerBuilder::new(format!("{name}-{WEBHOOK_DELIVERY}"))
         .backend(
             PostgresStorage::<WebhookDeliveryJob>::new(&pool)
-                .with_config(queue_config(queue))
-                .with_pubsub(),
+                .with_config(queue_config(queue.clone()))
+                .poll_with_strategy(strategy(&queue)),
         )
         .concurrency(concurrency)
         .data(ctx)
@@ -158,7 +169,7 @@ pub async fn run(
         .backend(
             PostgresStorage::<SweepJob>::new(&pool)
                 .with_config(queue_config(channels.queue(STALE_CLAIM_REAP)))
-                .with_pubsub(),
+                .poll_with_strategy(strategy(&channels.queue(STALE_CLAIM_REAP))),
         )
         .concurrency(1)
         .data(sweep_ctx.clone())
@@ -167,7 +178,7 @@ pub async fn run(
         .backend(
             PostgresStorage::<SweepJob>::new(&pool)
                 .with_config(queue_config(channels.queue(RETENTION_CLEANUP)))
-                .with_pubsub(),
+                .poll_with_strategy(strategy(&channels.queue(RETENTION_CLEANUP))),
         )
         .concurrency(1)
         .data(sweep_ctx)

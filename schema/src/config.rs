@@ -169,6 +169,8 @@ pub struct WorkerSettings {
     /// Seconds between two heartbeats of a worker; a job whose worker misses several heartbeats
     /// runs again elsewhere.
     pub heartbeat_interval_seconds: u64,
+    /// Milliseconds between two polls of a queue (new jobs also wake consumers at once).
+    pub poll_interval_ms: u64,
     /// Seconds between two sweeps returning lapsed leases to pending.
     pub stale_claim_reap_interval_seconds: u64,
     /// Seconds between two retention cleanups.
@@ -187,6 +189,7 @@ impl Default for WorkerSettings {
             webhook_retry_base_seconds: 2,
             webhook_retry_max_seconds: 3600,
             heartbeat_interval_seconds: 10,
+            poll_interval_ms: 1000,
             stale_claim_reap_interval_seconds: 30,
             retention_cleanup_interval_seconds: 3600,
             webhook_disable_after_seconds: 5 * 24 * 3600,
@@ -381,6 +384,7 @@ impl Settings {
                 self.worker.webhook_delivery_concurrency,
             ),
             ("worker.batch_size", self.worker.batch_size),
+            ("worker.poll_interval_ms", self.worker.poll_interval_ms),
             (
                 "worker.webhook_retry_base_seconds",
                 self.worker.webhook_retry_base_seconds,

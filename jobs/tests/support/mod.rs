@@ -39,6 +39,8 @@ pub struct Receiver {
     pub seen: Arc<Mutex<Vec<Received>>>,
     /// Answer 500 to this many requests first (u32::MAX: always).
     pub fail_first: Arc<Mutex<u32>>,
+    /// Milliseconds to wait before answering.
+    pub delay_ms: Arc<Mutex<u64>>,
 }
 
 #[handler]
@@ -49,6 +51,10 @@ async fn receive(req: &Request, body: Vec<u8>, rx: Data<&Receiver>) -> Response 
         .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
         .collect();
     rx.seen.lock().unwrap().push(Received { headers, body });
+    let delay = *rx.delay_ms.lock().unwrap();
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let mut fail = rx.fail_first.lock().unwrap();
     if *fail > 0 {
         if *fail != u32::MAX {

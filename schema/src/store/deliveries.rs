@@ -28,31 +28,28 @@ pub struct ClaimedDelivery {
     pub timeout_seconds: i32,
 }
 
-/// Claims a broker-delivered delivery for one attempt, with a lease of `lease_seconds`. Returns
-/// `None` when it is already done, dead, or held by another live attempt.
+/// Claims a broker-delivered delivery for one attempt. The lease covers the subscription's
+/// timeout plus `grace_seconds`; after that another worker may take over. Returns `None` when it
+/// is already done, dead, or held by another live attempt.
 pub async fn claim(
     conn: &mut PgConnection,
     id: Uuid,
-    lease_seconds: i64,
+    grace_seconds: i64,
 ) -> StoreResult<Option<ClaimedDelivery>> {
     Ok(sqlx::query_as(
-        "WITH claimed AS (
-             UPDATE webhook_deliveries d
-                SET status = 'acquired', acquired_by = NULL,
-                    acquired_until = now() + make_interval(secs => $2)
-              WHERE d.id = $1 AND d.target_labels IS NULL
-                AND (d.status IN ('pending', 'failed')
-                     OR (d.status = 'acquired' AND d.acquired_until < now()))
-          RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts)
-         SELECT c.id, c.subscription_id, c.event_type, c.payload, c.attempts,
-                s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted,
-                COALESCE(s.enabled, FALSE) AS enabled,
-                COALESCE(s.max_retries, 0) AS max_retries,
-                COALESCE(s.timeout_seconds, 30) AS timeout_seconds
-           FROM claimed c LEFT JOIN webhook_subscriptions s ON s.id = c.subscription_id",
+        "UPDATE webhook_deliveries d
+            SET status = 'acquired', acquired_by = NULL,
+                acquired_until = now() + make_interval(secs => s.timeout_seconds + $2)
+           FROM webhook_subscriptions s
+          WHERE d.id = $1 AND s.id = d.subscription_id AND d.target_labels IS NULL
+            AND (d.status IN ('pending', 'failed')
+                 OR (d.status = 'acquired' AND d.acquired_until < now()))
+      RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts,
+                s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted, s.enabled,
+                s.max_retries, s.timeout_seconds",
     )
     .bind(id)
-    .bind(lease_seconds as f64)
+    .bind(grace_seconds as f64)
     .fetch_optional(conn)
     .await?)
 }
@@ -300,15 +297,22 @@ pub async fn held_by_agent(
     .await?)
 }
 
-/// Lapsed leases (worker- or agent-held) go back to pending; returns how many.
-pub async fn release_lapsed(conn: &mut PgConnection) -> StoreResult<u64> {
-    Ok(sqlx::query(
+/// Lapsed leases (worker- or agent-held) go back to pending. Returns, for each broker-delivered
+/// one, its id and the attempt to make next: its job may have ended while another attempt held
+/// the lease, so the caller queues it again.
+pub async fn release_lapsed(conn: &mut PgConnection) -> StoreResult<Vec<(Uuid, i32)>> {
+    let released: Vec<(Uuid, i32, bool)> = sqlx::query_as(
         "UPDATE webhook_deliveries SET status = 'pending', acquired_by = NULL, acquired_until = NULL
-          WHERE status = 'acquired' AND acquired_until < now()",
+          WHERE status = 'acquired' AND acquired_until < now()
+      RETURNING id, attempts + 1, target_labels IS NULL",
     )
-    .execute(conn)
-    .await?
-    .rows_affected())
+    .fetch_all(conn)
+    .await?;
+    Ok(released
+        .into_iter()
+        .filter(|(_, _, broker)| *broker)
+        .map(|(id, next, _)| (id, next))
+        .collect())
 }
 
 /// Disables a subscription whose deliveries have all failed for more than `after_seconds`;
