@@ -12,12 +12,13 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use brokkr_jobs::delivery_client::DeliveryClient;
 use brokkr_jobs::webhook_delivery::{RetrySchedule, delivery_headers};
 use brokkr_schema::crypto::context;
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::models::{
     DeliveryResultRequest, DeliveryResultResponse, PendingWebhookDelivery, WebhookDelivery,
-    WebhookDeliveryDetail,
+    WebhookDeliveryDetail, WebhookTestResult,
 };
 use brokkr_schema::store;
 use brokkr_schema::store::changes::Change;
@@ -196,6 +197,54 @@ impl WebhookDeliveriesApi {
         Ok(DeliveryAccepted::Accepted(Json(delivery)))
     }
 
+    /// Sends a test event straight to the subscription's URL and reports the answer (admin).
+    /// Nothing is recorded; use `ping` for a delivery through the queue.
+    #[oai(path = "/webhooks/:id/test", method = "post")]
+    async fn test(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<TestAnswer> {
+        auth.0.require_admin()?;
+        let subscription = {
+            let mut conn = self.state.pool.acquire().await?;
+            store::subscriptions::get(&mut conn, id.0)
+                .await
+                .map_err(|e| ApiError::from_store(e, "Webhook subscription"))?
+        };
+        let keyring = self
+            .state
+            .keyring
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request(crate::webhooks::NO_KEY_MESSAGE))?;
+        let decrypt = |ctx: &str, cipher: &[u8]| {
+            keyring.decrypt_string(ctx, cipher).map_err(|e| {
+                tracing::error!(error = %e, subscription = %id.0, "cannot decrypt a webhook secret");
+                ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
+                    error: "cannot decrypt the subscription's secrets".into(),
+                    document_index: None,
+                }))
+            })
+        };
+        let url = decrypt(context::WEBHOOK_URL, &subscription.url_encrypted)?;
+        let auth_header = subscription
+            .auth_header_encrypted
+            .as_deref()
+            .map(|c| decrypt(context::WEBHOOK_AUTH_HEADER, c))
+            .transpose()?;
+        let secret = subscription
+            .secret_encrypted
+            .as_deref()
+            .map(|c| decrypt(context::WEBHOOK_SECRET, c))
+            .transpose()?;
+        Ok(send_test(
+            &self.state,
+            &url,
+            auth_header.as_deref(),
+            secret.as_deref(),
+            subscription.timeout_seconds,
+            Some(subscription.id),
+        )
+        .await
+        .into())
+    }
+
     /// Claims deliveries this agent should send from inside its cluster (admin, or the agent
     /// itself). Each comes with a 60 s lease; unreported leases return to pending.
     #[oai(path = "/agents/:id/webhooks/pending", method = "get")]
@@ -304,6 +353,114 @@ impl WebhookDeliveriesApi {
             next_retry_at,
         }))
     }
+}
+
+/// A test delivery's answer: 200 when the endpoint accepted it, 400 when it did not.
+#[derive(ApiResponse)]
+pub enum TestAnswer {
+    /// The endpoint answered 2xx.
+    #[oai(status = 200)]
+    Delivered(Json<WebhookTestResult>),
+    /// The endpoint refused, failed or could not be reached.
+    #[oai(status = 400)]
+    Failed(Json<WebhookTestResult>),
+}
+
+impl From<WebhookTestResult> for TestAnswer {
+    fn from(result: WebhookTestResult) -> Self {
+        if result.success {
+            TestAnswer::Delivered(Json(result))
+        } else {
+            TestAnswer::Failed(Json(result))
+        }
+    }
+}
+
+/// Sends a `webhook.test` event straight to `url`, signed and authorised like a real delivery,
+/// under the destination policy; nothing is recorded.
+pub async fn send_test(
+    state: &AppState,
+    url: &str,
+    auth_header: Option<&str>,
+    secret: Option<&str>,
+    timeout_seconds: i32,
+    subscription_id: Option<Uuid>,
+) -> WebhookTestResult {
+    let failed = |error: String| WebhookTestResult {
+        success: false,
+        status_code: None,
+        message: None,
+        error: Some(error),
+        body: None,
+    };
+    let client = match DeliveryClient::new(state.destinations.clone()) {
+        Ok(c) => c,
+        Err(e) => return failed(format!("cannot build the HTTP client: {e}")),
+    };
+    let url = match client.check_url(url) {
+        Ok(u) => u,
+        Err(e) => return failed(e.to_string()),
+    };
+    let event = brokkr_schema::events::BrokkrEvent::new(
+        "webhook.test",
+        serde_json::json!({
+            "message": "Brokkr test delivery",
+            "subscription_id": subscription_id,
+        }),
+    );
+    let body = serde_json::to_vec(&event).unwrap_or_default();
+    let id = event.id.to_string();
+    let headers = delivery_headers(
+        &id,
+        "webhook.test",
+        &body,
+        auth_header,
+        secret,
+        Utc::now().timestamp(),
+    );
+    let timeout = Duration::from_secs(u64::try_from(timeout_seconds.clamp(1, 300)).unwrap_or(30));
+    let mut request = client.http().post(url).timeout(timeout).body(body);
+    for (name, value) in headers {
+        request = request.header(name, value);
+    }
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            if status.is_success() {
+                WebhookTestResult {
+                    success: true,
+                    status_code: Some(i32::from(status.as_u16())),
+                    message: Some("Test delivery successful".into()),
+                    error: None,
+                    body: None,
+                }
+            } else {
+                let text = response.text().await.unwrap_or_default();
+                WebhookTestResult {
+                    success: false,
+                    status_code: Some(i32::from(status.as_u16())),
+                    message: None,
+                    error: Some(format!("Endpoint returned HTTP {}", status.as_u16())),
+                    body: Some(text.chars().take(500).collect()),
+                }
+            }
+        }
+        Err(e) => failed(if e.is_timeout() {
+            "the endpoint did not answer in time".into()
+        } else if e.is_connect() {
+            format!("cannot connect: {}", root_cause(&e))
+        } else {
+            format!("request failed: {}", root_cause(&e))
+        }),
+    }
+}
+
+fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = err;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
 }
 
 /// Queues a `ping` event for one subscription (used by `POST /webhooks/{id}/ping`).

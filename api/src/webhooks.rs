@@ -8,9 +8,9 @@
 //! create and on every update. Every change is recorded (audit entry with the real actor) in the
 //! transaction that makes it.
 //!
-//! Not here yet: test deliveries (`POST /webhooks/{id}/test` and `validate: true` on create,
-//! which is refused rather than ignored). They need the worker's delivery client (headers,
-//! signatures, checking resolved addresses with [`DestinationPolicy::check_ip`]).
+//! With `validate: true`, create first sends a test delivery and stores nothing unless the
+//! endpoint accepts it; `POST /webhooks/{id}/test`, ping, redelivery and delivery inspection are
+//! in `crate::webhook_deliveries`.
 
 use std::sync::Arc;
 
@@ -90,6 +90,9 @@ pub enum WebhookCreated {
     /// The subscription was stored.
     #[oai(status = 201)]
     Created(Json<WebhookResponse>),
+    /// `validate` was set and the test delivery failed: nothing was stored.
+    #[oai(status = 400)]
+    ValidationFailed(Json<brokkr_schema::models::WebhookTestResult>),
 }
 
 impl WebhooksApi {
@@ -297,9 +300,19 @@ impl WebhooksApi {
             None => None,
         };
         if body.validate {
-            return Err(ApiError::bad_request(
-                "validate is not supported by this broker yet; create without it",
-            ));
+            // The endpoint must accept a test delivery before anything is stored.
+            let result = crate::webhook_deliveries::send_test(
+                &self.state,
+                &url,
+                body.auth_header.as_deref(),
+                body.secret.as_deref(),
+                timeout_seconds,
+                None,
+            )
+            .await;
+            if !result.success {
+                return Ok(WebhookCreated::ValidationFailed(Json(result)));
+            }
         }
         let fields = SubscriptionFields {
             name,

@@ -302,8 +302,6 @@ async fn invalid_subscriptions_are_refused_and_nothing_is_written() {
         ),
         (with(json!({"target_labels": []})), "target_labels"),
         (with(json!({"target_labels": ["has space"]})), "whitespace"),
-        // Not silently ignored (the original API's pitfall): refused until test deliveries exist.
-        (with(json!({"validate": true})), "validate"),
         (with(json!({"filters": {"stackid": "x"}})), ""),
         (with(json!({"filters": {"agent_id": "not-a-uuid"}})), ""),
         (

@@ -274,3 +274,67 @@ async fn ping_and_redeliver_go_through_the_queue() {
     }
     worker.child.kill().await.unwrap();
 }
+
+#[tokio::test]
+async fn test_deliveries_and_validate_on_create() {
+    let b = keyed_broker().await;
+    let (ok, ok_url) = start_receiver(0).await;
+    let (_down, down_url) = start_receiver(u32::MAX).await;
+    // validate: the endpoint must accept a test delivery before anything is stored.
+    let (s, v) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "bad", "url": down_url, "event_types": ["*"], "validate": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert_eq!(
+        (v["success"].clone(), v["status_code"].clone()),
+        (json!(false), json!(500))
+    );
+    assert_eq!(v["body"], json!("try later"));
+    assert_eq!(b.count("webhook_subscriptions").await, 0, "nothing stored");
+    let (s, created) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "good", "url": ok_url, "event_types": ["*"], "validate": true, "secret": SECRET}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{created}");
+    let first = ok.seen.lock().unwrap()[0].clone();
+    assert_eq!(first.header("x-brokkr-event"), Some("webhook.test"));
+    assert_eq!(
+        first.header("x-brokkr-signature-256").unwrap(),
+        signing::github_signature(SECRET, &first.body)
+    );
+    // POST /webhooks/{id}/test sends straight away and reports the answer.
+    let (s, v) = b
+        .post(
+            &format!("/api/v1/webhooks/{}/test", id_of(&created)),
+            &b.admin,
+            json!(null),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(
+        (v["success"].clone(), v["status_code"].clone()),
+        (json!(true), json!(200))
+    );
+    assert_eq!(ok.seen.lock().unwrap().len(), 2);
+    assert_eq!(
+        b.count("webhook_deliveries").await,
+        0,
+        "test deliveries are not recorded"
+    );
+    // A refused destination is reported, not contacted.
+    let (s, v) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "x", "url": "http://10.9.9.9/", "event_types": ["*"], "validate": true}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}

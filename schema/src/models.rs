@@ -517,3 +517,21 @@ pub struct DeliveryResultResponse {
     pub attempts: i32,
     pub next_retry_at: Option<DateTime<Utc>>,
 }
+
+/// Answer of a test delivery (`POST /webhooks/{id}/test`, and `validate: true` on create).
+#[derive(Debug, Clone, Object)]
+pub struct WebhookTestResult {
+    /// True when the endpoint answered 2xx.
+    pub success: bool,
+    /// The endpoint's HTTP status, when it answered.
+    pub status_code: Option<i32>,
+    /// On success, a short confirmation.
+    #[oai(skip_serializing_if_is_none)]
+    pub message: Option<String>,
+    /// On failure, what went wrong.
+    #[oai(skip_serializing_if_is_none)]
+    pub error: Option<String>,
+    /// On failure, the first 500 characters of the endpoint's answer.
+    #[oai(skip_serializing_if_is_none)]
+    pub body: Option<String>,
+}
