@@ -131,3 +131,43 @@ async fn enqueueing_the_same_job_twice_is_a_no_op() {
     }
     assert_eq!(jobs(&b).await.len(), 1);
 }
+
+#[tokio::test]
+async fn subscription_filters_narrow_deliveries_by_stack_labels_and_ids() {
+    let b = keyed_broker().await;
+    let prod = b.stack(&b.admin, "prod-app").await;
+    let dev = b.stack(&b.admin, "dev-app").await;
+    let annotated = b.stack(&b.admin, "annotated-app").await;
+    b.post(
+        &format!("/api/v1/stacks/{prod}/labels"),
+        &b.admin,
+        json!("env:prod"),
+    )
+    .await;
+    b.post(
+        &format!("/api/v1/stacks/{annotated}/annotations"),
+        &b.admin,
+        json!({"key": "env", "value": "prod"}),
+    )
+    .await;
+    subscribe(&b, json!({"name": "prod-only", "url": "http://127.0.0.1:9/a", "event_types": ["deployment.*"], "filters": {"labels": {"env": "prod"}}})).await;
+    subscribe(&b, json!({"name": "dev-stack", "url": "http://127.0.0.1:9/b", "event_types": ["deployment.*"], "filters": {"stack_id": dev}})).await;
+    for stack in [&prod, &dev, &annotated] {
+        b.deploy(&b.admin, stack, &namespace_yaml("x")).await;
+    }
+    let mut conn = b.db.connect().await;
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT s.name, d.payload->'data'->>'stack_id' FROM webhook_deliveries d
+           JOIN webhook_subscriptions s ON s.id = d.subscription_id ORDER BY s.name, 2",
+    )
+    .fetch_all(&mut conn)
+    .await
+    .unwrap();
+    let mut expected = vec![
+        ("dev-stack".to_owned(), dev.clone()),
+        ("prod-only".to_owned(), prod.clone()),
+        ("prod-only".to_owned(), annotated.clone()),
+    ];
+    expected.sort();
+    assert_eq!(rows, expected);
+}

@@ -1,7 +1,8 @@
 //! Webhook deliveries queued for events.
 //!
 //! An event becomes one `pending` delivery per enabled subscription whose event-type pattern
-//! (`*`, `prefix.*`, exact) and filters (agent id, stack id) match. The `(subscription, event)`
+//! (`*`, `prefix.*`, exact) and filters (agent id, stack id, labels of the event's stack or
+//! agent) match. The `(subscription, event)`
 //! uniqueness makes a re-emitted event a no-op.
 
 use sqlx::PgConnection;
@@ -35,6 +36,45 @@ pub fn filters_accept(filters: Option<&serde_json::Value>, data: &serde_json::Va
     true
 }
 
+/// Does the event's stack or agent carry every `filters.labels` pair? A pair `k: v` is carried
+/// as an annotation `k=v`, or as a label `k:v` or `k=v`. No `labels` filter accepts everything.
+async fn labels_accept(
+    conn: &mut PgConnection,
+    filters: Option<&serde_json::Value>,
+    data: &serde_json::Value,
+) -> StoreResult<bool> {
+    let Some(labels) = filters
+        .and_then(|f| f.get("labels"))
+        .filter(|l| l.as_object().is_some_and(|m| !m.is_empty()))
+    else {
+        return Ok(true);
+    };
+    let id = |key: &str| {
+        data.get(key)
+            .and_then(|v| v.as_str())
+            .and_then(|s| Uuid::parse_str(s).ok())
+    };
+    Ok(sqlx::query_scalar(
+        "SELECT NOT EXISTS (
+             SELECT 1 FROM jsonb_each_text($1) f
+              WHERE NOT EXISTS (SELECT 1 FROM stack_annotations a
+                                 WHERE a.stack_id = $2 AND a.key = f.key AND a.value = f.value)
+                AND NOT EXISTS (SELECT 1 FROM stack_labels l
+                                 WHERE l.stack_id = $2
+                                   AND l.label IN (f.key || ':' || f.value, f.key || '=' || f.value))
+                AND NOT EXISTS (SELECT 1 FROM agent_annotations a
+                                 WHERE a.agent_id = $3 AND a.key = f.key AND a.value = f.value)
+                AND NOT EXISTS (SELECT 1 FROM agent_labels l
+                                 WHERE l.agent_id = $3
+                                   AND l.label IN (f.key || ':' || f.value, f.key || '=' || f.value)))",
+    )
+    .bind(labels)
+    .bind(id("stack_id"))
+    .bind(id("agent_id"))
+    .fetch_one(conn)
+    .await?)
+}
+
 /// Queues deliveries of `event` for every matching enabled subscription; returns how many.
 /// Deliveries the broker's workers send (no `target_labels`) get their first
 /// `webhook_delivery` job in the same transaction.
@@ -56,7 +96,10 @@ pub async fn enqueue_deliveries(
             .event_types
             .iter()
             .any(|p| pattern_matches(p, &event.event_type));
-        if !wanted || !filters_accept(sub.filters.as_ref(), &event.data) {
+        if !wanted
+            || !filters_accept(sub.filters.as_ref(), &event.data)
+            || !labels_accept(&mut *conn, sub.filters.as_ref(), &event.data).await?
+        {
             continue;
         }
         let inserted: Option<Uuid> = sqlx::query_scalar(
