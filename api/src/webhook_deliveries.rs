@@ -14,7 +14,7 @@ use std::time::{Duration, SystemTime};
 
 use brokkr_jobs::delivery_client::DeliveryClient;
 use brokkr_jobs::webhook_delivery::{RetrySchedule, delivery_headers};
-use brokkr_schema::crypto::context;
+use brokkr_schema::crypto::Destination;
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::models::{
     DeliveryResultRequest, DeliveryResultResponse, PendingWebhookDelivery, WebhookDelivery,
@@ -81,21 +81,15 @@ impl WebhookDeliveriesApi {
             .url_encrypted
             .as_deref()
             .ok_or("subscription has no URL")?;
-        let url = keyring
-            .decrypt_string(context::WEBHOOK_URL, url_cipher)
-            .map_err(|e| format!("cannot decrypt URL: {e}"))?;
-        let auth_header = claim
-            .auth_header_encrypted
-            .as_deref()
-            .map(|c| keyring.decrypt_string(context::WEBHOOK_AUTH_HEADER, c))
-            .transpose()
-            .map_err(|e| format!("cannot decrypt auth header: {e}"))?;
-        let secret = claim
-            .secret_encrypted
-            .as_deref()
-            .map(|c| keyring.decrypt_string(context::WEBHOOK_SECRET, c))
-            .transpose()
-            .map_err(|e| format!("cannot decrypt secret: {e}"))?;
+        let Destination {
+            url,
+            auth_header,
+            secret,
+        } = keyring.destination(
+            url_cipher,
+            claim.auth_header_encrypted.as_deref(),
+            claim.secret_encrypted.as_deref(),
+        )?;
         let body = serde_json::to_string(&claim.payload).unwrap_or_default();
         let headers: BTreeMap<String, String> = delivery_headers(
             &claim.id.to_string(),
@@ -213,31 +207,24 @@ impl WebhookDeliveriesApi {
             .keyring
             .as_ref()
             .ok_or_else(|| ApiError::bad_request(crate::webhooks::NO_KEY_MESSAGE))?;
-        let decrypt = |ctx: &str, cipher: &[u8]| {
-            keyring.decrypt_string(ctx, cipher).map_err(|e| {
+        let destination = keyring
+            .destination(
+                &subscription.url_encrypted,
+                subscription.auth_header_encrypted.as_deref(),
+                subscription.secret_encrypted.as_deref(),
+            )
+            .map_err(|e| {
                 tracing::error!(error = %e, subscription = %id.0, "cannot decrypt a webhook secret");
                 ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
                     error: "cannot decrypt the subscription's secrets".into(),
                     document_index: None,
                 }))
-            })
-        };
-        let url = decrypt(context::WEBHOOK_URL, &subscription.url_encrypted)?;
-        let auth_header = subscription
-            .auth_header_encrypted
-            .as_deref()
-            .map(|c| decrypt(context::WEBHOOK_AUTH_HEADER, c))
-            .transpose()?;
-        let secret = subscription
-            .secret_encrypted
-            .as_deref()
-            .map(|c| decrypt(context::WEBHOOK_SECRET, c))
-            .transpose()?;
+            })?;
         Ok(send_test(
             &self.state,
-            &url,
-            auth_header.as_deref(),
-            secret.as_deref(),
+            &destination.url,
+            destination.auth_header.as_deref(),
+            destination.secret.as_deref(),
             subscription.timeout_seconds,
             Some(subscription.id),
         )

@@ -11,7 +11,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
-use brokkr_schema::crypto::{Keyring, context};
+use brokkr_schema::crypto::{Destination, Keyring};
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
@@ -264,22 +264,20 @@ fn prepare(ctx: &DeliveryContext, d: &ClaimedDelivery) -> Result<Prepared, Strin
         .url_encrypted
         .as_deref()
         .ok_or("subscription has no URL")?;
-    let url = keyring
-        .decrypt_string(context::WEBHOOK_URL, url_cipher)
-        .map_err(|e| format!("cannot decrypt URL: {e}"))?;
-    let url = ctx.client.check_url(&url).map_err(|e| e.to_string())?;
-    let auth_header = d
-        .auth_header_encrypted
-        .as_deref()
-        .map(|c| keyring.decrypt_string(context::WEBHOOK_AUTH_HEADER, c))
-        .transpose()
-        .map_err(|e| format!("cannot decrypt auth header: {e}"))?;
-    let secret = d
-        .secret_encrypted
-        .as_deref()
-        .map(|c| keyring.decrypt_string(context::WEBHOOK_SECRET, c))
-        .transpose()
-        .map_err(|e| format!("cannot decrypt secret: {e}"))?;
+    let destination = keyring.destination(
+        url_cipher,
+        d.auth_header_encrypted.as_deref(),
+        d.secret_encrypted.as_deref(),
+    )?;
+    let url = ctx
+        .client
+        .check_url(&destination.url)
+        .map_err(|e| e.to_string())?;
+    let Destination {
+        auth_header,
+        secret,
+        ..
+    } = destination;
     Ok(Prepared {
         url,
         auth_header,

@@ -286,6 +286,48 @@ impl Keyring {
     }
 }
 
+/// A subscription's destination in clear: what a delivery needs to be sent.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Destination {
+    pub url: String,
+    pub auth_header: Option<String>,
+    pub secret: Option<String>,
+}
+
+impl fmt::Debug for Destination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Destination(<redacted>)")
+    }
+}
+
+impl Keyring {
+    /// Decrypts a subscription's URL, auth header and secret; the error says which failed
+    /// (never what they contain).
+    pub fn destination(
+        &self,
+        url: &[u8],
+        auth_header: Option<&[u8]>,
+        secret: Option<&[u8]>,
+    ) -> Result<Destination, String> {
+        let url = self
+            .decrypt_string(context::WEBHOOK_URL, url)
+            .map_err(|e| format!("cannot decrypt URL: {e}"))?;
+        let auth_header = auth_header
+            .map(|c| self.decrypt_string(context::WEBHOOK_AUTH_HEADER, c))
+            .transpose()
+            .map_err(|e| format!("cannot decrypt auth header: {e}"))?;
+        let secret = secret
+            .map(|c| self.decrypt_string(context::WEBHOOK_SECRET, c))
+            .transpose()
+            .map_err(|e| format!("cannot decrypt secret: {e}"))?;
+        Ok(Destination {
+            url,
+            auth_header,
+            secret,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
