@@ -1,26 +1,34 @@
 #!/usr/bin/env bash
-# Runs the whole Brokkr stack on this machine: PostgreSQL + brokkr-broker.
+# Runs the whole Brokkr stack on this machine: PostgreSQL + brokkr-broker + brokkr-worker.
 #
 #   deploy/local-stack.sh            # build, start, print the admin PAK and URLs, Ctrl-C stops
 #
+# The broker serves the API; the worker delivers webhooks from the job queues in the same
+# database. Both get the same environment, database and webhook encryption key; if either one
+# exits, the script stops the other and exits with an error.
+#
 # Database: $DATABASE_URL's server if set, else PostgreSQL on 127.0.0.1:5432 (user postgres,
 # no password), else a private cluster in ./.stack/pgdata on port 5433 (PostgreSQL is installed
-# with apt-get first when missing and we are root). The broker uses the database `brokkr` of that
-# server, created when missing. Setting BROKKR__DATABASE__URL instead uses that URL as it is.
+# with apt-get first when missing and we are root). The broker and the worker use the database
+# `brokkr` of that server, created when missing. Setting BROKKR__DATABASE__URL instead uses that
+# URL as it is.
 #
 # Environment:
 #   BROKKR_PORT               broker port (default 3000)
-#   BROKKR_HOST               broker bind address (default 127.0.0.1; 0.0.0.0 for every interface)
+#   BROKKR_WORKER_PORT        worker port: /healthz, /readyz, /metrics (default 3001)
+#   BROKKR_HOST               bind address of both (default 127.0.0.1; 0.0.0.0 for every interface)
 #   BROKKR_STACK_DB           database name (default brokkr)
 #   BROKKR_STACK_PRIVATE_PG=1 always use the private cluster
 #   BROKKR_STACK_PG_PORT      private cluster port (default 5433)
-#   BROKKR_STACK_FOLLOW_LOGS  1 (default) shows the broker's log after start-up, 0 keeps it quiet
+#   BROKKR_STACK_FOLLOW_LOGS  1 (default) shows both logs after start-up, 0 keeps them quiet
 #   BROKKR_STACK_EXIT_AFTER_START=1  stop again as soon as everything is up (smoke test)
-#   any BROKKR__SECTION__KEY  passed to the broker (see the README's configuration table)
+#   any BROKKR__SECTION__KEY  passed to the broker and the worker (see the README's configuration
+#                             table), e.g. BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8 to let
+#                             webhooks reach receivers on this machine
 #
-# Files in ./.stack: broker.out (stdout), broker.log (logs), admin.pak (mode 600; one per
-# database in admin-paks/), encryption.key (mode 600, webhook encryption key), pgdata/ (private
-# cluster).
+# Files in ./.stack: broker.out (stdout), broker.log (logs), worker.log (the worker's output),
+# admin.pak (mode 600; one per database in admin-paks/), encryption.key (mode 600, webhook
+# encryption key), pgdata/ (private cluster).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -35,12 +43,17 @@ fi
 
 STACK=$ROOT/.stack
 PORT=${BROKKR_PORT:-3000}
+WORKER_PORT=${BROKKR_WORKER_PORT:-3001}
 HOST=${BROKKR_HOST:-127.0.0.1}
 DB=${BROKKR_STACK_DB:-brokkr}
 FOLLOW=${BROKKR_STACK_FOLLOW_LOGS:-1}
 if ! [[ $PORT =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
     brokkr_die "BROKKR_PORT must be a port number, got '$PORT'"
 fi
+if ! [[ $WORKER_PORT =~ ^[0-9]+$ ]] || ((WORKER_PORT < 1 || WORKER_PORT > 65535)); then
+    brokkr_die "BROKKR_WORKER_PORT must be a port number, got '$WORKER_PORT'"
+fi
+((WORKER_PORT != PORT)) || brokkr_die "BROKKR_WORKER_PORT and BROKKR_PORT must differ (both are $PORT)"
 case $HOST in
 0.0.0.0 | '' | '::' | '[::]') PROBE_HOST=127.0.0.1 ;;
 *) PROBE_HOST=$HOST ;;
@@ -48,6 +61,8 @@ esac
 [[ $HOST == *:* && $HOST != \[* ]] && HOST="[$HOST]"
 BASE_URL="http://${PROBE_HOST/127.0.0.1/localhost}:$PORT"
 PROBE_URL="http://$PROBE_HOST:$PORT"
+WORKER_URL="http://${PROBE_HOST/127.0.0.1/localhost}:$WORKER_PORT"
+WORKER_PROBE_URL="http://$PROBE_HOST:$WORKER_PORT"
 
 mkdir -p "$STACK"
 chmod 755 "$STACK"
@@ -55,21 +70,32 @@ chmod 755 "$STACK"
 if (: <"/dev/tcp/$PROBE_HOST/$PORT") 2>/dev/null; then
     brokkr_die "something already listens on $PROBE_HOST:$PORT (an earlier local stack?); stop it or set BROKKR_PORT"
 fi
+if (: <"/dev/tcp/$PROBE_HOST/$WORKER_PORT") 2>/dev/null; then
+    brokkr_die "something already listens on $PROBE_HOST:$WORKER_PORT (an earlier local stack?); stop it or set BROKKR_WORKER_PORT"
+fi
 command -v cargo >/dev/null 2>&1 || brokkr_die "cargo not found: install the Rust toolchain (https://rustup.rs)"
 command -v curl >/dev/null 2>&1 || brokkr_die "curl not found (Debian: apt-get install -y curl)"
 
 BROKER_PID=""
+WORKER_PID=""
 TAIL_PID=""
 # shellcheck disable=SC2317  # called by the traps
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [[ -n $TAIL_PID ]]; then kill "$TAIL_PID" 2>/dev/null || true; fi
+    # Both get SIGTERM at once and then both are waited for: the worker finishes in-flight
+    # deliveries (up to worker.shutdown_deadline_seconds), the broker in-flight requests.
+    if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
+        brokkr_say "stopping brokkr-worker (SIGTERM, in-flight deliveries may finish)"
+        kill -TERM "$WORKER_PID" 2>/dev/null || true
+    fi
     if [[ -n $BROKER_PID ]] && kill -0 "$BROKER_PID" 2>/dev/null; then
         brokkr_say "stopping brokkr-broker (SIGTERM, in-flight requests may finish)"
         kill -TERM "$BROKER_PID" 2>/dev/null || true
-        wait "$BROKER_PID" 2>/dev/null || true
     fi
+    if [[ -n $WORKER_PID ]]; then wait "$WORKER_PID" 2>/dev/null || true; fi
+    if [[ -n $BROKER_PID ]]; then wait "$BROKER_PID" 2>/dev/null || true; fi
     brokkr_pg_stop_private
     exit "$rc"
 }
@@ -113,10 +139,12 @@ if [[ -z ${BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY:-} ]]; then
 fi
 
 # --- build ----------------------------------------------------------------------------------
-brokkr_say "building brokkr-broker (cargo build --release -p brokkr-api)"
-cargo build --release -p brokkr-api
+brokkr_say "building brokkr-broker and brokkr-worker (cargo build --release -p brokkr-api -p brokkr-jobs)"
+cargo build --release -p brokkr-api -p brokkr-jobs
 BROKER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-broker
+WORKER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-worker
 [[ -x $BROKER_BIN ]] || brokkr_die "built binary not found at $BROKER_BIN"
+[[ -x $WORKER_BIN ]] || brokkr_die "built binary not found at $WORKER_BIN"
 
 # --- start ----------------------------------------------------------------------------------
 export BROKKR__BROKER__LISTEN_ADDR="$HOST:$PORT"
@@ -143,6 +171,30 @@ for _ in $(seq 1 240); do
     sleep 0.25
 done
 [[ $ready == 1 ]] || brokkr_die "brokkr-broker did not become ready within 60 s; see .stack/broker.log"
+
+# The worker starts once the broker is ready, so the migrations have been applied already.
+export BROKKR__WORKER__LISTEN_ADDR="$HOST:$WORKER_PORT"
+: >"$STACK/worker.log"
+brokkr_say "starting brokkr-worker on $HOST:$WORKER_PORT (logs: .stack/worker.log)"
+"$WORKER_BIN" >"$STACK/worker.log" 2>&1 </dev/null &
+WORKER_PID=$!
+
+ready=0
+for _ in $(seq 1 240); do
+    if ! kill -0 "$WORKER_PID" 2>/dev/null; then
+        wait "$WORKER_PID" && rc=0 || rc=$?
+        WORKER_PID=""
+        echo "--- last lines of .stack/worker.log ---" >&2
+        tail -n 20 "$STACK/worker.log" >&2
+        brokkr_die "brokkr-worker exited during start-up (exit code $rc)"
+    fi
+    if curl -fsS -o /dev/null --max-time 2 "$WORKER_PROBE_URL/readyz" 2>/dev/null; then
+        ready=1
+        break
+    fi
+    sleep 0.25
+done
+[[ $ready == 1 ]] || brokkr_die "brokkr-worker did not become ready within 60 s; see .stack/worker.log"
 
 # --- admin PAK ------------------------------------------------------------------------------
 is_admin_pak() {
@@ -192,7 +244,7 @@ fi
 DB_SHOWN=$(printf '%s' "$BROKKR__DATABASE__URL" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#')
 cat <<EOF
 
-  Brokkr is running (brokkr-broker pid $BROKER_PID)
+  Brokkr is running (brokkr-broker pid $BROKER_PID, brokkr-worker pid $WORKER_PID)
 
   Admin PAK     $ADMIN_PAK
                 $PAK_NOTE
@@ -201,6 +253,8 @@ cat <<EOF
   OpenAPI       $BASE_URL/docs/openapi.json
   Metrics       $BASE_URL/metrics
   Health        $BASE_URL/healthz  $BASE_URL/readyz
+  Worker        $WORKER_URL/metrics
+                $WORKER_URL/healthz  $WORKER_URL/readyz
   Database      $DB_SHOWN
 
   In another terminal:
@@ -216,13 +270,26 @@ if [[ ${BROKKR_STACK_EXIT_AFTER_START:-0} == 1 ]]; then
     exit 0
 fi
 if [[ $FOLLOW == 1 ]]; then
-    tail -n 0 -f --pid="$BROKER_PID" "$STACK/broker.log" >&2 &
+    tail -n 0 -f --pid="$$" "$STACK/broker.log" "$STACK/worker.log" >&2 &
     TAIL_PID=$!
 fi
-wait "$BROKER_PID" && rc=0 || rc=$?
-BROKER_PID=""
-if [[ $rc -ne 0 ]]; then
-    brokkr_say "brokkr-broker exited with code $rc; last lines of .stack/broker.log:"
-    tail -n 20 "$STACK/broker.log" >&2
+# Runs until Ctrl-C (the trap stops both) or until one of the two exits on its own: then the
+# other is stopped too and the script fails, naming the one that went away.
+while kill -0 "$BROKER_PID" 2>/dev/null && kill -0 "$WORKER_PID" 2>/dev/null; do
+    sleep 1
+done
+if ! kill -0 "$WORKER_PID" 2>/dev/null; then
+    name=brokkr-worker log=worker.log pid=$WORKER_PID
+    WORKER_PID=""
+else
+    name=brokkr-broker log=broker.log pid=$BROKER_PID
+    BROKER_PID=""
 fi
-exit "$rc"
+wait "$pid" && rc=0 || rc=$?
+if [[ -n $TAIL_PID ]]; then
+    kill "$TAIL_PID" 2>/dev/null || true
+    TAIL_PID=""
+fi
+echo "--- last lines of .stack/$log ---" >&2
+tail -n 20 "$STACK/$log" >&2
+brokkr_die "$name exited unexpectedly (exit code $rc); stopping the rest of the stack"
