@@ -209,13 +209,13 @@ pub async fn run(
         Ok::<(), std::io::Error>(())
     };
     let deadline = Duration::from_secs(settings.worker.shutdown_deadline_seconds);
-    let all = async {
-        tokio::join!(
-            deliveries.run_until(until_stopped(stop_rx.clone())),
-            reaper.run_until(until_stopped(stop_rx.clone())),
-            cleaner.run_until(until_stopped(stop_rx.clone())),
-        )
-    };
+    // Each consumer runs on its own task, so one queue's wake-ups never make the others poll.
+    let consumers = [
+        tokio::spawn(deliveries.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(reaper.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
+    ];
+    let all = futures::future::join_all(consumers);
     // Run until the shutdown signal, then give in-flight jobs the deadline.
     let mut stop_seen = stop_rx.clone();
     tokio::pin!(all);
@@ -226,10 +226,14 @@ pub async fn run(
         }
     };
     match finished {
-        Some((a, b, c)) => {
-            for result in [a, b, c] {
-                if let Err(e) = result {
-                    tracing::error!(error = %e, "a queue consumer stopped with an error");
+        Some(results) => {
+            for result in results {
+                match result {
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "a queue consumer stopped with an error")
+                    }
+                    Err(e) => tracing::error!(error = %e, "a queue consumer task failed"),
+                    Ok(Ok(())) => {}
                 }
             }
             tracing::info!("worker stopped");

@@ -184,7 +184,7 @@ impl Default for WorkerSettings {
         Self {
             listen_addr: "0.0.0.0:3001".into(),
             webhook_delivery_concurrency: 32,
-            batch_size: 32,
+            batch_size: 128,
             shutdown_deadline_seconds: 30,
             webhook_retry_base_seconds: 2,
             webhook_retry_max_seconds: 3600,
