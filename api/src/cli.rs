@@ -7,6 +7,7 @@
 use std::path::PathBuf;
 
 use brokkr_schema::config::Settings;
+use brokkr_schema::crypto::Keyring;
 use brokkr_schema::pak::Pak;
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::Channels;
@@ -39,6 +40,8 @@ pub enum Command {
     /// Issue a new PAK for the admin, an agent or a generator; the old one stops working.
     #[command(subcommand)]
     Rotate(RotateCommand),
+    /// After a webhook key rotation: rewrite every stored webhook secret under the current key.
+    ReencryptWebhooks,
 }
 
 /// `create` targets.
@@ -79,7 +82,8 @@ pub enum RotateCommand {
     },
 }
 
-/// Runs `create` or `rotate`; returns the lines to print (the PAK last).
+/// Runs `create`, `rotate` or `reencrypt-webhooks`; returns the lines to print (for `create`
+/// and `rotate`, the PAK last).
 pub async fn run_admin_command(
     settings: &Settings,
     command: Command,
@@ -164,6 +168,33 @@ pub async fn run_admin_command(
                 "PAK rotated for generator {} ({})",
                 generator.name, generator.id
             ));
+        }
+        Command::ReencryptWebhooks => {
+            let keyring = Keyring::from_settings(&settings.broker)?.ok_or_else(|| {
+                anyhow::anyhow!(
+                    "broker.webhook_encryption_key is not set: nothing to re-encrypt with"
+                )
+            })?;
+            let done = store::subscriptions::reencrypt(&mut tx, &keyring).await?;
+            tx.commit().await?;
+            pool.close().await;
+            let mut lines = vec![format!(
+                "{} subscription(s) rewritten under key {}",
+                done.rewritten,
+                keyring.current().fingerprint()
+            )];
+            if !done.unreadable.is_empty() {
+                lines.push(format!(
+                    "{} subscription(s) hold values no configured key can read (left as they are): {}",
+                    done.unreadable.len(),
+                    done.unreadable
+                        .iter()
+                        .map(Uuid::to_string)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            return Ok(lines);
         }
         Command::Serve | Command::Migrate => anyhow::bail!("not an admin command"),
     }

@@ -139,8 +139,8 @@ impl Metrics {
     }
 
     async fn refresh_gauges(&self, pool: &PgPool) -> Result<(), store::StoreError> {
-        let (_, active) = store::agents::counts(pool).await?;
-        self.active_agents.set(active as f64);
+        self.active_agents
+            .set(store::agents::active_count(pool).await? as f64);
         self.stacks_total
             .set(store::stacks::count(pool).await? as f64);
         self.deployment_objects_total

@@ -46,8 +46,17 @@ fn broker_command(db_url: &str, port: u16, admin_hash: Option<&str>) -> Command 
 }
 
 async fn spawn(db_url: &str, admin_hash: Option<&str>) -> Proc {
+    spawn_env(db_url, admin_hash, &[]).await
+}
+
+async fn spawn_with(db_url: &str, admin_hash: &str, env: &[(&str, &str)]) -> Proc {
+    spawn_env(db_url, Some(admin_hash), env).await
+}
+
+async fn spawn_env(db_url: &str, admin_hash: Option<&str>, env: &[(&str, &str)]) -> Proc {
     let port = free_port();
     let mut child = broker_command(db_url, port, admin_hash)
+        .envs(env.iter().copied())
         .arg("serve")
         .spawn()
         .expect("spawn broker");
@@ -544,4 +553,59 @@ async fn readyz_reports_an_unreachable_database() {
         "{s} {v}"
     );
     assert!(v["error"].is_string());
+}
+
+#[tokio::test]
+async fn reencrypt_webhooks_rewrites_values_under_the_current_key() {
+    let db = TestDb::create().await;
+    let admin = Pak::generate(&PakSettings::default());
+    let old_key = "11".repeat(32);
+    let new_key = "22".repeat(32);
+    let mut p = spawn_with(
+        &db.url,
+        &admin.hash(),
+        &[("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", &old_key)],
+    )
+    .await;
+    let (s, v) = call(
+        &p.base,
+        reqwest::Method::POST,
+        "/api/v1/webhooks",
+        admin.as_str(),
+        Some(json!({"name": "w", "url": "https://hooks.example.com/x", "event_types": ["*"], "secret": "a-shared-secret-of-some-length"})),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    terminate(&mut p).await;
+    let run = |current: &str, previous: Option<&str>| {
+        let mut cmd = broker_command(&db.url, free_port(), Some(&admin.hash()));
+        cmd.env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", current)
+            .arg("reencrypt-webhooks");
+        if let Some(prev) = previous {
+            cmd.env("BROKKR__BROKER__WEBHOOK_PREVIOUS_ENCRYPTION_KEYS", prev);
+        }
+        cmd.output()
+    };
+    // Without the old key the values cannot be read: reported, left alone.
+    let out = run(&new_key, None).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success()
+            && text.contains("0 subscription(s) rewritten")
+            && text.contains("no configured key can read"),
+        "{text}"
+    );
+    let out = run(&new_key, Some(&old_key)).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success() && text.contains("1 subscription(s) rewritten"),
+        "{text}"
+    );
+    // Now the new key alone reads everything.
+    let out = run(&new_key, None).await.unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("0 subscription(s) rewritten") && !text.contains("no configured key"),
+        "{text}"
+    );
 }

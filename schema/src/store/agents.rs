@@ -140,10 +140,10 @@ pub async fn heartbeat(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> 
     .ok_or(StoreError::NotFound)
 }
 
-/// Counts for the metrics gauges: (live agents, ACTIVE agents).
-pub async fn counts(pool: &PgPool) -> StoreResult<(i64, i64)> {
-    Ok(sqlx::query_as(
-        "SELECT count(*), count(*) FILTER (WHERE status = 'ACTIVE') FROM agents WHERE deleted_at IS NULL",
+/// Live agents with status ACTIVE, for the metrics gauge.
+pub async fn active_count(pool: &PgPool) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM agents WHERE deleted_at IS NULL AND status = 'ACTIVE'",
     )
     .fetch_one(pool)
     .await?)

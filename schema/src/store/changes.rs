@@ -524,13 +524,6 @@ impl Change<'_> {
             ),
         }
     }
-
-    /// The webhook event this change announces, if any.
-    pub fn event(&self) -> Option<BrokkrEvent> {
-        self.effects()
-            .event
-            .map(|(event_type, data)| BrokkrEvent::new(event_type, data))
-    }
 }
 
 /// What [`record`] did: the event it announced and the scopes it notified.
