@@ -1,7 +1,9 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`], [`webhooks`] — over the store of `brokkr-schema`.
+//! [`deployment_objects`], [`target_state`], [`webhooks`], [`diagnostics`], [`health`],
+//! [`config_reload`] — over the store of `brokkr-schema`. [`cors`] applies the CORS settings in
+//! effect (they follow reloads).
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
@@ -17,9 +19,13 @@ pub mod audit;
 pub mod auth;
 pub mod bootstrap;
 pub mod cli;
+pub mod config_reload;
+pub mod cors;
 pub mod deployment_objects;
+pub mod diagnostics;
 pub mod error;
 pub mod generators;
+pub mod health;
 pub mod http;
 pub mod metrics;
 pub mod probes;
@@ -48,8 +54,12 @@ pub enum ApiTags {
     Stacks,
     /// Deployment objects.
     DeploymentObjects,
-    /// Administration: the audit log.
+    /// Administration: the audit log and configuration reload.
     Admin,
+    /// On-demand diagnostics collected by agents.
+    Diagnostics,
+    /// Deployment health reported by agents.
+    Health,
     /// Webhook subscriptions and their deliveries.
     Webhooks,
 }

@@ -6,22 +6,8 @@ use std::process::ExitCode;
 use brokkr_api::cli::{Cli, Command};
 use brokkr_api::server;
 use brokkr_schema::config::Settings;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
-
-fn init_tracing(settings: &Settings) {
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log.format.eq_ignore_ascii_case("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-}
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,9 +19,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    init_tracing(&settings);
+    let log_level = brokkr_jobs::logging::init(&settings);
     let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => run_server(settings).await,
+        Command::Serve => run_server(settings, cli.config, log_level).await,
         Command::Migrate => migrate(settings).await,
         command => match brokkr_api::cli::run_admin_command(&settings, command).await {
             Ok(lines) => {
@@ -56,10 +42,28 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run_server(settings: Settings) -> anyhow::Result<()> {
+async fn run_server(
+    settings: Settings,
+    config: Option<std::path::PathBuf>,
+    log_level: brokkr_jobs::logging::LogLevel,
+) -> anyhow::Result<()> {
     tracing::info!(config = %settings.redacted(), "effective configuration");
-    let state = server::prepare(settings).await?;
+    let live = LiveSettings::new(settings, ConfigSource::process(config));
+    tokio::spawn(log_level.follow(live.clone()));
+    let state = server::prepare_live(live).await?;
+    tokio::spawn(reload_on_sighup(state.clone()));
     server::serve(state, server::shutdown_signal()).await
+}
+
+/// SIGHUP reloads the configuration.
+async fn reload_on_sighup(state: std::sync::Arc<brokkr_api::state::AppState>) {
+    let report = brokkr_api::config_reload::report_reload(state.clone(), "SIGHUP");
+    while brokkr_jobs::logging::sighup().await.is_some() {
+        let live = state.live.clone();
+        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
+            report(outcome);
+        }
+    }
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -6,17 +6,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use brokkr_schema::config::Settings;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::middleware::{Cors, Tracing};
+use poem::middleware::Tracing;
 use poem::{EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
 use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
-    agent_events, agents, audit, auth, deployment_objects, generators, http, probes, propagation,
-    stacks, target_state, webhook_deliveries, webhooks,
+    agent_events, agents, audit, auth, config_reload, deployment_objects, diagnostics, generators,
+    health, http, probes, propagation, stacks, target_state, webhook_deliveries, webhooks,
 };
 
 /// Every handler group of `/api/v1`.
@@ -31,6 +32,11 @@ pub type ApiV1 = (
     audit::AuditApi,
     webhooks::WebhooksApi,
     webhook_deliveries::WebhookDeliveriesApi,
+    (
+        diagnostics::DiagnosticsApi,
+        health::HealthApi,
+        config_reload::ConfigApi,
+    ),
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -47,6 +53,11 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             audit::AuditApi::new(state.clone()),
             webhooks::WebhooksApi::new(state.clone()),
             webhook_deliveries::WebhookDeliveriesApi::new(state.clone()),
+            (
+                diagnostics::DiagnosticsApi::new(state.clone()),
+                health::HealthApi::new(state.clone()),
+                config_reload::ConfigApi::new(state.clone()),
+            ),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),
@@ -60,17 +71,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = openapi(&state);
     let spec = api.spec_endpoint();
     let swagger = api.swagger_ui();
-    let cors_settings = &state.settings.cors;
-    let mut cors = Cors::new().max_age(cors_settings.max_age_seconds.min(i32::MAX as u64) as i32);
-    if !cors_settings.allowed_origins.iter().any(|o| o == "*") {
-        cors = cors.allow_origins(cors_settings.allowed_origins.iter().map(String::as_str));
-    }
-    for method in &cors_settings.allowed_methods {
-        if let Ok(m) = method.parse::<poem::http::Method>() {
-            cors = cors.allow_method(m);
-        }
-    }
-    cors = cors.allow_headers(cors_settings.allowed_headers.iter().map(String::as_str));
+    let cors = crate::cors::LiveCors::new(state.live.clone());
     Route::new()
         .nest("/api/v1", api)
         .at("/docs/openapi.json", spec)
@@ -84,20 +85,41 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .data(state)
 }
 
-/// Connects, migrates (unless disabled) and starts the notification listener.
+/// Connects, migrates (unless disabled) and starts the notification listener, with the settings
+/// of this process's sources (`BROKKR_CONFIG_FILE` and the environment) for reloads.
 pub async fn prepare(settings: Settings) -> anyhow::Result<Arc<AppState>> {
+    prepare_live(LiveSettings::new(settings, ConfigSource::process(None))).await
+}
+
+/// [`prepare`] for settings that follow reloads: the config file is watched and reload requests
+/// of other replicas (`POST /admin/config/reload`) are followed.
+pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppState>> {
+    let settings = (*live.current()).clone();
     let pool = store::connect(&settings.database).await?;
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
     }
     crate::bootstrap::ensure_admin(&pool, &settings).await?;
     let metrics = Arc::new(Metrics::new()?);
-    let state = Arc::new(AppState::new(pool, settings, metrics));
+    let state = Arc::new(AppState::with_live(pool, live.clone(), metrics));
     tokio::spawn(propagation::run_listener(
         state.pool.clone(),
         state.channels.clone(),
         state.propagation.clone(),
         state.auth_cache.clone(),
+    ));
+    let stop = state.stopped.subscribe();
+    tokio::spawn(live.clone().watch_file(
+        Duration::from_secs(1),
+        stop.clone(),
+        crate::config_reload::report_reload(state.clone(), "config file changed"),
+    ));
+    tokio::spawn(store::notify::follow_reloads(
+        state.pool.clone(),
+        state.channels.clone(),
+        live,
+        stop,
+        brokkr_jobs::worker::log_reload("reload requested by another replica"),
     ));
     Ok(state)
 }
@@ -124,9 +146,11 @@ pub async fn serve_on(
         tracing::info!(addr = %addr, "brokkr-broker listening");
     }
     let grace = Duration::from_secs(state.settings.broker.shutdown_grace_seconds);
-    Server::new_with_acceptor(acceptor)
-        .run_with_graceful_shutdown(app(state), shutdown, Some(grace))
-        .await?;
+    let served = Server::new_with_acceptor(acceptor)
+        .run_with_graceful_shutdown(app(state.clone()), shutdown, Some(grace))
+        .await;
+    state.stopped.send_replace(true);
+    served?;
     Ok(())
 }
 

@@ -7,6 +7,7 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::events::BrokkrEvent;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::{Channels, Scope};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
@@ -20,7 +21,10 @@ use crate::propagation::Propagation;
 /// Everything a request handler needs.
 pub struct AppState {
     pub pool: PgPool,
+    /// The settings the process started with: static keys are read here.
     pub settings: Settings,
+    /// The settings in effect now: dynamic keys (CORS, log level, ...) are read here.
+    pub live: Arc<LiveSettings>,
     pub channels: Channels,
     pub auth_cache: Arc<AuthCache>,
     pub propagation: Arc<Propagation>,
@@ -31,6 +35,8 @@ pub struct AppState {
     pub keyring: Option<Arc<Keyring>>,
     /// Where webhooks may be sent.
     pub destinations: DestinationPolicy,
+    /// Turns true when the server has stopped: background followers (config reloads) end.
+    pub stopped: tokio::sync::watch::Sender<bool>,
 }
 
 /// The keyring of `broker.webhook_encryption_key` (and previous keys), if configured.
@@ -61,6 +67,13 @@ fn load_keyring(settings: &Settings) -> Option<Arc<Keyring>> {
 impl AppState {
     /// State for `settings` over an open pool (background tasks are started by the caller).
     pub fn new(pool: PgPool, settings: Settings, metrics: Arc<Metrics>) -> Self {
+        let live = LiveSettings::new(settings, ConfigSource::process(None));
+        Self::with_live(pool, live, metrics)
+    }
+
+    /// State following `live` over an open pool.
+    pub fn with_live(pool: PgPool, live: Arc<LiveSettings>, metrics: Arc<Metrics>) -> Self {
+        let settings = (*live.current()).clone();
         let channels = Channels::for_schema(settings.database.schema.as_deref());
         let ttl = Duration::from_secs(settings.broker.auth_cache_ttl_seconds);
         let keyring = load_keyring(&settings);
@@ -72,6 +85,7 @@ impl AppState {
         Self {
             pool,
             settings,
+            live,
             channels,
             auth_cache: Arc::new(AuthCache::new(ttl)),
             propagation: Arc::new(Propagation::default()),
@@ -79,6 +93,7 @@ impl AppState {
             auth_failures: AuthFailureLimiter::default(),
             keyring,
             destinations,
+            stopped: tokio::sync::watch::Sender::new(false),
         }
     }
 

@@ -14,10 +14,13 @@
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
 //!
+//! - [`logging`]: the subscriber of both server binaries, with `log.level` following reloads.
+//!
 //! Still to come: the `work_order_retry` and `template_render` handlers (with work orders and
 //! templates).
 
 pub mod delivery_client;
+pub mod logging;
 pub mod metrics;
 pub mod server;
 pub mod signing;

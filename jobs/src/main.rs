@@ -6,7 +6,10 @@ use std::process::ExitCode;
 
 use brokkr_schema::config::Settings;
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
+use std::sync::Arc;
+
+use brokkr_jobs::logging;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 
 /// Command line of the worker.
 #[derive(Debug, Parser)]
@@ -35,6 +38,17 @@ async fn shutdown_signal() {
     }
 }
 
+/// SIGHUP reloads the configuration.
+async fn reload_on_sighup(live: Arc<LiveSettings>) {
+    let report = brokkr_jobs::worker::log_reload("SIGHUP");
+    while logging::sighup().await.is_some() {
+        let live = live.clone();
+        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
+            report(outcome);
+        }
+    }
+}
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -45,18 +59,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let filter = EnvFilter::try_from_default_env()
-        .or_else(|_| EnvFilter::try_new(&settings.log.level))
-        .unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
-    if settings.log.format.eq_ignore_ascii_case("json") {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
-    match brokkr_jobs::worker::run(settings, shutdown_signal()).await {
+    let log_level = logging::init(&settings);
+    let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
+    tokio::spawn(log_level.follow(live.clone()));
+    tokio::spawn(reload_on_sighup(live.clone()));
+    match brokkr_jobs::worker::run_live(live, shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("brokkr-worker: {e:#}");

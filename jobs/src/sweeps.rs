@@ -1,18 +1,24 @@
-//! Periodic sweeps: `stale_claim_reap` (lapsed delivery leases go back to pending) and
+//! Periodic sweeps: `stale_claim_reap` (lapsed delivery leases go back to pending),
 //! `retention_cleanup` (old audit entries, finished deliveries with their attempts, finished
-//! jobs).
+//! jobs) and `diagnostic_cleanup` (overdue diagnostic requests expire, old ones go).
 //!
 //! Every worker schedules every sweep, once per time slot of the sweep's interval, with the slot
 //! in the job's idempotency key: however many workers run, each slot has exactly one job, run by
-//! exactly one of them.
+//! exactly one of them. Intervals and retention periods are read from the live settings, so a
+//! reload takes effect at once: a scheduler waiting out a long interval wakes up and re-plans.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use brokkr_schema::config::Settings;
 use brokkr_schema::jobs::{
-    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY, WebhookDeliveryJob,
+    DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY,
+    WebhookDeliveryJob,
 };
-use brokkr_schema::store::{self, StoreResult, deliveries, notify::Channels, retention};
+use brokkr_schema::live::LiveSettings;
+use brokkr_schema::store::{
+    self, StoreResult, deliveries, diagnostics, notify::Channels, retention,
+};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -23,8 +29,8 @@ pub struct SweepContext {
     pub pool: PgPool,
     pub channels: Channels,
     pub metrics: Arc<WorkerMetrics>,
-    pub audit_retention_days: i64,
-    pub delivery_retention_days: i64,
+    /// Retention periods are read from here at each run.
+    pub live: Arc<LiveSettings>,
 }
 
 /// Runs one `stale_claim_reap` job: lapsed leases go back to pending, and broker-delivered
@@ -69,11 +75,13 @@ pub async fn clean_up(ctx: &SweepContext) -> StoreResult<retention::Cleaned> {
         .iter()
         .map(|q| ctx.channels.queue(q))
         .collect();
+    let settings = ctx.live.current();
+    let days = |d: u64| i64::try_from(d).unwrap_or(i64::MAX);
     let mut conn = ctx.pool.acquire().await?;
     let cleaned = retention::cleanup(
         &mut conn,
-        ctx.audit_retention_days,
-        ctx.delivery_retention_days,
+        days(settings.broker.audit_log_retention_days),
+        days(settings.broker.webhook_cleanup_retention_days),
         &queues,
     )
     .await;
@@ -91,6 +99,32 @@ pub async fn clean_up(ctx: &SweepContext) -> StoreResult<retention::Cleaned> {
     cleaned
 }
 
+/// Runs one `diagnostic_cleanup` job: overdue requests expire, finished ones older than
+/// `broker.diagnostic_max_age_hours` are removed with their results.
+pub async fn clean_diagnostics(ctx: &SweepContext) -> StoreResult<diagnostics::Swept> {
+    let started = Instant::now();
+    let max_age = i64::try_from(ctx.live.current().broker.diagnostic_max_age_hours)
+        .unwrap_or(i64::from(i32::MAX));
+    let swept = async {
+        let mut conn = ctx.pool.acquire().await?;
+        diagnostics::expire_and_clean(&mut conn, max_age).await
+    }
+    .await;
+    let outcome = if swept.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .record_job(DIAGNOSTIC_CLEANUP, outcome, started.elapsed());
+    if let Ok(s) = &swept
+        && (s.expired > 0 || s.deleted > 0)
+    {
+        tracing::info!(
+            expired = s.expired,
+            deleted = s.deleted,
+            "diagnostic requests expired and cleaned"
+        );
+    }
+    swept
+}
+
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -98,17 +132,20 @@ fn unix_now() -> i64 {
         .unwrap_or(0)
 }
 
-/// Schedules the sweep `base` every `interval` until `stop` turns true.
+/// Schedules the sweep `base` every `interval(settings)` seconds until `stop` turns true. A
+/// reload that changes the interval wakes the scheduler, which plans the next slot anew.
 pub async fn schedule(
     pool: PgPool,
     channels: Channels,
     base: &'static str,
-    interval: Duration,
+    live: Arc<LiveSettings>,
+    interval: fn(&Settings) -> u64,
     mut stop: watch::Receiver<bool>,
 ) {
     let queue = channels.queue(base);
-    let interval_secs = i64::try_from(interval.as_secs().max(1)).unwrap_or(i64::MAX);
+    let mut reloads = live.subscribe();
     loop {
+        let interval_secs = i64::try_from(interval(&live.current()).max(1)).unwrap_or(i64::MAX);
         let job = SweepJob::for_time(unix_now(), interval_secs);
         let pushed = async {
             let mut tx = pool.begin().await?;
@@ -120,14 +157,31 @@ pub async fn schedule(
         if let Err(e) = pushed {
             tracing::warn!(sweep = base, error = %e, "cannot schedule sweep; retrying next slot");
         }
-        // Sleep to the start of the next slot.
-        let next_slot_start = (job.slot + 1) * interval_secs;
-        let wait = u64::try_from(next_slot_start - unix_now())
+        // Sleep to the start of the next slot, or until the interval is changed.
+        let next_slot_start = job.slot.saturating_add(1).saturating_mul(interval_secs);
+        let wait = u64::try_from(next_slot_start.saturating_sub(unix_now()))
             .unwrap_or(0)
             .max(1);
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(wait)) => {}
-            _ = stop.changed() => return,
+        let sleep = tokio::time::sleep(Duration::from_secs(wait));
+        tokio::pin!(sleep);
+        loop {
+            tokio::select! {
+                _ = &mut sleep => break,
+                _ = stop.changed() => return,
+                changed = reloads.changed() => {
+                    if changed.is_err() {
+                        // The settings are gone with their process; keep the current plan.
+                        (&mut sleep).await;
+                        break;
+                    }
+                    let now = i64::try_from(interval(&reloads.borrow_and_update()).max(1))
+                        .unwrap_or(i64::MAX);
+                    if now != interval_secs {
+                        tracing::info!(sweep = base, interval_seconds = now, "sweep interval changed");
+                        break;
+                    }
+                }
+            }
         }
         if *stop.borrow() {
             return;
@@ -146,6 +200,9 @@ mod tests {
         let c = SweepJob::for_time(1_020, 30);
         assert_eq!(a, b);
         assert_ne!(a, c);
-        assert_eq!(a.idempotency_key("stale_claim_reap"), "stale_claim_reap:33");
+        assert_eq!(
+            a.idempotency_key("stale_claim_reap"),
+            "stale_claim_reap:30:33"
+        );
     }
 }

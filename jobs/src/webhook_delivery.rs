@@ -11,8 +11,10 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
+use brokkr_schema::config::WorkerSettings;
 use brokkr_schema::crypto::{Destination, Keyring};
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
+use brokkr_schema::live::LiveSettings;
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::notify::Channels;
@@ -36,12 +38,12 @@ pub struct DeliveryContext {
     pub channels: Channels,
     pub keyring: Option<Arc<Keyring>>,
     pub client: DeliveryClient,
-    pub retry: RetrySchedule,
     pub metrics: Arc<WorkerMetrics>,
     /// Recorded as `delivered_by` on attempts.
     pub worker_name: String,
-    /// A subscription failing this long is disabled.
-    pub disable_after: Duration,
+    /// Retry schedule and disable period are read from here at each use, so a reload applies
+    /// to the next attempt.
+    pub live: Arc<LiveSettings>,
 }
 
 /// Exponential backoff with jitter between attempts.
@@ -54,6 +56,14 @@ pub struct RetrySchedule {
 }
 
 impl RetrySchedule {
+    /// The schedule of `worker.webhook_retry_base_seconds` / `worker.webhook_retry_max_seconds`.
+    pub fn from_settings(worker: &WorkerSettings) -> Self {
+        Self {
+            base: Duration::from_secs(worker.webhook_retry_base_seconds),
+            max: Duration::from_secs(worker.webhook_retry_max_seconds),
+        }
+    }
+
     /// Delay before attempt `failed + 1`, after `failed` failed attempts: base × 2^(failed−1),
     /// capped, then ±20% jitter.
     pub fn delay(&self, failed: i32) -> Duration {
@@ -186,7 +196,8 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
             .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
         let retryable = delivery.enabled && delivery.url_encrypted.is_some();
         if retryable && attempt_number <= delivery.max_retries {
-            let delay = ctx.retry.delay(attempt_number);
+            let delay =
+                RetrySchedule::from_settings(&ctx.live.current().worker).delay(attempt_number);
             let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
             deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
                 .await?;
@@ -222,7 +233,8 @@ async fn disable_if_failing_too_long(
     tx: &mut sqlx::PgConnection,
     delivery: &ClaimedDelivery,
 ) -> Result<(), JobError> {
-    let after = i64::try_from(ctx.disable_after.as_secs()).unwrap_or(i64::MAX);
+    let after =
+        i64::try_from(ctx.live.current().worker.webhook_disable_after_seconds).unwrap_or(i64::MAX);
     let reason = format!("every delivery failed for more than {after} seconds");
     if let Some(name) =
         deliveries::disable_if_failing(&mut *tx, delivery.subscription_id, after, &reason).await?

@@ -14,8 +14,10 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::jobs::{
-    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY, WebhookDeliveryJob,
+    DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY,
+    WebhookDeliveryJob,
 };
+use brokkr_schema::live::{ConfigSource, LiveSettings, ReloadOutcome};
 use brokkr_schema::store::{self, notify::Channels};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
@@ -24,7 +26,7 @@ use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
-use crate::webhook_delivery::{self, DeliveryContext, RetrySchedule};
+use crate::webhook_delivery::{self, DeliveryContext};
 
 async fn deliver(
     job: WebhookDeliveryJob,
@@ -53,6 +55,35 @@ async fn clean(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDy
         .map_err(|e| Box::new(e) as BoxDynError)
 }
 
+async fn clean_diagnostics(
+    _job: SweepJob,
+    ctx: Data<Arc<SweepContext>>,
+) -> Result<(), BoxDynError> {
+    sweeps::clean_diagnostics(&ctx)
+        .await
+        .map(|_| ())
+        .map_err(|e| Box::new(e) as BoxDynError)
+}
+
+/// Logs what a reload did (`trigger` says what asked for it).
+pub fn log_reload(
+    trigger: &'static str,
+) -> impl Fn(Result<ReloadOutcome, brokkr_schema::config::ConfigError>) + Send + Sync + 'static {
+    move |outcome| match outcome {
+        Ok(outcome) => {
+            for change in &outcome.changes {
+                tracing::info!(trigger, key = %change.key, old = %change.old_value, new = %change.new_value, "setting reloaded");
+            }
+            for change in &outcome.restart_required {
+                tracing::warn!(trigger, key = %change.key, "setting changed but needs a restart");
+            }
+        }
+        Err(e) => {
+            tracing::error!(trigger, error = %e, "configuration reload refused; settings unchanged")
+        }
+    }
+}
+
 /// A unique name for this worker process.
 pub fn worker_name() -> String {
     let host = std::env::var("HOSTNAME").unwrap_or_else(|_| "worker".into());
@@ -63,11 +94,25 @@ pub fn worker_name() -> String {
     )
 }
 
-/// Runs the worker until `shutdown` resolves.
+/// Runs the worker until `shutdown` resolves, with the settings of this process's sources.
 pub async fn run(
     settings: Settings,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    run_live(
+        LiveSettings::new(settings, ConfigSource::process(None)),
+        shutdown,
+    )
+    .await
+}
+
+/// Runs the worker until `shutdown` resolves. Dynamic settings are followed as they are
+/// reloaded (config file edits, reload requests from the broker, SIGHUP in the binary).
+pub async fn run_live(
+    live: Arc<LiveSettings>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let settings = (*live.current()).clone();
     let pool = store::connect(&settings.database).await?;
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
@@ -89,13 +134,9 @@ pub async fn run(
         channels: channels.clone(),
         keyring,
         client: DeliveryClient::new(policy)?,
-        retry: RetrySchedule {
-            base: Duration::from_secs(settings.worker.webhook_retry_base_seconds),
-            max: Duration::from_secs(settings.worker.webhook_retry_max_seconds),
-        },
         metrics: metrics.clone(),
         worker_name: name.clone(),
-        disable_after: Duration::from_secs(settings.worker.webhook_disable_after_seconds),
+        live: live.clone(),
     });
 
     let acceptor = TcpListener::bind(settings.worker.listen_addr.clone())
@@ -160,10 +201,7 @@ pub async fn run(
         pool: pool.clone(),
         channels: channels.clone(),
         metrics: metrics.clone(),
-        audit_retention_days: i64::try_from(settings.broker.audit_log_retention_days)
-            .unwrap_or(i64::MAX),
-        delivery_retention_days: i64::try_from(settings.broker.webhook_cleanup_retention_days)
-            .unwrap_or(i64::MAX),
+        live: live.clone(),
     });
     let reaper = WorkerBuilder::new(format!("{name}-{STALE_CLAIM_REAP}"))
         .backend(
@@ -181,22 +219,48 @@ pub async fn run(
                 .poll_with_strategy(strategy(&channels.queue(RETENTION_CLEANUP))),
         )
         .concurrency(1)
-        .data(sweep_ctx)
+        .data(sweep_ctx.clone())
         .build(clean);
+    let diagnostics_cleaner = WorkerBuilder::new(format!("{name}-{DIAGNOSTIC_CLEANUP}"))
+        .backend(
+            PostgresStorage::<SweepJob>::new(&pool)
+                .with_config(queue_config(channels.queue(DIAGNOSTIC_CLEANUP)))
+                .poll_with_strategy(strategy(&channels.queue(DIAGNOSTIC_CLEANUP))),
+        )
+        .concurrency(1)
+        .data(sweep_ctx)
+        .build(clean_diagnostics);
+    let sweep = |base: &'static str, interval: fn(&Settings) -> u64| {
+        tokio::spawn(sweeps::schedule(
+            pool.clone(),
+            channels.clone(),
+            base,
+            live.clone(),
+            interval,
+            stop_rx.clone(),
+        ))
+    };
     let schedulers = [
-        tokio::spawn(sweeps::schedule(
-            pool.clone(),
-            channels.clone(),
-            STALE_CLAIM_REAP,
-            Duration::from_secs(settings.worker.stale_claim_reap_interval_seconds),
+        sweep(STALE_CLAIM_REAP, |s| {
+            s.worker.stale_claim_reap_interval_seconds
+        }),
+        sweep(RETENTION_CLEANUP, |s| {
+            s.worker.retention_cleanup_interval_seconds
+        }),
+        sweep(DIAGNOSTIC_CLEANUP, |s| {
+            s.broker.diagnostic_cleanup_interval_seconds
+        }),
+        tokio::spawn(live.clone().watch_file(
+            Duration::from_secs(1),
             stop_rx.clone(),
+            log_reload("config file changed"),
         )),
-        tokio::spawn(sweeps::schedule(
+        tokio::spawn(store::notify::follow_reloads(
             pool.clone(),
             channels.clone(),
-            RETENTION_CLEANUP,
-            Duration::from_secs(settings.worker.retention_cleanup_interval_seconds),
+            live.clone(),
             stop_rx.clone(),
+            log_reload("reload requested through the API"),
         )),
     ];
     tokio::spawn(async move {
@@ -214,6 +278,7 @@ pub async fn run(
         tokio::spawn(deliveries.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(reaper.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(diagnostics_cleaner.run_until(until_stopped(stop_rx.clone()))),
     ];
     let all = futures::future::join_all(consumers);
     // Run until the shutdown signal, then give in-flight jobs the deadline.

@@ -16,6 +16,8 @@ pub const STALE_CLAIM_REAP: &str = "stale_claim_reap";
 pub const RETENTION_CLEANUP: &str = "retention_cleanup";
 /// Renders a template into a stack (template rollouts).
 pub const TEMPLATE_RENDER: &str = "template_render";
+/// Expires overdue diagnostic requests and removes old finished ones.
+pub const DIAGNOSTIC_CLEANUP: &str = "diagnostic_cleanup";
 
 /// Every queue.
 pub const QUEUES: &[&str] = &[
@@ -24,6 +26,7 @@ pub const QUEUES: &[&str] = &[
     STALE_CLAIM_REAP,
     RETENTION_CLEANUP,
     TEMPLATE_RENDER,
+    DIAGNOSTIC_CLEANUP,
 ];
 
 /// The name of queue `base` for the tenant `schema`.
@@ -81,18 +84,24 @@ pub struct SweepJob {
     /// The time slot (Unix seconds ÷ interval) the sweep is for; part of its idempotency key,
     /// so however many workers schedule it, one job per slot exists.
     pub slot: i64,
+    /// The interval (seconds) the slot is counted in: an interval changed by a reload starts
+    /// a new series of keys instead of colliding with the old one.
+    #[serde(default)]
+    pub interval: i64,
 }
 
 impl SweepJob {
     /// The sweep of `queue` for the slot containing `unix_seconds`.
     pub fn for_time(unix_seconds: i64, interval_seconds: i64) -> Self {
+        let interval = interval_seconds.max(1);
         Self {
-            slot: unix_seconds.div_euclid(interval_seconds.max(1)),
+            slot: unix_seconds.div_euclid(interval),
+            interval,
         }
     }
 
     /// Idempotency key of the sweep of `queue` in this slot.
     pub fn idempotency_key(&self, queue: &str) -> String {
-        format!("{queue}:{}", self.slot)
+        format!("{queue}:{}:{}", self.interval, self.slot)
     }
 }

@@ -8,7 +8,8 @@
 //! - [`events`]: the event types and the envelope announced to webhook receivers.
 //! - [`crypto`]: AES-256-GCM encryption of webhook secrets at rest, with key rotation;
 //!   [`destinations`]: which webhook URLs and addresses may be delivered to.
-//! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`).
+//! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`);
+//!   [`live`]: reloading its dynamic keys while a process runs.
 //! - `store` (feature `db`): the PostgreSQL queries, one module per resource, used by the broker
 //!   and the worker. The agent uses this crate without it.
 //!
@@ -23,6 +24,7 @@ pub mod crypto;
 pub mod destinations;
 pub mod events;
 pub mod jobs;
+pub mod live;
 pub mod manifest;
 pub mod models;
 pub mod pak;

@@ -535,3 +535,176 @@ pub struct WebhookTestResult {
     #[oai(skip_serializing_if_is_none)]
     pub body: Option<String>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Diagnostics and deployment health
+// ---------------------------------------------------------------------------------------------
+
+/// An on-demand request for an agent to collect diagnostics about one deployment object.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct DiagnosticRequest {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub deployment_object_id: Uuid,
+    /// `pending`, `claimed`, `completed`, `failed` or `expired`.
+    pub status: String,
+    pub requested_by: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub completed_at: Option<DateTime<Utc>>,
+    /// A request not completed by then expires.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// Body of `POST /deployment-objects/{id}/diagnostics`.
+#[derive(Debug, Clone, Object)]
+pub struct CreateDiagnosticRequest {
+    /// The agent that collects; it must be associated with the object's stack.
+    pub agent_id: Uuid,
+    /// Free text naming who asked (shown back, audited).
+    pub requested_by: Option<String>,
+    /// Minutes before an unfinished request expires (1–1440, default 60).
+    pub retention_minutes: Option<i64>,
+}
+
+/// What an agent collected for a diagnostic request.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct DiagnosticResult {
+    pub id: Uuid,
+    pub request_id: Uuid,
+    /// JSON-encoded pod statuses.
+    pub pod_statuses: String,
+    /// JSON-encoded Kubernetes events.
+    pub events: String,
+    /// JSON-encoded last log lines per container.
+    pub log_tails: Option<String>,
+    pub collected_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Body of `POST /diagnostics/{id}/result`.
+#[derive(Debug, Clone, Object)]
+pub struct SubmitDiagnosticResult {
+    pub pod_statuses: String,
+    pub events: String,
+    pub log_tails: Option<String>,
+    pub collected_at: DateTime<Utc>,
+}
+
+/// Answer of `GET /diagnostics/{id}`: the request and, once submitted, its result.
+#[derive(Debug, Clone, Object)]
+pub struct DiagnosticResponse {
+    pub request: DiagnosticRequest,
+    pub result: Option<DiagnosticResult>,
+}
+
+/// The health an agent last reported for one deployment object.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct DeploymentHealth {
+    pub id: Uuid,
+    pub agent_id: Uuid,
+    pub deployment_object_id: Uuid,
+    /// `healthy`, `degraded`, `failing` or `unknown`.
+    pub status: String,
+    /// JSON-encoded [`HealthSummary`].
+    pub summary: Option<String>,
+    pub checked_at: DateTime<Utc>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// The state of one Kubernetes resource of a deployment object.
+#[derive(Debug, Clone, PartialEq, Object, serde::Serialize, serde::Deserialize)]
+pub struct ResourceHealth {
+    pub kind: String,
+    pub name: String,
+    pub namespace: String,
+    pub ready: bool,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// What an agent saw of a deployment object's pods.
+#[derive(Debug, Clone, PartialEq, Object, serde::Serialize, serde::Deserialize)]
+pub struct HealthSummary {
+    pub pods_ready: i32,
+    pub pods_total: i32,
+    /// Problems seen, e.g. `ImagePullBackOff`, `CrashLoopBackOff`, `OOMKilled`.
+    pub conditions: Vec<String>,
+    #[oai(skip_serializing_if_is_none)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resources: Option<Vec<ResourceHealth>>,
+}
+
+/// One entry of a health report.
+#[derive(Debug, Clone, Object)]
+pub struct DeploymentObjectHealthUpdate {
+    /// The deployment object.
+    pub id: Uuid,
+    pub status: String,
+    pub summary: Option<HealthSummary>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// Body of `PATCH /agents/{id}/health-status`.
+#[derive(Debug, Clone, Object)]
+pub struct HealthStatusUpdate {
+    pub deployment_objects: Vec<DeploymentObjectHealthUpdate>,
+}
+
+/// Answer of `GET /deployment-objects/{id}/health`.
+#[derive(Debug, Clone, Object)]
+pub struct DeploymentHealthResponse {
+    pub deployment_object_id: Uuid,
+    /// One record per reporting agent, by agent id.
+    pub health_records: Vec<DeploymentHealth>,
+    /// The worst status reported: failing > degraded > healthy > unknown.
+    pub overall_status: String,
+}
+
+/// One deployment object in a stack's health.
+#[derive(Debug, Clone, Object)]
+pub struct DeploymentObjectHealthSummary {
+    pub id: Uuid,
+    pub status: String,
+    pub healthy_agents: i64,
+    pub degraded_agents: i64,
+    pub failing_agents: i64,
+}
+
+/// Answer of `GET /stacks/{id}/health`.
+#[derive(Debug, Clone, Object)]
+pub struct StackHealthResponse {
+    pub stack_id: Uuid,
+    pub overall_status: String,
+    /// The stack's objects with reported health, newest first.
+    pub deployment_objects: Vec<DeploymentObjectHealthSummary>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live configuration
+// ---------------------------------------------------------------------------------------------
+
+/// One setting that changed in a reload. Secret values are shown as `[redacted]`.
+#[derive(Debug, Clone, PartialEq, Object)]
+pub struct ConfigChange {
+    pub key: String,
+    pub old_value: String,
+    pub new_value: String,
+}
+
+/// Answer of `POST /admin/config/reload`.
+#[derive(Debug, Clone, Object)]
+pub struct ConfigReloadResponse {
+    pub reloaded_at: DateTime<Utc>,
+    /// Dynamic settings that changed and are in effect now.
+    pub changes: Vec<ConfigChange>,
+    /// Static settings that changed in the sources but keep their old value until a restart.
+    pub restart_required: Vec<ConfigChange>,
+    pub success: bool,
+    pub message: String,
+}

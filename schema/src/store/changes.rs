@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::StoreResult;
 use super::notify::{self, Channels, Scope};
 use crate::events::{self, BrokkrEvent};
-use crate::models::{AgentEvent, DeploymentObject};
+use crate::models::{AgentEvent, DeploymentObject, DiagnosticRequest};
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -198,6 +198,37 @@ pub enum Change<'a> {
     WebhookDeliveryReported {
         delivery_id: Uuid,
         status: &'a str,
+    },
+    /// The admin asked an agent for diagnostics on a deployment object.
+    DiagnosticRequested {
+        request: &'a DiagnosticRequest,
+    },
+    /// The agent (or the admin on its behalf) took a diagnostic request.
+    DiagnosticClaimed {
+        request: &'a DiagnosticRequest,
+    },
+    /// The agent submitted what it collected.
+    DiagnosticCompleted {
+        request_id: Uuid,
+        result_id: Uuid,
+    },
+    /// An agent's health report changed the status it reports for some objects.
+    HealthReported {
+        agent_id: Uuid,
+        /// `{deployment_object_id, previous, status}` per object whose status changed.
+        changed: &'a Value,
+    },
+    /// The overall health of a deployment object (worst over its agents) changed.
+    DeploymentHealthChanged {
+        deployment_object_id: Uuid,
+        stack_id: Uuid,
+        agent_id: Uuid,
+        previous: &'a str,
+        status: &'a str,
+    },
+    /// Settings were reloaded; `changes` lists keys (secret values redacted).
+    ConfigReloaded {
+        changes: &'a Value,
     },
 }
 
@@ -513,6 +544,71 @@ impl Change<'_> {
                 delivery_id,
                 json!({}),
             ),
+            Change::DiagnosticRequested { request } => plain(
+                "diagnostic.requested",
+                "diagnostic_request",
+                request.id,
+                json!({
+                    "agent_id": request.agent_id,
+                    "deployment_object_id": request.deployment_object_id,
+                    "requested_by": request.requested_by,
+                    "expires_at": request.expires_at,
+                }),
+            ),
+            Change::DiagnosticClaimed { request } => plain(
+                "diagnostic.claimed",
+                "diagnostic_request",
+                request.id,
+                json!({"agent_id": request.agent_id}),
+            ),
+            Change::DiagnosticCompleted {
+                request_id,
+                result_id,
+            } => plain(
+                "diagnostic.completed",
+                "diagnostic_request",
+                request_id,
+                json!({"result_id": result_id}),
+            ),
+            Change::HealthReported { agent_id, changed } => plain(
+                "health.reported",
+                "agent",
+                agent_id,
+                json!({"changed": changed}),
+            ),
+            Change::DeploymentHealthChanged {
+                deployment_object_id,
+                stack_id,
+                agent_id,
+                previous,
+                status,
+            } => {
+                let data = json!({
+                    "deployment_object_id": deployment_object_id,
+                    "stack_id": stack_id,
+                    "agent_id": agent_id,
+                    "previous_status": previous,
+                    "status": status,
+                });
+                Effects {
+                    event: Some((events::DEPLOYMENT_HEALTH_CHANGED, data.clone())),
+                    ..plain(
+                        "deployment.health_changed",
+                        "deployment_object",
+                        deployment_object_id,
+                        data,
+                    )
+                }
+            }
+            Change::ConfigReloaded { changes } => Effects {
+                action: "config.reloaded",
+                resource_type: "config",
+                resource_id: None,
+                details: json!({"changes": changes}),
+                event: None,
+                state: None,
+                auth: None,
+            },
             Change::WebhookDeliveryReported {
                 delivery_id,
                 status,

@@ -12,6 +12,9 @@ use uuid::Uuid;
 pub const STATE: &str = "brokkr_state";
 /// Credential changes. Payload: `admin`, `agent:<id>` or `generator:<id>`.
 pub const AUTH: &str = "brokkr_auth";
+/// Configuration reload requests (`POST /admin/config/reload`): every broker and worker of the
+/// tenant reloads its own sources. Payload: the id of the audit entry that asked.
+pub const CONFIG: &str = "brokkr_config";
 
 /// The channel name for `base` in the tenant `schema`.
 pub fn channel(base: &str, schema: Option<&str>) -> String {
@@ -78,6 +81,8 @@ pub struct Channels {
     pub state: String,
     /// Credential changes.
     pub auth: String,
+    /// Configuration reload requests.
+    pub config: String,
     /// The tenant schema, which qualifies queue names (`crate::jobs::queue_name`).
     pub tenant: Option<String>,
 }
@@ -88,6 +93,7 @@ impl Channels {
         Self {
             state: channel(STATE, schema),
             auth: channel(AUTH, schema),
+            config: channel(CONFIG, schema),
             tenant: schema.map(str::to_owned),
         }
     }
@@ -95,6 +101,72 @@ impl Channels {
     /// The tenant's name of queue `base`.
     pub fn queue(&self, base: &str) -> String {
         crate::jobs::queue_name(base, self.tenant.as_deref())
+    }
+}
+
+/// Queues a reload request for every process of the tenant (delivered at commit).
+pub async fn request_reload(
+    conn: &mut PgConnection,
+    channels: &Channels,
+    origin: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, $2)")
+        .bind(&channels.config)
+        .bind(origin)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Reloads `live` whenever a reload request arrives on the tenant's config channel, until `stop`
+/// turns true; reconnects with a pause when the connection drops. `on_reload` sees each outcome.
+pub async fn follow_reloads(
+    pool: sqlx::PgPool,
+    channels: Channels,
+    live: std::sync::Arc<crate::live::LiveSettings>,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    on_reload: impl Fn(Result<crate::live::ReloadOutcome, crate::config::ConfigError>) + Send,
+) {
+    use std::time::Duration;
+    loop {
+        let listener = async {
+            let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
+            listener.listen(&channels.config).await?;
+            Ok::<_, sqlx::Error>(listener)
+        };
+        let mut listener = tokio::select! {
+            l = listener => l,
+            _ = stop.changed() => return,
+        };
+        match &mut listener {
+            Ok(listener) => loop {
+                tokio::select! {
+                    n = listener.try_recv() => match n {
+                        Ok(Some(_)) => {
+                            let live = live.clone();
+                            let outcome = tokio::task::spawn_blocking(move || live.reload())
+                                .await
+                                .unwrap_or_else(|e| Err(crate::config::ConfigError {
+                                    key: "reload".into(),
+                                    message: e.to_string(),
+                                }));
+                            on_reload(outcome);
+                        }
+                        // Connection lost: reconnect (a request sent meanwhile is missed; the
+                        // file watch and SIGHUP still apply edits).
+                        Ok(None) | Err(_) => break,
+                    },
+                    _ = stop.changed() => return,
+                }
+            },
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for config reload requests; retrying")
+            }
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = stop.changed() => return,
+        }
     }
 }
 

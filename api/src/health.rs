@@ -1,0 +1,225 @@
+//! Deployment health: agents report, per deployment object, what they see of its pods; the admin
+//! (and the generator that owns the stack) reads the records and the overall status, the worst
+//! any agent reports. A change of an object's overall status is announced as
+//! `deployment.health_changed`.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use brokkr_schema::models::{DeploymentHealthResponse, HealthStatusUpdate, StackHealthResponse};
+use brokkr_schema::store::{self, StoreError, changes::Change, health};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
+use poem_openapi::{ApiResponse, OpenApi};
+use serde_json::json;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::ApiTags;
+use crate::auth::{Caller, Pakauth};
+use crate::error::{ApiError, ApiResult};
+use crate::state::AppState;
+
+/// Most entries one report may carry.
+const MAX_ENTRIES: usize = 10_000;
+
+/// Handlers of the health endpoints.
+pub struct HealthApi {
+    state: Arc<AppState>,
+}
+
+impl HealthApi {
+    pub fn new(state: Arc<AppState>) -> Self {
+        Self { state }
+    }
+}
+
+/// `200 OK` with an empty body, as the original API answers a health report.
+#[derive(ApiResponse)]
+pub enum HealthStored {
+    /// Every entry was stored.
+    #[oai(status = 200)]
+    Stored,
+}
+
+impl HealthApi {
+    /// The admin, or the generator that owns `stack_id`; anyone else gets 404 (no existence
+    /// oracle).
+    async fn may_read(conn: &mut PgConnection, caller: &Caller, stack_id: Uuid) -> ApiResult<bool> {
+        if caller.is_admin() {
+            return Ok(true);
+        }
+        let Some(generator) = caller.generator() else {
+            return Ok(false);
+        };
+        Ok(store::stacks::owner_of(conn, stack_id).await? == generator)
+    }
+}
+
+#[OpenApi(tag = "ApiTags::Health")]
+impl HealthApi {
+    /// Reports the health of deployment objects the agent applies (the agent itself, or the
+    /// admin on its behalf). Every entry must be valid and in the agent's target state, or
+    /// nothing is stored.
+    #[oai(path = "/agents/:id/health-status", method = "patch")]
+    async fn update_health_status(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+        body: Json<HealthStatusUpdate>,
+    ) -> ApiResult<HealthStored> {
+        if !auth.0.is_admin_or_agent(id.0) {
+            return Err(ApiError::forbidden("Admin or the agent itself required"));
+        }
+        let entries = body.0.deployment_objects;
+        if entries.len() > MAX_ENTRIES {
+            return Err(ApiError::bad_request(format!(
+                "at most {MAX_ENTRIES} deployment objects per report"
+            )));
+        }
+        let mut seen = HashSet::new();
+        let mut reports = Vec::with_capacity(entries.len());
+        for (i, entry) in entries.into_iter().enumerate() {
+            if entry.id.is_nil() {
+                return Err(ApiError::bad_request(format!(
+                    "deployment_objects[{i}].id must not be the nil UUID"
+                )));
+            }
+            if !health::STATUSES.contains(&entry.status.as_str()) {
+                return Err(ApiError::bad_request(format!(
+                    "deployment_objects[{i}].status must be one of {}",
+                    health::STATUSES.join(", ")
+                )));
+            }
+            if !seen.insert(entry.id) {
+                return Err(ApiError::bad_request(format!(
+                    "deployment_objects[{i}]: deployment object {} is listed twice",
+                    entry.id
+                )));
+            }
+            let summary = match &entry.summary {
+                Some(summary) => Some(serde_json::to_string(summary).map_err(|e| {
+                    ApiError::bad_request(format!("deployment_objects[{i}].summary: {e}"))
+                })?),
+                None => None,
+            };
+            reports.push(health::Report {
+                deployment_object_id: entry.id,
+                status: entry.status,
+                summary,
+                checked_at: entry.checked_at,
+            });
+        }
+        if reports.is_empty() {
+            return Ok(HealthStored::Stored);
+        }
+        let mut write = self.state.write(auth.0.actor()).await?;
+        match store::agents::get(write.conn(), id.0).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(ApiError::not_found("Agent not found")),
+            Err(e) => return Err(e.into()),
+        }
+        let ids: Vec<Uuid> = reports.iter().map(|r| r.deployment_object_id).collect();
+        let outside = health::outside_target_state(write.conn(), id.0, &ids).await?;
+        if !outside.is_empty() {
+            let list: Vec<String> = outside.iter().map(Uuid::to_string).collect();
+            return Err(ApiError::unprocessable(
+                format!("not in this agent's target state: {}", list.join(", ")),
+                None,
+            ));
+        }
+        let recorded = health::record(write.conn(), id.0, &reports).await?;
+        if !recorded.agent_changes.is_empty() {
+            let changed = json!(
+                recorded
+                    .agent_changes
+                    .iter()
+                    .map(|(object, previous, status)| json!({
+                        "deployment_object_id": object,
+                        "previous": previous,
+                        "status": status,
+                    }))
+                    .collect::<Vec<_>>()
+            );
+            write
+                .record(Change::HealthReported {
+                    agent_id: id.0,
+                    changed: &changed,
+                })
+                .await?;
+        }
+        for change in &recorded.overall_changes {
+            write
+                .record(Change::DeploymentHealthChanged {
+                    deployment_object_id: change.deployment_object_id,
+                    stack_id: change.stack_id,
+                    agent_id: id.0,
+                    previous: &change.previous,
+                    status: &change.current,
+                })
+                .await?;
+        }
+        write.commit().await?;
+        Ok(HealthStored::Stored)
+    }
+
+    /// Every agent's record for a deployment object and the overall status (the admin, or the
+    /// generator that owns the stack).
+    #[oai(path = "/deployment-objects/:id/health", method = "get")]
+    async fn get_deployment_health(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<DeploymentHealthResponse>> {
+        let not_found = || ApiError::not_found("Deployment object not found");
+        if !auth.0.is_admin() && auth.0.generator().is_none() {
+            return Err(ApiError::forbidden("Admin or generator access required"));
+        }
+        let mut conn = self.state.pool.acquire().await?;
+        let object = match store::deployment_objects::get(&mut conn, id.0).await {
+            Ok(object) => object,
+            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        };
+        if !Self::may_read(&mut conn, &auth.0, object.stack_id).await? {
+            return Err(not_found());
+        }
+        let records = health::for_object(&mut conn, object.id).await?;
+        let overall = health::worst(records.iter().map(|r| r.status.as_str()));
+        Ok(Json(DeploymentHealthResponse {
+            deployment_object_id: object.id,
+            health_records: records,
+            overall_status: overall.to_owned(),
+        }))
+    }
+
+    /// The health of a stack's deployment objects, newest first, and the stack's overall status
+    /// (the admin, or the generator that owns the stack).
+    #[oai(path = "/stacks/:id/health", method = "get")]
+    async fn get_stack_health(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<StackHealthResponse>> {
+        let not_found = || ApiError::not_found("Stack not found");
+        if !auth.0.is_admin() && auth.0.generator().is_none() {
+            return Err(ApiError::forbidden("Admin or generator access required"));
+        }
+        let mut conn = self.state.pool.acquire().await?;
+        match store::stacks::get(&mut conn, id.0).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(e) => return Err(e.into()),
+        }
+        if !Self::may_read(&mut conn, &auth.0, id.0).await? {
+            return Err(not_found());
+        }
+        let objects = health::for_stack(&mut conn, id.0).await?;
+        let overall = health::worst(objects.iter().map(|o| o.status.as_str()));
+        Ok(Json(StackHealthResponse {
+            stack_id: id.0,
+            overall_status: overall.to_owned(),
+            deployment_objects: objects,
+        }))
+    }
+}

@@ -1,0 +1,192 @@
+//! On-demand diagnostics: the admin asks an agent about one deployment object, the agent claims
+//! the request, collects and submits a result. Requests nobody finishes expire; finished ones
+//! are removed after `broker.diagnostic_max_age_hours` (see [`expire_and_clean`]).
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::models::{DiagnosticRequest, DiagnosticResult};
+
+const REQUEST_COLUMNS: &str = "id, agent_id, deployment_object_id, status, requested_by, \
+     created_at, claimed_at, completed_at, expires_at";
+const RESULT_COLUMNS: &str =
+    "id, request_id, pod_statuses, events, log_tails, collected_at, created_at";
+
+/// Stores a pending request that expires `retention_minutes` from now.
+pub async fn create(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    deployment_object_id: Uuid,
+    requested_by: Option<&str>,
+    retention_minutes: i64,
+) -> StoreResult<DiagnosticRequest> {
+    sqlx::query_as(sqlf!(
+        "INSERT INTO diagnostic_requests (agent_id, deployment_object_id, requested_by, expires_at)
+         VALUES ($1, $2, $3, now() + make_interval(mins => $4::int))
+         RETURNING {REQUEST_COLUMNS}"
+    ))
+    .bind(agent_id)
+    .bind(deployment_object_id)
+    .bind(requested_by)
+    .bind(retention_minutes)
+    .fetch_one(conn)
+    .await
+    .map_err(|e| StoreError::classify(e, "diagnostic request already exists"))
+}
+
+/// A request.
+pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<DiagnosticRequest> {
+    sqlx::query_as(sqlf!(
+        "SELECT {REQUEST_COLUMNS} FROM diagnostic_requests WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(conn)
+    .await?
+    .ok_or(StoreError::NotFound)
+}
+
+/// The newest result of a request, if one was submitted.
+pub async fn result_of(
+    conn: &mut PgConnection,
+    request_id: Uuid,
+) -> StoreResult<Option<DiagnosticResult>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {RESULT_COLUMNS} FROM diagnostic_results WHERE request_id = $1
+          ORDER BY created_at DESC LIMIT 1"
+    ))
+    .bind(request_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
+/// An agent's pending, unexpired requests, oldest first.
+pub async fn pending_for_agent(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+) -> StoreResult<Vec<DiagnosticRequest>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {REQUEST_COLUMNS} FROM diagnostic_requests
+          WHERE agent_id = $1 AND status = 'pending' AND expires_at > now()
+          ORDER BY created_at, id"
+    ))
+    .bind(agent_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Why a claim or a submission was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such request.
+    NotFound,
+    /// The request is not in the state the step needs; carries its status.
+    WrongStatus(String),
+}
+
+/// Claims a pending, unexpired request in one statement: of two concurrent claims exactly one
+/// wins. A pending request past its expiry is marked expired on the way.
+pub async fn claim(
+    conn: &mut PgConnection,
+    id: Uuid,
+) -> StoreResult<Result<DiagnosticRequest, Refusal>> {
+    let claimed: Option<DiagnosticRequest> = sqlx::query_as(sqlf!(
+        "UPDATE diagnostic_requests SET status = 'claimed', claimed_at = now()
+          WHERE id = $1 AND status = 'pending' AND expires_at > now()
+          RETURNING {REQUEST_COLUMNS}"
+    ))
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(request) = claimed {
+        return Ok(Ok(request));
+    }
+    let status: Option<String> = sqlx::query_scalar(
+        "UPDATE diagnostic_requests
+            SET status = CASE WHEN status = 'pending' AND expires_at <= now()
+                              THEN 'expired' ELSE status END
+          WHERE id = $1 RETURNING status",
+    )
+    .bind(id)
+    .fetch_optional(conn)
+    .await?;
+    Ok(Err(match status {
+        None => Refusal::NotFound,
+        Some(s) => Refusal::WrongStatus(s),
+    }))
+}
+
+/// Stores the result of a claimed request and marks it completed, atomically: the request must
+/// still be claimed (not expired meanwhile) when the result lands.
+pub async fn complete(
+    conn: &mut PgConnection,
+    id: Uuid,
+    pod_statuses: &str,
+    events: &str,
+    log_tails: Option<&str>,
+    collected_at: DateTime<Utc>,
+) -> StoreResult<Result<DiagnosticResult, Refusal>> {
+    let completed: Option<Uuid> = sqlx::query_scalar(
+        "UPDATE diagnostic_requests SET status = 'completed', completed_at = now()
+          WHERE id = $1 AND status = 'claimed' RETURNING id",
+    )
+    .bind(id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if completed.is_none() {
+        let status: Option<String> =
+            sqlx::query_scalar("SELECT status FROM diagnostic_requests WHERE id = $1")
+                .bind(id)
+                .fetch_optional(conn)
+                .await?;
+        return Ok(Err(match status {
+            None => Refusal::NotFound,
+            Some(s) => Refusal::WrongStatus(s),
+        }));
+    }
+    let result = sqlx::query_as(sqlf!(
+        "INSERT INTO diagnostic_results (request_id, pod_statuses, events, log_tails, collected_at)
+         VALUES ($1, $2, $3, $4, $5) RETURNING {RESULT_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(pod_statuses)
+    .bind(events)
+    .bind(log_tails)
+    .bind(collected_at)
+    .fetch_one(conn)
+    .await?;
+    Ok(Ok(result))
+}
+
+/// What one diagnostics sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Swept {
+    /// Pending or claimed requests past their expiry, now `expired`.
+    pub expired: u64,
+    /// Finished requests (with their results) older than the maximum age, removed.
+    pub deleted: u64,
+}
+
+/// Expires overdue requests (pending or claimed but never completed) and removes finished
+/// requests older than `max_age_hours`; results go with their request.
+pub async fn expire_and_clean(conn: &mut PgConnection, max_age_hours: i64) -> StoreResult<Swept> {
+    let expired = sqlx::query(
+        "UPDATE diagnostic_requests SET status = 'expired'
+          WHERE status IN ('pending', 'claimed') AND expires_at <= now()",
+    )
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    let deleted = sqlx::query(
+        "DELETE FROM diagnostic_requests
+          WHERE status IN ('completed', 'failed', 'expired')
+            AND COALESCE(completed_at, expires_at, created_at)
+                < now() - make_interval(hours => $1::int)",
+    )
+    .bind(max_age_hours)
+    .execute(conn)
+    .await?
+    .rows_affected();
+    Ok(Swept { expired, deleted })
+}

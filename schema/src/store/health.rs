@@ -1,0 +1,232 @@
+//! Deployment health: one record per (agent, deployment object), replaced by each report. The
+//! overall status of an object is the worst any agent reports: failing > degraded > healthy >
+//! unknown.
+
+use chrono::{DateTime, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use super::StoreResult;
+use super::agents::ASSOCIATED_STACK_IDS;
+use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary};
+
+/// The statuses an agent may report.
+pub const STATUSES: [&str; 4] = ["healthy", "degraded", "failing", "unknown"];
+
+const HEALTH_COLUMNS: &str = "id, agent_id, deployment_object_id, status, summary, checked_at, \
+     created_at, updated_at";
+
+/// How bad a status is; the worst wins.
+pub fn severity(status: &str) -> u8 {
+    match status {
+        "failing" => 3,
+        "degraded" => 2,
+        "healthy" => 1,
+        _ => 0,
+    }
+}
+
+/// The worst of `statuses`, `unknown` when there are none.
+pub fn worst<'a>(statuses: impl IntoIterator<Item = &'a str>) -> &'static str {
+    let rank = statuses.into_iter().map(severity).max().unwrap_or(0);
+    match rank {
+        3 => "failing",
+        2 => "degraded",
+        1 => "healthy",
+        _ => "unknown",
+    }
+}
+
+/// SQL for the worst status among the records of the object `$n`.
+const OVERALL: &str = "COALESCE((
+    SELECT status FROM deployment_health h WHERE h.deployment_object_id = d.id
+     ORDER BY CASE status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2 WHEN 'healthy' THEN 1
+              ELSE 0 END DESC LIMIT 1), 'unknown')";
+
+/// One validated entry of a report.
+#[derive(Debug, Clone)]
+pub struct Report {
+    pub deployment_object_id: Uuid,
+    pub status: String,
+    pub summary: Option<String>,
+    pub checked_at: DateTime<Utc>,
+}
+
+/// An object whose overall status a report changed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OverallChange {
+    pub deployment_object_id: Uuid,
+    pub stack_id: Uuid,
+    pub previous: String,
+    pub current: String,
+}
+
+/// The ids among `ids` that are not live deployment objects of stacks associated with the agent.
+pub async fn outside_target_state(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    ids: &[Uuid],
+) -> StoreResult<Vec<Uuid>> {
+    Ok(sqlx::query_scalar(sqlf!(
+        "SELECT i.id FROM unnest($2::uuid[]) AS i(id)
+          WHERE NOT EXISTS (
+                SELECT 1 FROM deployment_objects d
+                 WHERE d.id = i.id AND d.deleted_at IS NULL
+                   AND d.stack_id IN ({ASSOCIATED_STACK_IDS}))
+          ORDER BY i.id"
+    ))
+    .bind(agent_id)
+    .bind(ids)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// What a report changed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recorded {
+    /// Objects whose status as reported by this agent changed: (id, previous, current);
+    /// `previous` is `None` for a first report.
+    pub agent_changes: Vec<(Uuid, Option<String>, String)>,
+    /// Objects whose overall status changed.
+    pub overall_changes: Vec<OverallChange>,
+}
+
+/// Stores an agent's report (one row per object, replacing the previous one unless the stored
+/// check is newer) and says what changed. Concurrent reports for the same object are serialised
+/// on the object's row, so each overall change is seen exactly once.
+pub async fn record(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    reports: &[Report],
+) -> StoreResult<Recorded> {
+    let mut ids: Vec<Uuid> = reports.iter().map(|r| r.deployment_object_id).collect();
+    ids.sort();
+    ids.dedup();
+    // Lock the objects in id order (no deadlocks between agents reporting overlapping sets);
+    // NO KEY UPDATE leaves foreign-key checks of other writers unblocked.
+    let before: Vec<(Uuid, Uuid, String)> = sqlx::query_as(sqlf!(
+        "SELECT d.id, d.stack_id, {OVERALL} FROM deployment_objects d
+          WHERE d.id = ANY($1) ORDER BY d.id FOR NO KEY UPDATE"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let previous: Vec<(Uuid, String)> = sqlx::query_as(
+        "SELECT deployment_object_id, status FROM deployment_health
+          WHERE agent_id = $1 AND deployment_object_id = ANY($2)",
+    )
+    .bind(agent_id)
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let previous: std::collections::HashMap<Uuid, String> = previous.into_iter().collect();
+    let mut agent_changes = Vec::new();
+    for report in reports {
+        let written: Option<Uuid> = sqlx::query_scalar(
+            "INSERT INTO deployment_health (agent_id, deployment_object_id, status, summary, checked_at)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (agent_id, deployment_object_id) DO UPDATE
+                SET status = EXCLUDED.status, summary = EXCLUDED.summary,
+                    checked_at = EXCLUDED.checked_at
+              WHERE deployment_health.checked_at <= EXCLUDED.checked_at
+             RETURNING id",
+        )
+        .bind(agent_id)
+        .bind(report.deployment_object_id)
+        .bind(&report.status)
+        .bind(&report.summary)
+        .bind(report.checked_at)
+        .fetch_optional(&mut *conn)
+        .await?;
+        let before = previous.get(&report.deployment_object_id);
+        if written.is_some()
+            && before != Some(&report.status)
+            && !agent_changes
+                .iter()
+                .any(|(id, _, _): &(Uuid, Option<String>, String)| {
+                    *id == report.deployment_object_id
+                })
+        {
+            agent_changes.push((
+                report.deployment_object_id,
+                before.cloned(),
+                report.status.clone(),
+            ));
+        }
+    }
+    let after: Vec<(Uuid, String)> = sqlx::query_as(sqlf!(
+        "SELECT d.id, {OVERALL} FROM deployment_objects d WHERE d.id = ANY($1) ORDER BY d.id"
+    ))
+    .bind(&ids)
+    .fetch_all(&mut *conn)
+    .await?;
+    let overall_changes = before
+        .into_iter()
+        .zip(after)
+        .filter(|((_, _, old), (_, new))| old != new)
+        .map(|((id, stack_id, previous), (_, current))| OverallChange {
+            deployment_object_id: id,
+            stack_id,
+            previous,
+            current,
+        })
+        .collect();
+    Ok(Recorded {
+        agent_changes,
+        overall_changes,
+    })
+}
+
+/// Every agent's record for an object, by agent id.
+pub async fn for_object(
+    conn: &mut PgConnection,
+    deployment_object_id: Uuid,
+) -> StoreResult<Vec<DeploymentHealth>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {HEALTH_COLUMNS} FROM deployment_health WHERE deployment_object_id = $1
+          ORDER BY agent_id"
+    ))
+    .bind(deployment_object_id)
+    .fetch_all(conn)
+    .await?)
+}
+
+/// Per-object summaries of a stack's health records, newest object first.
+pub async fn for_stack(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+) -> StoreResult<Vec<DeploymentObjectHealthSummary>> {
+    let rows: Vec<(Uuid, i64, i64, i64, i64)> = sqlx::query_as(
+        "SELECT d.id,
+                count(*) FILTER (WHERE h.status = 'healthy'),
+                count(*) FILTER (WHERE h.status = 'degraded'),
+                count(*) FILTER (WHERE h.status = 'failing'),
+                max(CASE h.status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
+                                  WHEN 'healthy' THEN 1 ELSE 0 END)
+           FROM deployment_objects d JOIN deployment_health h ON h.deployment_object_id = d.id
+          WHERE d.stack_id = $1
+          GROUP BY d.id, d.sequence_id
+          ORDER BY d.sequence_id DESC",
+    )
+    .bind(stack_id)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .map(
+            |(id, healthy, degraded, failing, rank)| DeploymentObjectHealthSummary {
+                id,
+                status: match rank {
+                    3 => "failing",
+                    2 => "degraded",
+                    1 => "healthy",
+                    _ => "unknown",
+                }
+                .to_owned(),
+                healthy_agents: healthy,
+                degraded_agents: degraded,
+                failing_agents: failing,
+            },
+        )
+        .collect())
+}
