@@ -110,7 +110,6 @@ pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppStat
     ));
     let stop = state.stopped.subscribe();
     tokio::spawn(live.clone().watch_file(
-        Duration::from_secs(1),
         stop.clone(),
         crate::config_reload::report_reload(state.clone(), "config file changed"),
     ));

@@ -19,6 +19,10 @@ struct Fixture {
     s2: String,
     d: String,
     e: String,
+    /// A pending diagnostic request for agent `a` on `d`.
+    q: String,
+    /// A claimed diagnostic request for agent `a` on `d`.
+    qc: String,
 }
 
 async fn fixture(b: &TestBroker) -> Fixture {
@@ -54,7 +58,29 @@ async fn fixture(b: &TestBroker) -> Fixture {
         let (st, v) = b.post(&path, &b.admin, body).await;
         assert_eq!(st, StatusCode::OK, "{path}: {v}");
     }
+    let mut requests = Vec::new();
+    for _ in 0..2 {
+        let (st, v) = b
+            .post(
+                &format!("/api/v1/deployment-objects/{d}/diagnostics"),
+                &b.admin,
+                json!({"agent_id": a.0}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        requests.push(id_of(&v));
+    }
+    let (st, v) = b
+        .post(
+            &format!("/api/v1/diagnostics/{}/claim", requests[1]),
+            &a.1,
+            json!(null),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
     Fixture {
+        q: requests[0].clone(),
+        qc: requests[1].clone(),
         a_name: format!("a-{n}"),
         a,
         b: other,
@@ -77,6 +103,8 @@ impl Fixture {
             .replace("{s}", &self.s)
             .replace("{d}", &self.d)
             .replace("{e}", &self.e)
+            .replace("{qc}", &self.qc)
+            .replace("{q}", &self.q)
             .replace("{a_name}", &self.a_name)
             .replace("{uniq}", &uuid::Uuid::new_v4().simple().to_string())
     }
@@ -387,6 +415,64 @@ fn rows() -> Vec<Row> {
             "/api/v1/deployment-objects/{d}",
             None,
             [200, 200, 404, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/deployment-objects/{d}/diagnostics",
+            Some(json!({"agent_id": "{a}"})),
+            [201, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/diagnostics/{q}",
+            None,
+            [200, 200, 404, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/diagnostics/pending",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/diagnostics/{q}/claim",
+            None,
+            [200, 200, 404, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/diagnostics/{qc}/result",
+            Some(
+                json!({"pod_statuses": "[]", "events": "[]", "collected_at": "2026-11-27T00:00:00Z"}),
+            ),
+            [403, 201, 404, 403, 403],
+        ),
+        row(
+            M::PATCH,
+            "/api/v1/agents/{a}/health-status",
+            Some(json!({"deployment_objects": [
+                {"id": "{d}", "status": "degraded", "checked_at": "2026-11-27T00:00:00Z"}
+            ]})),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/deployment-objects/{d}/health",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/stacks/{s}/health",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/admin/config/reload",
+            None,
+            [200, 403, 403, 403, 403],
         ),
     ]
 }

@@ -250,11 +250,10 @@ pub async fn run_live(
         sweep(DIAGNOSTIC_CLEANUP, |s| {
             s.broker.diagnostic_cleanup_interval_seconds
         }),
-        tokio::spawn(live.clone().watch_file(
-            Duration::from_secs(1),
-            stop_rx.clone(),
-            log_reload("config file changed"),
-        )),
+        tokio::spawn(
+            live.clone()
+                .watch_file(stop_rx.clone(), log_reload("config file changed")),
+        ),
         tokio::spawn(store::notify::follow_reloads(
             pool.clone(),
             channels.clone(),

@@ -14,7 +14,7 @@
 //! use brokkr_schema::config::Settings;
 //! use brokkr_schema::live::{ConfigSource, LiveSettings};
 //! let env = vec![("BROKKR__LOG__LEVEL".to_string(), "warn".to_string())];
-//! let source = ConfigSource { file: None, env };
+//! let source = ConfigSource { env, ..Default::default() };
 //! let live = LiveSettings::new(Settings::default(), source);
 //! let outcome = live.reload().unwrap();
 //! assert_eq!(outcome.changes[0].key, "log.level");
@@ -69,17 +69,35 @@ pub struct ConfigSource {
     pub file: Option<PathBuf>,
     /// The `BROKKR__*` variables (captured once; a process's environment does not change).
     pub env: Vec<(String, String)>,
+    /// Watch the file: an edit is applied once the content has been stable this long. `None`
+    /// turns the watch off.
+    pub watch: Option<Duration>,
 }
 
+/// How long an edited config file must stay unchanged before it is applied, by default.
+pub const DEFAULT_WATCH_DEBOUNCE: Duration = Duration::from_secs(2);
+
 impl ConfigSource {
-    /// This process: `file`, or `BROKKR_CONFIG_FILE`, and its environment.
+    /// This process: `file`, or `BROKKR_CONFIG_FILE`, and its environment. The file is watched
+    /// unless `BROKKR_CONFIG_WATCHER_ENABLED` is `false` or `0`; an edit is applied after
+    /// `BROKKR_CONFIG_WATCHER_DEBOUNCE_SECONDS` (default 2) without further changes.
     pub fn process(file: Option<PathBuf>) -> Self {
         let file = file.or_else(|| std::env::var_os("BROKKR_CONFIG_FILE").map(PathBuf::from));
+        let enabled = std::env::var("BROKKR_CONFIG_WATCHER_ENABLED")
+            .map(|v| !matches!(v.trim().to_ascii_lowercase().as_str(), "false" | "0"))
+            .unwrap_or(true);
+        let debounce = std::env::var("BROKKR_CONFIG_WATCHER_DEBOUNCE_SECONDS")
+            .ok()
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .filter(|s| s.is_finite() && *s >= 0.0)
+            .map(Duration::from_secs_f64)
+            .unwrap_or(DEFAULT_WATCH_DEBOUNCE);
         Self {
             file,
             env: std::env::vars()
                 .filter(|(k, _)| k.starts_with("BROKKR__"))
                 .collect(),
+            watch: enabled.then_some(debounce),
         }
     }
 
@@ -178,24 +196,25 @@ impl LiveSettings {
         Ok(outcome)
     }
 
-    /// Reloads whenever the config file's content changes (checked every `every`; an edit is
-    /// applied once the content has been stable for one check, so a half-written file is not
-    /// read). Runs until `stop` turns true; does nothing without a file.
+    /// Reloads whenever the config file's content changes and then stays unchanged for the
+    /// source's debounce period (so a half-written file is not read). Runs until `stop` turns
+    /// true; does nothing without a file or with the watch turned off.
     pub async fn watch_file(
         self: Arc<Self>,
-        every: Duration,
         mut stop: watch::Receiver<bool>,
         on_reload: impl Fn(Result<ReloadOutcome, ConfigError>) + Send + 'static,
     ) {
-        let Some(path) = self.source.file.clone() else {
+        let (Some(path), Some(debounce)) = (self.source.file.clone(), self.source.watch) else {
             return;
         };
+        let poll = debounce.clamp(Duration::from_millis(100), Duration::from_secs(1));
         let read = |path: PathBuf| async move { tokio::fs::read(&path).await.ok() };
         let mut applied = read(path.clone()).await;
         let mut seen = applied.clone();
+        let mut stable_since = tokio::time::Instant::now();
         loop {
             tokio::select! {
-                _ = tokio::time::sleep(every) => {}
+                _ = tokio::time::sleep(poll) => {}
                 _ = stop.changed() => {}
             }
             if *stop.borrow() {
@@ -204,9 +223,10 @@ impl LiveSettings {
             let now = read(path.clone()).await;
             if now != seen {
                 seen = now;
+                stable_since = tokio::time::Instant::now();
                 continue;
             }
-            if now != applied {
+            if now != applied && stable_since.elapsed() >= debounce {
                 applied = now;
                 let this = self.clone();
                 let outcome = tokio::task::spawn_blocking(move || this.reload())
@@ -372,11 +392,11 @@ mod tests {
     #[test]
     fn an_invalid_source_changes_nothing() {
         let source = ConfigSource {
-            file: None,
             env: vec![(
                 "BROKKR__WORKER__RETENTION_CLEANUP_INTERVAL_SECONDS".into(),
                 "soon".into(),
             )],
+            ..Default::default()
         };
         let live = LiveSettings::new(Settings::default(), source);
         let err = live.reload().unwrap_err();

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use brokkr_api::server;
 use brokkr_api::state::AppState;
 use brokkr_schema::config::Settings;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::pak::{Pak, PakSettings};
 use poem::listener::{Acceptor, Listener, TcpListener};
 use reqwest::{Method, StatusCode};
@@ -104,11 +105,20 @@ impl TestBroker {
     }
 
     pub async fn start_with(adjust: impl FnOnce(&mut Settings)) -> TestBroker {
+        Self::start_with_source(adjust, ConfigSource::default()).await
+    }
+
+    /// A broker whose reloads read `source` (a config file, variables).
+    pub async fn start_with_source(
+        adjust: impl FnOnce(&mut Settings),
+        source: ConfigSource,
+    ) -> TestBroker {
         let db = TestDb::create().await;
         let admin = Pak::generate(&PakSettings::default());
         let mut settings = settings_for(&db.url, &admin);
         adjust(&mut settings);
-        let state = server::prepare(settings).await.expect("broker prepares");
+        let live = LiveSettings::new(settings, source);
+        let state = server::prepare_live(live).await.expect("broker prepares");
         let acceptor = TcpListener::bind("127.0.0.1:0")
             .into_acceptor()
             .await
@@ -199,6 +209,9 @@ impl TestBroker {
     }
     pub async fn delete(&self, path: &str, pak: &str) -> (StatusCode, Value) {
         self.call(Method::DELETE, path, Some(pak), None).await
+    }
+    pub async fn patch(&self, path: &str, pak: &str, body: Value) -> (StatusCode, Value) {
+        self.call(Method::PATCH, path, Some(pak), Some(body)).await
     }
 
     /// Creates a generator; returns (id, pak).

@@ -103,8 +103,8 @@ pub async fn start_worker(db_url: &str) -> Worker {
 pub async fn start_worker_with(db_url: &str, extra: &[(&str, &str)]) -> Worker {
     let port = free_port();
     let mut command = Command::new(env!("CARGO_BIN_EXE_brokkr-worker"));
-    command.envs(extra.iter().copied());
-    let child = command
+    command.env_remove("BROKKR_CONFIG_FILE");
+    command
         .env("BROKKR__DATABASE__URL", db_url)
         .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
         .env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY)
@@ -113,10 +113,12 @@ pub async fn start_worker_with(db_url: &str, extra: &[(&str, &str)]) -> Worker {
         .env("BROKKR__WORKER__WEBHOOK_RETRY_BASE_SECONDS", "1")
         .env("BROKKR__WORKER__WEBHOOK_RETRY_MAX_SECONDS", "2")
         .env("BROKKR__LOG__LEVEL", "warn")
-        .env_remove("BROKKR_CONFIG_FILE")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
-        .kill_on_drop(true)
+        .kill_on_drop(true);
+    // The caller's settings win over the defaults above.
+    let child = command
+        .envs(extra.iter().copied())
         .spawn()
         .expect("spawn brokkr-worker");
     let base = format!("http://127.0.0.1:{port}");

@@ -202,7 +202,7 @@ pub async fn for_stack(
                 count(*) FILTER (WHERE h.status = 'degraded'),
                 count(*) FILTER (WHERE h.status = 'failing'),
                 max(CASE h.status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
-                                  WHEN 'healthy' THEN 1 ELSE 0 END)
+                                  WHEN 'healthy' THEN 1 ELSE 0 END)::bigint
            FROM deployment_objects d JOIN deployment_health h ON h.deployment_object_id = d.id
           WHERE d.stack_id = $1
           GROUP BY d.id, d.sequence_id
