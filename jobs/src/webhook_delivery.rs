@@ -44,6 +44,50 @@ pub struct DeliveryContext {
     /// Retry schedule and disable period are read from here at each use, so a reload applies
     /// to the next attempt.
     pub live: Arc<LiveSettings>,
+    /// Attempts in flight. Each runs on its own task, so an attempt already sending finishes
+    /// and records its outcome even if the queue consumer stops; shutdown waits for them.
+    pub in_flight: InFlight,
+}
+
+/// Attempts in flight, and the gate that stops new ones once shutdown begins: an attempt either
+/// starts before the gate closes (and shutdown waits for it) or not at all (its job runs again
+/// later).
+#[derive(Default)]
+pub struct InFlight {
+    closed: std::sync::Mutex<bool>,
+    tasks: tokio_util::task::TaskTracker,
+}
+
+impl InFlight {
+    /// Runs `attempt` on its own task, unless shutdown has begun (`None`).
+    pub fn start<F>(&self, attempt: F) -> Option<tokio::task::JoinHandle<F::Output>>
+    where
+        F: std::future::Future + Send + 'static,
+        F::Output: Send + 'static,
+    {
+        let closed = self.closed.lock().unwrap_or_else(|p| p.into_inner());
+        if *closed {
+            return None;
+        }
+        Some(self.tasks.spawn(attempt))
+    }
+
+    /// Closes the gate and waits for the attempts already started.
+    pub async fn drain(&self) {
+        *self.closed.lock().unwrap_or_else(|p| p.into_inner()) = true;
+        self.tasks.close();
+        self.tasks.wait().await;
+    }
+
+    /// Attempts running now.
+    pub fn len(&self) -> usize {
+        self.tasks.len()
+    }
+
+    /// True when no attempt runs.
+    pub fn is_empty(&self) -> bool {
+        self.tasks.is_empty()
+    }
 }
 
 /// Exponential backoff with jitter between attempts.
@@ -185,12 +229,17 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
         error: sent.error.clone(),
         delivered_by: ctx.worker_name.clone(),
     };
+    if success {
+        // The hot path: one statement. It still runs in an explicit transaction: a connection
+        // that a cancelled query left inside a transaction must not swallow the record.
+        let mut tx = ctx.pool.begin().await?;
+        deliveries::record_success(&mut tx, delivery.id, &record).await?;
+        tx.commit().await?;
+        return Ok(Outcome::Success);
+    }
     let mut tx = ctx.pool.begin().await?;
     deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
-    let outcome = if success {
-        deliveries::mark_success(&mut tx, delivery.id, attempt_number).await?;
-        Outcome::Success
-    } else {
+    let outcome = {
         let error = sent
             .error
             .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
@@ -219,9 +268,7 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
             Outcome::Dead
         }
     };
-    if !success {
-        disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
-    }
+    disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
     tx.commit().await?;
     Ok(outcome)
 }

@@ -32,10 +32,22 @@ async fn deliver(
     job: WebhookDeliveryJob,
     ctx: Data<Arc<DeliveryContext>>,
 ) -> Result<(), BoxDynError> {
-    match webhook_delivery::run(&ctx, job).await {
-        Ok(_) => Ok(()),
-        Err(e) => {
+    let ctx: Arc<DeliveryContext> = Arc::clone(&ctx);
+    let attempt = {
+        let ctx = ctx.clone();
+        async move { webhook_delivery::run(&ctx, job).await }
+    };
+    let Some(running) = ctx.in_flight.start(attempt) else {
+        return Err("worker shutting down; the delivery runs again later".into());
+    };
+    match running.await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => {
             tracing::warn!(delivery = %job.delivery_id, error = %e, "delivery job failed; it will run again");
+            Err(Box::new(e))
+        }
+        Err(e) => {
+            tracing::error!(delivery = %job.delivery_id, error = %e, "delivery attempt panicked; it will run again");
             Err(Box::new(e))
         }
     }
@@ -113,10 +125,31 @@ pub async fn run_live(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let settings = (*live.current()).clone();
-    let pool = store::connect(&settings.database).await?;
+    let pool = store::connect_with(
+        &settings.database,
+        &[(
+            "synchronous_commit",
+            settings.worker.synchronous_commit.as_str(),
+        )],
+    )
+    .await?;
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
     }
+    // The queue machinery (fetching, acknowledging, heartbeats) gets connections of its own: a
+    // consumer stopped mid-query at shutdown can leave its connection inside a transaction, and
+    // a record written on such a connection would be rolled back with it. Deliveries, sweeps
+    // and their bookkeeping never share a connection with it.
+    let mut queue_database = settings.database.clone();
+    queue_database.max_connections = (settings.database.max_connections / 2).max(2);
+    let queue_pool = store::connect_with(
+        &queue_database,
+        &[(
+            "synchronous_commit",
+            settings.worker.synchronous_commit.as_str(),
+        )],
+    )
+    .await?;
     let channels = Channels::for_schema(settings.database.schema.as_deref());
     let keyring = Keyring::from_settings(&settings.broker)?.map(Arc::new);
     if keyring.is_none() {
@@ -137,7 +170,9 @@ pub async fn run_live(
         metrics: metrics.clone(),
         worker_name: name.clone(),
         live: live.clone(),
+        in_flight: webhook_delivery::InFlight::default(),
     });
+    let delivery_ctx = ctx.clone();
 
     let acceptor = TcpListener::bind(settings.worker.listen_addr.clone())
         .into_acceptor()
@@ -175,7 +210,7 @@ pub async fn run_live(
     let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
     let strategy = |queue: &str| {
         Strategy::new()
-            .stream(Pubsub::new(pool.clone(), queue.to_owned()))
+            .stream(Pubsub::new(queue_pool.clone(), queue.to_owned()))
             .interval(poll_interval)
     };
     let queue_config = |queue: String| {
@@ -189,7 +224,7 @@ pub async fn run_live(
     let concurrency = usize::try_from(settings.worker.webhook_delivery_concurrency).unwrap_or(32);
     let deliveries = WorkerBuilder::new(format!("{name}-{WEBHOOK_DELIVERY}"))
         .backend(
-            PostgresStorage::<WebhookDeliveryJob>::new(&pool)
+            PostgresStorage::<WebhookDeliveryJob>::new(&queue_pool)
                 .with_config(queue_config(queue.clone()))
                 .poll_with_strategy(strategy(&queue)),
         )
@@ -205,7 +240,7 @@ pub async fn run_live(
     });
     let reaper = WorkerBuilder::new(format!("{name}-{STALE_CLAIM_REAP}"))
         .backend(
-            PostgresStorage::<SweepJob>::new(&pool)
+            PostgresStorage::<SweepJob>::new(&queue_pool)
                 .with_config(queue_config(channels.queue(STALE_CLAIM_REAP)))
                 .poll_with_strategy(strategy(&channels.queue(STALE_CLAIM_REAP))),
         )
@@ -214,7 +249,7 @@ pub async fn run_live(
         .build(reap);
     let cleaner = WorkerBuilder::new(format!("{name}-{RETENTION_CLEANUP}"))
         .backend(
-            PostgresStorage::<SweepJob>::new(&pool)
+            PostgresStorage::<SweepJob>::new(&queue_pool)
                 .with_config(queue_config(channels.queue(RETENTION_CLEANUP)))
                 .poll_with_strategy(strategy(&channels.queue(RETENTION_CLEANUP))),
         )
@@ -223,7 +258,7 @@ pub async fn run_live(
         .build(clean);
     let diagnostics_cleaner = WorkerBuilder::new(format!("{name}-{DIAGNOSTIC_CLEANUP}"))
         .backend(
-            PostgresStorage::<SweepJob>::new(&pool)
+            PostgresStorage::<SweepJob>::new(&queue_pool)
                 .with_config(queue_config(channels.queue(DIAGNOSTIC_CLEANUP)))
                 .poll_with_strategy(strategy(&channels.queue(DIAGNOSTIC_CLEANUP))),
         )
@@ -283,12 +318,23 @@ pub async fn run_live(
     // Run until the shutdown signal, then give in-flight jobs the deadline.
     let mut stop_seen = stop_rx.clone();
     tokio::pin!(all);
-    let finished = tokio::select! {
+    let consumers = tokio::select! {
         results = &mut all => Some(results),
-        _ = stop_seen.wait_for(|stop| *stop) => {
-            tokio::time::timeout(deadline + Duration::from_secs(1), &mut all).await.ok()
-        }
+        _ = stop_seen.wait_for(|stop| *stop) => None,
     };
+    // Stopping (or every consumer ended): no new attempt starts from here on; the consumers and
+    // the attempts already sending get the deadline to finish and record their outcome.
+    let until = tokio::time::Instant::now() + deadline + Duration::from_secs(1);
+    let (consumers, drained) = tokio::join!(
+        async {
+            match consumers {
+                Some(results) => Some(results),
+                None => tokio::time::timeout_at(until, &mut all).await.ok(),
+            }
+        },
+        tokio::time::timeout_at(until, delivery_ctx.in_flight.drain()),
+    );
+    let finished = if drained.is_ok() { consumers } else { None };
     match finished {
         Some(results) => {
             for result in results {
@@ -311,6 +357,7 @@ pub async fn run_live(
     }
     let _ = stop_http.send(());
     let _ = http.await;
+    queue_pool.close().await;
     pool.close().await;
     Ok(())
 }

@@ -177,6 +177,11 @@ pub struct WorkerSettings {
     pub retention_cleanup_interval_seconds: u64,
     /// A subscription whose deliveries have all failed for this long is disabled.
     pub webhook_disable_after_seconds: u64,
+    /// PostgreSQL `synchronous_commit` of the worker's connections. `off` (the default) lets
+    /// the worker's own bookkeeping (attempt records, job acknowledgements) skip the wait for
+    /// the WAL flush: a database crash can lose the last fraction of a second of it, which only
+    /// means a delivery is sent again (same delivery id). The broker's writes are unaffected.
+    pub synchronous_commit: String,
 }
 
 impl Default for WorkerSettings {
@@ -193,6 +198,7 @@ impl Default for WorkerSettings {
             stale_claim_reap_interval_seconds: 30,
             retention_cleanup_interval_seconds: 3600,
             webhook_disable_after_seconds: 5 * 24 * 3600,
+            synchronous_commit: "off".into(),
         }
     }
 }
@@ -397,6 +403,14 @@ impl Settings {
             if value == 0 {
                 return Err(ConfigError::new(key, "must be at least 1"));
             }
+        }
+        if !["on", "off", "local", "remote_write", "remote_apply"]
+            .contains(&self.worker.synchronous_commit.as_str())
+        {
+            return Err(ConfigError::new(
+                "worker.synchronous_commit",
+                "must be one of on, off, local, remote_write, remote_apply",
+            ));
         }
         if self.worker.webhook_retry_max_seconds < self.worker.webhook_retry_base_seconds {
             return Err(ConfigError::new(

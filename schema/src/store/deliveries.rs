@@ -94,6 +94,44 @@ pub async fn record_attempt(
     Ok(())
 }
 
+/// Records a successful attempt and marks the delivery delivered, its subscription healthy
+/// again, in one statement (one round trip, atomic on its own: the worker's hot path).
+pub async fn record_success(
+    conn: &mut PgConnection,
+    delivery_id: Uuid,
+    attempt: &AttemptRecord,
+) -> StoreResult<()> {
+    sqlx::query(
+        "WITH attempt AS (
+              INSERT INTO webhook_delivery_attempts
+                     (delivery_id, attempt_number, started_at, duration_ms, status_code,
+                      response_headers, response_body, error, delivered_by)
+              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+              ON CONFLICT (delivery_id, attempt_number) DO NOTHING),
+          delivered AS (
+              UPDATE webhook_deliveries
+                 SET status = 'success', attempts = $2, last_attempt_at = now(),
+                     completed_at = now(), acquired_until = NULL, next_retry_at = NULL,
+                     last_error = NULL
+               WHERE id = $1 RETURNING subscription_id)
+         UPDATE webhook_subscriptions s SET failing_since = NULL
+           FROM delivered d
+          WHERE s.id = d.subscription_id AND s.failing_since IS NOT NULL",
+    )
+    .bind(delivery_id)
+    .bind(attempt.attempt_number)
+    .bind(attempt.started_at)
+    .bind(attempt.duration_ms)
+    .bind(attempt.status_code)
+    .bind(&attempt.response_headers)
+    .bind(&attempt.response_body)
+    .bind(&attempt.error)
+    .bind(&attempt.delivered_by)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Marks a delivery delivered after `attempts` attempts; its subscription is healthy again.
 pub async fn mark_success(conn: &mut PgConnection, id: Uuid, attempts: i32) -> StoreResult<()> {
     let subscription: Option<Uuid> = sqlx::query_scalar(

@@ -58,9 +58,30 @@ fn is_unique_violation(err: &apalis_postgres::Error) -> bool {
     }
 }
 
-/// Applies apalis-postgres' own migrations (schema `apalis`).
+/// Applies apalis-postgres' own migrations (schema `apalis`), then tunes one index.
+///
+/// apalis acknowledges finished jobs with `WHERE id = ANY(...) AND lock_by = $worker`. With a
+/// plain index on `lock_by` the planner tends to walk every job the worker ever locked (finished
+/// jobs keep `lock_by`), so acknowledgements slow down as a worker ages. A partial index on the
+/// jobs still in flight serves the queries that look jobs up by worker (re-enqueueing the jobs
+/// of a dead worker) and leaves acknowledgements to the primary key.
 pub async fn migrate_queues(pool: &sqlx::PgPool) -> StoreResult<()> {
     apalis_postgres::PostgresStorage::<()>::setup(pool)
         .await
-        .map_err(|e| StoreError::Queue(format!("cannot set up job queues: {e}")))
+        .map_err(|e| StoreError::Queue(format!("cannot set up job queues: {e}")))?;
+    let mut tx = pool.begin().await?;
+    // Several processes may start at once: one tunes, the others wait and find it done.
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('brokkr.apalis_index_tuning'))")
+        .execute(&mut *tx)
+        .await?;
+    for statement in [
+        "CREATE INDEX IF NOT EXISTS brokkr_apalis_jobs_active_lock_by ON apalis.jobs (lock_by)
+          WHERE status IN ('Queued', 'Running')",
+        "DROP INDEX IF EXISTS apalis.idx_apalis_jobs_lock_by",
+        "DROP INDEX IF EXISTS apalis.lidx",
+    ] {
+        sqlx::query(statement).execute(&mut *tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
 }

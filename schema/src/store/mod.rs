@@ -113,7 +113,19 @@ pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, 
 
 /// Opens a pool, creating the tenant schema first when one is configured.
 pub async fn connect(settings: &DatabaseSettings) -> Result<PgPool, sqlx::Error> {
-    let options = connect_options(settings)?;
+    connect_with(settings, &[]).await
+}
+
+/// [`connect`] with extra session settings (`("synchronous_commit", "off")`) on every
+/// connection.
+pub async fn connect_with(
+    settings: &DatabaseSettings,
+    session: &[(&str, &str)],
+) -> Result<PgPool, sqlx::Error> {
+    let mut options = connect_options(settings)?;
+    if !session.is_empty() {
+        options = options.options(session.iter().copied());
+    }
     let timeout = Duration::from_secs(settings.connect_timeout_seconds.max(1));
     if let Some(schema) = &settings.schema {
         let bootstrap = PgPoolOptions::new()
