@@ -1,7 +1,7 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`], [`webhooks`] — over the store of `brokkr-schema`.
+//! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`] — over the store of `brokkr-schema`.
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
@@ -30,6 +30,7 @@ pub mod state;
 pub mod target_state;
 pub mod webhook_deliveries;
 pub mod webhooks;
+pub mod work_orders;
 
 use poem_openapi::Tags;
 
@@ -52,4 +53,6 @@ pub enum ApiTags {
     Admin,
     /// Webhook subscriptions and their deliveries.
     Webhooks,
+    /// One-off tasks for agents and the log of finished ones.
+    WorkOrders,
 }

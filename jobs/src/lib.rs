@@ -14,8 +14,9 @@
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
 //!
-//! Still to come: the `work_order_retry` and `template_render` handlers (with work orders and
-//! templates).
+//! - [`work_order_retry`]: returns a failed work order to `PENDING` when its backoff has passed.
+//!
+//! Still to come: the `template_render` handler (with templates).
 
 pub mod delivery_client;
 pub mod metrics;
@@ -23,4 +24,5 @@ pub mod server;
 pub mod signing;
 pub mod sweeps;
 pub mod webhook_delivery;
+pub mod work_order_retry;
 pub mod worker;
