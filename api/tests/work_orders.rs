@@ -127,8 +127,14 @@ async fn create_applies_defaults_and_refuses_bad_input_without_writing() {
             base(json!({"targeting": {"agent_ids": [], "labels": [], "annotations": {}}})),
             no_targeting,
         ),
-        (base(json!({"work_type": "  "})), "work_type cannot be empty"),
-        (base(json!({"yaml_content": ""})), "yaml_content cannot be empty"),
+        (
+            base(json!({"work_type": "  "})),
+            "work_type cannot be empty",
+        ),
+        (
+            base(json!({"yaml_content": ""})),
+            "yaml_content cannot be empty",
+        ),
         (
             base(json!({"max_retries": -1})),
             "max_retries cannot be negative",
@@ -180,11 +186,7 @@ async fn create_applies_defaults_and_refuses_bad_input_without_writing() {
         json!({"work_type": "build", "yaml_content": "kind: Build\n", "target_agent_ids": [agent]}),
     )
     .await;
-    assert!(
-        pending_ids(&b, &agent, &b.admin)
-            .await
-            .contains(&id_of(&v))
-    );
+    assert!(pending_ids(&b, &agent, &b.admin).await.contains(&id_of(&v)));
 }
 
 #[tokio::test]
@@ -332,7 +334,9 @@ async fn racing_agents_never_both_win_a_claim() {
         let loser = if winner == 0 { &z } else { &a };
         assert_eq!(loser.0, StatusCode::NOT_FOUND, "round {round}: {loser:?}");
         assert_eq!(loser.1["error"], "Work order not found or not claimable");
-        let (_, stored) = b.get(&format!("/api/v1/work-orders/{order}"), &b.admin).await;
+        let (_, stored) = b
+            .get(&format!("/api/v1/work-orders/{order}"), &b.admin)
+            .await;
         let winner_id = if winner == 0 { &one } else { &two };
         assert_eq!(stored["claimed_by"], json!(winner_id), "round {round}");
     }
@@ -399,18 +403,26 @@ async fn a_successful_order_moves_to_the_log_with_events_and_audit() {
     assert_eq!(v["backoff_seconds"], 0);
     assert_eq!(v["claim_timeout_seconds"], 0);
     assert!(v["last_error"].is_null());
-    let (s, v) = b.get(&format!("/api/v1/work-order-log/{id}"), &b.admin).await;
+    let (s, v) = b
+        .get(&format!("/api/v1/work-order-log/{id}"), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::OK);
     assert_eq!(v, log);
     // A finished order cannot be cancelled.
-    let (s, _) = b.delete(&format!("/api/v1/work-orders/{id}"), &b.admin).await;
+    let (s, _) = b
+        .delete(&format!("/api/v1/work-orders/{id}"), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
 
     let ev = events(&b).await;
     let types: Vec<&str> = ev.iter().map(|(t, _)| t.as_str()).collect();
     assert_eq!(
         types,
-        ["workorder.created", "workorder.claimed", "workorder.completed"]
+        [
+            "workorder.created",
+            "workorder.claimed",
+            "workorder.completed"
+        ]
     );
     assert_eq!(ev[0].1["work_order_id"], json!(id));
     assert_eq!(ev[0].1["work_type"], "custom");
@@ -425,7 +437,11 @@ async fn a_successful_order_moves_to_the_log_with_events_and_audit() {
     let rows = audit(&b, &id).await;
     assert_eq!(
         actions(&rows),
-        ["workorder.created", "workorder.claimed", "workorder.completed"]
+        [
+            "workorder.created",
+            "workorder.claimed",
+            "workorder.completed"
+        ]
     );
     assert_eq!(rows[0].1, "admin");
     assert_eq!(rows[0].3["targeting"]["agent_ids"], json!([agent]));
@@ -486,10 +502,7 @@ async fn a_retryable_failure_waits_its_backoff_in_a_scheduled_job() {
     assert_eq!(jobs.len(), 1, "{jobs:?}");
     assert_eq!(jobs[0].0, due_ceil, "the job runs when the backoff is over");
     assert_eq!(jobs[0].1, format!("work_order_retry:{id}:1"));
-    assert_eq!(
-        jobs[0].2,
-        json!({"work_order_id": id, "retry_count": 1})
-    );
+    assert_eq!(jobs[0].2, json!({"work_order_id": id, "retry_count": 1}));
 
     // While it waits, nobody can claim it.
     assert!(pending_ids(&b, &agent, &pak).await.is_empty());
@@ -617,12 +630,16 @@ async fn the_admin_lists_filters_and_cancels_orders() {
     let (s, v) = b.get("/api/v1/work-orders?status=DONE", &b.admin).await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 
-    let (s, _) = b.delete(&format!("/api/v1/work-orders/{c}"), &b.admin).await;
+    let (s, _) = b
+        .delete(&format!("/api/v1/work-orders/{c}"), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::NO_CONTENT);
     let (s, v) = b.get(&format!("/api/v1/work-orders/{c}"), &b.admin).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     assert_eq!(v["error"], "Work order not found");
-    let (s, _) = b.delete(&format!("/api/v1/work-orders/{c}"), &b.admin).await;
+    let (s, _) = b
+        .delete(&format!("/api/v1/work-orders/{c}"), &b.admin)
+        .await;
     assert_eq!(s, StatusCode::NOT_FOUND);
     // The cancelled order's agent cannot complete it any more.
     let (s, _) = complete(&b, &c, &pak, json!({"success": true})).await;
@@ -631,14 +648,22 @@ async fn the_admin_lists_filters_and_cancels_orders() {
     let rows = audit(&b, &c).await;
     assert_eq!(
         actions(&rows),
-        ["workorder.created", "workorder.claimed", "workorder.deleted"]
+        [
+            "workorder.created",
+            "workorder.claimed",
+            "workorder.deleted"
+        ]
     );
     assert_eq!(rows[2].1, "admin");
     // Cancelling is not an event.
     let types: Vec<String> = events(&b).await.into_iter().map(|(t, _)| t).collect();
     assert_eq!(
         types,
-        ["workorder.created", "workorder.created", "workorder.claimed"]
+        [
+            "workorder.created",
+            "workorder.created",
+            "workorder.claimed"
+        ]
     );
 }
 
