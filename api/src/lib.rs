@@ -1,7 +1,8 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`] — over the store of `brokkr-schema`.
+//! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`] — over the store of
+//! `brokkr-schema`.
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
