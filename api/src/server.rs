@@ -18,6 +18,7 @@ use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, config_reload, deployment_objects, diagnostics, generators,
     health, http, probes, propagation, stacks, target_state, webhook_deliveries, webhooks,
+    work_orders,
 };
 
 /// Every handler group of `/api/v1`.
@@ -37,6 +38,7 @@ pub type ApiV1 = (
         health::HealthApi,
         config_reload::ConfigApi,
     ),
+    work_orders::WorkOrdersApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -58,6 +60,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
                 health::HealthApi::new(state.clone()),
                 config_reload::ConfigApi::new(state.clone()),
             ),
+            work_orders::WorkOrdersApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

@@ -19,6 +19,10 @@ struct Fixture {
     s2: String,
     d: String,
     e: String,
+    /// Work orders targeting agent `a`: pending, claimed by `a`, finished (in the log).
+    wo_pending: String,
+    wo_claimed: String,
+    wo_done: String,
     /// A pending diagnostic request for agent `a` on `d`.
     q: String,
     /// A claimed diagnostic request for agent `a` on `d`.
@@ -58,6 +62,38 @@ async fn fixture(b: &TestBroker) -> Fixture {
         let (st, v) = b.post(&path, &b.admin, body).await;
         assert_eq!(st, StatusCode::OK, "{path}: {v}");
     }
+    let mut work_orders = Vec::new();
+    for _ in 0..3 {
+        let (st, v) = b
+            .post(
+                "/api/v1/work-orders",
+                &b.admin,
+                json!({"work_type": "custom", "yaml_content": "a: 1", "targeting": {"agent_ids": [a.0]}}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::CREATED, "{v}");
+        work_orders.push(id_of(&v));
+    }
+    for (order, done) in [(&work_orders[1], false), (&work_orders[2], true)] {
+        let (st, v) = b
+            .post(
+                &format!("/api/v1/work-orders/{order}/claim"),
+                &a.1,
+                json!({"agent_id": a.0}),
+            )
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        if done {
+            let (st, v) = b
+                .post(
+                    &format!("/api/v1/work-orders/{order}/complete"),
+                    &a.1,
+                    json!({"success": true}),
+                )
+                .await;
+            assert_eq!(st, StatusCode::OK, "{v}");
+        }
+    }
     let mut requests = Vec::new();
     for _ in 0..2 {
         let (st, v) = b
@@ -90,6 +126,9 @@ async fn fixture(b: &TestBroker) -> Fixture {
         s2,
         d,
         e: id_of(&ev),
+        wo_pending: work_orders[0].clone(),
+        wo_claimed: work_orders[1].clone(),
+        wo_done: work_orders[2].clone(),
     }
 }
 
@@ -103,6 +142,9 @@ impl Fixture {
             .replace("{s}", &self.s)
             .replace("{d}", &self.d)
             .replace("{e}", &self.e)
+            .replace("{wo_pending}", &self.wo_pending)
+            .replace("{wo_claimed}", &self.wo_claimed)
+            .replace("{wo_done}", &self.wo_done)
             .replace("{qc}", &self.qc)
             .replace("{q}", &self.q)
             .replace("{a_name}", &self.a_name)
@@ -471,6 +513,63 @@ fn rows() -> Vec<Row> {
         row(
             M::POST,
             "/api/v1/admin/config/reload",
+            None,
+            [200, 403, 403, 403, 403],
+        ),
+        // Work orders.
+        row(
+            M::GET,
+            "/api/v1/work-orders",
+            None,
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/work-orders",
+            Some(
+                json!({"work_type": "custom", "yaml_content": "a: 1", "targeting": {"agent_ids": ["{a}"]}}),
+            ),
+            [201, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/work-orders/{wo_pending}",
+            None,
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/work-orders/{wo_pending}",
+            None,
+            [204, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/work-orders/pending",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/work-orders/{wo_pending}/claim",
+            Some(json!({"agent_id": "{a}"})),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/work-orders/{wo_claimed}/complete",
+            Some(json!({"success": true})),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/work-order-log",
+            None,
+            [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/work-order-log/{wo_done}",
             None,
             [200, 403, 403, 403, 403],
         ),

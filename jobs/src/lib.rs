@@ -15,9 +15,9 @@
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
 //!
 //! - [`logging`]: the subscriber of both server binaries, with `log.level` following reloads.
+//! - [`work_order_retry`]: returns a failed work order to `PENDING` when its backoff has passed.
 //!
-//! Still to come: the `work_order_retry` and `template_render` handlers (with work orders and
-//! templates).
+//! Still to come: the `template_render` handler (with templates).
 
 pub mod delivery_client;
 pub mod logging;
@@ -26,4 +26,5 @@ pub mod server;
 pub mod signing;
 pub mod sweeps;
 pub mod webhook_delivery;
+pub mod work_order_retry;
 pub mod worker;

@@ -1,4 +1,5 @@
-//! Periodic sweeps: `stale_claim_reap` (lapsed delivery leases go back to pending),
+//! Periodic sweeps: `stale_claim_reap` (lapsed delivery leases and work-order claims go back to
+//! pending),
 //! `retention_cleanup` (old audit entries, finished deliveries with their attempts, finished
 //! jobs) and `diagnostic_cleanup` (overdue diagnostic requests expire, old ones go).
 //!
@@ -16,8 +17,9 @@ use brokkr_schema::jobs::{
     WebhookDeliveryJob,
 };
 use brokkr_schema::live::LiveSettings;
+use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::{
-    self, StoreResult, deliveries, diagnostics, notify::Channels, retention,
+    self, StoreResult, deliveries, diagnostics, notify::Channels, retention, work_orders,
 };
 use sqlx::PgPool;
 use tokio::sync::watch;
@@ -35,7 +37,8 @@ pub struct SweepContext {
 
 /// Runs one `stale_claim_reap` job: lapsed leases go back to pending, and broker-delivered
 /// deliveries among them get a new `webhook_delivery` job (the one that held the lease may have
-/// died with its worker, or ended while another attempt held it).
+/// died with its worker, or ended while another attempt held it); lapsed work-order claims are
+/// handled by [`reap_work_orders`]. Returns how many deliveries and orders changed.
 pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult<usize> {
     let started = Instant::now();
     let reaped = async {
@@ -54,9 +57,6 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
         StoreResult::Ok(released.len())
     }
     .await;
-    let outcome = if reaped.is_ok() { "success" } else { "error" };
-    ctx.metrics
-        .record_job(STALE_CLAIM_REAP, outcome, started.elapsed());
     if let Ok(n) = &reaped
         && *n > 0
     {
@@ -65,7 +65,82 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
             "lapsed delivery leases returned to pending and re-queued"
         );
     }
-    reaped
+    let orders = reap_work_orders(ctx).await;
+    let total = match (reaped, orders) {
+        (Ok(deliveries), Ok(orders)) => Ok(deliveries + orders),
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let outcome = if total.is_ok() { "success" } else { "error" };
+    ctx.metrics
+        .record_job(STALE_CLAIM_REAP, outcome, started.elapsed());
+    total
+}
+
+/// How overdue a `RETRY_PENDING` order must be before the sweep releases it itself (its
+/// `work_order_retry` job normally does, on time): a safety net for a lost job.
+pub const OVERDUE_RETRY_GRACE_SECONDS: i64 = 60;
+
+/// The work-order part of `stale_claim_reap`, in one transaction: a claim older than its
+/// `claim_timeout_seconds` counts as a failed attempt: the order returns to `PENDING` while it
+/// has retries left, else it moves to the log as failed (`workorder.failed`). Also releases
+/// retries whose job is long overdue. Returns how many orders changed.
+pub async fn reap_work_orders(ctx: &SweepContext) -> StoreResult<usize> {
+    let mut tx = ctx.pool.begin().await?;
+    let system = Actor::system();
+    let lapsed = work_orders::lock_lapsed_claims(&mut tx).await?;
+    for order in &lapsed {
+        let error = format!(
+            "claim timed out: not completed within {} s",
+            order.claim_timeout_seconds
+        );
+        if order.retry_count < order.max_retries {
+            if let Some(returned) =
+                work_orders::return_lapsed_claim(&mut tx, order.id, &error).await?
+            {
+                changes::record(
+                    &mut tx,
+                    &ctx.channels,
+                    &system,
+                    Change::WorkOrderClaimExpired {
+                        order: &returned,
+                        agent_id: order.claimed_by,
+                    },
+                )
+                .await?;
+            }
+        } else if let Some(log) =
+            work_orders::finish(&mut tx, order.id, false, Some(&error)).await?
+        {
+            // One change: the failure's log entry says the claim timed out.
+            changes::record(
+                &mut tx,
+                &ctx.channels,
+                &system,
+                Change::WorkOrderFinished { log: &log },
+            )
+            .await?;
+        }
+    }
+    let overdue =
+        work_orders::release_overdue_retries(&mut tx, OVERDUE_RETRY_GRACE_SECONDS).await?;
+    for order in &overdue {
+        changes::record(
+            &mut tx,
+            &ctx.channels,
+            &system,
+            Change::WorkOrderReleased { order },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    if !lapsed.is_empty() || !overdue.is_empty() {
+        tracing::info!(
+            lapsed_claims = lapsed.len(),
+            overdue_retries = overdue.len(),
+            "work orders returned to pending"
+        );
+    }
+    Ok(lapsed.len() + overdue.len())
 }
 
 /// Runs one `retention_cleanup` job.

@@ -15,7 +15,7 @@ use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::jobs::{
     DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY,
-    WebhookDeliveryJob,
+    WORK_ORDER_RETRY, WebhookDeliveryJob, WorkOrderRetryJob,
 };
 use brokkr_schema::live::{ConfigSource, LiveSettings, ReloadOutcome};
 use brokkr_schema::store::{self, notify::Channels};
@@ -27,6 +27,7 @@ use crate::metrics::WorkerMetrics;
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
 use crate::webhook_delivery::{self, DeliveryContext};
+use crate::work_order_retry::{self, RetryContext};
 
 async fn deliver(
     job: WebhookDeliveryJob,
@@ -51,6 +52,19 @@ async fn deliver(
             Err(Box::new(e))
         }
     }
+}
+
+async fn retry_work_order(
+    job: WorkOrderRetryJob,
+    ctx: Data<Arc<RetryContext>>,
+) -> Result<(), BoxDynError> {
+    work_order_retry::run(&ctx, job)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            tracing::warn!(work_order = %job.work_order_id, error = %e, "work order retry failed; it will run again");
+            Box::new(e) as BoxDynError
+        })
 }
 
 async fn reap(job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
@@ -275,6 +289,19 @@ pub async fn run_live(
             stop_rx.clone(),
         ))
     };
+    let retries = WorkerBuilder::new(format!("{name}-{WORK_ORDER_RETRY}"))
+        .backend(
+            PostgresStorage::<WorkOrderRetryJob>::new(&queue_pool)
+                .with_config(queue_config(channels.queue(WORK_ORDER_RETRY)))
+                .poll_with_strategy(strategy(&channels.queue(WORK_ORDER_RETRY))),
+        )
+        .concurrency(4)
+        .data(Arc::new(RetryContext {
+            pool: pool.clone(),
+            channels: channels.clone(),
+            metrics: metrics.clone(),
+        }))
+        .build(retry_work_order);
     let schedulers = [
         sweep(STALE_CLAIM_REAP, |s| {
             s.worker.stale_claim_reap_interval_seconds
@@ -313,6 +340,7 @@ pub async fn run_live(
         tokio::spawn(reaper.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(diagnostics_cleaner.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(retries.run_until(until_stopped(stop_rx.clone()))),
     ];
     let all = futures::future::join_all(consumers);
     // Run until the shutdown signal, then give in-flight jobs the deadline.

@@ -105,3 +105,24 @@ impl SweepJob {
         format!("{queue}:{}:{}", self.interval, self.slot)
     }
 }
+
+/// Payload of [`WORK_ORDER_RETRY`] jobs: return a failed order to `PENDING` once its backoff
+/// has passed (the job is scheduled to run then).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WorkOrderRetryJob {
+    /// The `work_orders` row in `RETRY_PENDING`.
+    pub work_order_id: Uuid,
+    /// The order's `retry_count` when the retry was scheduled: a job of an older failure does
+    /// nothing.
+    pub retry_count: i32,
+}
+
+impl WorkOrderRetryJob {
+    /// Idempotency key: one job per retry of an order.
+    pub fn idempotency_key(&self) -> String {
+        format!(
+            "work_order_retry:{}:{}",
+            self.work_order_id, self.retry_count
+        )
+    }
+}

@@ -708,3 +708,118 @@ pub struct ConfigReloadResponse {
     pub success: bool,
     pub message: String,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Work orders: one-off tasks (builds, custom YAML) that agents claim, run and report on.
+// ---------------------------------------------------------------------------------------------
+
+/// The states of an order in the active queue.
+pub const WORK_ORDER_STATUSES: &[&str] = &["PENDING", "CLAIMED", "RETRY_PENDING"];
+
+/// A work order in the active queue. `GET /work-orders/{id}` also shows finished orders from the
+/// log this way, with status `COMPLETED` or `FAILED`.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct WorkOrder {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    /// What kind of task this is, e.g. `build` or `custom`.
+    pub work_type: String,
+    pub yaml_content: String,
+    /// `PENDING`, `CLAIMED` or `RETRY_PENDING` (`COMPLETED`/`FAILED` for a finished order).
+    pub status: String,
+    /// The agent holding the claim.
+    pub claimed_by: Option<Uuid>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    /// A claim older than this returns the order to `PENDING`.
+    pub claim_timeout_seconds: i32,
+    /// Retries allowed after the first attempt.
+    pub max_retries: i32,
+    /// Retries used so far.
+    pub retry_count: i32,
+    /// Base of the retry delay: `backoff_seconds × 2^retry_count`.
+    pub backoff_seconds: i32,
+    /// When a `RETRY_PENDING` order becomes claimable again.
+    pub next_retry_after: Option<DateTime<Utc>>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// A finished work order (write-once).
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct WorkOrderLog {
+    /// The id the order had in the active queue.
+    pub id: Uuid,
+    pub work_type: String,
+    pub created_at: DateTime<Utc>,
+    pub claimed_at: Option<DateTime<Utc>>,
+    pub completed_at: DateTime<Utc>,
+    /// The agent that last held the order.
+    pub claimed_by: Option<Uuid>,
+    pub success: bool,
+    pub retries_attempted: i32,
+    /// The agent's message (a result on success, the error on failure).
+    pub result_message: Option<String>,
+    pub yaml_content: String,
+}
+
+/// Which agents may claim a work order: any listed agent, any agent with one of the labels, or
+/// any agent with one of the annotations (same key and value).
+#[derive(Debug, Clone, Default, Object)]
+pub struct WorkOrderTargeting {
+    pub agent_ids: Option<Vec<Uuid>>,
+    pub labels: Option<Vec<String>>,
+    pub annotations: Option<std::collections::BTreeMap<String, String>>,
+}
+
+/// Body of `POST /work-orders`.
+#[derive(Debug, Clone, Object)]
+pub struct CreateWorkOrderRequest {
+    pub work_type: String,
+    pub yaml_content: String,
+    /// At least 0; default 3.
+    pub max_retries: Option<i32>,
+    /// Greater than 0; default 60.
+    pub backoff_seconds: Option<i32>,
+    /// Greater than 0; default 3600.
+    pub claim_timeout_seconds: Option<i32>,
+    /// At least one of `agent_ids`, `labels`, `annotations` is required.
+    pub targeting: Option<WorkOrderTargeting>,
+    /// Deprecated: merged into `targeting.agent_ids`.
+    pub target_agent_ids: Option<Vec<Uuid>>,
+}
+
+/// Body of `POST /work-orders/{id}/claim`.
+#[derive(Debug, Clone, Object)]
+pub struct ClaimWorkOrderRequest {
+    /// The claiming agent (an agent can only claim for itself).
+    pub agent_id: Uuid,
+}
+
+fn default_retryable() -> bool {
+    true
+}
+
+/// Body of `POST /work-orders/{id}/complete`.
+#[derive(Debug, Clone, Object)]
+pub struct CompleteWorkOrderRequest {
+    pub success: bool,
+    /// A result on success, the error on failure.
+    pub message: Option<String>,
+    /// On failure: may the order be tried again? Default true.
+    #[oai(default = "default_retryable")]
+    pub retryable: bool,
+}
+
+/// Answer `202` of `POST /work-orders/{id}/complete`: the failure will be retried.
+#[derive(Debug, Clone, Object)]
+pub struct WorkOrderRetryScheduled {
+    /// Always `retry_scheduled`.
+    pub status: String,
+    /// Retries used, this one included.
+    pub retry_count: i32,
+    /// When the order becomes claimable again.
+    pub next_retry_after: Option<DateTime<Utc>>,
+}

@@ -14,7 +14,7 @@ use uuid::Uuid;
 use super::StoreResult;
 use super::notify::{self, Channels, Scope};
 use crate::events::{self, BrokkrEvent};
-use crate::models::{AgentEvent, DeploymentObject, DiagnosticRequest};
+use crate::models::{AgentEvent, DeploymentObject, DiagnosticRequest, WorkOrder, WorkOrderLog};
 
 /// Who made a change.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -229,6 +229,36 @@ pub enum Change<'a> {
     /// Settings were reloaded; `changes` lists keys (secret values redacted).
     ConfigReloaded {
         changes: &'a Value,
+    },
+    /// A work order was queued for the agents `targeting` (JSON) selects.
+    WorkOrderCreated {
+        order: &'a WorkOrder,
+        targeting: &'a Value,
+    },
+    /// An agent claimed a work order.
+    WorkOrderClaimed {
+        order: &'a WorkOrder,
+    },
+    /// A work order finished (success or for good failure) and moved to the log.
+    WorkOrderFinished {
+        log: &'a WorkOrderLog,
+    },
+    /// A failed attempt will be retried after the order's backoff.
+    WorkOrderRetryScheduled {
+        order: &'a WorkOrder,
+    },
+    /// The backoff of a failed order passed: it is claimable again.
+    WorkOrderReleased {
+        order: &'a WorkOrder,
+    },
+    /// A claim outlived `claim_timeout_seconds`: the order is claimable again (a failed attempt).
+    WorkOrderClaimExpired {
+        order: &'a WorkOrder,
+        agent_id: Option<Uuid>,
+    },
+    /// A work order was cancelled.
+    WorkOrderDeleted {
+        order: &'a WorkOrder,
     },
 }
 
@@ -617,6 +647,84 @@ impl Change<'_> {
                 "webhook_delivery",
                 delivery_id,
                 json!({"status": status}),
+            ),
+            Change::WorkOrderCreated { order, targeting } => {
+                let data = json!({
+                    "work_order_id": order.id,
+                    "work_type": order.work_type,
+                    "status": order.status,
+                });
+                let mut details = data.clone();
+                details["targeting"] = targeting.clone();
+                Effects {
+                    event: Some((events::WORKORDER_CREATED, data)),
+                    ..plain("workorder.created", "work_order", order.id, details)
+                }
+            }
+            Change::WorkOrderClaimed { order } => {
+                let data = json!({
+                    "work_order_id": order.id,
+                    "work_type": order.work_type,
+                    "agent_id": order.claimed_by,
+                    "claimed_at": order.claimed_at,
+                });
+                Effects {
+                    event: Some((events::WORKORDER_CLAIMED, data.clone())),
+                    ..plain("workorder.claimed", "work_order", order.id, data)
+                }
+            }
+            Change::WorkOrderFinished { log } => {
+                let data = json!({
+                    "work_order_log_id": log.id,
+                    "work_order_id": log.id,
+                    "work_type": log.work_type,
+                    "success": log.success,
+                    "result_message": log.result_message,
+                    "agent_id": log.claimed_by,
+                    "retries_attempted": log.retries_attempted,
+                    "completed_at": log.completed_at,
+                });
+                let (action, event_type) = if log.success {
+                    ("workorder.completed", events::WORKORDER_COMPLETED)
+                } else {
+                    ("workorder.failed", events::WORKORDER_FAILED)
+                };
+                Effects {
+                    event: Some((event_type, data.clone())),
+                    ..plain(action, "work_order", log.id, data)
+                }
+            }
+            Change::WorkOrderRetryScheduled { order } => plain(
+                "workorder.retry",
+                "work_order",
+                order.id,
+                json!({
+                    "retry_count": order.retry_count,
+                    "next_retry_after": order.next_retry_after,
+                    "last_error": order.last_error,
+                }),
+            ),
+            Change::WorkOrderReleased { order } => plain(
+                "workorder.released",
+                "work_order",
+                order.id,
+                json!({"retry_count": order.retry_count}),
+            ),
+            Change::WorkOrderClaimExpired { order, agent_id } => plain(
+                "workorder.claim_expired",
+                "work_order",
+                order.id,
+                json!({
+                    "agent_id": agent_id,
+                    "retry_count": order.retry_count,
+                    "claim_timeout_seconds": order.claim_timeout_seconds,
+                }),
+            ),
+            Change::WorkOrderDeleted { order } => plain(
+                "workorder.deleted",
+                "work_order",
+                order.id,
+                json!({"work_type": order.work_type, "status": order.status}),
             ),
         }
     }

@@ -30,6 +30,7 @@ pub mod stacks;
 pub mod subscriptions;
 pub mod target_state;
 pub mod webhooks;
+pub mod work_orders;
 
 use std::time::Duration;
 
