@@ -1,7 +1,8 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`], [`webhooks`] — over the store of `brokkr-schema`.
+//! [`deployment_objects`], [`target_state`], [`webhooks`], [`templates`] — over the store of
+//! `brokkr-schema`.
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
@@ -28,6 +29,7 @@ pub mod server;
 pub mod stacks;
 pub mod state;
 pub mod target_state;
+pub mod templates;
 pub mod webhook_deliveries;
 pub mod webhooks;
 
@@ -52,4 +54,6 @@ pub enum ApiTags {
     Admin,
     /// Webhook subscriptions and their deliveries.
     Webhooks,
+    /// Stack templates, their labels, annotations and rollouts.
+    Templates,
 }

@@ -16,7 +16,7 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, deployment_objects, generators, http, probes, propagation,
-    stacks, target_state, webhook_deliveries, webhooks,
+    stacks, target_state, templates, webhook_deliveries, webhooks,
 };
 
 /// Every handler group of `/api/v1`.
@@ -31,6 +31,7 @@ pub type ApiV1 = (
     audit::AuditApi,
     webhooks::WebhooksApi,
     webhook_deliveries::WebhookDeliveriesApi,
+    templates::TemplatesApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -47,6 +48,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             audit::AuditApi::new(state.clone()),
             webhooks::WebhooksApi::new(state.clone()),
             webhook_deliveries::WebhookDeliveriesApi::new(state.clone()),
+            templates::TemplatesApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

@@ -14,13 +14,16 @@
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
 //!
-//! Still to come: the `work_order_retry` and `template_render` handlers (with work orders and
-//! templates).
+//! - [`template_render`]: re-renders one stack of a template rollout with the new version (and
+//!   the off-runtime rendering the broker uses to instantiate templates).
+//!
+//! Still to come: the `work_order_retry` handler (with work orders).
 
 pub mod delivery_client;
 pub mod metrics;
 pub mod server;
 pub mod signing;
 pub mod sweeps;
+pub mod template_render;
 pub mod webhook_delivery;
 pub mod worker;

@@ -14,7 +14,8 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::jobs::{
-    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY, WebhookDeliveryJob,
+    RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, TEMPLATE_RENDER, TemplateRenderJob,
+    WEBHOOK_DELIVERY, WebhookDeliveryJob,
 };
 use brokkr_schema::store::{self, notify::Channels};
 use poem::listener::{Acceptor, Listener, TcpListener};
@@ -24,6 +25,7 @@ use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
+use crate::template_render::{self, RenderContext};
 use crate::webhook_delivery::{self, DeliveryContext, RetrySchedule};
 
 async fn deliver(
@@ -51,6 +53,19 @@ async fn clean(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDy
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
+}
+
+async fn render_template(
+    job: TemplateRenderJob,
+    ctx: Data<Arc<RenderContext>>,
+) -> Result<(), BoxDynError> {
+    match template_render::run(&ctx, job).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(rollout = %job.rollout_id, stack = %job.stack_id, error = %e, "template render job failed; it will run again");
+            Err(Box::new(e))
+        }
+    }
 }
 
 /// A unique name for this worker process.
@@ -183,6 +198,20 @@ pub async fn run(
         .concurrency(1)
         .data(sweep_ctx)
         .build(clean);
+    let render_ctx = Arc::new(RenderContext {
+        pool: pool.clone(),
+        channels: channels.clone(),
+        metrics: metrics.clone(),
+    });
+    let renderer = WorkerBuilder::new(format!("{name}-{TEMPLATE_RENDER}"))
+        .backend(
+            PostgresStorage::<TemplateRenderJob>::new(&pool)
+                .with_config(queue_config(channels.queue(TEMPLATE_RENDER)))
+                .poll_with_strategy(strategy(&channels.queue(TEMPLATE_RENDER))),
+        )
+        .concurrency(2)
+        .data(render_ctx)
+        .build(render_template);
     let schedulers = [
         tokio::spawn(sweeps::schedule(
             pool.clone(),
@@ -214,6 +243,7 @@ pub async fn run(
         tokio::spawn(deliveries.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(reaper.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(renderer.run_until(until_stopped(stop_rx.clone()))),
     ];
     let all = futures::future::join_all(consumers);
     // Run until the shutdown signal, then give in-flight jobs the deadline.

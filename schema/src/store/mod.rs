@@ -27,6 +27,7 @@ pub mod retention;
 pub mod stacks;
 pub mod subscriptions;
 pub mod target_state;
+pub mod templates;
 pub mod webhooks;
 
 use std::time::Duration;
