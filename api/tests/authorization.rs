@@ -19,6 +19,9 @@ struct Fixture {
     s2: String,
     d: String,
     e: String,
+    /// A template of g (with the stack's label and annotation) and a rollout of it.
+    t: String,
+    r: String,
 }
 
 async fn fixture(b: &TestBroker) -> Fixture {
@@ -54,7 +57,36 @@ async fn fixture(b: &TestBroker) -> Fixture {
         let (st, v) = b.post(&path, &b.admin, body).await;
         assert_eq!(st, StatusCode::OK, "{path}: {v}");
     }
+    let (st, t) = b
+        .post(
+            "/api/v1/templates",
+            &g.1,
+            json!({
+                "name": format!("t-{n}"),
+                "template_content": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n",
+                "parameters_schema": r#"{"type":"object","properties":{"name":{"type":"string","default":"cm"}}}"#,
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let t = id_of(&t);
+    for (path, body) in [
+        (format!("/api/v1/templates/{t}/labels"), json!("env:prod")),
+        (
+            format!("/api/v1/templates/{t}/annotations"),
+            json!({"key": "region", "value": "eu"}),
+        ),
+    ] {
+        let (st, v) = b.post(&path, &g.1, body).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    }
+    let (st, r) = b
+        .post(&format!("/api/v1/templates/{t}/rollout"), &g.1, json!(null))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{r}");
     Fixture {
+        t,
+        r: id_of(&r),
         a_name: format!("a-{n}"),
         a,
         b: other,
@@ -77,6 +109,8 @@ impl Fixture {
             .replace("{s}", &self.s)
             .replace("{d}", &self.d)
             .replace("{e}", &self.e)
+            .replace("{t}", &self.t)
+            .replace("{r}", &self.r)
             .replace("{a_name}", &self.a_name)
             .replace("{uniq}", &uuid::Uuid::new_v4().simple().to_string())
     }
@@ -387,6 +421,87 @@ fn rows() -> Vec<Row> {
             "/api/v1/deployment-objects/{d}",
             None,
             [200, 200, 404, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/stacks/{s}/deployment-objects/from-template",
+            Some(json!({"template_id": "{t}", "parameters": {"name": "x"}})),
+            [201, 403, 403, 201, 404],
+        ),
+        row(M::GET, "/api/v1/templates", None, [200, 403, 403, 200, 200]),
+        row(
+            M::POST,
+            "/api/v1/templates",
+            Some(
+                json!({"name": "t-{uniq}", "template_content": "a: b", "parameters_schema": "{}"}),
+            ),
+            [201, 403, 403, 201, 201],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::PUT,
+            "/api/v1/templates/{t}",
+            Some(json!({"template_content": "a: {{ b }}", "parameters_schema": "{}"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/labels",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/labels",
+            Some(json!("tier:web")),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}/labels/env:prod",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/annotations",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/annotations",
+            Some(json!({"key": "k", "value": "v"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}/annotations/region",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/rollout",
+            None,
+            [202, 403, 403, 202, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/rollouts/{r}",
+            None,
+            [200, 403, 403, 200, 404],
         ),
     ]
 }
