@@ -188,7 +188,11 @@ impl TemplatesApi {
     }
 
     /// Stores a version and records it.
-    async fn store_version(&self, caller: &Caller, new: NewVersion<'_>) -> ApiResult<StackTemplate> {
+    async fn store_version(
+        &self,
+        caller: &Caller,
+        new: NewVersion<'_>,
+    ) -> ApiResult<StackTemplate> {
         let mut write = self.state.write(caller.actor()).await?;
         let (created, previous) = store_templates::create_version(write.conn(), &new).await?;
         write
@@ -527,7 +531,10 @@ impl TemplatesApi {
                 Err(StoreError::NotFound) => return Err(stack_not_found().into()),
                 Err(e) => return Err(e.into()),
             };
-            if caller.generator().is_some_and(|me| stack.generator_id != me) {
+            if caller
+                .generator()
+                .is_some_and(|me| stack.generator_id != me)
+            {
                 return Err(stack_not_found().into());
             }
             let named = readable(&mut conn, caller, body.template_id).await?;

@@ -147,7 +147,10 @@ async fn updates_create_versions_that_keep_labels_and_annotations() {
     assert_ne!(id1, id2);
     assert_eq!(v2["version"], 2);
     assert_eq!(v2["name"], "web");
-    assert_eq!(v2["description"], "a config map", "description carries over");
+    assert_eq!(
+        v2["description"], "a config map",
+        "description carries over"
+    );
     let (_, labels) = b
         .get(&format!("/api/v1/templates/{id2}/labels"), &b.admin)
         .await;
@@ -216,7 +219,10 @@ async fn instantiation_applies_defaults_and_records_provenance_in_one_change() {
     assert_eq!(s, StatusCode::CREATED, "{object}");
     let yaml = object["yaml_content"].as_str().unwrap();
     assert!(yaml.contains("name: app"), "{yaml}");
-    assert!(yaml.contains("replicas: \"2\""), "top-level default: {yaml}");
+    assert!(
+        yaml.contains("replicas: \"2\""),
+        "top-level default: {yaml}"
+    );
     assert!(yaml.contains("cpu: \"100m\""), "nested default: {yaml}");
     assert_eq!(object["stack_id"], stack.as_str());
 
@@ -267,13 +273,18 @@ async fn invalid_parameters_list_each_failing_path_and_write_nothing() {
         .map(|e| e.as_str().unwrap())
         .collect();
     assert_eq!(errors.len(), 3, "{errors:?}");
-    assert!(errors.iter().any(|e| e.starts_with("/replicas: ")), "{errors:?}");
+    assert!(
+        errors.iter().any(|e| e.starts_with("/replicas: ")),
+        "{errors:?}"
+    );
     assert!(
         errors.iter().any(|e| e.starts_with("/resources/cpu: ")),
         "{errors:?}"
     );
     assert!(
-        errors.iter().any(|e| e.starts_with("/: ") && e.contains("name")),
+        errors
+            .iter()
+            .any(|e| e.starts_with("/: ") && e.contains("name")),
         "{errors:?}"
     );
 
@@ -299,7 +310,13 @@ async fn invalid_parameters_list_each_failing_path_and_write_nothing() {
         json!({"name": "plain", "template_content": "hello: world", "parameters_schema": "{}"}),
     )
     .await;
-    let (s, v) = instantiate(&b, &b.admin, &stack, json!({"template_id": id_of(&not_k8s)})).await;
+    let (s, v) = instantiate(
+        &b,
+        &b.admin,
+        &stack,
+        json!({"template_id": id_of(&not_k8s)}),
+    )
+    .await;
     assert_eq!(s, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
     assert_eq!(v["document_index"], 0);
     let (s, v) = instantiate(
@@ -322,8 +339,12 @@ async fn label_and_annotation_mismatch_is_422_with_what_is_missing() {
     let t = create_template(&b, &b.admin, template_body("web")).await;
     let id = id_of(&t);
     for label in ["env=production", "tier=1"] {
-        b.post(&format!("/api/v1/templates/{id}/labels"), &b.admin, json!(label))
-            .await;
+        b.post(
+            &format!("/api/v1/templates/{id}/labels"),
+            &b.admin,
+            json!(label),
+        )
+        .await;
     }
     b.post(
         &format!("/api/v1/templates/{id}/annotations"),
@@ -352,12 +373,23 @@ async fn label_and_annotation_mismatch_is_422_with_what_is_missing() {
     assert_eq!(b.count("deployment_objects").await, 0);
 
     // Once the stack carries everything (and more), it matches.
-    b.post(&format!("/api/v1/stacks/{stack}/labels"), &b.admin, json!("tier=1"))
-        .await;
-    b.post(&format!("/api/v1/stacks/{stack}/labels"), &b.admin, json!("extra"))
-        .await;
-    b.delete(&format!("/api/v1/stacks/{stack}/annotations/region"), &b.admin)
-        .await;
+    b.post(
+        &format!("/api/v1/stacks/{stack}/labels"),
+        &b.admin,
+        json!("tier=1"),
+    )
+    .await;
+    b.post(
+        &format!("/api/v1/stacks/{stack}/labels"),
+        &b.admin,
+        json!("extra"),
+    )
+    .await;
+    b.delete(
+        &format!("/api/v1/stacks/{stack}/annotations/region"),
+        &b.admin,
+    )
+    .await;
     b.post(
         &format!("/api/v1/stacks/{stack}/annotations"),
         &b.admin,
@@ -389,7 +421,12 @@ async fn instantiation_renders_the_latest_version() {
     )
     .await;
     assert_eq!(s, StatusCode::CREATED, "{object}");
-    assert!(object["yaml_content"].as_str().unwrap().contains("kind: Secret"));
+    assert!(
+        object["yaml_content"]
+            .as_str()
+            .unwrap()
+            .contains("kind: Secret")
+    );
     let mut conn = b.db.connect().await;
     let (template_id, version): (Uuid, i32) = sqlx::query_as(
         "SELECT template_id, template_version FROM rendered_deployment_objects
@@ -437,7 +474,10 @@ async fn access_rules_for_system_and_generator_templates() {
     assert_eq!(list.as_array().unwrap().len(), 3, "{list}");
     let (_, list) = b.get("/api/v1/templates", &h).await;
     assert_eq!(list.as_array().unwrap().len(), 1, "{list}");
-    assert_eq!(b.get("/api/v1/templates", &agent).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(
+        b.get("/api/v1/templates", &agent).await.0,
+        StatusCode::FORBIDDEN
+    );
 
     let own_path = format!("/api/v1/templates/{}", id_of(&own));
     let sys_path = format!("/api/v1/templates/{}", id_of(&system));
@@ -514,8 +554,13 @@ async fn a_rollout_rerenders_stacks_and_reports_invalid_parameters() {
         ("manual", json!({"name": "manual"})),
     ] {
         let stack = b.stack(&g, name).await;
-        let (s, v) = instantiate(&b, &g, &stack, json!({"template_id": t1, "parameters": params}))
-            .await;
+        let (s, v) = instantiate(
+            &b,
+            &g,
+            &stack,
+            json!({"template_id": t1, "parameters": params}),
+        )
+        .await;
         assert_eq!(s, StatusCode::CREATED, "{v}");
         stacks.push(stack);
     }
@@ -566,12 +611,11 @@ async fn a_rollout_rerenders_stacks_and_reports_invalid_parameters() {
     assert_eq!(covered, expected, "{rollout}");
     // One job per stack, in the same transaction as the rollout.
     let mut conn = b.db.connect().await;
-    let queued: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM apalis.jobs WHERE job_type = 'template_render'",
-    )
-    .fetch_one(&mut conn)
-    .await
-    .unwrap();
+    let queued: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM apalis.jobs WHERE job_type = 'template_render'")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
     assert_eq!(queued, 3);
 
     // `moved-on` gets a new deployment object before its job runs: it is skipped.
@@ -615,7 +659,10 @@ async fn a_rollout_rerenders_stacks_and_reports_invalid_parameters() {
         .await;
     assert_eq!(latest[0]["id"], rendered["deployment_object_id"]);
     let yaml = latest[0]["yaml_content"].as_str().unwrap();
-    assert!(yaml.contains("version: \"2\"") && yaml.contains("name: ok"), "{yaml}");
+    assert!(
+        yaml.contains("version: \"2\"") && yaml.contains("name: ok"),
+        "{yaml}"
+    );
     assert_eq!(
         audit_actions(&b, rendered["deployment_object_id"].as_str().unwrap()).await,
         vec!["deployment_object.created"]
@@ -625,7 +672,10 @@ async fn a_rollout_rerenders_stacks_and_reports_invalid_parameters() {
     assert_eq!(invalid["status"], "invalid_parameters", "{invalid}");
     let errors = invalid["validation_errors"].as_array().unwrap();
     assert_eq!(errors.len(), 1, "{invalid}");
-    assert!(errors[0].as_str().unwrap().starts_with("/replicas: "), "{invalid}");
+    assert!(
+        errors[0].as_str().unwrap().starts_with("/replicas: "),
+        "{invalid}"
+    );
     assert!(invalid["deployment_object_id"].is_null());
     let (_, many_objects) = b
         .get(&format!("/api/v1/stacks/{many}/deployment-objects"), &g)
@@ -637,7 +687,10 @@ async fn a_rollout_rerenders_stacks_and_reports_invalid_parameters() {
     let (_, moved_objects) = b
         .get(&format!("/api/v1/stacks/{moved_on}/deployment-objects"), &g)
         .await;
-    assert_eq!(moved_objects[0]["id"], hand["id"], "a newer object is never overwritten");
+    assert_eq!(
+        moved_objects[0]["id"], hand["id"],
+        "a newer object is never overwritten"
+    );
 
     // The rollout itself is audited; a second rollout finds only what is still on version 1.
     assert_eq!(

@@ -130,8 +130,7 @@ async fn render_stack(
         Err(e) => return Ok(RenderOutcome::Failed(e.to_string())),
     };
     let object =
-        templates::insert_rendered(&mut *conn, job.stack_id, &yaml, &template, &parameters)
-            .await?;
+        templates::insert_rendered(&mut *conn, job.stack_id, &yaml, &template, &parameters).await?;
     let actor = Actor {
         kind: ActorKind::parse(&pending.actor_type),
         id: pending.actor_id,
@@ -151,7 +150,10 @@ async fn render_stack(
 /// Runs one `template_render` job. `None` when the stack's result was already decided (the job
 /// ran before). Database failures are errors (the job runs again); everything else is an
 /// outcome stored on the rollout.
-pub async fn run(ctx: &RenderContext, job: TemplateRenderJob) -> StoreResult<Option<RenderOutcome>> {
+pub async fn run(
+    ctx: &RenderContext,
+    job: TemplateRenderJob,
+) -> StoreResult<Option<RenderOutcome>> {
     let started = Instant::now();
     let result = async {
         let mut tx = ctx.pool.begin().await?;

@@ -59,11 +59,19 @@ async fn a_worker_rolls_a_new_template_version_out_to_every_stack() {
         .await;
     assert_eq!(s, StatusCode::OK, "{v2}");
     let (s, rollout) = b
-        .post(&format!("/api/v1/templates/{t1}/rollout"), &b.admin, json!(null))
+        .post(
+            &format!("/api/v1/templates/{t1}/rollout"),
+            &b.admin,
+            json!(null),
+        )
         .await;
     assert_eq!(s, StatusCode::ACCEPTED, "{rollout}");
     assert_eq!(rollout["stacks"].as_array().unwrap().len(), 3);
-    let path = format!("/api/v1/templates/{}/rollouts/{}", id_of(&v2), id_of(&rollout));
+    let path = format!(
+        "/api/v1/templates/{}/rollouts/{}",
+        id_of(&v2),
+        id_of(&rollout)
+    );
 
     let deadline = Instant::now() + Duration::from_secs(30);
     let done: Value = loop {
@@ -78,7 +86,10 @@ async fn a_worker_rolls_a_new_template_version_out_to_every_stack() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    for (stack, expected) in stacks.iter().zip(["rendered", "rendered", "invalid_parameters"]) {
+    for (stack, expected) in stacks
+        .iter()
+        .zip(["rendered", "rendered", "invalid_parameters"])
+    {
         let result = done["stacks"]
             .as_array()
             .unwrap()
@@ -87,7 +98,10 @@ async fn a_worker_rolls_a_new_template_version_out_to_every_stack() {
             .unwrap();
         assert_eq!(result["status"], expected, "{done}");
         let (_, objects) = b
-            .get(&format!("/api/v1/stacks/{stack}/deployment-objects"), &b.admin)
+            .get(
+                &format!("/api/v1/stacks/{stack}/deployment-objects"),
+                &b.admin,
+            )
             .await;
         let latest = objects[0]["yaml_content"].as_str().unwrap();
         if expected == "rendered" {

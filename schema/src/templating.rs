@@ -102,7 +102,9 @@ fn describe(err: &tera::Error) -> String {
 }
 
 fn no_env(_: &HashMap<String, Value>) -> tera::Result<Value> {
-    Err(tera::Error::msg("get_env is not available in Brokkr templates"))
+    Err(tera::Error::msg(
+        "get_env is not available in Brokkr templates",
+    ))
 }
 
 fn bounded_range(args: &HashMap<String, Value>) -> tera::Result<Value> {
@@ -197,8 +199,8 @@ fn compile_schema(text: &str) -> Result<(Value, jsonschema::Validator), Template
             "a schema must be a JSON object or a boolean".into(),
         ));
     }
-    let validator = jsonschema::validator_for(&schema)
-        .map_err(|e| TemplateError::Schema(e.to_string()))?;
+    let validator =
+        jsonschema::validator_for(&schema).map_err(|e| TemplateError::Schema(e.to_string()))?;
     Ok((schema, validator))
 }
 
@@ -448,12 +450,12 @@ mod tests {
         let errors = t.check_parameters(&json!({"replicas": 0})).unwrap_err();
         assert_eq!(errors.len(), 2, "{errors:?}");
         assert!(errors.iter().any(|e| e.starts_with("/replicas: ")));
-        assert!(errors.iter().any(|e| e.starts_with("/: ") && e.contains("name")));
         assert!(
-            t.render(&json!({"name": "x"}))
-                .unwrap()
-                .contains("name: x")
+            errors
+                .iter()
+                .any(|e| e.starts_with("/: ") && e.contains("name"))
         );
+        assert!(t.render(&json!({"name": "x"})).unwrap().contains("name: x"));
     }
 
     #[test]
@@ -513,5 +515,18 @@ mod tests {
         );
         assert_eq!(m.missing_labels, l(&["tier=1"]));
         assert_eq!(m.missing_annotations, a(&[("region", "eu")]));
+    }
+
+    #[test]
+    fn the_readme_example_renders_with_its_defaults() {
+        let t = compile("apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: {{ name }}\nspec:\n  replicas: {{ replicas }}\n  selector: {matchLabels: {app: \"{{ name }}\"}}\n  template:\n    metadata: {labels: {app: \"{{ name }}\"}}\n    spec:\n      containers:\n        - name: app\n          image: {{ image }}\n          resources: {requests: {cpu: \"{{ resources.cpu }}\"}}\n", "{\"type\":\"object\",\"required\":[\"name\",\"image\"],\"properties\":{\"name\":{\"type\":\"string\"},\"image\":{\"type\":\"string\"},\"replicas\":{\"type\":\"integer\",\"minimum\":1,\"maximum\":20,\"default\":2},\"resources\":{\"type\":\"object\",\"properties\":{\"cpu\":{\"type\":\"string\",\"default\":\"100m\"}}}}}").unwrap();
+        let yaml = t
+            .render(&json!({"name": "api", "image": "nginx:1.27"}))
+            .unwrap();
+        assert!(
+            yaml.contains("replicas: 2") && yaml.contains("cpu: \"100m\""),
+            "{yaml}"
+        );
+        assert!(yaml.contains("app: \"api\""), "{yaml}");
     }
 }

@@ -274,12 +274,10 @@ pub async fn stack_terms(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult
             .bind(stack_id)
             .fetch_all(&mut *conn)
             .await?,
-        annotations: sqlx::query_as(
-            "SELECT key, value FROM stack_annotations WHERE stack_id = $1",
-        )
-        .bind(stack_id)
-        .fetch_all(&mut *conn)
-        .await?,
+        annotations: sqlx::query_as("SELECT key, value FROM stack_annotations WHERE stack_id = $1")
+            .bind(stack_id)
+            .fetch_all(&mut *conn)
+            .await?,
     })
 }
 
