@@ -1,9 +1,9 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
-//! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`], [`diagnostics`],
-//! [`health`], [`config_reload`] — over the store of `brokkr-schema`. [`cors`] applies the CORS
-//! settings in effect (they follow reloads).
+//! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`], [`templates`],
+//! [`diagnostics`], [`health`], [`config_reload`] — over the store of `brokkr-schema`. [`cors`]
+//! applies the CORS settings in effect (they follow reloads).
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
@@ -34,6 +34,7 @@ pub mod server;
 pub mod stacks;
 pub mod state;
 pub mod target_state;
+pub mod templates;
 pub mod webhook_deliveries;
 pub mod webhooks;
 pub mod work_orders;
@@ -65,4 +66,6 @@ pub enum ApiTags {
     Webhooks,
     /// One-off tasks for agents and the log of finished ones.
     WorkOrders,
+    /// Stack templates, their labels, annotations and rollouts.
+    Templates,
 }

@@ -17,8 +17,8 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, config_reload, deployment_objects, diagnostics, generators,
-    health, http, probes, propagation, stacks, target_state, webhook_deliveries, webhooks,
-    work_orders,
+    health, http, probes, propagation, stacks, target_state, templates, webhook_deliveries,
+    webhooks, work_orders,
 };
 
 /// Every handler group of `/api/v1`.
@@ -39,6 +39,7 @@ pub type ApiV1 = (
         config_reload::ConfigApi,
     ),
     work_orders::WorkOrdersApi,
+    templates::TemplatesApi,
 );
 
 /// The OpenAPI service of `/api/v1`.
@@ -61,6 +62,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
                 config_reload::ConfigApi::new(state.clone()),
             ),
             work_orders::WorkOrdersApi::new(state.clone()),
+            templates::TemplatesApi::new(state.clone()),
         ),
         "Brokkr",
         env!("CARGO_PKG_VERSION"),

@@ -27,6 +27,9 @@ struct Fixture {
     q: String,
     /// A claimed diagnostic request for agent `a` on `d`.
     qc: String,
+    /// A template of g (with the stack's label and annotation) and a rollout of it.
+    t: String,
+    r: String,
 }
 
 async fn fixture(b: &TestBroker) -> Fixture {
@@ -114,7 +117,36 @@ async fn fixture(b: &TestBroker) -> Fixture {
         )
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, t) = b
+        .post(
+            "/api/v1/templates",
+            &g.1,
+            json!({
+                "name": format!("t-{n}"),
+                "template_content": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n",
+                "parameters_schema": r#"{"type":"object","properties":{"name":{"type":"string","default":"cm"}}}"#,
+            }),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED, "{t}");
+    let t = id_of(&t);
+    for (path, body) in [
+        (format!("/api/v1/templates/{t}/labels"), json!("env:prod")),
+        (
+            format!("/api/v1/templates/{t}/annotations"),
+            json!({"key": "region", "value": "eu"}),
+        ),
+    ] {
+        let (st, v) = b.post(&path, &g.1, body).await;
+        assert_eq!(st, StatusCode::OK, "{path}: {v}");
+    }
+    let (st, r) = b
+        .post(&format!("/api/v1/templates/{t}/rollout"), &g.1, json!(null))
+        .await;
+    assert_eq!(st, StatusCode::ACCEPTED, "{r}");
     Fixture {
+        t,
+        r: id_of(&r),
         q: requests[0].clone(),
         qc: requests[1].clone(),
         a_name: format!("a-{n}"),
@@ -147,6 +179,8 @@ impl Fixture {
             .replace("{wo_done}", &self.wo_done)
             .replace("{qc}", &self.qc)
             .replace("{q}", &self.q)
+            .replace("{t}", &self.t)
+            .replace("{r}", &self.r)
             .replace("{a_name}", &self.a_name)
             .replace("{uniq}", &uuid::Uuid::new_v4().simple().to_string())
     }
@@ -572,6 +606,87 @@ fn rows() -> Vec<Row> {
             "/api/v1/work-order-log/{wo_done}",
             None,
             [200, 403, 403, 403, 403],
+        ),
+        row(
+            M::POST,
+            "/api/v1/stacks/{s}/deployment-objects/from-template",
+            Some(json!({"template_id": "{t}", "parameters": {"name": "x"}})),
+            [201, 403, 403, 201, 404],
+        ),
+        row(M::GET, "/api/v1/templates", None, [200, 403, 403, 200, 200]),
+        row(
+            M::POST,
+            "/api/v1/templates",
+            Some(
+                json!({"name": "t-{uniq}", "template_content": "a: b", "parameters_schema": "{}"}),
+            ),
+            [201, 403, 403, 201, 201],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::PUT,
+            "/api/v1/templates/{t}",
+            Some(json!({"template_content": "a: {{ b }}", "parameters_schema": "{}"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/labels",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/labels",
+            Some(json!("tier:web")),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}/labels/env:prod",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/annotations",
+            None,
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/annotations",
+            Some(json!({"key": "k", "value": "v"})),
+            [200, 403, 403, 200, 404],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/templates/{t}/annotations/region",
+            None,
+            [204, 403, 403, 204, 404],
+        ),
+        row(
+            M::POST,
+            "/api/v1/templates/{t}/rollout",
+            None,
+            [202, 403, 403, 202, 404],
+        ),
+        row(
+            M::GET,
+            "/api/v1/templates/{t}/rollouts/{r}",
+            None,
+            [200, 403, 403, 200, 404],
         ),
     ]
 }

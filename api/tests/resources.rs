@@ -267,10 +267,11 @@ async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
         .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    // 76 operations: the matrix in authorization.rs (with diagnostics, health and config reload),
-    // the audit log, 13 webhook operations and 9 work-order operations; nothing undocumented
+    // 90 operations: the matrix in authorization.rs (with diagnostics, health and config reload),
+    // the audit log, 13 webhook operations, 9 work-order operations and 14 template operations
+    // (11 template endpoints, from-template, rollout and rollout status); nothing undocumented
     // (`/agents/` is an alias).
-    assert_eq!(operations, 76, "every /api/v1 operation is documented");
+    assert_eq!(operations, 90, "every /api/v1 operation is documented");
     for path in [
         "/agents/{id}/target-state",
         "/agents/search",
@@ -278,6 +279,8 @@ async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
         "/deployment-objects/{id}",
         "/agent-events/{id}",
         "/auth/pak",
+        "/templates/{id}/rollouts/{rollout_id}",
+        "/stacks/{id}/deployment-objects/from-template",
     ] {
         assert!(paths.contains_key(path), "missing {path}");
     }

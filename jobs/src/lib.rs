@@ -16,8 +16,8 @@
 //!
 //! - [`logging`]: the subscriber of both server binaries, with `log.level` following reloads.
 //! - [`work_order_retry`]: returns a failed work order to `PENDING` when its backoff has passed.
-//!
-//! Still to come: the `template_render` handler (with templates).
+//! - [`template_render`]: re-renders one stack of a template rollout with the new version (and
+//!   the off-runtime rendering the broker uses to instantiate templates).
 
 pub mod delivery_client;
 pub mod logging;
@@ -25,6 +25,7 @@ pub mod metrics;
 pub mod server;
 pub mod signing;
 pub mod sweeps;
+pub mod template_render;
 pub mod webhook_delivery;
 pub mod work_order_retry;
 pub mod worker;

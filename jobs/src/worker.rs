@@ -14,8 +14,8 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::jobs::{
-    DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY,
-    WORK_ORDER_RETRY, WebhookDeliveryJob, WorkOrderRetryJob,
+    DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, TEMPLATE_RENDER,
+    TemplateRenderJob, WEBHOOK_DELIVERY, WORK_ORDER_RETRY, WebhookDeliveryJob, WorkOrderRetryJob,
 };
 use brokkr_schema::live::{ConfigSource, LiveSettings, ReloadOutcome};
 use brokkr_schema::store::{self, notify::Channels};
@@ -26,6 +26,7 @@ use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
+use crate::template_render::{self, RenderContext};
 use crate::webhook_delivery::{self, DeliveryContext};
 use crate::work_order_retry::{self, RetryContext};
 
@@ -106,6 +107,19 @@ pub fn log_reload(
         }
         Err(e) => {
             tracing::error!(trigger, error = %e, "configuration reload refused; settings unchanged")
+        }
+    }
+}
+
+async fn render_template(
+    job: TemplateRenderJob,
+    ctx: Data<Arc<RenderContext>>,
+) -> Result<(), BoxDynError> {
+    match template_render::run(&ctx, job).await {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            tracing::warn!(rollout = %job.rollout_id, stack = %job.stack_id, error = %e, "template render job failed; it will run again");
+            Err(Box::new(e))
         }
     }
 }
@@ -302,6 +316,20 @@ pub async fn run_live(
             metrics: metrics.clone(),
         }))
         .build(retry_work_order);
+    let render_ctx = Arc::new(RenderContext {
+        pool: pool.clone(),
+        channels: channels.clone(),
+        metrics: metrics.clone(),
+    });
+    let renderer = WorkerBuilder::new(format!("{name}-{TEMPLATE_RENDER}"))
+        .backend(
+            PostgresStorage::<TemplateRenderJob>::new(&queue_pool)
+                .with_config(queue_config(channels.queue(TEMPLATE_RENDER)))
+                .poll_with_strategy(strategy(&channels.queue(TEMPLATE_RENDER))),
+        )
+        .concurrency(2)
+        .data(render_ctx)
+        .build(render_template);
     let schedulers = [
         sweep(STALE_CLAIM_REAP, |s| {
             s.worker.stale_claim_reap_interval_seconds
@@ -341,6 +369,7 @@ pub async fn run_live(
         tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(diagnostics_cleaner.run_until(until_stopped(stop_rx.clone()))),
         tokio::spawn(retries.run_until(until_stopped(stop_rx.clone()))),
+        tokio::spawn(renderer.run_until(until_stopped(stop_rx.clone()))),
     ];
     let all = futures::future::join_all(consumers);
     // Run until the shutdown signal, then give in-flight jobs the deadline.

@@ -126,3 +126,19 @@ impl WorkOrderRetryJob {
         )
     }
 }
+
+/// Payload of [`TEMPLATE_RENDER`] jobs: re-render one stack of a template rollout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateRenderJob {
+    /// The `template_rollouts` row.
+    pub rollout_id: Uuid,
+    /// The stack to re-render.
+    pub stack_id: Uuid,
+}
+
+impl TemplateRenderJob {
+    /// Idempotency key: one job per stack of a rollout.
+    pub fn idempotency_key(&self) -> String {
+        format!("template_render:{}:{}", self.rollout_id, self.stack_id)
+    }
+}

@@ -10,6 +10,8 @@
 //!   [`destinations`]: which webhook URLs and addresses may be delivered to.
 //! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`);
 //!   [`live`]: reloading its dynamic keys while a process runs.
+//! - `templating` (feature `db`): rendering stack templates (Tera) with parameters checked
+//!   against their JSON Schema, and matching templates to stacks.
 //! - `store` (feature `db`): the PostgreSQL queries, one module per resource, used by the broker
 //!   and the worker. The agent uses this crate without it.
 //!
@@ -32,3 +34,5 @@ pub mod validation;
 
 #[cfg(feature = "db")]
 pub mod store;
+#[cfg(feature = "db")]
+pub mod templating;

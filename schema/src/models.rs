@@ -823,3 +823,148 @@ pub struct WorkOrderRetryScheduled {
     /// When the order becomes claimable again.
     pub next_retry_after: Option<DateTime<Utc>>,
 }
+
+// ---------------------------------------------------------------------------------------------
+// Stack templates (`/templates`, `/stacks/{id}/deployment-objects/from-template`, rollouts).
+// ---------------------------------------------------------------------------------------------
+
+/// One immutable version of a stack template: Tera source plus the JSON Schema of its
+/// parameters. Versions share `name` and `generator_id` (NULL: a system template).
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct StackTemplate {
+    pub id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub deleted_at: Option<DateTime<Utc>>,
+    /// The owning generator; absent for a system template.
+    pub generator_id: Option<Uuid>,
+    pub name: String,
+    pub description: Option<String>,
+    /// 1 for the first version, then one more per update.
+    pub version: i32,
+    /// Tera source rendering to Kubernetes YAML.
+    pub template_content: String,
+    /// JSON Schema of the parameters, as a JSON-encoded string.
+    pub parameters_schema: String,
+    /// Lowercase hex SHA-256 of `template_content`.
+    pub checksum: String,
+}
+
+/// Body of `POST /templates`.
+#[derive(Debug, Clone, Object)]
+pub struct CreateTemplateRequest {
+    pub name: String,
+    pub description: Option<String>,
+    pub template_content: String,
+    /// JSON Schema of the parameters, as a JSON-encoded string.
+    pub parameters_schema: String,
+    /// Admin only: create the template for this generator instead of a system template.
+    pub generator_id: Option<Uuid>,
+}
+
+/// Body of `PUT /templates/{id}`: the content of the next version.
+#[derive(Debug, Clone, Object)]
+pub struct UpdateTemplateRequest {
+    /// Defaults to the current version's description.
+    pub description: Option<String>,
+    pub template_content: String,
+    pub parameters_schema: String,
+}
+
+/// A label on a template version.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct TemplateLabel {
+    pub id: Uuid,
+    pub template_id: Uuid,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An annotation on a template version.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct TemplateAnnotation {
+    pub id: Uuid,
+    pub template_id: Uuid,
+    pub key: String,
+    pub value: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Body of `POST /templates/{id}/annotations`.
+#[derive(Debug, Clone, Object)]
+pub struct AddTemplateAnnotationRequest {
+    pub key: String,
+    pub value: String,
+}
+
+/// Body of `POST /stacks/{id}/deployment-objects/from-template`.
+#[derive(Debug, Clone, Object)]
+pub struct TemplateInstantiationRequest {
+    /// Any version of the template; its latest live version is rendered.
+    pub template_id: Uuid,
+    /// The template's parameters (checked against its schema after defaults are applied).
+    #[oai(default = "empty_parameters")]
+    pub parameters: serde_json::Value,
+}
+
+fn empty_parameters() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
+}
+
+/// Error body of the template endpoints: `{"error"}` plus what is wrong in detail.
+#[derive(Debug, Clone, Object)]
+pub struct TemplateErrorBody {
+    pub error: String,
+    /// Parameters that break the schema: `"<JSON pointer>: <message>"` each.
+    #[oai(skip_serializing_if_is_none)]
+    pub validation_errors: Option<Vec<String>>,
+    /// Template labels the stack lacks.
+    #[oai(skip_serializing_if_is_none)]
+    pub missing_labels: Option<Vec<String>>,
+    /// Template annotations the stack lacks, as `[key, value]` pairs.
+    #[oai(skip_serializing_if_is_none)]
+    pub missing_annotations: Option<Vec<Vec<String>>>,
+    /// For rendered YAML that is not Kubernetes objects: the offending document (0-based).
+    #[oai(skip_serializing_if_is_none)]
+    pub document_index: Option<u64>,
+}
+
+/// The outcome of a template rollout for one stack.
+#[derive(Debug, Clone, Object)]
+pub struct TemplateRolloutStack {
+    pub stack_id: Uuid,
+    /// `pending`, `rendered`, `invalid_parameters` (the stored parameters break the new
+    /// schema; the stack is unchanged), `failed` (rendering or matching failed; unchanged) or
+    /// `skipped` (the stack changed or went away since the rollout started).
+    pub status: String,
+    /// The stack's latest deployment object when the rollout started.
+    pub previous_deployment_object_id: Uuid,
+    /// The template version that object was rendered from.
+    pub previous_template_version: i32,
+    /// The deployment object the rollout created.
+    pub deployment_object_id: Option<Uuid>,
+    pub error: Option<String>,
+    /// For `invalid_parameters`: each failing path.
+    pub validation_errors: Vec<String>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A template rollout (`POST /templates/{id}/rollout`) and its per-stack results.
+#[derive(Debug, Clone, Object)]
+pub struct TemplateRollout {
+    pub id: Uuid,
+    /// The version rolled out.
+    pub template_id: Uuid,
+    pub template_name: String,
+    pub template_version: i32,
+    /// The template's owner; absent for a system template.
+    pub generator_id: Option<Uuid>,
+    /// `running` while a stack is pending, then `completed`.
+    pub status: String,
+    pub created_at: DateTime<Utc>,
+    pub completed_at: Option<DateTime<Utc>>,
+    pub stacks: Vec<TemplateRolloutStack>,
+}

@@ -39,6 +39,16 @@ impl ActorKind {
             ActorKind::System => "system",
         }
     }
+
+    /// The kind stored as `actor_type` (unknown text reads as `System`).
+    pub fn parse(text: &str) -> Self {
+        match text {
+            "admin" => ActorKind::Admin,
+            "agent" => ActorKind::Agent,
+            "generator" => ActorKind::Generator,
+            _ => ActorKind::System,
+        }
+    }
 }
 
 /// The actor of a change and where the request came from.
@@ -259,6 +269,44 @@ pub enum Change<'a> {
     /// A work order was cancelled.
     WorkOrderDeleted {
         order: &'a WorkOrder,
+    },
+    /// A template version was stored: a new template, or the next version of one
+    /// (`previous_id`, by `POST` with an existing name or by `PUT`).
+    TemplateVersionCreated {
+        id: Uuid,
+        previous_id: Option<Uuid>,
+        name: &'a str,
+        version: i32,
+        generator_id: Option<Uuid>,
+    },
+    TemplateDeleted {
+        id: Uuid,
+        name: &'a str,
+        version: i32,
+    },
+    TemplateLabelAdded {
+        template_id: Uuid,
+        label: &'a str,
+    },
+    TemplateLabelRemoved {
+        template_id: Uuid,
+        label: &'a str,
+    },
+    TemplateAnnotationAdded {
+        template_id: Uuid,
+        key: &'a str,
+        value: &'a str,
+    },
+    TemplateAnnotationRemoved {
+        template_id: Uuid,
+        key: &'a str,
+    },
+    /// A rollout of a template version to `stacks` stacks was started.
+    TemplateRolloutStarted {
+        template_id: Uuid,
+        rollout_id: Uuid,
+        version: i32,
+        stacks: usize,
     },
 }
 
@@ -725,6 +773,68 @@ impl Change<'_> {
                 "work_order",
                 order.id,
                 json!({"work_type": order.work_type, "status": order.status}),
+            ),
+            Change::TemplateVersionCreated {
+                id,
+                previous_id,
+                name,
+                version,
+                generator_id,
+            } => plain(
+                if previous_id.is_some() {
+                    "template.updated"
+                } else {
+                    "template.created"
+                },
+                "template",
+                id,
+                json!({"name": name, "version": version, "generator_id": generator_id,
+                       "previous_id": previous_id}),
+            ),
+            Change::TemplateDeleted { id, name, version } => plain(
+                "template.deleted",
+                "template",
+                id,
+                json!({"name": name, "version": version}),
+            ),
+            Change::TemplateLabelAdded { template_id, label } => plain(
+                "template.label_added",
+                "template",
+                template_id,
+                json!({"label": label}),
+            ),
+            Change::TemplateLabelRemoved { template_id, label } => plain(
+                "template.label_removed",
+                "template",
+                template_id,
+                json!({"label": label}),
+            ),
+            Change::TemplateAnnotationAdded {
+                template_id,
+                key,
+                value,
+            } => plain(
+                "template.annotation_added",
+                "template",
+                template_id,
+                json!({"key": key, "value": value}),
+            ),
+            Change::TemplateAnnotationRemoved { template_id, key } => plain(
+                "template.annotation_removed",
+                "template",
+                template_id,
+                json!({"key": key}),
+            ),
+            Change::TemplateRolloutStarted {
+                template_id,
+                rollout_id,
+                version,
+                stacks,
+            } => plain(
+                "template.rollout_started",
+                "template",
+                template_id,
+                json!({"rollout_id": rollout_id, "version": version, "stacks": stacks}),
             ),
         }
     }

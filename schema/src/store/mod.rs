@@ -29,6 +29,7 @@ pub mod retention;
 pub mod stacks;
 pub mod subscriptions;
 pub mod target_state;
+pub mod templates;
 pub mod webhooks;
 pub mod work_orders;
 
