@@ -108,6 +108,15 @@ pub struct KubeSim {
     tasks: Vec<JoinHandle<()>>,
 }
 
+/// Installs rustls' ring crypto provider as the process default (once; later calls are no-ops).
+///
+/// The workspace enables both rustls providers (sqlx uses ring, reqwest aws-lc-rs), so rustls
+/// cannot pick one by itself and kube's client would panic building its TLS connector.
+pub fn install_crypto_provider() {
+    // Err only means a provider is already installed, which is what we want.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 /// The kubeconfig text for a simulator at `url`.
 pub fn kubeconfig_yaml(url: &str, token: Option<&str>) -> String {
     let user = match token {
@@ -198,6 +207,7 @@ impl KubeSim {
 
     /// A kube-rs `Config` loaded from the kubeconfig file.
     pub async fn config(&self) -> anyhow::Result<kube::Config> {
+        install_crypto_provider();
         let kubeconfig = kube::config::Kubeconfig::read_from(&self.kubeconfig)?;
         Ok(kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default()).await?)
     }

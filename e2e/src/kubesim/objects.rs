@@ -534,7 +534,11 @@ pub fn delete(
         "details": {"name": name, "group": rt.group, "kind": rt.plural,
                     "uid": old["metadata"]["uid"]},
     });
-    if opts.dry_run {
+    // DeleteOptions may carry dryRun in the body instead of the query.
+    let body_dry_run = body["dryRun"]
+        .as_array()
+        .is_some_and(|d| d.iter().any(|v| v == "All"));
+    if opts.dry_run || body_dry_run {
         return Ok(success);
     }
     let has_finalizers = old["metadata"]["finalizers"]
