@@ -235,6 +235,17 @@ async fn server_side_apply_create_update_conflict_force_and_managed_fields() {
         "{fields}"
     );
 
+    // Re-applying the same configuration is a no-op: same resourceVersion.
+    let again = cms
+        .patch(
+            "cfg",
+            &PatchParams::apply("mgr-a"),
+            &Patch::Apply(cm("cfg", json!({"app": "x"}), json!({"a": "1", "b": "1"}))),
+        )
+        .await
+        .expect("re-apply");
+    assert_eq!(again.resource_version(), created.resource_version());
+
     // Update by the same manager: value changes, b dropped (a owned it alone) .
     let updated = cms
         .patch(

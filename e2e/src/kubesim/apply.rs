@@ -287,10 +287,13 @@ pub fn apply(
     fields::merge_applied(&mut object, &applied, "");
 
     let time = now();
+    let unchanged_object = strip_managed(&object) == strip_managed(current);
     match entries
         .iter_mut()
         .find(|e| e.same_owner(manager, "Apply", sub))
     {
+        // A no-op apply leaves the entry (and its time) alone, so the write is a no-op too.
+        Some(entry) if unchanged_object && entry.fields == applied_set => {}
         Some(entry) => {
             entry.fields = applied_set;
             entry.time = time;
@@ -307,6 +310,14 @@ pub fn apply(
     }
     write_managed(&mut object, entries);
     Ok(object)
+}
+
+fn strip_managed(object: &Value) -> Value {
+    let mut copy = object.clone();
+    if let Some(meta) = copy["metadata"].as_object_mut() {
+        meta.remove("managedFields");
+    }
+    copy
 }
 
 fn conflict_error(conflicts: &[Conflict], api_version: &str) -> ApiError {

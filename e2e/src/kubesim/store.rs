@@ -279,6 +279,14 @@ impl Store {
             }
             return Ok(object);
         }
+        if let Some(old) = old {
+            // A write that changes nothing is not stored: no new resourceVersion, no event.
+            let mut probe = object.clone();
+            probe["metadata"]["resourceVersion"] = old["metadata"]["resourceVersion"].clone();
+            if probe == *old {
+                return Ok(old.clone());
+            }
+        }
         let key = ObjKey::new(rt, namespace, name);
         // An object marked for deletion goes once its last finalizer is removed.
         let finalizers_left = object["metadata"]["finalizers"]
