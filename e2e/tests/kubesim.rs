@@ -1246,3 +1246,178 @@ async fn binary_writes_kubeconfig_and_serves() {
     assert!(exit.success(), "clean exit on SIGTERM: {exit:?}");
     let _ = std::fs::remove_dir_all(dir);
 }
+
+#[tokio::test]
+async fn statefulsets_and_daemonsets_run_pods() {
+    use k8s_openapi::api::apps::v1::{DaemonSet, StatefulSet};
+    let (_sim, client) = sim().await;
+    let template = json!({"metadata": {"labels": {"app": "db"}},
+                          "spec": {"containers": [{"name": "db", "image": "postgres:17"}]}});
+    let sts: Api<StatefulSet> = Api::namespaced(client.clone(), "default");
+    sts.patch("db", &PatchParams::apply("t"), &Patch::Apply(json!({
+        "apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+        "spec": {"replicas": 2, "serviceName": "db", "selector": {"matchLabels": {"app": "db"}}, "template": template},
+    }))).await.expect("statefulset");
+    let ds: Api<DaemonSet> = Api::namespaced(client.clone(), "default");
+    let mut ds_template = template.clone();
+    ds_template["metadata"]["labels"] = json!({"app": "agent"});
+    ds.patch(
+        "agent",
+        &PatchParams::apply("t"),
+        &Patch::Apply(json!({
+            "apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+            "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": ds_template},
+        })),
+    )
+    .await
+    .expect("daemonset");
+    eventually("statefulset ready", || async {
+        (sts.get("db").await.ok()?.status?.ready_replicas == Some(2)).then_some(())
+    })
+    .await;
+    eventually("daemonset ready", || async {
+        (ds.get("agent").await.ok()?.status?.number_ready == 1).then_some(())
+    })
+    .await;
+    let pods: Api<Pod> = Api::namespaced(client.clone(), "default");
+    let mut names: Vec<String> = pods
+        .list(&ListParams::default().labels("app=db"))
+        .await
+        .expect("pods")
+        .items
+        .iter()
+        .map(ResourceExt::name_any)
+        .collect();
+    names.sort();
+    assert_eq!(names, vec!["db-0", "db-1"]);
+    let agent_pods = pods
+        .list(&ListParams::default().labels("app=agent"))
+        .await
+        .expect("pods");
+    assert_eq!(agent_pods.items.len(), 1);
+    assert_eq!(agent_pods.items[0].owner_references()[0].kind, "DaemonSet");
+
+    // Deleting the StatefulSet removes its pods (ownerReferences).
+    sts.delete("db", &DeleteParams::default())
+        .await
+        .expect("delete");
+    assert!(
+        pods.list(&ListParams::default().labels("app=db"))
+            .await
+            .expect("pods")
+            .items
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn status_subresource_and_finalizers() {
+    let (_sim, client) = sim().await;
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.patch(
+        "widgets.example.com",
+        &PatchParams::apply("t"),
+        &Patch::Apply(widget_crd()),
+    )
+    .await
+    .expect("crd");
+    let ar = ApiResource::from_gvk_with_plural(
+        &GroupVersionKind::gvk("example.com", "v1", "Widget"),
+        "widgets",
+    );
+    let widgets: Api<DynamicObject> = Api::namespaced_with(client.clone(), "default", &ar);
+    let applied = |size: i64| {
+        json!({"apiVersion": "example.com/v1", "kind": "Widget",
+        "metadata": {"name": "w", "finalizers": ["example.com/cleanup"]},
+        "spec": {"size": size}, "status": {"ignored": true}})
+    };
+    let w = widgets
+        .patch("w", &PatchParams::apply("t"), &Patch::Apply(applied(1)))
+        .await
+        .expect("apply");
+    assert!(
+        w.data.get("status").is_none(),
+        "status is not written through the main resource"
+    );
+
+    let w = widgets
+        .patch_status(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"status": {"phase": "Ready"}, "spec": {"size": 99}})),
+        )
+        .await
+        .expect("status patch");
+    assert_eq!(w.data["status"]["phase"], "Ready");
+    assert_eq!(
+        w.data["spec"]["size"], 1,
+        "a status write leaves spec alone"
+    );
+    let generation = w.metadata.generation;
+
+    let w = widgets
+        .patch("w", &PatchParams::apply("t"), &Patch::Apply(applied(2)))
+        .await
+        .expect("apply");
+    assert_eq!(
+        w.data["status"]["phase"], "Ready",
+        "a main-resource write keeps status"
+    );
+    assert_eq!(w.metadata.generation, generation.map(|g| g + 1));
+
+    // A finalizer delays deletion until it is removed.
+    widgets
+        .delete("w", &DeleteParams::default())
+        .await
+        .expect("delete");
+    let marked = widgets.get("w").await.expect("still there");
+    assert!(marked.metadata.deletion_timestamp.is_some());
+    widgets
+        .patch(
+            "w",
+            &PatchParams::default(),
+            &Patch::Merge(json!({"metadata": {"finalizers": null}})),
+        )
+        .await
+        .expect("finalizer removed");
+    assert_eq!(
+        api_status(widgets.get("w").await.expect_err("gone")).code,
+        404
+    );
+}
+
+#[tokio::test]
+async fn kube_runtime_watcher_follows_objects() {
+    use kube::runtime::{WatchStreamExt, watcher};
+    let (_sim, client) = sim().await;
+    let cms: Api<ConfigMap> = Api::namespaced(client.clone(), "default");
+    cms.patch(
+        "before",
+        &PatchParams::apply("t"),
+        &Patch::Apply(cm("before", json!({"w": "1"}), json!({}))),
+    )
+    .await
+    .expect("apply");
+    let mut stream = watcher(cms.clone(), watcher::Config::default().labels("w=1"))
+        .applied_objects()
+        .boxed();
+    let first = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(first.name_any(), "before");
+    cms.patch(
+        "after",
+        &PatchParams::apply("t"),
+        &Patch::Apply(cm("after", json!({"w": "1"}), json!({}))),
+    )
+    .await
+    .expect("apply");
+    let second = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .expect("in time")
+        .expect("open")
+        .expect("ok");
+    assert_eq!(second.name_any(), "after");
+}
