@@ -1421,3 +1421,35 @@ async fn kube_runtime_watcher_follows_objects() {
         .expect("ok");
     assert_eq!(second.name_any(), "after");
 }
+
+#[tokio::test]
+async fn services_get_a_cluster_ip_that_reapply_keeps() {
+    use k8s_openapi::api::core::v1::Service;
+    let (_sim, client) = sim().await;
+    let services: Api<Service> = Api::namespaced(client.clone(), "default");
+    let applied = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "web"},
+                         "spec": {"selector": {"app": "web"}, "ports": [{"port": 80, "targetPort": 8080}]}});
+    let svc = services
+        .patch(
+            "web",
+            &PatchParams::apply("t"),
+            &Patch::Apply(applied.clone()),
+        )
+        .await
+        .expect("apply");
+    let ip = svc
+        .spec
+        .clone()
+        .and_then(|s| s.cluster_ip)
+        .expect("cluster IP assigned");
+    let again = services
+        .patch(
+            "web",
+            &PatchParams::apply("t").force(),
+            &Patch::Apply(applied),
+        )
+        .await
+        .expect("re-apply");
+    assert_eq!(again.resource_version(), svc.metadata.resource_version);
+    assert_eq!(again.spec.and_then(|s| s.cluster_ip), Some(ip));
+}

@@ -270,6 +270,9 @@ impl Store {
         if rt.is_crd() {
             accept_crd(&mut object)?;
         }
+        if old.is_none() && rt.group.is_empty() && rt.plural == "services" {
+            assign_cluster_ip(&mut object);
+        }
         if rt.is_namespace() && !object["status"]["phase"].is_string() {
             object["status"] = json!({"phase": "Active"});
         }
@@ -408,6 +411,23 @@ impl Store {
     /// Every stored object (for the controller's scans), with its key.
     pub fn all(&self) -> impl Iterator<Item = (&ObjKey, &Value)> {
         self.objects.iter()
+    }
+}
+
+/// Gives a new Service a cluster IP, as the API server does (not for ExternalName or headless
+/// services, nor when one was requested).
+fn assign_cluster_ip(service: &mut Value) {
+    let spec = &mut service["spec"];
+    if !spec.is_object() || spec["type"] == "ExternalName" || spec["clusterIP"].is_string() {
+        return;
+    }
+    let digest = uuid::Uuid::new_v4();
+    let bytes = digest.as_bytes();
+    let ip = format!("10.96.{}.{}", bytes[0], bytes[1].max(1));
+    spec["clusterIP"] = json!(ip);
+    spec["clusterIPs"] = json!([ip]);
+    if spec["type"].is_null() {
+        spec["type"] = json!("ClusterIP");
     }
 }
 
