@@ -168,8 +168,12 @@ pub async fn run_live(
     // consumer stopped mid-query at shutdown can leave its connection inside a transaction, and
     // a record written on such a connection would be rolled back with it. Deliveries, sweeps
     // and their bookkeeping never share a connection with it.
+    // Each queue consumer keeps one connection listening for new jobs; fetching, acknowledging
+    // and heartbeats share the rest.
     let mut queue_database = settings.database.clone();
-    queue_database.max_connections = (settings.database.max_connections / 2).max(2);
+    let consumers = u32::try_from(brokkr_schema::jobs::QUEUES.len()).unwrap_or(u32::MAX);
+    queue_database.max_connections =
+        consumers.saturating_add((settings.database.max_connections / 2).max(4));
     let queue_pool = store::connect_with(
         &queue_database,
         &[(

@@ -67,47 +67,53 @@ pub struct AttemptRecord {
     pub delivered_by: String,
 }
 
+/// Inserts attempt `$2` of delivery `$1` (a repeated record of the same attempt is ignored).
+const INSERT_ATTEMPT: &str = "INSERT INTO webhook_delivery_attempts
+         (delivery_id, attempt_number, started_at, duration_ms, status_code, response_headers,
+          response_body, error, delivered_by)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+     ON CONFLICT (delivery_id, attempt_number) DO NOTHING";
+
+/// Runs `sql`, whose parameters `$1`..`$9` are those of [`INSERT_ATTEMPT`].
+async fn with_attempt(
+    conn: &mut PgConnection,
+    sql: sqlx::AssertSqlSafe<String>,
+    delivery_id: Uuid,
+    attempt: &AttemptRecord,
+) -> StoreResult<()> {
+    sqlx::query(sql)
+        .bind(delivery_id)
+        .bind(attempt.attempt_number)
+        .bind(attempt.started_at)
+        .bind(attempt.duration_ms)
+        .bind(attempt.status_code)
+        .bind(&attempt.response_headers)
+        .bind(&attempt.response_body)
+        .bind(&attempt.error)
+        .bind(&attempt.delivered_by)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 /// Records an attempt (a repeated record of the same attempt number is ignored).
 pub async fn record_attempt(
     conn: &mut PgConnection,
     delivery_id: Uuid,
     attempt: &AttemptRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "INSERT INTO webhook_delivery_attempts
-             (delivery_id, attempt_number, started_at, duration_ms, status_code, response_headers,
-              response_body, error, delivered_by)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (delivery_id, attempt_number) DO NOTHING",
-    )
-    .bind(delivery_id)
-    .bind(attempt.attempt_number)
-    .bind(attempt.started_at)
-    .bind(attempt.duration_ms)
-    .bind(attempt.status_code)
-    .bind(&attempt.response_headers)
-    .bind(&attempt.response_body)
-    .bind(&attempt.error)
-    .bind(&attempt.delivered_by)
-    .execute(conn)
-    .await?;
-    Ok(())
+    with_attempt(conn, sqlf!("{INSERT_ATTEMPT}"), delivery_id, attempt).await
 }
 
 /// Records a successful attempt and marks the delivery delivered, its subscription healthy
-/// again, in one statement (one round trip, atomic on its own: the worker's hot path).
+/// again, in one statement (one round trip: the worker's hot path).
 pub async fn record_success(
     conn: &mut PgConnection,
     delivery_id: Uuid,
     attempt: &AttemptRecord,
 ) -> StoreResult<()> {
-    sqlx::query(
-        "WITH attempt AS (
-              INSERT INTO webhook_delivery_attempts
-                     (delivery_id, attempt_number, started_at, duration_ms, status_code,
-                      response_headers, response_body, error, delivered_by)
-              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-              ON CONFLICT (delivery_id, attempt_number) DO NOTHING),
+    let sql = sqlf!(
+        "WITH attempt AS ({INSERT_ATTEMPT}),
           delivered AS (
               UPDATE webhook_deliveries
                  SET status = 'success', attempts = $2, last_attempt_at = now(),
@@ -116,20 +122,9 @@ pub async fn record_success(
                WHERE id = $1 RETURNING subscription_id)
          UPDATE webhook_subscriptions s SET failing_since = NULL
            FROM delivered d
-          WHERE s.id = d.subscription_id AND s.failing_since IS NOT NULL",
-    )
-    .bind(delivery_id)
-    .bind(attempt.attempt_number)
-    .bind(attempt.started_at)
-    .bind(attempt.duration_ms)
-    .bind(attempt.status_code)
-    .bind(&attempt.response_headers)
-    .bind(&attempt.response_body)
-    .bind(&attempt.error)
-    .bind(&attempt.delivered_by)
-    .execute(conn)
-    .await?;
-    Ok(())
+          WHERE s.id = d.subscription_id AND s.failing_since IS NOT NULL"
+    );
+    with_attempt(conn, sql, delivery_id, attempt).await
 }
 
 /// Marks a delivery delivered after `attempts` attempts; its subscription is healthy again.
