@@ -138,6 +138,23 @@ async fn matching_etag_answers_304_without_the_database_until_something_changes(
     let stack = b.stack(&gen_pak, "web").await;
     b.target(&agent, &stack).await;
     b.deploy(&gen_pak, &stack, &namespace_yaml("one")).await;
+    // Each change above is applied to this replica's versions twice: at commit and when its
+    // notification arrives. Wait for the notifications (stack created and deployment object:
+    // 2 × 2 stack bumps; target: 2 agent bumps), or a late one would legitimately invalidate
+    // the cached ETag in the middle of the measurement.
+    let agent_id: uuid::Uuid = agent.parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let (_, stacks, agent_counter) = b.state.propagation.version(agent_id);
+        if stacks >= 4 && agent_counter >= 2 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "notifications not applied: stacks {stacks}, agent {agent_counter}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 
     let (s, etag, _, _) = poll(&b, &agent, &pak, "", None).await;
     assert_eq!(s, StatusCode::OK);
