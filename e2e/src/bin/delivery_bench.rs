@@ -894,7 +894,7 @@ impl ReceiverLog {
                 Some((id, stamp))
             });
         {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             if let Some((id, _)) = event
                 && state.events.insert(id)
                 && state.awaited.contains(&id)
@@ -916,7 +916,7 @@ impl ReceiverLog {
     /// [`STALL_TIMEOUT`] (false).
     async fn wait_for(&self, wanted: &HashSet<Uuid>) -> bool {
         {
-            let mut state = self.state.lock().unwrap();
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             let already = wanted.iter().filter(|id| state.events.contains(id)).count();
             state.awaited = wanted.clone();
             self.awaited_seen.store(already, Ordering::Relaxed);
@@ -941,7 +941,7 @@ impl ReceiverLog {
     /// What arrived of `events`.
     fn report(&self, events: &[Uuid]) -> PhaseReport {
         let wanted: HashSet<Uuid> = events.iter().copied().collect();
-        let state = self.state.lock().unwrap();
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
         let mut first: HashMap<Uuid, (Instant, Duration, bool)> = HashMap::new();
         let mut requests = 0;
         let mut deliveries = HashSet::new();
