@@ -8,9 +8,9 @@
 //! * [`broker`]: the broker API client; [`kube_client`] + [`kube_retry`]: the Kubernetes client
 //!   and its bounded retries;
 //! * [`heartbeat`]: heartbeats and the agent record (ACTIVE or not);
-//! * [`reconcile`]: long-polls the target state and applies it (parse, stamp, order,
-//!   server-side apply, prune), reporting a SUCCESS/FAILURE event per deployment object;
-//!   [`labels`] names what is stamped;
+//! * [`reconcile`]: long-polls the target state and drives [`apply`] (server-side apply, prune,
+//!   deletion markers), reporting a SUCCESS/FAILURE event per deployment object; [`manifest`]
+//!   parses, stamps and orders documents; [`labels`] names what is stamped;
 //! * [`applied`]: the registry of applied deployment objects, read by the feature tasks;
 //! * feature tasks, each `run(ctx)` until shutdown: [`deployment_health`], [`diagnostics`],
 //!   [`work_orders`], [`webhooks`];
@@ -18,6 +18,7 @@
 //!   Prometheus metrics; [`logging`].
 
 pub mod applied;
+pub mod apply;
 pub mod broker;
 pub mod context;
 pub mod deployment_health;
@@ -28,6 +29,7 @@ pub mod kube_client;
 pub mod kube_retry;
 pub mod labels;
 pub mod logging;
+pub mod manifest;
 pub mod metrics;
 pub mod reconcile;
 pub mod start;
