@@ -22,7 +22,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brokkr_schema::models::DeploymentObject;
+use brokkr_schema::models::{AgentEvent, DeploymentObject};
 use rand::Rng;
 use reqwest::{Method, StatusCode};
 use serde_json::json;
@@ -119,8 +119,9 @@ impl Reconciler {
             if !was_active {
                 tracing::info!("agent is ACTIVE again: re-applying the target state");
                 was_active = true;
+                // Fetch the state afresh and treat it as a first (full) pass.
                 self.etag = None;
-                self.next_full = Instant::now();
+                self.have_target = false;
             }
             let now = Instant::now();
             if self.have_target && now >= self.next_full {
@@ -159,6 +160,9 @@ impl Reconciler {
                     self.target = latest_per_stack(objects);
                     let first = !self.have_target;
                     self.have_target = true;
+                    if first && self.reported.is_empty() {
+                        self.load_reported().await;
+                    }
                     self.pass(first).await;
                     if first {
                         self.next_full = Instant::now() + drift;
@@ -239,9 +243,39 @@ impl Reconciler {
         outcome
     }
 
+    /// Remembers the outcomes reported before a restart (the newest event per deployment
+    /// object), so a restart does not repeat them. Best effort.
+    async fn load_reported(&mut self) {
+        let path = format!("/api/v1/agents/{}/events", self.ctx.agent_id);
+        match self.ctx.broker.get_json::<Vec<AgentEvent>>(&path).await {
+            Ok(events) => {
+                let current: HashSet<Uuid> = self.target.iter().map(|d| d.id).collect();
+                // Newest first: the first event seen per deployment object is its latest.
+                for event in events {
+                    if !current.contains(&event.deployment_object_id)
+                        || self.reported.contains_key(&event.deployment_object_id)
+                    {
+                        continue;
+                    }
+                    let outcome = match event.status.as_str() {
+                        "SUCCESS" => Outcome::Success,
+                        "FAILURE" => Outcome::Failure,
+                        _ => continue,
+                    };
+                    self.reported.insert(event.deployment_object_id, outcome);
+                }
+            }
+            Err(e) => tracing::debug!(error = %e, "cannot read earlier events"),
+        }
+    }
+
     /// Applies what needs applying; `full` re-applies everything (drift correction).
     async fn pass(&mut self, full: bool) {
         let ctx = self.ctx.clone();
+        // The status may have changed during a long poll.
+        if !ctx.is_active() {
+            return;
+        }
         let started = Instant::now();
         let stacks: HashSet<Uuid> = self.target.iter().map(|d| d.stack_id).collect();
         // Stacks no longer targeted: forget them (their objects stay, as the broker decided).

@@ -394,3 +394,122 @@ async fn sigterm_stops_the_agent_cleanly() {
         h.agent_log()
     );
 }
+
+async fn heartbeats(h: &Harness) -> u64 {
+    let Ok(health) = h.agent_health() else {
+        return 0;
+    };
+    let text = match h.http.get(format!("{health}/metrics")).send().await {
+        Ok(r) => r.text().await.unwrap_or_default(),
+        Err(_) => return 0,
+    };
+    text.lines()
+        .find_map(|l| l.strip_prefix("brokkr_agent_heartbeat_sent_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::test]
+async fn an_inactive_agent_applies_nothing_until_it_is_active_again() {
+    let h = start(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let stack = h.create_stack("shop").await.unwrap();
+    let path = format!("/api/v1/agents/{}", h.agent_id);
+    let (status, _) = h
+        .api(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"status": "INACTIVE"})),
+        )
+        .await
+        .unwrap();
+    assert!(status.is_success());
+    let health = h.agent_health().unwrap().to_owned();
+    eventually("the agent sees it is inactive", DEFAULT_DEADLINE, || {
+        let (http, url) = (h.http.clone(), format!("{health}/health"));
+        async move {
+            let v: serde_json::Value = http
+                .get(url)
+                .send()
+                .await
+                .map_err(|e| e.to_string())?
+                .json()
+                .await
+                .map_err(|e| e.to_string())?;
+            (v["active"] == false).then_some(()).ok_or(v.to_string())
+        }
+    })
+    .await
+    .unwrap();
+    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    // Two more heartbeats (and agent record refreshes) go by without any apply.
+    let seen = heartbeats(&h).await;
+    eventually("two more heartbeats", DEFAULT_DEADLINE, || async {
+        let now = heartbeats(&h).await;
+        (now >= seen + 2).then_some(()).ok_or(now.to_string())
+    })
+    .await
+    .unwrap();
+    assert!(
+        deployment(&h, "shop", "web").await.is_none(),
+        "nothing applied while inactive"
+    );
+    assert!(h.events_for(&object).await.unwrap().is_empty());
+
+    let (status, _) = h
+        .api(
+            reqwest::Method::PUT,
+            &path,
+            Some(json!({"status": "ACTIVE"})),
+        )
+        .await
+        .unwrap();
+    assert!(status.is_success());
+    h.wait_for_event(&object, "SUCCESS").await.unwrap();
+    assert!(deployment(&h, "shop", "web").await.is_some());
+}
+
+#[tokio::test]
+async fn a_restarted_agent_reapplies_without_repeating_events() {
+    let mut h = start(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let stack = h.create_stack("shop").await.unwrap();
+    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    h.wait_for_event(&object, "SUCCESS").await.unwrap();
+    h.stop_agent().await.unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "shop");
+    api.delete("shop-config", &DeleteParams::default())
+        .await
+        .unwrap();
+    h.start_agent().await.unwrap();
+    eventually(
+        "the restarted agent re-applies the full state",
+        DEFAULT_DEADLINE,
+        || async {
+            configmap(&h, "shop", "shop-config")
+                .await
+                .map(|_| ())
+                .ok_or_else(|| "still missing".to_string())
+        },
+    )
+    .await
+    .unwrap();
+    // A later object of another stack marks the end of the first pass.
+    let other = h.create_stack("other").await.unwrap();
+    let marker = h
+        .post_deployment(
+            other,
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: default}\n",
+        )
+        .await
+        .unwrap();
+    h.wait_for_event(&marker, "SUCCESS").await.unwrap();
+    let events = h.events_for(&object).await.unwrap();
+    assert_eq!(events.len(), 1, "not reported again: {events:?}");
+}
