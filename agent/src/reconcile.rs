@@ -139,12 +139,13 @@ impl Reconciler {
                 until = until.min(due);
             }
             let left = until.saturating_duration_since(now);
-            let wait = if self.have_target {
+            let long_poll = self.ctx.settings.long_poll_wait > 0;
+            let wait = if self.have_target && long_poll {
                 left.as_secs().min(self.ctx.settings.long_poll_wait)
             } else {
                 0
             };
-            if self.have_target && wait == 0 && !left.is_zero() {
+            if self.have_target && long_poll && wait == 0 && !left.is_zero() {
                 if !self.ctx.sleep(left).await {
                     return;
                 }
@@ -174,6 +175,19 @@ impl Reconciler {
                     if !self.ctx.sleep(jittered(polling)).await {
                         return;
                     }
+                    continue;
+                }
+            }
+            // Plain polling (`long_poll_wait = 0`): the next poll after `polling_interval`,
+            // earlier when a full pass or a retry is due.
+            if !long_poll {
+                let mut until = self.next_full;
+                if let Some(due) = self.retries.values().map(|r| r.due).min() {
+                    until = until.min(due);
+                }
+                let pause = polling.min(until.saturating_duration_since(Instant::now()));
+                if !self.ctx.sleep(pause).await {
+                    return;
                 }
             }
         }

@@ -513,3 +513,23 @@ async fn a_restarted_agent_reapplies_without_repeating_events() {
     let events = h.events_for(&object).await.unwrap();
     assert_eq!(events.len(), 1, "not reported again: {events:?}");
 }
+
+#[tokio::test]
+async fn plain_polling_without_long_polls_still_applies_changes() {
+    let h = start(Options {
+        worker: false,
+        agent_env: vec![("BROKKR__AGENT__LONG_POLL_WAIT".into(), "0".into())],
+        ..Options::default()
+    })
+    .await;
+    let stack = h.create_stack("shop").await.unwrap();
+    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    h.wait_for_event(&first, "SUCCESS").await.unwrap();
+    let second = h.post_deployment(stack, &shop(2, false)).await.unwrap();
+    h.wait_for_event(&second, "SUCCESS").await.unwrap();
+    assert_eq!(
+        deployment(&h, "shop", "web").await.unwrap().spec.replicas,
+        Some(2)
+    );
+    assert!(configmap(&h, "shop", "shop-config").await.is_none());
+}
