@@ -17,7 +17,8 @@
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use brokkr_schema::config::AgentSettings;
+use brokkr_schema::config::{AgentSettings, Settings};
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::models::Agent;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -29,8 +30,11 @@ use crate::metrics::AgentMetrics;
 
 /// Everything the agent's tasks share.
 pub struct AgentContext {
-    /// The `[agent]` settings, validated at start-up.
+    /// The `[agent]` settings as at start-up. Dynamic keys (intervals) may change while the
+    /// agent runs: read those through [`AgentContext::current_settings`].
     pub settings: AgentSettings,
+    /// The process's settings, reloaded on SIGHUP and config-file changes.
+    pub live: Arc<LiveSettings>,
     /// This agent's id on the broker.
     pub agent_id: Uuid,
     /// The agent's record as last read from the broker (refreshed after each heartbeat).
@@ -52,7 +56,7 @@ pub struct AgentContext {
 }
 
 impl AgentContext {
-    /// Builds the context of an agent whose record is `agent`.
+    /// Builds the context of an agent whose record is `agent`, with fixed settings (tests).
     pub fn new(
         settings: AgentSettings,
         agent: Agent,
@@ -60,8 +64,25 @@ impl AgentContext {
         kube: kube::Client,
         cancel: CancellationToken,
     ) -> Arc<Self> {
+        let all = Settings {
+            agent: settings,
+            ..Settings::default()
+        };
+        let live = LiveSettings::new(all, ConfigSource::default());
+        Self::with_live(live, agent, broker, kube, cancel)
+    }
+
+    /// Builds the context of a running agent whose settings can be reloaded.
+    pub fn with_live(
+        live: Arc<LiveSettings>,
+        agent: Agent,
+        broker: BrokerClient,
+        kube: kube::Client,
+        cancel: CancellationToken,
+    ) -> Arc<Self> {
         Arc::new(Self {
-            settings,
+            settings: live.current().agent.clone(),
+            live,
             agent_id: agent.id,
             agent: RwLock::new(agent),
             broker,
@@ -72,6 +93,11 @@ impl AgentContext {
             status: ConnectionStatus::default(),
             started_at: Instant::now(),
         })
+    }
+
+    /// The `[agent]` settings in effect now (after any reload): use this for intervals.
+    pub fn current_settings(&self) -> AgentSettings {
+        self.live.current().agent.clone()
     }
 
     /// The agent's record as last read from the broker.

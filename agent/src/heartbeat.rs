@@ -12,9 +12,10 @@ use crate::context::AgentContext;
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    let interval = Duration::from_secs(ctx.settings.polling_interval);
     loop {
         beat(&ctx).await;
+        // `agent.polling_interval` may change on a reload.
+        let interval = Duration::from_secs(ctx.current_settings().polling_interval);
         if !ctx.sleep(jittered(interval)).await {
             return;
         }

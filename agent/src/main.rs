@@ -6,6 +6,7 @@ use std::process::ExitCode;
 
 use brokkr_agent::start::{self, ConfigProblem};
 use brokkr_schema::config::Settings;
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use clap::{Parser, Subcommand};
 
 /// Command line of the agent.
@@ -44,7 +45,8 @@ async fn main() -> ExitCode {
             }
             let shown = serde_json::to_string(&shown).unwrap_or_default();
             tracing::info!(agent = %shown, "effective configuration");
-            match start::run(settings.agent, start::shutdown_signal()).await {
+            let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
+            match start::run(live, start::shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) if e.downcast_ref::<ConfigProblem>().is_some() => {
                     eprintln!("brokkr-agent: {e}");

@@ -105,10 +105,15 @@ pub async fn run(ctx: Arc<AgentContext>) {
 
 impl Reconciler {
     async fn run(&mut self) {
-        let polling = Duration::from_secs(self.ctx.settings.polling_interval);
-        let drift = Duration::from_secs(self.ctx.settings.reconcile_interval);
         let mut was_active = true;
         while !self.ctx.is_cancelled() {
+            // Intervals are dynamic keys: read them afresh each round.
+            let current = self.ctx.current_settings();
+            let polling = Duration::from_secs(current.polling_interval);
+            let drift = Duration::from_secs(current.reconcile_interval);
+            if self.next_full > Instant::now() + drift {
+                self.next_full = Instant::now() + drift;
+            }
             if !self.ctx.is_active() {
                 if was_active {
                     tracing::info!("agent is not ACTIVE: deployment work paused");
@@ -322,7 +327,7 @@ impl Reconciler {
         let max_age = if full {
             Duration::ZERO
         } else {
-            Duration::from_secs(ctx.settings.reconcile_interval)
+            Duration::from_secs(ctx.current_settings().reconcile_interval)
         };
         if let Err(e) = self.view.ensure_fresh(&ctx, max_age).await {
             tracing::warn!(error = %e, "reconcile pass skipped");
@@ -419,7 +424,9 @@ impl Reconciler {
         let ctx = self.ctx.clone();
         ctx.metrics.reconciles.with_label_values(&["failure"]).inc();
         let attempts = self.retries.get(&d.id).map_or(0, |r| r.attempts) + 1;
-        let cap = MAX_RETRY_DELAY.min(Duration::from_secs(ctx.settings.reconcile_interval));
+        let cap = MAX_RETRY_DELAY.min(Duration::from_secs(
+            ctx.current_settings().reconcile_interval,
+        ));
         let delay = retry_delay(attempts, cap);
         self.retries.insert(
             d.id,

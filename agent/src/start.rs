@@ -12,10 +12,12 @@
 //! process exits once the tasks have finished (or after a grace period).
 
 use std::future::Future;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context, anyhow, bail};
 use brokkr_schema::config::AgentSettings;
+use brokkr_schema::live::LiveSettings;
 use brokkr_schema::models::{Agent, AuthResponse};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -77,11 +79,13 @@ pub fn identity(settings: &AgentSettings) -> Result<Identity, ConfigProblem> {
     })
 }
 
-/// Runs the agent until `shutdown` resolves (normally SIGTERM/SIGINT).
+/// Runs the agent until `shutdown` resolves (normally SIGTERM/SIGINT). The dynamic keys of
+/// `live` are reloaded on SIGHUP and when the config file changes.
 pub async fn run(
-    settings: AgentSettings,
+    live: Arc<LiveSettings>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    let settings = live.current().agent.clone();
     let id = identity(&settings)?;
     let cancel = CancellationToken::new();
     {
@@ -146,7 +150,7 @@ pub async fn run(
     let kube = kube_client::connect(settings.kubeconfig_path.as_deref()).await?;
     wait_for_kubernetes(&kube, settings.max_retries, &cancel).await?;
 
-    let ctx = AgentContext::new(settings, agent, broker, kube, cancel.clone());
+    let ctx = AgentContext::with_live(live.clone(), agent, broker, kube, cancel.clone());
     ctx.status.broker_reached();
     let acceptor = health_server::bind(&ctx).await?;
 
@@ -158,6 +162,26 @@ pub async fn run(
     tasks.spawn(diagnostics::run(ctx.clone()));
     tasks.spawn(work_orders::run(ctx.clone()));
     tasks.spawn(webhooks::run(ctx.clone()));
+    tasks.spawn(reload_on_sighup(live.clone(), cancel.clone()));
+    {
+        // Without a config file the watch returns at once; the task then just waits.
+        let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+        let (live, cancel) = (live.clone(), cancel.clone());
+        tasks.spawn(async move {
+            let stop = async {
+                cancel.cancelled().await;
+                let _ = stop_tx.send(true);
+            };
+            let watch = async {
+                live.watch_file(stop_rx, |outcome| {
+                    report_reload("config file changed", outcome)
+                })
+                .await;
+                cancel.cancelled().await;
+            };
+            tokio::join!(stop, watch);
+        });
+    }
     tracing::info!("agent running");
 
     // A task that ends before shutdown is a bug: log it, keep the others running.
@@ -181,6 +205,42 @@ pub async fn run(
     }
     tracing::info!("shutdown complete");
     Ok(())
+}
+
+/// Reloads the settings on each SIGHUP until shutdown.
+async fn reload_on_sighup(live: Arc<LiveSettings>, cancel: CancellationToken) {
+    let Ok(mut hangup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+    else {
+        cancel.cancelled().await;
+        return;
+    };
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            received = hangup.recv() => if received.is_none() {
+                cancel.cancelled().await;
+                return;
+            },
+        }
+        let live = live.clone();
+        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
+            report_reload("SIGHUP", outcome);
+        }
+    }
+}
+
+fn report_reload(
+    trigger: &str,
+    outcome: Result<brokkr_schema::live::ReloadOutcome, brokkr_schema::config::ConfigError>,
+) {
+    match outcome {
+        Ok(outcome) => {
+            tracing::info!(trigger, result = %outcome.message(), "configuration reloaded")
+        }
+        Err(e) => {
+            tracing::error!(trigger, error = %e, "configuration reload failed; nothing changed")
+        }
+    }
 }
 
 /// Polls the broker's `/readyz` until it answers 2xx, at most `attempts` times.

@@ -51,6 +51,10 @@ pub struct Options {
     pub agent_env: Vec<(String, String)>,
     /// Agent and broker log level.
     pub log_level: String,
+    /// A TOML config file for the agent (`BROKKR_CONFIG_FILE`). When given, the harness does not
+    /// set `polling_interval` and `reconcile_interval` in the environment (which would win over
+    /// the file): the file decides.
+    pub agent_config_file: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -62,6 +66,7 @@ impl Default for Options {
             polling_interval: 1,
             agent_env: Vec::new(),
             log_level: "info".into(),
+            agent_config_file: None,
         }
     }
 }
@@ -385,15 +390,24 @@ impl Harness {
             .env("BROKKR__AGENT__CLUSTER_NAME", &self.cluster_name)
             .env("BROKKR__AGENT__KUBECONFIG_PATH", self.sim.kubeconfig_path())
             .env("BROKKR__AGENT__HEALTH_PORT", port.to_string())
-            .env("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1")
-            .env(
-                "BROKKR__AGENT__POLLING_INTERVAL",
-                self.options.polling_interval.to_string(),
-            )
-            .env(
-                "BROKKR__AGENT__RECONCILE_INTERVAL",
-                self.options.reconcile_interval.to_string(),
-            )
+            .env("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1");
+        match &self.options.agent_config_file {
+            Some(file) => {
+                command.env("BROKKR_CONFIG_FILE", file);
+            }
+            None => {
+                command
+                    .env(
+                        "BROKKR__AGENT__POLLING_INTERVAL",
+                        self.options.polling_interval.to_string(),
+                    )
+                    .env(
+                        "BROKKR__AGENT__RECONCILE_INTERVAL",
+                        self.options.reconcile_interval.to_string(),
+                    );
+            }
+        }
+        command
             .env("BROKKR__AGENT__REQUEST_TIMEOUT", "5")
             .env("BROKKR__AGENT__MAX_RETRIES", "120")
             .env("BROKKR__AGENT__EVENT_MESSAGE_RETRY_DELAY", "1")
@@ -443,6 +457,20 @@ impl Harness {
             .await
             .map_err(|_| anyhow!("agent did not exit within 20 s of SIGTERM"))??;
         Ok(status)
+    }
+
+    /// Sends a signal (`HUP`, `TERM`, ...) to the agent.
+    pub fn signal_agent(&self, signal: &str) -> anyhow::Result<()> {
+        let pid = self
+            .agent_pid()
+            .ok_or_else(|| anyhow!("no agent running"))?;
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), pid.to_string()])
+            .status()?;
+        if !status.success() {
+            bail!("kill -{signal} {pid} failed");
+        }
+        Ok(())
     }
 
     /// The agent's log so far.

@@ -573,3 +573,52 @@ async fn readyz_reports_an_unreachable_kubernetes_api_and_recovers() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn sighup_reloads_the_drift_interval() {
+    let dir = std::env::temp_dir().join(format!("brokkr-agent-reload-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join(format!("agent-{}.toml", uuid::Uuid::new_v4().simple()));
+    let config = |drift: u64| {
+        format!("[agent]\npolling_interval = 1\nlong_poll_wait = 2\nreconcile_interval = {drift}\n")
+    };
+    std::fs::write(&file, config(3600)).unwrap();
+    let h = start(Options {
+        worker: false,
+        agent_config_file: Some(file.clone()),
+        agent_env: vec![("BROKKR_CONFIG_WATCHER_ENABLED".into(), "false".into())],
+        ..Options::default()
+    })
+    .await;
+    let stack = h.create_stack("shop").await.unwrap();
+    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    h.wait_for_event(&object, "SUCCESS").await.unwrap();
+
+    std::fs::write(&file, config(1)).unwrap();
+    h.signal_agent("HUP").unwrap();
+    eventually("the reload logged", DEFAULT_DEADLINE, || async {
+        let log = h.agent_log();
+        log.contains("configuration reloaded")
+            .then_some(())
+            .ok_or_else(|| brokkr_e2e::harness::tail(&log, 5))
+    })
+    .await
+    .unwrap();
+    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "shop");
+    api.delete("shop-config", &DeleteParams::default())
+        .await
+        .unwrap();
+    eventually(
+        "the ConfigMap re-applied by a drift pass",
+        DEFAULT_DEADLINE,
+        || async {
+            configmap(&h, "shop", "shop-config")
+                .await
+                .map(|_| ())
+                .ok_or_else(|| "still missing".to_string())
+        },
+    )
+    .await
+    .unwrap();
+    let _ = std::fs::remove_file(&file);
+}

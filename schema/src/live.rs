@@ -52,6 +52,9 @@ pub const DYNAMIC_KEYS: &[&str] = &[
     "agent.polling_interval",
     "agent.deployment_health_enabled",
     "agent.deployment_health_interval",
+    "agent.diagnostics_interval",
+    "agent.webhook_interval",
+    "agent.reconcile_interval",
 ];
 
 /// Keys whose values never appear in a reload report or an audit entry.
