@@ -486,9 +486,12 @@ impl Reconciler {
                     attempt += 1;
                 }
                 Err(e) => {
-                    // Kept: sent again after the next poll.
                     tracing::warn!(deployment_object = %id, error = %e, "cannot report the event");
-                    self.unreported.insert(id, (outcome, message));
+                    // A broker that could not be reached gets it again after the next poll; one
+                    // that refused it (4xx) would refuse it again.
+                    if e.is_transient() {
+                        self.unreported.insert(id, (outcome, message));
+                    }
                     return;
                 }
             }

@@ -622,3 +622,55 @@ async fn sighup_reloads_the_drift_interval() {
     .unwrap();
     let _ = std::fs::remove_file(&file);
 }
+
+#[tokio::test]
+async fn deleting_a_stack_removes_its_objects() {
+    let h = start(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let stack = h.create_stack("shop").await.unwrap();
+    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    h.wait_for_event(&first, "SUCCESS").await.unwrap();
+    let (status, body) = h
+        .call(
+            &h.generator_pak,
+            reqwest::Method::DELETE,
+            &format!("/api/v1/stacks/{stack}"),
+            None,
+        )
+        .await
+        .unwrap();
+    assert!(status.is_success(), "{status} {body}");
+    eventually(
+        "the deleted stack's objects removed",
+        DEFAULT_DEADLINE,
+        || async {
+            let web = deployment(&h, "shop", "web").await.is_some();
+            let ns = !namespace_gone(&h, "shop").await;
+            if web || ns {
+                Err(format!("deployment {web}, namespace {ns}"))
+            } else {
+                Ok(())
+            }
+        },
+    )
+    .await
+    .unwrap();
+    // The deletion marker the broker created is reported as applied.
+    let marker_success = eventually(
+        "a SUCCESS event for the deletion marker",
+        DEFAULT_DEADLINE,
+        || async {
+            let events = h.events().await.map_err(|e| e.to_string())?;
+            events
+                .iter()
+                .find(|e| e["status"] == "SUCCESS" && e["deployment_object_id"] != first["id"])
+                .cloned()
+                .ok_or_else(|| format!("{events:?}"))
+        },
+    )
+    .await;
+    marker_success.unwrap();
+}
