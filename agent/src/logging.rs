@@ -6,10 +6,13 @@ use tracing_subscriber::EnvFilter;
 
 /// Installs the global subscriber.
 pub fn init(settings: &Settings) {
+    // kube's client logs every failed request at ERROR on its own; the agent reports failures
+    // itself (after its retries), so that line is silenced unless RUST_LOG asks for it.
+    const QUIET: &str = "kube_client::client::builder=off";
     let filter = EnvFilter::try_from_default_env()
         .ok()
-        .or_else(|| EnvFilter::try_new(&settings.log.level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .or_else(|| EnvFilter::try_new(format!("{},{QUIET}", settings.log.level)).ok())
+        .unwrap_or_else(|| EnvFilter::new(format!("info,{QUIET}")));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
