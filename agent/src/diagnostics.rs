@@ -485,6 +485,129 @@ mod tests {
         assert!(body.log_tails.is_none());
     }
 
+    /// Puts a Deployment of `replicas` pods failing with `fail` (kubesim annotation) in
+    /// namespace `shop`, records it as applied, and waits for its pods to settle.
+    pub(crate) async fn failing_deployment(
+        ctx: &AgentContext,
+        fail: &str,
+        replicas: i32,
+    ) -> AppliedDeployment {
+        use k8s_openapi::api::apps::v1::Deployment;
+        use k8s_openapi::api::core::v1::Namespace;
+        use kube::api::PostParams;
+        let id = uuid::Uuid::new_v4();
+        let namespaces: Api<Namespace> = Api::all(ctx.kube.clone());
+        let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
+        let _ = namespaces.create(&PostParams::default(), &ns).await;
+        let deployment: Deployment = serde_json::from_value(json!({
+            "metadata": {"name": "web", "namespace": "shop"},
+            "spec": {
+                "replicas": replicas,
+                "selector": {"matchLabels": {"app": "web"}},
+                "template": {
+                    "metadata": {
+                        "labels": {"app": "web", crate::labels::DEPLOYMENT_OBJECT_LABEL: id.to_string()},
+                        "annotations": {"kubesim.brokkr.io/fail": fail},
+                    },
+                    "spec": {"containers": [{"name": "app", "image": "nginx"}]},
+                },
+            },
+        }))
+        .unwrap();
+        let api: Api<Deployment> = Api::namespaced(ctx.kube.clone(), "shop");
+        api.create(&PostParams::default(), &deployment)
+            .await
+            .unwrap();
+        let applied = AppliedDeployment {
+            deployment_object_id: id,
+            stack_id: uuid::Uuid::new_v4(),
+            checksum: "c".into(),
+            namespaces: vec!["shop".into()],
+            objects: vec![crate::applied::AppliedRef {
+                api_version: "apps/v1".into(),
+                kind: "Deployment".into(),
+                namespace: Some("shop".into()),
+                name: "web".into(),
+            }],
+            applied_at: Utc::now(),
+        };
+        ctx.applied.record(applied.clone());
+        let pods: Api<Pod> = Api::namespaced(ctx.kube.clone(), "shop");
+        let params = ListParams::default().labels(&applied.pod_selector());
+        for _ in 0..100 {
+            let listed = pods.list(&params).await.unwrap();
+            let settled = listed.items.len() == replicas as usize
+                && listed.items.iter().all(|p| {
+                    let statuses = p
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.container_statuses.clone())
+                        .unwrap_or_default();
+                    !statuses.is_empty()
+                        && statuses.iter().all(|c| {
+                            let waiting = c
+                                .state
+                                .as_ref()
+                                .and_then(|s| s.waiting.as_ref())
+                                .and_then(|w| w.reason.as_deref());
+                            !matches!(waiting, Some("ContainerCreating" | "PodInitializing"))
+                        })
+                });
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        applied
+    }
+
+    #[tokio::test]
+    async fn collects_pods_events_and_logs_of_crashing_pods() {
+        let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
+        let ctx = crate::work_orders::test_context(&sim).await;
+        let applied = failing_deployment(&ctx, "CrashLoopBackOff", 2).await;
+        let collected = collect(&ctx, &applied).await.unwrap();
+        let pods = collected.pod_statuses.as_array().unwrap();
+        assert_eq!(pods.len(), 2, "{pods:?}");
+        assert_eq!(pods[0]["containers"][0]["state"], "Waiting");
+        assert_eq!(pods[0]["containers"][0]["state_reason"], "CrashLoopBackOff");
+        let events = collected.events.as_array().unwrap();
+        assert!(!events.is_empty());
+        assert!(events.iter().any(|e| e["involved_object_kind"] == "Pod"));
+        let tails = collected.log_tails.unwrap();
+        let tails = tails.as_object().unwrap();
+        assert_eq!(tails.len(), 2);
+        assert!(
+            tails
+                .values()
+                .all(|t| t.as_str().unwrap().contains("panic")),
+            "{tails:?}"
+        );
+        let body = Collected {
+            pod_statuses: collected.pod_statuses,
+            events: collected.events,
+            log_tails: None,
+        }
+        .into_submission(Utc::now());
+        assert!(serde_json::from_str::<Value>(&body.pod_statuses).is_ok());
+
+        let health = crate::deployment_health::check(&ctx, &applied).await;
+        assert_eq!(health.status, "degraded");
+        assert_eq!(
+            health.summary.unwrap().conditions,
+            vec!["CrashLoopBackOff", "Error"]
+        );
+    }
+
+    #[tokio::test]
+    async fn failed_pods_make_the_deployment_failing() {
+        let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
+        let ctx = crate::work_orders::test_context(&sim).await;
+        let applied = failing_deployment(&ctx, "Failed", 1).await;
+        let health = crate::deployment_health::check(&ctx, &applied).await;
+        assert_eq!(health.status, "failing", "{health:?}");
+    }
+
     #[test]
     fn pods_without_status_report_unknown() {
         let pod = Pod {

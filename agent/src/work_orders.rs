@@ -596,9 +596,169 @@ async fn follow_build(
     }
 }
 
+/// An agent context on an in-process kubesim, for tests of the feature tasks (the broker URL
+/// points nowhere).
+#[cfg(test)]
+pub(crate) async fn test_context(sim: &brokkr_e2e::kubesim::KubeSim) -> Arc<AgentContext> {
+    brokkr_e2e::kubesim::install_crypto_provider();
+    let now = chrono::Utc::now();
+    let agent = brokkr_schema::models::Agent {
+        id: Uuid::new_v4(),
+        created_at: now,
+        updated_at: now,
+        deleted_at: None,
+        name: "test".into(),
+        cluster_name: "sim".into(),
+        last_heartbeat: None,
+        status: "ACTIVE".into(),
+    };
+    let broker =
+        crate::broker::BrokerClient::new("http://127.0.0.1:9", "pak", Duration::from_secs(1))
+            .expect("broker client");
+    let kube = sim.client().await.expect("kube client");
+    AgentContext::new(
+        brokkr_schema::config::AgentSettings::default(),
+        agent,
+        broker,
+        kube,
+        tokio_util::sync::CancellationToken::new(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use brokkr_e2e::kubesim::{KubeSim, Options};
+    use chrono::Utc;
+
+    fn order(work_type: &str, yaml: &str) -> WorkOrder {
+        WorkOrder {
+            id: Uuid::new_v4(),
+            created_at: Utc::now(),
+            updated_at: Utc::now(),
+            work_type: work_type.into(),
+            yaml_content: yaml.into(),
+            status: "CLAIMED".into(),
+            claimed_by: None,
+            claimed_at: None,
+            claim_timeout_seconds: 3600,
+            max_retries: 3,
+            retry_count: 0,
+            backoff_seconds: 60,
+            next_retry_after: None,
+            last_error: None,
+            last_error_at: None,
+        }
+    }
+
+    const CUSTOM: &str = "\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, namespace: tools}
+spec: {size: 3}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: c1, namespace: tools}
+data: {a: b}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {kind: Widget, plural: widgets, singular: widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: {openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: tools}
+";
+
+    #[tokio::test]
+    async fn custom_orders_apply_namespaces_and_crds_first() {
+        let sim = KubeSim::start().await.unwrap();
+        let ctx = test_context(&sim).await;
+        let message = execute(&ctx, &order("custom", CUSTOM)).await.unwrap();
+        assert_eq!(message, "Applied 4 resource(s)");
+        let cms: Api<k8s_openapi::api::core::v1::ConfigMap> =
+            Api::namespaced(ctx.kube.clone(), "tools");
+        let cm = cms.get("c1").await.unwrap();
+        assert!(
+            cm.metadata
+                .managed_fields
+                .unwrap_or_default()
+                .iter()
+                .any(|f| f.manager.as_deref() == Some(FIELD_MANAGER))
+        );
+
+        let err = execute(
+            &ctx,
+            &order(
+                "custom",
+                "apiVersion: nope.io/v1\nkind: Gadget\nmetadata: {name: g}\n",
+            ),
+        )
+        .await
+        .unwrap_err();
+        assert!(!err.retryable, "{err:?}");
+        assert!(err.message.contains("not served"), "{err:?}");
+        let err = execute(&ctx, &order("reboot", "x: 1")).await.unwrap_err();
+        assert_eq!(err, WorkError::permanent("Unknown work type: reboot"));
+    }
+
+    const BUILD: &str = "\
+apiVersion: shipwright.io/v1beta1
+kind: Build
+metadata: {name: app, namespace: default}
+spec:
+  source: {type: Git, git: {url: https://example.com/app.git}}
+  strategy: {name: buildah, kind: ClusterBuildStrategy}
+  output: {image: registry.example.com/app}
+";
+
+    #[tokio::test]
+    async fn builds_report_the_digest_or_the_failure() {
+        let sim = KubeSim::start_with(Options {
+            shipwright: true,
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let ctx = test_context(&sim).await;
+        let ok = order("build", BUILD);
+        let digest = execute(&ctx, &ok).await.unwrap();
+        assert!(digest.starts_with("sha256:"), "{digest}");
+        // A retry of the same order gets a new BuildRun instead of colliding.
+        let mut retry = ok.clone();
+        retry.retry_count = 1;
+        assert!(execute(&ctx, &retry).await.unwrap().starts_with("sha256:"));
+
+        let failing = BUILD.replace(
+            "metadata: {name: app, namespace: default}",
+            "metadata: {name: bad, namespace: default, annotations: {kubesim.brokkr.io/fail: StepFailed}}",
+        );
+        let err = execute(&ctx, &order("build", &failing)).await.unwrap_err();
+        assert!(!err.retryable);
+        assert!(err.message.contains("StepFailed"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn builds_without_shipwright_fail_for_good() {
+        let sim = KubeSim::start().await.unwrap();
+        let ctx = test_context(&sim).await;
+        let err = execute(&ctx, &order("build", BUILD)).await.unwrap_err();
+        assert!(!err.retryable);
+        assert!(
+            err.message.contains("Shipwright is not installed"),
+            "{err:?}"
+        );
+    }
 
     #[test]
     fn buildrun_names_are_unique_per_attempt_and_short() {
