@@ -593,10 +593,7 @@ mod tests {
 
         let health = crate::deployment_health::check(&ctx, &applied).await;
         assert_eq!(health.status, "degraded");
-        assert_eq!(
-            health.summary.unwrap().conditions,
-            vec!["CrashLoopBackOff", "Error"]
-        );
+        assert_eq!(health.summary.unwrap().conditions, vec!["CrashLoopBackOff"]);
     }
 
     #[tokio::test]
