@@ -51,6 +51,9 @@ pub struct Options {
     pub agent_env: Vec<(String, String)>,
     /// Agent and broker log level.
     pub log_level: String,
+    /// Extra `BROKKR__…` variables of the broker and the worker (e.g. a webhook encryption key
+    /// and `BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8` for local webhook receivers).
+    pub server_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -62,6 +65,7 @@ impl Default for Options {
             polling_interval: 1,
             agent_env: Vec::new(),
             log_level: "info".into(),
+            server_env: Vec::new(),
         }
     }
 }
@@ -309,6 +313,7 @@ impl Harness {
             .env("BROKKR__BROKER__PAK_HASH", self.admin_hash()?)
             .env("BROKKR__BROKER__SHUTDOWN_GRACE_SECONDS", "1")
             .env("BROKKR__LOG__LEVEL", &self.options.log_level)
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)
@@ -348,6 +353,7 @@ impl Harness {
             .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
             .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("BROKKR__LOG__LEVEL", "warn")
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

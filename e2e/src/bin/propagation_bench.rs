@@ -76,6 +76,7 @@ async fn main() -> anyhow::Result<()> {
         polling_interval: defaults.polling_interval,
         agent_env: Vec::new(),
         log_level: "warn".into(),
+        ..Options::default()
     })
     .await
     .context("starting the installation")?;
