@@ -310,6 +310,44 @@ pub async fn collect(
     })
 }
 
+/// A deployment object missing from the applied registry (e.g. the first reconcile pass after
+/// a restart has not finished yet): its pods are found by label across the cluster, and its
+/// namespaces are theirs.
+async fn located_by_label(
+    ctx: &AgentContext,
+    deployment_object_id: uuid::Uuid,
+) -> Result<AppliedDeployment, String> {
+    let mut deployment = AppliedDeployment {
+        deployment_object_id,
+        stack_id: uuid::Uuid::nil(),
+        checksum: String::new(),
+        namespaces: Vec::new(),
+        objects: Vec::new(),
+        applied_at: Utc::now(),
+    };
+    let api: Api<Pod> = Api::all(ctx.kube.clone());
+    let params = ListParams::default().labels(&deployment.pod_selector());
+    let pods = ctx
+        .kube_call("list", || api.list(&params))
+        .await
+        .map_err(|e| format!("listing pods: {e}"))?;
+    let mut namespaces: Vec<String> = pods
+        .items
+        .iter()
+        .filter_map(|p| p.metadata.namespace.clone())
+        .collect();
+    namespaces.sort();
+    namespaces.dedup();
+    if namespaces.is_empty() {
+        return Err(format!(
+            "deployment object {deployment_object_id} is not applied by this agent \
+             (and no pod carries its label)"
+        ));
+    }
+    deployment.namespaces = namespaces;
+    Ok(deployment)
+}
+
 /// Submits a result, retrying transient broker errors a few times.
 async fn submit(
     ctx: &AgentContext,
@@ -346,19 +384,18 @@ async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
             return;
         }
     }
-    let collected = match ctx.applied.get(request.deployment_object_id) {
-        None => Err(format!(
-            "deployment object {} is not applied by this agent",
-            request.deployment_object_id
-        )),
-        Some(deployment) => {
-            tokio::select! {
-                _ = ctx.cancel.cancelled() => Err("the agent is shutting down".to_owned()),
-                outcome = tokio::time::timeout(COLLECT_TIMEOUT, collect(ctx, &deployment)) => {
-                    outcome.unwrap_or_else(|_| Err(format!(
-                        "collection timed out after {}s", COLLECT_TIMEOUT.as_secs())))
-                }
-            }
+    let work = async {
+        let deployment = match ctx.applied.get(request.deployment_object_id) {
+            Some(deployment) => deployment,
+            None => located_by_label(ctx, request.deployment_object_id).await?,
+        };
+        collect(ctx, &deployment).await
+    };
+    let collected = tokio::select! {
+        _ = ctx.cancel.cancelled() => Err("the agent is shutting down".to_owned()),
+        outcome = tokio::time::timeout(COLLECT_TIMEOUT, work) => {
+            outcome.unwrap_or_else(|_| Err(format!(
+                "collection timed out after {}s", COLLECT_TIMEOUT.as_secs())))
         }
     };
     let collected = collected.unwrap_or_else(|e| {
@@ -601,6 +638,15 @@ mod tests {
         let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
         let ctx = crate::work_orders::test_context(&sim).await;
         let applied = failing_deployment(&ctx, "Failed", 1).await;
+        // Without a registry entry, the pods are found by label across the cluster.
+        let located = located_by_label(&ctx, applied.deployment_object_id)
+            .await
+            .unwrap();
+        assert_eq!(located.namespaces, vec!["shop"]);
+        let missing = located_by_label(&ctx, uuid::Uuid::new_v4())
+            .await
+            .unwrap_err();
+        assert!(missing.contains("not applied by this agent"), "{missing}");
         let health = crate::deployment_health::check(&ctx, &applied).await;
         assert_eq!(health.status, "failing", "{health:?}");
     }
