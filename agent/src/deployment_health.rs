@@ -5,8 +5,9 @@
 //!
 //! How a deployment object's pods are judged ([`summarize`]):
 //!
-//! * **failing**: a pod is in phase `Failed`. Failing always wins over degraded (whatever order
-//!   the pods are seen in).
+//! * **failing**: a pod is in phase `Failed` (except evicted pods, which are degraded, and
+//!   failed attempts of a Job that has since succeeded, which are ignored). Failing always wins
+//!   over degraded, whatever order the pods are seen in.
 //! * **degraded**: a container (or init container) waits with a reason of [`DEGRADED_REASONS`]
 //!   (`CrashLoopBackOff`, `ImagePullBackOff`, ...), a container's current state terminated with
 //!   `OOMKilled`/`Error`, a container was last OOM-killed, a pod has been `Pending` for longer
@@ -21,7 +22,8 @@
 //!   is nothing that could be unhealthy, and reporting `unknown` forever would hide real
 //!   problems behind noise.
 //!
-//! Conditions are sorted and unique, resources are listed in pod order (namespace, name), so
+//! Terminating pods (deletion requested) are counted but not judged. Conditions are sorted and
+//! unique, resources are listed in pod order (namespace, name), so
 //! the same cluster state always gives the same summary.
 //!
 //! Only deployment objects in the applied registry are reported (the broker refuses the whole
@@ -29,7 +31,7 @@
 //! between the snapshot and the report — the entries are re-sent one by one and the refused
 //! ones dropped).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -135,12 +137,32 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
     sorted.sort_by(|a, b| {
         (&a.metadata.namespace, &a.metadata.name).cmp(&(&b.metadata.namespace, &b.metadata.name))
     });
+    // Jobs that succeeded: their earlier failed attempts are history, not a failure.
+    let succeeded_jobs: HashSet<(Option<&String>, &String)> = pods
+        .iter()
+        .filter(|p| p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Succeeded"))
+        .flat_map(|p| {
+            p.metadata
+                .owner_references
+                .iter()
+                .flatten()
+                .filter(|o| o.kind == "Job")
+                .map(move |o| (p.metadata.namespace.as_ref(), &o.name))
+        })
+        .collect();
     for pod in sorted {
         let name = pod.metadata.name.clone().unwrap_or_default();
         let namespace = pod.metadata.namespace.clone().unwrap_or_default();
         let Some(status) = &pod.status else {
             continue;
         };
+        // Terminating pods (rollouts, scale-down) are on their way out.
+        if pod.metadata.deletion_timestamp.is_some() {
+            continue;
+        }
+        let retried_job = pod.metadata.owner_references.iter().flatten().any(|o| {
+            o.kind == "Job" && succeeded_jobs.contains(&(pod.metadata.namespace.as_ref(), &o.name))
+        });
         let ready_condition = status
             .conditions
             .iter()
@@ -200,6 +222,15 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
         }
 
         match status.phase.as_deref() {
+            Some("Failed") if retried_job => {}
+            Some("Failed") if status.reason.as_deref() == Some("Evicted") => {
+                // The controller replaces evicted pods: a symptom (node pressure), not a
+                // failure of the workload.
+                conditions.insert("Evicted".to_owned());
+                pod_health.raise(Health::Degraded);
+                let why = status.message.as_deref().unwrap_or("evicted");
+                problems.push(format!("pod evicted: {why}"));
+            }
             Some("Failed") => {
                 conditions.insert("PodFailed".to_owned());
                 pod_health.raise(Health::Failing);
@@ -588,6 +619,48 @@ mod tests {
         stuck.metadata.creation_timestamp = Some(time_ago(now, 5));
         let (health, _) = summarize(&[stuck], true, now);
         assert_eq!(health, Health::Healthy);
+    }
+
+    #[test]
+    fn evicted_pods_are_degraded_and_retried_jobs_are_not_failing() {
+        let mut evicted = pod("a", "Failed", false, vec![]);
+        if let Some(status) = evicted.status.as_mut() {
+            status.reason = Some("Evicted".into());
+            status.message = Some("The node was low on resource: memory.".into());
+        }
+        let (health, summary) = summarize(&[evicted], true, Utc::now());
+        assert_eq!(health, Health::Degraded);
+        assert_eq!(summary.conditions, vec!["Evicted"]);
+
+        let owned = |name: &str, phase: &str| {
+            let mut p = pod(name, phase, false, vec![]);
+            p.metadata.owner_references = Some(vec![
+                k8s_openapi::apimachinery::pkg::apis::meta::v1::OwnerReference {
+                    api_version: "batch/v1".into(),
+                    kind: "Job".into(),
+                    name: "migrate".into(),
+                    uid: "u".into(),
+                    ..Default::default()
+                },
+            ]);
+            p
+        };
+        let pods = vec![
+            owned("migrate-1", "Failed"),
+            owned("migrate-2", "Succeeded"),
+        ];
+        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Healthy);
+        let pods = vec![owned("migrate-1", "Failed"), owned("migrate-2", "Failed")];
+        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Failing);
+    }
+
+    #[test]
+    fn terminating_pods_are_not_judged() {
+        let mut leaving = pod("a", "Running", false, vec![waiting("CrashLoopBackOff")]);
+        leaving.metadata.deletion_timestamp = Some(time_ago(Utc::now(), 1));
+        let (health, summary) = summarize(&[leaving], true, Utc::now());
+        assert_eq!(health, Health::Healthy);
+        assert_eq!(summary.pods_total, 1);
     }
 
     #[test]
