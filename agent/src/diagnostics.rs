@@ -12,7 +12,8 @@
 //! * `events`: the namespace's events about those pods, their owners (ReplicaSets, Jobs, ...)
 //!   or the deployment object's own objects, newest first, at most [`MAX_EVENTS`];
 //! * `log_tails`: `{"<pod>/<container>": "<last MAX_LOG_LINES lines>"}` (or `"Error: ..."` for
-//!   a container whose log cannot be read, e.g. one still waiting for its image).
+//!   a container whose log cannot be read, e.g. one still waiting for its image), plus
+//!   `"<pod>/<container> (previous)"` for containers that restarted (the crashed run's log).
 //!
 //! The three fields are JSON documents encoded as strings (the broker validates them). When the
 //! collection fails (the object is not applied here, pods cannot be listed, a timeout), an error
@@ -222,6 +223,33 @@ pub fn select_events(events: &[Event], subjects: &HashSet<(String, String, Strin
     picked.into_iter().map(event_json).collect()
 }
 
+/// The last lines of a container's log, or `Error: ...`.
+async fn log_tail(
+    ctx: &AgentContext,
+    api: &Api<Pod>,
+    pod: &str,
+    container: &str,
+    previous: bool,
+) -> String {
+    let params = LogParams {
+        container: Some(container.to_owned()),
+        tail_lines: Some(MAX_LOG_LINES),
+        limit_bytes: Some(MAX_LOG_BYTES),
+        previous,
+        ..LogParams::default()
+    };
+    match tokio::time::timeout(
+        LOG_TIMEOUT,
+        ctx.kube_call("logs", || api.logs(pod, &params)),
+    )
+    .await
+    {
+        Ok(Ok(text)) => text,
+        Ok(Err(e)) => format!("Error: {e}"),
+        Err(_) => format!("Error: reading the log timed out after {LOG_TIMEOUT:?}"),
+    }
+}
+
 /// Collects the diagnostics of an applied deployment object.
 pub async fn collect(
     ctx: &AgentContext,
@@ -282,24 +310,29 @@ pub async fn collect(
             .as_ref()
             .map(|s| s.containers.iter().map(|c| c.name.clone()).collect())
             .unwrap_or_else(Vec::new);
+        let restarted: HashSet<String> = pod
+            .status
+            .as_ref()
+            .and_then(|s| s.container_statuses.as_ref())
+            .map(|l| {
+                l.iter()
+                    .filter(|c| c.restart_count > 0)
+                    .map(|c| c.name.clone())
+                    .collect()
+            })
+            .unwrap_or_default();
         for container in containers {
-            let params = LogParams {
-                container: Some(container.clone()),
-                tail_lines: Some(MAX_LOG_LINES),
-                limit_bytes: Some(MAX_LOG_BYTES),
-                ..LogParams::default()
-            };
-            let text = match tokio::time::timeout(
-                LOG_TIMEOUT,
-                ctx.kube_call("logs", || api.logs(name, &params)),
-            )
-            .await
-            {
-                Ok(Ok(text)) => text,
-                Ok(Err(e)) => format!("Error: {e}"),
-                Err(_) => format!("Error: reading the log timed out after {LOG_TIMEOUT:?}"),
-            };
-            tails.insert(format!("{name}/{container}"), Value::String(text));
+            tails.insert(
+                format!("{name}/{container}"),
+                Value::String(log_tail(ctx, &api, name, &container, false).await),
+            );
+            // A restarted container's previous run usually holds the crash.
+            if restarted.contains(&container) {
+                tails.insert(
+                    format!("{name}/{container} (previous)"),
+                    Value::String(log_tail(ctx, &api, name, &container, true).await),
+                );
+            }
         }
     }
 
@@ -613,7 +646,15 @@ mod tests {
         assert!(events.iter().any(|e| e["involved_object_kind"] == "Pod"));
         let tails = collected.log_tails.unwrap();
         let tails = tails.as_object().unwrap();
-        assert_eq!(tails.len(), 2);
+        // Current and previous run of each crash-looping container.
+        assert_eq!(tails.len(), 4, "{tails:?}");
+        assert_eq!(
+            tails
+                .keys()
+                .filter(|k| k.ends_with("/app (previous)"))
+                .count(),
+            2
+        );
         assert!(
             tails
                 .values()

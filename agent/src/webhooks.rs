@@ -4,10 +4,11 @@
 //!
 //! Every `agent.webhook_interval` seconds (when ACTIVE) the agent calls
 //! `GET /api/v1/agents/{id}/webhooks/pending`, which *claims* up to [`CLAIM_LIMIT`] deliveries
-//! with a lease (60 s on the broker). Each is sent, at most [`CONCURRENCY`] at a time, as
+//! with a lease (60 s on the broker). They are sent at the same time, each as
 //! `POST url` with exactly the body and headers the broker prepared (content type, event type,
 //! delivery id, signatures, `Authorization`), within the subscription's timeout (1–300 s, and
-//! never past the lease), without following redirects. The outcome is reported with
+//! never past the lease: a delivery whose lease is nearly over is left for a later claim),
+//! without following redirects. The outcome is reported with
 //! `POST /api/v1/webhook-deliveries/{id}/result` (any 2xx accepted): 2xx is a success; anything
 //! else a failure with the status code and the start of the answer, or the connection error.
 //! The broker owns retries and dead-lettering; the agent never retries a send itself.
@@ -26,10 +27,15 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use crate::broker::{BrokerError, error_chain};
 use crate::context::AgentContext;
 
-/// Deliveries claimed per round.
-pub const CLAIM_LIMIT: usize = 10;
+/// Deliveries claimed per round; all of them are sent at once, so every send starts well
+/// inside the lease.
+pub const CLAIM_LIMIT: usize = 8;
 /// Deliveries sent at the same time.
-pub const CONCURRENCY: usize = 4;
+pub const CONCURRENCY: usize = CLAIM_LIMIT;
+/// The broker's lease on claimed deliveries, assumed when the one it states looks skewed.
+const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Margin kept between the end of a send and the end of the lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// Characters of a failed answer's body kept in the error.
 const BODY_EXCERPT: usize = 200;
 /// Bytes of an answer read at most.
@@ -95,14 +101,21 @@ fn headers_of(delivery: &PendingWebhookDelivery) -> Result<HeaderMap, String> {
     Ok(map)
 }
 
-/// The timeout of a delivery: the subscription's (clamped to 1–300 s), but never past the lease.
-pub fn timeout_of(delivery: &PendingWebhookDelivery) -> Duration {
+/// How long the lease on a delivery claimed just now lasts. The broker states when it ends in
+/// its own clock; a value that is not plausible (clocks apart) is replaced by the broker's
+/// usual 60 s.
+pub fn lease_length(delivery: &PendingWebhookDelivery) -> Duration {
+    match (delivery.lease_expires_at - Utc::now()).to_std() {
+        Ok(left) if (Duration::from_secs(5)..=Duration::from_secs(600)).contains(&left) => left,
+        _ => DEFAULT_LEASE,
+    }
+}
+
+/// The timeout of a delivery: the subscription's (clamped to 1–300 s), but never past what is
+/// left of the lease (`lease_left`, margin included).
+pub fn timeout_of(delivery: &PendingWebhookDelivery, lease_left: Duration) -> Duration {
     let wanted = Duration::from_secs(delivery.timeout_seconds.clamp(1, 300) as u64);
-    let lease_left = (delivery.lease_expires_at - Utc::now())
-        .to_std()
-        .unwrap_or(Duration::ZERO)
-        .saturating_sub(Duration::from_secs(2));
-    wanted.min(lease_left.max(Duration::from_secs(1)))
+    wanted.min(lease_left)
 }
 
 fn excerpt(body: &[u8]) -> String {
@@ -127,8 +140,12 @@ async fn read_some(mut response: reqwest::Response) -> Vec<u8> {
     body
 }
 
-/// Sends one delivery.
-pub async fn send(http: &reqwest::Client, delivery: &PendingWebhookDelivery) -> Outcome {
+/// Sends one delivery, giving up after `timeout`.
+pub async fn send(
+    http: &reqwest::Client,
+    delivery: &PendingWebhookDelivery,
+    timeout: Duration,
+) -> Outcome {
     let started = Instant::now();
     let elapsed =
         |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
@@ -146,7 +163,6 @@ pub async fn send(http: &reqwest::Client, delivery: &PendingWebhookDelivery) -> 
         Ok(url) if matches!(url.scheme(), "http" | "https") => url,
         _ => return failure("invalid destination URL".into(), None),
     };
-    let timeout = timeout_of(delivery);
     let request = http
         .post(url)
         .headers(headers)
@@ -219,8 +235,21 @@ async fn report(ctx: &AgentContext, id: uuid::Uuid, outcome: Outcome) -> Result<
     }
 }
 
-async fn deliver(ctx: &AgentContext, http: &reqwest::Client, delivery: PendingWebhookDelivery) {
-    let outcome = send(http, &delivery).await;
+async fn deliver(
+    ctx: &AgentContext,
+    http: &reqwest::Client,
+    delivery: PendingWebhookDelivery,
+    claimed: Instant,
+) {
+    let lease_left = lease_length(&delivery)
+        .saturating_sub(claimed.elapsed())
+        .saturating_sub(LEASE_MARGIN);
+    if lease_left < Duration::from_secs(1) {
+        // Not sent, not reported: the lease lapses and the delivery is claimed again later.
+        tracing::info!(delivery = %delivery.id, "webhook lease about to lapse; left for a later claim");
+        return;
+    }
+    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left)).await;
     if outcome.success {
         tracing::debug!(delivery = %delivery.id, event_type = %delivery.event_type,
             status = ?outcome.status_code, "webhook delivered");
@@ -243,8 +272,12 @@ pub async fn poll_once(ctx: &AgentContext, http: &reqwest::Client) -> Result<usi
         .broker
         .get_json_query(&path, &[("limit", limit.as_str())])
         .await?;
+    let claimed = Instant::now();
     let count = pending.len();
-    let jobs: Vec<_> = pending.into_iter().map(|d| deliver(ctx, http, d)).collect();
+    let jobs: Vec<_> = pending
+        .into_iter()
+        .map(|d| deliver(ctx, http, d, claimed))
+        .collect();
     stream::iter(jobs)
         .buffer_unordered(CONCURRENCY)
         .collect::<Vec<()>>()
@@ -363,7 +396,12 @@ mod tests {
         let (seen, base) = receiver().await;
         let http = delivery_client().unwrap();
 
-        let ok = send(&http, &delivery(format!("{base}/ok"), 5)).await;
+        let ok = send(
+            &http,
+            &delivery(format!("{base}/ok"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(ok.success);
         assert_eq!(ok.status_code, Some(200));
         {
@@ -385,14 +423,24 @@ mod tests {
             assert_eq!(get("content-type").as_deref(), Some("application/json"));
         }
 
-        let failed = send(&http, &delivery(format!("{base}/down"), 5)).await;
+        let failed = send(
+            &http,
+            &delivery(format!("{base}/down"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(!failed.success);
         assert_eq!(failed.status_code, Some(503));
         let error = failed.error.unwrap();
         assert!(error.starts_with("HTTP 503: xxx"), "{error}");
         assert!(error.chars().count() < 250, "{error}");
 
-        let moved = send(&http, &delivery(format!("{base}/moved"), 5)).await;
+        let moved = send(
+            &http,
+            &delivery(format!("{base}/moved"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
         assert!(!moved.success, "redirects are not followed");
         assert_eq!(moved.status_code, Some(302));
         assert_eq!(
@@ -401,7 +449,12 @@ mod tests {
             "the redirect target was not called"
         );
 
-        let slow = send(&http, &delivery(format!("{base}/slow"), 1)).await;
+        let slow = send(
+            &http,
+            &delivery(format!("{base}/slow"), 1),
+            Duration::from_secs(1),
+        )
+        .await;
         assert!(!slow.success);
         assert_eq!(slow.status_code, None);
         assert!(slow.error.unwrap().contains("timed out"));
@@ -409,6 +462,7 @@ mod tests {
         let refused = send(
             &http,
             &delivery("http://127.0.0.1:9/x?token=secret".into(), 2),
+            Duration::from_secs(2),
         )
         .await;
         assert!(!refused.success);
@@ -419,10 +473,21 @@ mod tests {
     #[test]
     fn timeouts_are_clamped_and_bounded_by_the_lease() {
         let mut d = delivery("http://x".into(), -5);
-        assert_eq!(timeout_of(&d), Duration::from_secs(1));
+        let long = Duration::from_secs(600);
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(1));
         d.timeout_seconds = 10_000;
-        assert!(timeout_of(&d) <= Duration::from_secs(58));
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(300));
+        assert_eq!(
+            timeout_of(&d, Duration::from_secs(20)),
+            Duration::from_secs(20)
+        );
         d.timeout_seconds = 5;
-        assert_eq!(timeout_of(&d), Duration::from_secs(5));
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(5));
+
+        let lease = lease_length(&d);
+        assert!(lease > Duration::from_secs(55) && lease <= Duration::from_secs(60));
+        // A lease that looks already over (agent clock ahead) is taken as the usual 60 s.
+        d.lease_expires_at = Utc::now() - chrono::Duration::seconds(30);
+        assert_eq!(lease_length(&d), DEFAULT_LEASE);
     }
 }
