@@ -32,7 +32,7 @@
 //! ones dropped).
 
 use std::collections::{BTreeSet, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use brokkr_schema::models::{
@@ -400,7 +400,10 @@ pub async fn check_and_report(ctx: &AgentContext) -> Result<usize, crate::broker
         .patch_json::<_, serde_json::Value>(&path, &body)
         .await
     {
-        Ok(_) => Ok(count),
+        Ok(_) => {
+            count_statuses(ctx, &body.deployment_objects);
+            Ok(count)
+        }
         Err(e) if e.status() == Some(422) && count > 1 => {
             // One entry left the target state meanwhile: send them one by one.
             let mut sent = 0;
@@ -422,6 +425,22 @@ pub async fn check_and_report(ctx: &AgentContext) -> Result<usize, crate::broker
         }
         Err(e) if e.status() == Some(422) => Ok(0),
         Err(e) => Err(e),
+    }
+}
+
+/// `brokkr_agent_deployment_health_reports_total{status}`: entries reported, by status.
+fn count_statuses(ctx: &AgentContext, entries: &[DeploymentObjectHealthUpdate]) {
+    static REPORTED: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
+    if let Some(c) = crate::work_orders::feature_counter(
+        ctx,
+        &REPORTED,
+        "brokkr_agent_deployment_health_reports_total",
+        "Deployment object health entries reported to the broker, by status.",
+        &["status"],
+    ) {
+        for entry in entries {
+            c.with_label_values(&[entry.status.as_str()]).inc();
+        }
     }
 }
 

@@ -22,7 +22,7 @@
 //! by [`COLLECT_TIMEOUT`], in this task only: health, work orders and heartbeats never wait.
 
 use std::collections::{BTreeMap, HashSet};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use brokkr_schema::models::{DiagnosticRequest, SubmitDiagnosticResult};
@@ -431,6 +431,21 @@ async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
                 "collection timed out after {}s", COLLECT_TIMEOUT.as_secs())))
         }
     };
+    static COLLECTED: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
+    if let Some(c) = crate::work_orders::feature_counter(
+        ctx,
+        &COLLECTED,
+        "brokkr_agent_diagnostics_total",
+        "Diagnostic requests handled, by outcome (collected, error).",
+        &["outcome"],
+    ) {
+        c.with_label_values(&[if collected.is_ok() {
+            "collected"
+        } else {
+            "error"
+        }])
+        .inc();
+    }
     let collected = collected.unwrap_or_else(|e| {
         tracing::warn!(request = %request.id, error = %e, "diagnostics collection failed");
         Collected::error(&e)

@@ -16,7 +16,7 @@
 //! URLs (they may carry tokens) and headers (signatures, credentials) are never logged: log
 //! lines name the delivery id and event type only.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use brokkr_schema::models::{DeliveryResultRequest, PendingWebhookDelivery};
@@ -250,6 +250,21 @@ async fn deliver(
         return;
     }
     let outcome = send(http, &delivery, timeout_of(&delivery, lease_left)).await;
+    static SENT: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
+    if let Some(c) = crate::work_orders::feature_counter(
+        ctx,
+        &SENT,
+        "brokkr_agent_webhook_deliveries_total",
+        "Webhook deliveries sent by the agent, by outcome (success, failure).",
+        &["outcome"],
+    ) {
+        c.with_label_values(&[if outcome.success {
+            "success"
+        } else {
+            "failure"
+        }])
+        .inc();
+    }
     if outcome.success {
         tracing::debug!(delivery = %delivery.id, event_type = %delivery.event_type,
             status = ?outcome.status_code, "webhook delivered");

@@ -25,7 +25,7 @@
 //! claim to time out.
 
 use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use brokkr_schema::models::{ClaimWorkOrderRequest, CompleteWorkOrderRequest, WorkOrder};
@@ -33,6 +33,7 @@ use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
 use kube::discovery::{Discovery, Scope};
+use prometheus::{IntCounterVec, Opts};
 use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
@@ -60,6 +61,45 @@ const DISCOVERY_WAIT: Duration = Duration::from_secs(20);
 const MAX_POLL_ERRORS: u32 = 5;
 /// Longest message sent to the broker.
 const MAX_MESSAGE: usize = 2000;
+
+/// A counter of a feature task, created and registered with the agent's registry (served at
+/// `/metrics`) on first use. `None` if it cannot be created (never with static definitions).
+pub(crate) fn feature_counter(
+    ctx: &AgentContext,
+    cell: &'static OnceLock<Option<IntCounterVec>>,
+    name: &str,
+    help: &str,
+    labels: &[&str],
+) -> Option<&'static IntCounterVec> {
+    cell.get_or_init(|| {
+        let counter = IntCounterVec::new(Opts::new(name, help), labels).ok()?;
+        if let Err(e) = ctx.metrics.registry().register(Box::new(counter.clone())) {
+            tracing::debug!(metric = name, error = %e, "metric not registered");
+        }
+        Some(counter)
+    })
+    .as_ref()
+}
+
+static OUTCOMES: OnceLock<Option<IntCounterVec>> = OnceLock::new();
+
+/// `brokkr_agent_work_orders_total{work_type, outcome}`.
+fn count_outcome(ctx: &AgentContext, work_type: &str, outcome: &str) {
+    let work_type = if matches!(work_type, "build" | "custom") {
+        work_type
+    } else {
+        "other"
+    };
+    if let Some(c) = feature_counter(
+        ctx,
+        &OUTCOMES,
+        "brokkr_agent_work_orders_total",
+        "Work orders executed, by type and outcome (success, failure, retryable_failure).",
+        &["work_type", "outcome"],
+    ) {
+        c.with_label_values(&[work_type, outcome]).inc();
+    }
+}
 
 /// Why a work order failed, and whether trying again may help.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -230,6 +270,12 @@ async fn process(ctx: &AgentContext, order: WorkOrder) {
             tracing::warn!(work_order = %order.id, error = %e.message, retryable = e.retryable, "work order failed")
         }
     }
+    let outcome_label = match &outcome {
+        Ok(_) => "success",
+        Err(e) if e.retryable => "retryable_failure",
+        Err(_) => "failure",
+    };
+    count_outcome(ctx, &order.work_type, outcome_label);
     complete(ctx, order.id, &body).await;
 }
 

@@ -394,6 +394,22 @@ metadata: {name: tools}
         .await;
     assert_eq!(got.body["data"]["success"], true);
     assert_eq!(got.header("Authorization"), Some("Bearer receiver-token"));
+
+    let metrics = agent_metrics(&h).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("brokkr_agent_work_orders_total{")
+                && l.contains("work_type=\"custom\"")
+                && l.contains("outcome=\"success\"")
+                && l.ends_with(" 1")),
+        "{metrics}"
+    );
+}
+
+async fn agent_metrics(h: &Harness) -> String {
+    let url = format!("{}/metrics", h.agent_health().unwrap());
+    h.http.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// Waits for a work order's log entry.
@@ -563,6 +579,13 @@ async fn an_agent_targeted_webhook_is_delivered_by_the_agent_and_recorded_as_suc
         attempts[0]["delivered_by"],
         format!("agent:{}", h.agent_id),
         "delivered by the agent, not a worker"
+    );
+    let metrics = agent_metrics(&h).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("brokkr_agent_webhook_deliveries_total{outcome=\"success\"}")),
+        "{metrics}"
     );
     // The agent logs neither the destination nor the credentials.
     let log = h.agent_log();
