@@ -31,7 +31,7 @@
 //! between the snapshot and the report — the entries are re-sent one by one and the refused
 //! ones dropped).
 
-use std::collections::{BTreeSet, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
@@ -45,6 +45,7 @@ use kube::api::{Api, ListParams};
 
 use crate::applied::AppliedDeployment;
 use crate::context::AgentContext;
+use crate::labels::DEPLOYMENT_OBJECT_LABEL;
 
 /// Waiting reasons that make a pod degraded.
 pub const DEGRADED_REASONS: &[&str] = &[
@@ -339,17 +340,13 @@ async fn list_pods(ctx: &AgentContext, deployment: &AppliedDeployment) -> Result
     Ok(pods)
 }
 
-/// Checks one deployment object.
-pub async fn check(
-    ctx: &AgentContext,
+/// The report entry of a deployment object given its pods (or why they could not be listed).
+fn entry_for(
     deployment: &AppliedDeployment,
+    pods: Result<Vec<Pod>, String>,
 ) -> DeploymentObjectHealthUpdate {
-    let expects_pods = produces_pods(deployment);
-    let (status, summary) = match list_pods(ctx, deployment).await {
-        Ok(pods) => {
-            let (health, summary) = summarize(&pods, expects_pods, Utc::now());
-            (health, summary)
-        }
+    let (status, summary) = match pods {
+        Ok(pods) => summarize(&pods, produces_pods(deployment), Utc::now()),
         Err(e) => {
             tracing::warn!(deployment_object = %deployment.deployment_object_id, error = %e,
                 "deployment health: cannot list pods");
@@ -372,19 +369,89 @@ pub async fn check(
     }
 }
 
+/// Checks one deployment object.
+pub async fn check(
+    ctx: &AgentContext,
+    deployment: &AppliedDeployment,
+) -> DeploymentObjectHealthUpdate {
+    entry_for(deployment, list_pods(ctx, deployment).await)
+}
+
+/// Checks many deployment objects with one pod list per namespace (every pod carrying the
+/// deployment-object label), grouped by the label's value: a round costs as many list calls
+/// as there are namespaces, not one per object and namespace.
+pub async fn check_all(
+    ctx: &AgentContext,
+    deployments: &[AppliedDeployment],
+) -> Vec<DeploymentObjectHealthUpdate> {
+    let namespaces: BTreeSet<&String> = deployments.iter().flat_map(|d| &d.namespaces).collect();
+    let params = ListParams::default().labels(DEPLOYMENT_OBJECT_LABEL);
+    let lists: Vec<_> = namespaces
+        .into_iter()
+        .map(|namespace| {
+            let params = &params;
+            async move {
+                let api: Api<Pod> = Api::namespaced(ctx.kube.clone(), namespace);
+                let listed =
+                    tokio::time::timeout(LIST_TIMEOUT, ctx.kube_call("list", || api.list(params)))
+                        .await
+                        .map_err(|_| format!("listing pods in {namespace} timed out"))
+                        .and_then(|r| r.map_err(|e| format!("listing pods in {namespace}: {e}")));
+                (namespace.clone(), listed)
+            }
+        })
+        .collect();
+    let mut by_namespace: HashMap<String, Result<HashMap<String, Vec<Pod>>, String>> =
+        HashMap::new();
+    let listed: Vec<_> = stream::iter(lists)
+        .buffer_unordered(CHECK_CONCURRENCY)
+        .collect()
+        .await;
+    for (namespace, result) in listed {
+        let grouped = result.map(|list| {
+            let mut groups: HashMap<String, Vec<Pod>> = HashMap::new();
+            for pod in list.items {
+                let key = pod
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(DEPLOYMENT_OBJECT_LABEL))
+                    .cloned();
+                if let Some(key) = key {
+                    groups.entry(key).or_default().push(pod);
+                }
+            }
+            groups
+        });
+        by_namespace.insert(namespace, grouped);
+    }
+    deployments
+        .iter()
+        .map(|d| {
+            let id = d.deployment_object_id.to_string();
+            let mut pods = Vec::new();
+            let mut failure = None;
+            for namespace in &d.namespaces {
+                match by_namespace.get(namespace) {
+                    Some(Ok(groups)) => pods.extend(groups.get(&id).cloned().unwrap_or_default()),
+                    Some(Err(e)) => failure = Some(e.clone()),
+                    None => failure = Some(format!("namespace {namespace} was not listed")),
+                }
+            }
+            entry_for(d, failure.map_or(Ok(pods), Err))
+        })
+        .collect()
+}
+
 /// Checks every applied deployment object and reports them.
 pub async fn check_and_report(ctx: &AgentContext) -> Result<usize, crate::broker::BrokerError> {
     let deployments = ctx.applied.snapshot();
     if deployments.is_empty() {
         return Ok(0);
     }
-    let checks: Vec<_> = deployments.iter().map(|d| check(ctx, d)).collect();
-    let mut entries: Vec<DeploymentObjectHealthUpdate> = stream::iter(checks)
-        .buffer_unordered(CHECK_CONCURRENCY)
-        .collect()
-        .await;
+    let mut entries = check_all(ctx, &deployments).await;
     // Drop entries whose stack was superseded or removed while checking.
-    let current = ctx.applied.deployment_object_ids();
+    let current: HashSet<uuid::Uuid> = ctx.applied.deployment_object_ids().into_iter().collect();
     entries.retain(|e| current.contains(&e.id));
     entries.sort_by_key(|e| e.id);
     if entries.is_empty() {

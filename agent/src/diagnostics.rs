@@ -574,6 +574,7 @@ mod tests {
     /// namespace `shop`, records it as applied, and waits for its pods to settle.
     pub(crate) async fn failing_deployment(
         ctx: &AgentContext,
+        name: &str,
         fail: &str,
         replicas: i32,
     ) -> AppliedDeployment {
@@ -585,14 +586,14 @@ mod tests {
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
         let _ = namespaces.create(&PostParams::default(), &ns).await;
         let deployment: Deployment = serde_json::from_value(json!({
-            "metadata": {"name": "web", "namespace": "shop"},
+            "metadata": {"name": name, "namespace": "shop"},
             "spec": {
                 "replicas": replicas,
-                "selector": {"matchLabels": {"app": "web"}},
+                "selector": {"matchLabels": {"app": name}},
                 "template": {
                     "metadata": {
-                        "labels": {"app": "web", crate::labels::DEPLOYMENT_OBJECT_LABEL: id.to_string()},
-                        "annotations": {"kubesim.brokkr.io/fail": fail},
+                        "labels": {"app": name, crate::labels::DEPLOYMENT_OBJECT_LABEL: id.to_string()},
+                        "annotations": if fail.is_empty() { json!({}) } else { json!({"kubesim.brokkr.io/fail": fail}) },
                     },
                     "spec": {"containers": [{"name": "app", "image": "nginx"}]},
                 },
@@ -612,7 +613,7 @@ mod tests {
                 api_version: "apps/v1".into(),
                 kind: "Deployment".into(),
                 namespace: Some("shop".into()),
-                name: "web".into(),
+                name: name.into(),
             }],
             applied_at: Utc::now(),
         };
@@ -650,7 +651,7 @@ mod tests {
     async fn collects_pods_events_and_logs_of_crashing_pods() {
         let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
         let ctx = crate::work_orders::test_context(&sim).await;
-        let applied = failing_deployment(&ctx, "CrashLoopBackOff", 2).await;
+        let applied = failing_deployment(&ctx, "web", "CrashLoopBackOff", 2).await;
         let collected = collect(&ctx, &applied).await.unwrap();
         let pods = collected.pod_statuses.as_array().unwrap();
         assert_eq!(pods.len(), 2, "{pods:?}");
@@ -693,7 +694,7 @@ mod tests {
     async fn failed_pods_make_the_deployment_failing() {
         let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
         let ctx = crate::work_orders::test_context(&sim).await;
-        let applied = failing_deployment(&ctx, "Failed", 1).await;
+        let applied = failing_deployment(&ctx, "web", "Failed", 1).await;
         // Without a registry entry, the pods are found by label across the cluster.
         let located = located_by_label(&ctx, applied.deployment_object_id)
             .await
@@ -705,6 +706,30 @@ mod tests {
         assert!(missing.contains("not applied by this agent"), "{missing}");
         let health = crate::deployment_health::check(&ctx, &applied).await;
         assert_eq!(health.status, "failing", "{health:?}");
+    }
+
+    #[tokio::test]
+    async fn one_list_per_namespace_judges_each_deployment_object_by_its_own_pods() {
+        let sim = brokkr_e2e::kubesim::KubeSim::start().await.unwrap();
+        let ctx = crate::work_orders::test_context(&sim).await;
+        let crashing = failing_deployment(&ctx, "crash", "CrashLoopBackOff", 2).await;
+        let broken = failing_deployment(&ctx, "broken", "Failed", 1).await;
+        let fine = failing_deployment(&ctx, "fine", "", 1).await;
+        let mut config_only = fine.clone();
+        config_only.deployment_object_id = uuid::Uuid::new_v4();
+        config_only.objects[0].kind = "ConfigMap".into();
+        let entries = crate::deployment_health::check_all(
+            &ctx,
+            &[crashing.clone(), broken.clone(), fine.clone(), config_only],
+        )
+        .await;
+        let statuses: Vec<&str> = entries.iter().map(|e| e.status.as_str()).collect();
+        assert_eq!(statuses, vec!["degraded", "failing", "healthy", "healthy"]);
+        let pods: Vec<i32> = entries
+            .iter()
+            .map(|e| e.summary.as_ref().unwrap().pods_total)
+            .collect();
+        assert_eq!(pods, vec![2, 1, 1, 0]);
     }
 
     #[test]
