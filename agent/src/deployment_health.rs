@@ -26,10 +26,13 @@
 //! unique, resources are listed in pod order (namespace, name), so
 //! the same cluster state always gives the same summary.
 //!
-//! Only deployment objects in the applied registry are reported (the broker refuses the whole
-//! report when one entry is not in the agent's target state; in that race — a stack removed
-//! between the snapshot and the report — the entries are re-sent one by one and the refused
-//! ones dropped).
+//! Pods are listed once per namespace (every pod carrying the deployment-object label) and
+//! grouped by the label's value, so a round costs one list call per namespace.
+//!
+//! Only deployment objects in the applied registry are reported, in batches of
+//! [`REPORT_BATCH`]. The broker refuses a whole report when one entry is not in the agent's
+//! target state (422 naming the objects); in that race — a stack removed between the check and
+//! the report — the named entries are dropped and the rest is sent again.
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
@@ -80,8 +83,10 @@ const POD_PRODUCING_KINDS: &[&str] = &[
 const MAX_RESOURCES: usize = 50;
 /// Longest time one pod list may take (retries included).
 const LIST_TIMEOUT: Duration = Duration::from_secs(30);
-/// Deployment objects checked at the same time.
+/// Namespaces listed at the same time.
 const CHECK_CONCURRENCY: usize = 4;
+/// Most entries per report request.
+const REPORT_BATCH: usize = 1000;
 
 /// The health of a deployment object's pods, worst last.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -457,42 +462,66 @@ pub async fn check_and_report(ctx: &AgentContext) -> Result<usize, crate::broker
     if entries.is_empty() {
         return Ok(0);
     }
+    let mut sent = 0;
+    for batch in entries.chunks(REPORT_BATCH) {
+        sent += report(ctx, batch.to_vec()).await?;
+    }
+    Ok(sent)
+}
+
+/// The ids named in a broker error (the 422 lists the objects outside the target state).
+fn ids_in(text: &str) -> HashSet<uuid::Uuid> {
+    text.split(|c: char| !(c.is_ascii_hexdigit() || c == '-'))
+        .filter(|t| t.len() == 36)
+        .filter_map(|t| t.parse().ok())
+        .collect()
+}
+
+/// Sends one report. When the broker refuses it because some objects left the agent's target
+/// state meanwhile (422 naming them), they are dropped and the rest is sent again once.
+async fn report(
+    ctx: &AgentContext,
+    mut entries: Vec<DeploymentObjectHealthUpdate>,
+) -> Result<usize, crate::broker::BrokerError> {
     let path = format!("/api/v1/agents/{}/health-status", ctx.agent_id);
-    let count = entries.len();
-    let body = HealthStatusUpdate {
-        deployment_objects: entries,
-    };
-    match ctx
-        .broker
-        .patch_json::<_, serde_json::Value>(&path, &body)
-        .await
-    {
-        Ok(_) => {
-            count_statuses(ctx, &body.deployment_objects);
-            Ok(count)
+    for attempt in 0..2 {
+        if entries.is_empty() {
+            return Ok(0);
         }
-        Err(e) if e.status() == Some(422) && count > 1 => {
-            // One entry left the target state meanwhile: send them one by one.
-            let mut sent = 0;
-            for entry in body.deployment_objects {
-                let single = HealthStatusUpdate {
-                    deployment_objects: vec![entry],
-                };
-                match ctx
-                    .broker
-                    .patch_json::<_, serde_json::Value>(&path, &single)
-                    .await
-                {
-                    Ok(_) => sent += 1,
-                    Err(e) if e.status() == Some(422) => {}
-                    Err(e) => return Err(e),
+        let body = HealthStatusUpdate {
+            deployment_objects: entries,
+        };
+        match ctx
+            .broker
+            .patch_json::<_, serde_json::Value>(&path, &body)
+            .await
+        {
+            Ok(_) => {
+                count_statuses(ctx, &body.deployment_objects);
+                return Ok(body.deployment_objects.len());
+            }
+            Err(crate::broker::BrokerError::Status {
+                status: 422,
+                body: text,
+            }) if attempt == 0 => {
+                let refused = ids_in(&text);
+                tracing::info!(
+                    refused = refused.len(),
+                    "deployment health: objects left the target state; reporting the others"
+                );
+                entries = body.deployment_objects;
+                let before = entries.len();
+                entries.retain(|e| !refused.contains(&e.id));
+                if entries.len() == before {
+                    // Nothing recognisable to drop: give up on this round.
+                    return Ok(0);
                 }
             }
-            Ok(sent)
+            Err(e) if e.status() == Some(422) => return Ok(0),
+            Err(e) => return Err(e),
         }
-        Err(e) if e.status() == Some(422) => Ok(0),
-        Err(e) => Err(e),
     }
+    Ok(0)
 }
 
 /// `brokkr_agent_deployment_health_reports_total{status}`: entries reported, by status.
@@ -608,6 +637,15 @@ mod tests {
             ready: true,
             ..Default::default()
         }
+    }
+
+    #[test]
+    fn refused_ids_are_read_from_the_brokers_error() {
+        let a = uuid::Uuid::new_v4();
+        let b = uuid::Uuid::new_v4();
+        let body = format!("{{\"error\":\"not in this agent's target state: {a}, {b}\"}}");
+        assert_eq!(ids_in(&body), [a, b].into_iter().collect());
+        assert!(ids_in("nothing here").is_empty());
     }
 
     #[test]
