@@ -286,7 +286,7 @@ fn cut(message: &str) -> String {
     }
 }
 
-/// Reports the outcome, retrying transient broker errors (also after shutdown began, briefly).
+/// Reports the outcome, retrying transient broker errors (once more only, when shutting down).
 async fn complete(ctx: &AgentContext, id: Uuid, body: &CompleteWorkOrderRequest) {
     let path = format!("/api/v1/work-orders/{id}/complete");
     for attempt in 1..=5u64 {
@@ -294,9 +294,8 @@ async fn complete(ctx: &AgentContext, id: Uuid, body: &CompleteWorkOrderRequest)
             Ok(_) => return,
             Err(e) if e.is_transient() && attempt < 5 && !ctx.is_cancelled() => {
                 tracing::info!(work_order = %id, error = %e, "completing work order failed; retrying");
-                if !ctx.sleep(Duration::from_secs(attempt * 2)).await {
-                    // Shutting down: one last try below.
-                }
+                // Cut short by shutdown: the next attempt is then the last one.
+                let _ = ctx.sleep(Duration::from_secs(attempt * 2)).await;
             }
             Err(e) => {
                 tracing::warn!(work_order = %id, error = %e,
