@@ -38,7 +38,12 @@ async fn main() -> ExitCode {
     brokkr_agent::logging::init(&settings);
     match cli.command {
         Command::Start => {
-            tracing::info!(config = %settings.redacted(), "effective configuration");
+            let mut shown = settings.agent.clone();
+            if shown.pak.is_some() {
+                shown.pak = Some("<redacted>".into());
+            }
+            let shown = serde_json::to_string(&shown).unwrap_or_default();
+            tracing::info!(agent = %shown, "effective configuration");
             match start::run(settings.agent, start::shutdown_signal()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) if e.downcast_ref::<ConfigProblem>().is_some() => {

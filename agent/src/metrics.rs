@@ -25,8 +25,8 @@ pub struct AgentMetrics {
     registry: Registry,
     /// `brokkr_agent_poll_requests_total{status=success|error}`: target-state polls.
     pub poll_requests: IntCounterVec,
-    /// `brokkr_agent_poll_duration_seconds`: time of a target-state poll (without long-poll
-    /// waiting time, which says nothing about the broker's speed, when the answer was 304).
+    /// `brokkr_agent_poll_duration_seconds`: time of a target-state poll (a long poll includes
+    /// the time it waited for a change).
     pub poll_duration: Histogram,
     /// `brokkr_agent_kubernetes_operations_total{operation=apply|delete|get|list|...}`.
     pub kube_operations: IntCounterVec,
@@ -66,7 +66,7 @@ impl AgentMetrics {
         let poll_duration = Histogram::with_opts(
             HistogramOpts::new(
                 "brokkr_agent_poll_duration_seconds",
-                "Duration of target-state polls.",
+                "Duration of target-state polls (a long poll includes its wait).",
             )
             .buckets(vec![0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0]),
         )

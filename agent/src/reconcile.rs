@@ -76,6 +76,8 @@ struct Reconciler {
     retries: HashMap<Uuid, Retry>,
     /// Last outcome reported per deployment object.
     reported: HashMap<Uuid, Outcome>,
+    /// Outcomes the broker did not take yet (sent again after each poll).
+    unreported: HashMap<Uuid, (Outcome, Option<String>)>,
     /// Objects that existed before the agent took them over.
     adopted: HashSet<ObjectKey>,
     /// When the next full pass is due.
@@ -92,6 +94,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
         done: HashMap::new(),
         retries: HashMap::new(),
         reported: HashMap::new(),
+        unreported: HashMap::new(),
         adopted: HashSet::new(),
         next_full: Instant::now(),
         have_target: false,
@@ -168,8 +171,9 @@ impl Reconciler {
                     if first {
                         self.next_full = Instant::now() + drift;
                     }
+                    self.flush_unreported().await;
                 }
-                Ok(Poll::Unchanged) => {}
+                Ok(Poll::Unchanged) => self.flush_unreported().await,
                 Err(e) => {
                     tracing::warn!(error = %e, "cannot fetch the target state");
                     if !self.ctx.sleep(jittered(polling)).await {
@@ -297,6 +301,7 @@ impl Reconciler {
         ctx.applied.retain_stacks(|s| stacks.contains(s));
         let ids: HashSet<Uuid> = self.target.iter().map(|d| d.id).collect();
         self.reported.retain(|id, _| ids.contains(id));
+        self.unreported.retain(|id, _| ids.contains(id));
         self.retries.retain(|id, _| ids.contains(id));
 
         let now = Instant::now();
@@ -399,7 +404,7 @@ impl Reconciler {
                             "deployment object applied"
                         );
                     }
-                    self.report(d, Outcome::Success, None).await;
+                    self.report(d.id, Outcome::Success, None).await;
                 }
                 Err(e) => self.failed(d, &e).await,
             }
@@ -426,19 +431,28 @@ impl Reconciler {
         if self.reported.get(&d.id) != Some(&Outcome::Failure) {
             tracing::warn!(deployment_object = %d.id, stack = %d.stack_id, error = %e, "deployment object failed");
         }
-        self.report(d, Outcome::Failure, Some(e.0.clone())).await;
+        self.report(d.id, Outcome::Failure, Some(e.0.clone())).await;
+    }
+
+    /// Sends the events the broker did not take earlier.
+    async fn flush_unreported(&mut self) {
+        let pending: Vec<(Uuid, (Outcome, Option<String>))> = self.unreported.drain().collect();
+        for (id, (outcome, message)) in pending {
+            self.report(id, outcome, message).await;
+        }
     }
 
     /// Sends the event unless this outcome was already reported for this deployment object.
-    async fn report(&mut self, d: &DeploymentObject, outcome: Outcome, message: Option<String>) {
-        if self.reported.get(&d.id) == Some(&outcome) {
+    async fn report(&mut self, id: Uuid, outcome: Outcome, message: Option<String>) {
+        if self.reported.get(&id) == Some(&outcome) {
+            self.unreported.remove(&id);
             return;
         }
         let ctx = &self.ctx;
         let path = format!("/api/v1/agents/{}/events", ctx.agent_id);
         let body = json!({
             "agent_id": ctx.agent_id,
-            "deployment_object_id": d.id,
+            "deployment_object_id": id,
             "event_type": "DEPLOY",
             "status": outcome.as_str(),
             "message": message,
@@ -452,7 +466,8 @@ impl Reconciler {
                 .await
             {
                 Ok(_) => {
-                    self.reported.insert(d.id, outcome);
+                    self.reported.insert(id, outcome);
+                    self.unreported.remove(&id);
                     return;
                 }
                 Err(e) if e.is_transient() && attempt < ctx.settings.max_event_message_retries => {
@@ -464,8 +479,9 @@ impl Reconciler {
                     attempt += 1;
                 }
                 Err(e) => {
-                    // Not marked as reported: the next pass tries again.
-                    tracing::warn!(deployment_object = %d.id, error = %e, "cannot report the event");
+                    // Kept: sent again after the next poll.
+                    tracing::warn!(deployment_object = %id, error = %e, "cannot report the event");
+                    self.unreported.insert(id, (outcome, message));
                     return;
                 }
             }

@@ -237,3 +237,137 @@ metadata: {name: bad, namespace: nowhere}
         .is_none_or(|ns| ns.metadata.deletion_timestamp.is_some());
     assert!(fresh_gone, "the namespace the attempt created is removed");
 }
+
+#[tokio::test]
+async fn crds_are_established_before_their_custom_resources_are_applied() {
+    let sim = KubeSim::start().await.unwrap();
+    let ctx = context(&sim).await;
+    let yaml = "\
+apiVersion: example.com/v1
+kind: Widget
+metadata: {name: w1, namespace: tools}
+spec: {size: 3}
+---
+apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata: {name: widgets.example.com}
+spec:
+  group: example.com
+  scope: Namespaced
+  names: {plural: widgets, singular: widget, kind: Widget, listKind: WidgetList}
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema:
+      openAPIV3Schema: {type: object, x-kubernetes-preserve-unknown-fields: true}
+---
+apiVersion: v1
+kind: Namespace
+metadata: {name: tools}
+";
+    let mut view = ClusterView::default();
+    view.refresh(&ctx).await.unwrap();
+    let mut adopted = HashSet::new();
+    let stack = Uuid::new_v4();
+    let target = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c",
+        yaml,
+    };
+    let entry = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
+        .await
+        .unwrap();
+    let kinds: Vec<&str> = entry.objects.iter().map(|o| o.kind.as_str()).collect();
+    assert_eq!(kinds, ["Namespace", "CustomResourceDefinition", "Widget"]);
+    let (resource, _) = view.resolve("example.com", "v1", "Widget").unwrap();
+    let widgets: Api<kube::api::DynamicObject> =
+        Api::namespaced_with(ctx.kube.clone(), "tools", &resource);
+    let w1 = widgets.get("w1").await.unwrap();
+    assert_eq!(w1.data["spec"]["size"], 3);
+    // The owner listing finds all three, including the custom resource.
+    assert_eq!(owned(&ctx, &view, stack).await.len(), 3);
+}
+
+#[tokio::test]
+async fn prune_leaves_other_owners_objects_alone_and_releases_adopted_ones() {
+    let sim = KubeSim::start().await.unwrap();
+    let ctx = context(&sim).await;
+    let stack = Uuid::new_v4();
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), "default");
+    let apply_cm = |name: &str, labels: serde_json::Value, owner_refs: serde_json::Value| {
+        json!({"apiVersion": "v1", "kind": "ConfigMap",
+               "metadata": {"name": name, "labels": labels, "ownerReferences": owner_refs}})
+    };
+    // Someone else's object carrying the same stack label.
+    cms.patch(
+        "theirs",
+        &PatchParams::apply("other"),
+        &Patch::Apply(apply_cm(
+            "theirs",
+            json!({STACK_LABEL: stack.to_string(), OWNER_LABEL: Uuid::new_v4().to_string()}),
+            json!([]),
+        )),
+    )
+    .await
+    .unwrap();
+    // An object that existed before the agent, then taken into the stack.
+    cms.patch(
+        "pre-existing",
+        &PatchParams::apply("other"),
+        &Patch::Apply(apply_cm("pre-existing", json!({"keep": "me"}), json!([]))),
+    )
+    .await
+    .unwrap();
+    let mut view = ClusterView::default();
+    view.refresh(&ctx).await.unwrap();
+    let mut adopted = HashSet::new();
+    let v1 = "\
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: pre-existing, namespace: default}
+data: {a: b}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: mine, namespace: default}
+";
+    let target = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c1",
+        yaml: v1,
+    };
+    apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
+        .await
+        .unwrap();
+    let listed = owned(&ctx, &view, stack).await;
+    assert_eq!(listed.len(), 2, "only this agent's objects: {listed:?}");
+    assert!(
+        listed
+            .iter()
+            .any(|o| o.key.name == "pre-existing" && o.adopted)
+    );
+
+    // The next version holds neither: "mine" is deleted, "pre-existing" only released.
+    let v2 = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: default}\n";
+    let target = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c2",
+        yaml: v2,
+    };
+    apply::apply_deployment(&ctx, &mut view, &target, &listed, &mut adopted)
+        .await
+        .unwrap();
+    assert!(cms.get_opt("mine").await.unwrap().is_none());
+    let kept = cms.get("pre-existing").await.unwrap();
+    let labels = kept.metadata.labels.unwrap_or_default();
+    assert_eq!(labels.get("keep").map(String::as_str), Some("me"));
+    assert!(!labels.contains_key(OWNER_LABEL), "released: {labels:?}");
+    assert!(
+        cms.get_opt("theirs").await.unwrap().is_some(),
+        "never touched"
+    );
+}

@@ -533,3 +533,43 @@ async fn plain_polling_without_long_polls_still_applies_changes() {
     );
     assert!(configmap(&h, "shop", "shop-config").await.is_none());
 }
+
+#[tokio::test]
+async fn readyz_reports_an_unreachable_kubernetes_api_and_recovers() {
+    let h = start(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let url = format!("{}/readyz", h.agent_health().unwrap());
+    let probe = |want: u16| {
+        let (http, url) = (h.http.clone(), url.clone());
+        async move {
+            let r = http.get(url).send().await.map_err(|e| e.to_string())?;
+            let status = r.status().as_u16();
+            let body = r.text().await.unwrap_or_default();
+            if status == want {
+                Ok(body)
+            } else {
+                Err(format!("{status} {body}"))
+            }
+        }
+    };
+    eventually("ready", DEFAULT_DEADLINE, || probe(200))
+        .await
+        .unwrap();
+    h.inject_fault(json!({"refuse_connections_ms": 4000}))
+        .await
+        .unwrap();
+    let reason = eventually(
+        "503 while Kubernetes refuses connections",
+        DEFAULT_DEADLINE,
+        || probe(503),
+    )
+    .await
+    .unwrap();
+    assert!(reason.contains("Kubernetes"), "{reason}");
+    eventually("ready again", DEFAULT_DEADLINE, || probe(200))
+        .await
+        .unwrap();
+}
