@@ -592,3 +592,71 @@ async fn an_agent_targeted_webhook_is_delivered_by_the_agent_and_recorded_as_suc
     assert!(!log.contains("receiver-token"));
     assert!(!log.contains(&receiver.url()));
 }
+
+#[tokio::test]
+async fn objects_without_pods_are_healthy_and_a_deployment_scaled_to_zero_unknown() {
+    let h = start().await;
+    let config = deploy(
+        &h,
+        "config-only",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+    )
+    .await;
+    let idle = deploy(&h, "idle", &failing_app("idle", "''", 0)).await;
+
+    let health = wait_for_health(&h, &config, "healthy").await;
+    let summary: Value =
+        serde_json::from_str(health["health_records"][0]["summary"].as_str().unwrap()).unwrap();
+    assert_eq!(summary["pods_total"], 0, "{summary}");
+    assert_eq!(summary["conditions"], json!([]), "{summary}");
+
+    let health = wait_for_health(&h, &idle, "unknown").await;
+    let record = &health["health_records"][0];
+    assert_eq!(record["status"], "unknown", "{health}");
+    let summary: Value = serde_json::from_str(record["summary"].as_str().unwrap()).unwrap();
+    assert_eq!(summary["conditions"], json!(["NoPods"]), "{summary}");
+}
+
+#[tokio::test]
+async fn an_invalid_custom_work_order_fails_at_once_without_retries() {
+    let h = start().await;
+    let yaml = "apiVersion: gadgets.example.com/v1\nkind: Gadget\nmetadata: {name: g, namespace: default}\n";
+    let (status, order) = h
+        .api(
+            Method::POST,
+            "/api/v1/work-orders",
+            Some(
+                json!({"work_type": "custom", "yaml_content": yaml, "max_retries": 3,
+                        "backoff_seconds": 1, "targeting": {"agent_ids": [h.agent_id]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{order}");
+    let id = order["id"].as_str().unwrap().to_owned();
+    let log = wait_for_log(&h, &id).await;
+    assert_eq!(log["success"], false, "{log}");
+    assert_eq!(log["retries_attempted"], 0, "not retryable: {log}");
+    let message = log["result_message"].as_str().unwrap();
+    assert!(
+        message.contains("Gadget") && message.contains("not served"),
+        "{message}"
+    );
+
+    let (status, order) = h
+        .api(
+            Method::POST,
+            "/api/v1/work-orders",
+            Some(
+                json!({"work_type": "reboot", "yaml_content": "x: 1", "max_retries": 3,
+                        "targeting": {"agent_ids": [h.agent_id]}}),
+            ),
+        )
+        .await
+        .unwrap();
+    assert_eq!(status, 201, "{order}");
+    let log = wait_for_log(&h, order["id"].as_str().unwrap()).await;
+    assert_eq!(log["success"], false, "{log}");
+    assert_eq!(log["retries_attempted"], 0, "{log}");
+    assert_eq!(log["result_message"], "Unknown work type: reboot");
+}
