@@ -794,6 +794,43 @@ spec:
     }
 
     #[tokio::test]
+    async fn a_running_build_stops_promptly_on_shutdown() {
+        let sim = KubeSim::start_with(Options {
+            shipwright: true,
+            controller: brokkr_e2e::kubesim::controller::ControllerOptions {
+                build_duration: Duration::from_secs(600),
+                ..Default::default()
+            },
+            ..Options::default()
+        })
+        .await
+        .unwrap();
+        let ctx = test_context(&sim).await;
+        let cancel = ctx.cancel.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            cancel.cancel();
+        });
+        let started = Instant::now();
+        // `process` completes against an unreachable broker: it must still return promptly.
+        tokio::time::timeout(
+            Duration::from_secs(10),
+            process(&ctx, order("build", BUILD)),
+        )
+        .await
+        .expect("the build stops on shutdown");
+        assert!(started.elapsed() < Duration::from_secs(10));
+        let err = tokio::time::timeout(
+            Duration::from_secs(5),
+            execute(&ctx, &order("build", BUILD)),
+        )
+        .await
+        .expect("returns at once when already cancelled")
+        .unwrap_err();
+        assert!(err.retryable, "{err:?}");
+    }
+
+    #[tokio::test]
     async fn builds_without_shipwright_fail_for_good() {
         let sim = KubeSim::start().await.unwrap();
         let ctx = test_context(&sim).await;
