@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# Runs the whole Brokkr stack on this machine: PostgreSQL + brokkr-broker + brokkr-worker.
+# Runs the whole Brokkr stack on this machine: PostgreSQL + brokkr-broker + brokkr-worker +
+# a cluster (kubesim, a SIMULATED Kubernetes API, unless you give a kubeconfig) + brokkr-agent.
 #
 #   deploy/local-stack.sh            # build, start, print the admin PAK and URLs, Ctrl-C stops
 #
 # The broker serves the API; the worker delivers webhooks from the job queues in the same
-# database. Both get the same environment, database and webhook encryption key; if either one
-# exits, the script stops the other and exits with an error.
+# database. Both get the same environment, database and webhook encryption key. The agent is
+# registered through the API (agent `local-agent`, cluster `kubesim` or `local`) and applies
+# what is targeted at it to the cluster. If any process exits, the script stops the others and
+# exits with an error.
 #
 # Database: $DATABASE_URL's server if set, else PostgreSQL on 127.0.0.1:5432 (user postgres,
 # no password), else a private cluster in ./.stack/pgdata on port 5433 (PostgreSQL is installed
@@ -22,11 +25,16 @@
 #   BROKKR_STACK_PG_PORT      private cluster port (default 5433)
 #   BROKKR_STACK_FOLLOW_LOGS  1 (default) shows both logs after start-up, 0 keeps them quiet
 #   BROKKR_STACK_EXIT_AFTER_START=1  stop again as soon as everything is up (smoke test)
+#   BROKKR_STACK_KUBECONFIG   kubeconfig of a real cluster for the agent (default: start kubesim)
+#   BROKKR_STACK_AGENT=0      start neither kubesim nor the agent
+#   BROKKR_KUBESIM_PORT       kubesim port (default 6443)
+#   BROKKR_AGENT_PORT         agent port: /healthz, /readyz, /health, /metrics (default 3002)
 #   any BROKKR__SECTION__KEY  passed to the broker and the worker (see the README's configuration
 #                             table), e.g. BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8 to let
 #                             webhooks reach receivers on this machine
 #
 # Files in ./.stack: broker.out (stdout), broker.log (logs), worker.log (the worker's output),
+# kubesim.log + kubesim.kubeconfig (the simulated cluster), agent.log, agent.pak (mode 600),
 # admin.pak (mode 600; one per database in admin-paks/), encryption.key (mode 600, webhook
 # encryption key), pgdata/ (private cluster).
 set -euo pipefail
@@ -76,14 +84,42 @@ fi
 command -v cargo >/dev/null 2>&1 || brokkr_die "cargo not found: install the Rust toolchain (https://rustup.rs)"
 command -v curl >/dev/null 2>&1 || brokkr_die "curl not found (Debian: apt-get install -y curl)"
 
+WITH_AGENT=${BROKKR_STACK_AGENT:-1}
+KUBESIM_PORT=${BROKKR_KUBESIM_PORT:-6443}
+AGENT_PORT=${BROKKR_AGENT_PORT:-3002}
+if [[ $WITH_AGENT == 1 ]]; then
+    if ! [[ $AGENT_PORT =~ ^[0-9]+$ ]] || ((AGENT_PORT < 1 || AGENT_PORT > 65535)); then
+        brokkr_die "BROKKR_AGENT_PORT must be a port number, got '$AGENT_PORT'"
+    fi
+    if [[ -n ${BROKKR_STACK_KUBECONFIG:-} ]]; then
+        [[ -r $BROKKR_STACK_KUBECONFIG ]] || brokkr_die "BROKKR_STACK_KUBECONFIG: cannot read $BROKKR_STACK_KUBECONFIG"
+    elif (: <"/dev/tcp/127.0.0.1/$KUBESIM_PORT") 2>/dev/null; then
+        brokkr_die "something already listens on 127.0.0.1:$KUBESIM_PORT; stop it or set BROKKR_KUBESIM_PORT"
+    fi
+    if (: <"/dev/tcp/$PROBE_HOST/$AGENT_PORT") 2>/dev/null; then
+        brokkr_die "something already listens on $PROBE_HOST:$AGENT_PORT; stop it or set BROKKR_AGENT_PORT"
+    fi
+fi
+
 BROKER_PID=""
 WORKER_PID=""
+KUBESIM_PID=""
+AGENT_PID=""
 TAIL_PID=""
 # shellcheck disable=SC2317  # called by the traps
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
     if [[ -n $TAIL_PID ]]; then kill "$TAIL_PID" 2>/dev/null || true; fi
+    if [[ -n $AGENT_PID ]] && kill -0 "$AGENT_PID" 2>/dev/null; then
+        brokkr_say "stopping brokkr-agent (SIGTERM)"
+        kill -TERM "$AGENT_PID" 2>/dev/null || true
+        wait "$AGENT_PID" 2>/dev/null || true
+    fi
+    if [[ -n $KUBESIM_PID ]] && kill -0 "$KUBESIM_PID" 2>/dev/null; then
+        kill -TERM "$KUBESIM_PID" 2>/dev/null || true
+        wait "$KUBESIM_PID" 2>/dev/null || true
+    fi
     # Both get SIGTERM at once and then both are waited for: the worker finishes in-flight
     # deliveries (up to worker.shutdown_deadline_seconds), the broker in-flight requests.
     if [[ -n $WORKER_PID ]] && kill -0 "$WORKER_PID" 2>/dev/null; then
@@ -139,10 +175,18 @@ if [[ -z ${BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY:-} ]]; then
 fi
 
 # --- build ----------------------------------------------------------------------------------
-brokkr_say "building brokkr-broker and brokkr-worker (cargo build --release -p brokkr-api -p brokkr-jobs)"
-cargo build --release -p brokkr-api -p brokkr-jobs
+if [[ $WITH_AGENT == 1 ]]; then
+    brokkr_say "building the broker, worker, agent and kubesim (cargo build --release)"
+    cargo build --release -p brokkr-api -p brokkr-jobs -p brokkr-agent -p brokkr-e2e --bin brokkr-broker \
+        --bin brokkr-worker --bin brokkr-agent --bin kubesim
+else
+    brokkr_say "building brokkr-broker and brokkr-worker (cargo build --release -p brokkr-api -p brokkr-jobs)"
+    cargo build --release -p brokkr-api -p brokkr-jobs
+fi
 BROKER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-broker
 WORKER_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-worker
+AGENT_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/brokkr-agent
+KUBESIM_BIN=${CARGO_TARGET_DIR:-$ROOT/target}/release/kubesim
 [[ -x $BROKER_BIN ]] || brokkr_die "built binary not found at $BROKER_BIN"
 [[ -x $WORKER_BIN ]] || brokkr_die "built binary not found at $WORKER_BIN"
 
@@ -241,6 +285,86 @@ else
     fi
 fi
 
+# --- cluster and agent ----------------------------------------------------------------------
+# wait_up PID NAME LOG URL: waits until URL answers 2xx, failing if the process exits first.
+wait_up() {
+    local pid=$1 name=$2 log=$3 url=$4 rc
+    for _ in $(seq 1 240); do
+        if ! kill -0 "$pid" 2>/dev/null; then
+            wait "$pid" && rc=0 || rc=$?
+            echo "--- last lines of .stack/$log ---" >&2
+            tail -n 20 "$STACK/$log" >&2
+            brokkr_die "$name exited during start-up (exit code $rc)"
+        fi
+        if curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; then
+            return 0
+        fi
+        sleep 0.25
+    done
+    brokkr_die "$name did not come up within 60 s; see .stack/$log"
+}
+json_field() { sed -n "s/.*\"$1\": *\"\([^\"]*\)\".*/\1/p" | head -n 1; }
+
+CLUSTER_NOTE="none (BROKKR_STACK_AGENT=0)"
+AGENT_NOTE=""
+if [[ $WITH_AGENT == 1 ]]; then
+    if [[ -n ${BROKKR_STACK_KUBECONFIG:-} ]]; then
+        KUBECONFIG_FOR_AGENT=$BROKKR_STACK_KUBECONFIG
+        CLUSTER_NAME=local
+        CLUSTER_NOTE="the cluster of $BROKKR_STACK_KUBECONFIG"
+    else
+        KUBECONFIG_FOR_AGENT=$STACK/kubesim.kubeconfig
+        CLUSTER_NAME=kubesim
+        brokkr_say "starting kubesim, a SIMULATED Kubernetes API, on 127.0.0.1:$KUBESIM_PORT (logs: .stack/kubesim.log)"
+        "$KUBESIM_BIN" --listen "127.0.0.1:$KUBESIM_PORT" --kubeconfig-out "$KUBECONFIG_FOR_AGENT" \
+            >"$STACK/kubesim.log" 2>&1 </dev/null &
+        KUBESIM_PID=$!
+        wait_up "$KUBESIM_PID" kubesim kubesim.log "http://127.0.0.1:$KUBESIM_PORT/version"
+        CLUSTER_NOTE="kubesim (simulated) at http://127.0.0.1:$KUBESIM_PORT, kubeconfig .stack/kubesim.kubeconfig"
+    fi
+    if [[ $ADMIN_PAK != brokkr_* ]]; then
+        AGENT_NOTE="not started: the admin PAK is not known to this script"
+    else
+        AGENT_NAME=local-agent
+        auth=(-H "Authorization: Bearer $ADMIN_PAK")
+        AGENT_PAK=""
+        if [[ -s $STACK/agent.pak ]]; then
+            AGENT_PAK=$(head -n 1 "$STACK/agent.pak")
+            curl -fsS --max-time 5 -X POST -H "Authorization: Bearer $AGENT_PAK" \
+                "$PROBE_URL/api/v1/auth/pak" 2>/dev/null | grep -q '"agent": *"' || AGENT_PAK=""
+        fi
+        if [[ -z $AGENT_PAK ]]; then
+            found=$(curl -fsS --max-time 5 "${auth[@]}" -G "$PROBE_URL/api/v1/agents/search" \
+                --data-urlencode "name=$AGENT_NAME" --data-urlencode "cluster_name=$CLUSTER_NAME" 2>/dev/null || true)
+            agent_id=$(printf '%s' "$found" | json_field id)
+            if [[ -n $agent_id ]]; then
+                AGENT_PAK=$(curl -fsS --max-time 5 "${auth[@]}" -X POST \
+                    "$PROBE_URL/api/v1/agents/$agent_id/rotate-pak" | json_field pak)
+            else
+                AGENT_PAK=$(curl -fsS --max-time 5 "${auth[@]}" -H 'Content-Type: application/json' \
+                    -d "{\"name\": \"$AGENT_NAME\", \"cluster_name\": \"$CLUSTER_NAME\"}" \
+                    "$PROBE_URL/api/v1/agents" | json_field initial_pak)
+            fi
+            [[ -n $AGENT_PAK ]] || brokkr_die "could not register the agent (see .stack/broker.log)"
+            (
+                umask 077
+                printf '%s\n' "$AGENT_PAK" >"$STACK/agent.pak"
+            )
+        fi
+        chmod 600 "$STACK/agent.pak"
+        : >"$STACK/agent.log"
+        brokkr_say "starting brokkr-agent for cluster $CLUSTER_NAME (logs: .stack/agent.log)"
+        BROKKR__AGENT__BROKER_URL=$PROBE_URL BROKKR__AGENT__PAK=$AGENT_PAK \
+            BROKKR__AGENT__AGENT_NAME=$AGENT_NAME BROKKR__AGENT__CLUSTER_NAME=$CLUSTER_NAME \
+            BROKKR__AGENT__KUBECONFIG_PATH=$KUBECONFIG_FOR_AGENT \
+            BROKKR__AGENT__HEALTH_PORT=$AGENT_PORT BROKKR__AGENT__HEALTH_BIND_ADDRESS=${PROBE_HOST} \
+            "$AGENT_BIN" start >"$STACK/agent.log" 2>&1 </dev/null &
+        AGENT_PID=$!
+        wait_up "$AGENT_PID" brokkr-agent agent.log "http://$PROBE_HOST:$AGENT_PORT/readyz"
+        AGENT_NOTE="$AGENT_NAME (cluster $CLUSTER_NAME), PAK in .stack/agent.pak; http://$PROBE_HOST:$AGENT_PORT/health"
+    fi
+fi
+
 DB_SHOWN=$(printf '%s' "$BROKKR__DATABASE__URL" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#')
 cat <<EOF
 
@@ -256,6 +380,8 @@ cat <<EOF
   Worker        $WORKER_URL/metrics
                 $WORKER_URL/healthz  $WORKER_URL/readyz
   Database      $DB_SHOWN
+  Cluster       $CLUSTER_NOTE
+  Agent         ${AGENT_NOTE:-none}
 
   In another terminal:
     export BROKKR_URL=$BASE_URL
@@ -270,15 +396,24 @@ if [[ ${BROKKR_STACK_EXIT_AFTER_START:-0} == 1 ]]; then
     exit 0
 fi
 if [[ $FOLLOW == 1 ]]; then
-    tail -n 0 -f --pid="$$" "$STACK/broker.log" "$STACK/worker.log" >&2 &
+    logs=("$STACK/broker.log" "$STACK/worker.log")
+    [[ -z $AGENT_PID ]] || logs+=("$STACK/agent.log")
+    tail -n 0 -f --pid="$$" "${logs[@]}" >&2 &
     TAIL_PID=$!
 fi
 # Runs until Ctrl-C (the trap stops both) or until one of the two exits on its own: then the
 # other is stopped too and the script fails, naming the one that went away.
-while kill -0 "$BROKER_PID" 2>/dev/null && kill -0 "$WORKER_PID" 2>/dev/null; do
+alive() { [[ -z $1 ]] || kill -0 "$1" 2>/dev/null; }
+while alive "$BROKER_PID" && alive "$WORKER_PID" && alive "$AGENT_PID" && alive "$KUBESIM_PID"; do
     sleep 1
 done
-if ! kill -0 "$WORKER_PID" 2>/dev/null; then
+if ! alive "$AGENT_PID"; then
+    name=brokkr-agent log=agent.log pid=$AGENT_PID
+    AGENT_PID=""
+elif ! alive "$KUBESIM_PID"; then
+    name=kubesim log=kubesim.log pid=$KUBESIM_PID
+    KUBESIM_PID=""
+elif ! kill -0 "$WORKER_PID" 2>/dev/null; then
     name=brokkr-worker log=worker.log pid=$WORKER_PID
     WORKER_PID=""
 else

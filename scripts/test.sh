@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Runs every test of the workspace: `cargo test --workspace`, with a PostgreSQL server for the
-# integration tests (each test creates a database of its own on it).
+# Runs every test of the workspace: `cargo build --workspace --bins` (the end-to-end tests run
+# the binaries), then `cargo test --workspace`, with a PostgreSQL server for the integration
+# tests (each test creates a database of its own on it).
 #
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
@@ -30,5 +31,9 @@ for arg in "$@"; do
     -p | -p* | --package | --package=*) scope=() ;;
     esac
 done
+# The end-to-end tests (e2e/) start the broker, worker and agent binaries as processes; cargo
+# only builds a package's own binaries for its tests, so build them all first.
+brokkr_say "cargo build --workspace --bins"
+cargo build --workspace --bins
 brokkr_say "cargo test ${scope[*]} $*"
 cargo test "${scope[@]}" "$@"

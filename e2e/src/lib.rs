@@ -6,4 +6,5 @@
 //! `kubesim` (module [`kubesim`], binary `kubesim`) is a Kubernetes API simulator that the
 //! agent and the tests talk to through an ordinary kubeconfig.
 
+pub mod harness;
 pub mod kubesim;

@@ -236,27 +236,51 @@ impl Default for CorsSettings {
     }
 }
 
-/// `[agent]`
+/// `[agent]`: the `brokkr-agent` process. Intervals and timeouts are in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AgentSettings {
+    /// Base URL of the broker, e.g. `https://brokkr.example.com`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub broker_url: Option<String>,
+    /// The agent's PAK (never logged).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pak: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub agent_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub cluster_name: Option<String>,
+    /// Heartbeats, work-order polls, and the target-state retry delay after an error.
     pub polling_interval: u64,
+    /// kubeconfig of the managed cluster; unset: `KUBECONFIG`, then the in-cluster config.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub kubeconfig_path: Option<String>,
+    /// Attempts at reaching the broker's `/readyz` at start-up before giving up.
     pub max_retries: u64,
+    /// Extra attempts at reporting an event that the broker did not accept.
     pub max_event_message_retries: u64,
+    /// Delay before the first extra attempt at reporting an event (doubling each time).
     pub event_message_retry_delay: u64,
+    /// Port of the agent's `/healthz`, `/readyz`, `/health` and `/metrics`.
     pub health_port: u16,
+    /// Address the health server binds to.
+    pub health_bind_address: String,
     pub deployment_health_enabled: bool,
     pub deployment_health_interval: u64,
+    /// Seconds between two polls for pending diagnostic requests.
+    pub diagnostics_interval: u64,
+    /// Seconds between two polls for webhook deliveries the agent makes.
+    pub webhook_interval: u64,
+    /// Seconds between two full re-applies of the target state (drift correction).
+    pub reconcile_interval: u64,
+    /// Objects applied in parallel within one deployment object.
+    pub apply_concurrency: u64,
+    /// Timeout of each broker request (a long poll gets its wait on top).
+    pub request_timeout: u64,
+    /// Seconds a target-state request waits for a change (`?wait=`, at most 60; 0 polls).
+    pub long_poll_wait: u64,
+    /// Attempts of a Kubernetes call that failed with 429, 5xx or a connection error.
+    pub kube_max_retries: u64,
 }
 
 impl Default for AgentSettings {
@@ -272,8 +296,16 @@ impl Default for AgentSettings {
             max_event_message_retries: 2,
             event_message_retry_delay: 5,
             health_port: 8080,
+            health_bind_address: "0.0.0.0".into(),
             deployment_health_enabled: true,
             deployment_health_interval: 60,
+            diagnostics_interval: 10,
+            webhook_interval: 10,
+            reconcile_interval: 60,
+            apply_concurrency: 8,
+            request_timeout: 30,
+            long_poll_wait: 30,
+            kube_max_retries: 6,
         }
     }
 }
@@ -404,6 +436,43 @@ impl Settings {
                 return Err(ConfigError::new(key, "must be at least 1"));
             }
         }
+        for (key, value) in [
+            ("agent.polling_interval", self.agent.polling_interval),
+            ("agent.max_retries", self.agent.max_retries),
+            (
+                "agent.deployment_health_interval",
+                self.agent.deployment_health_interval,
+            ),
+            (
+                "agent.diagnostics_interval",
+                self.agent.diagnostics_interval,
+            ),
+            ("agent.webhook_interval", self.agent.webhook_interval),
+            ("agent.reconcile_interval", self.agent.reconcile_interval),
+            ("agent.apply_concurrency", self.agent.apply_concurrency),
+            ("agent.request_timeout", self.agent.request_timeout),
+            ("agent.kube_max_retries", self.agent.kube_max_retries),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(key, "must be at least 1"));
+            }
+        }
+        if self.agent.long_poll_wait > 60 {
+            return Err(ConfigError::new(
+                "agent.long_poll_wait",
+                "must be at most 60 seconds",
+            ));
+        }
+        if self.agent.apply_concurrency > 256 {
+            return Err(ConfigError::new(
+                "agent.apply_concurrency",
+                "must be at most 256",
+            ));
+        }
+        self.agent
+            .health_bind_address
+            .parse::<std::net::IpAddr>()
+            .map_err(|e| ConfigError::new("agent.health_bind_address", e.to_string()))?;
         if !["on", "off", "local", "remote_write", "remote_apply"]
             .contains(&self.worker.synchronous_commit.as_str())
         {
@@ -799,5 +868,48 @@ mod tests {
             "postgres://u:***@h:5432/db"
         );
         assert_eq!(redact_url("postgres://h/db"), "postgres://h/db");
+    }
+
+    #[test]
+    fn agent_keys_load_from_env_and_are_checked() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__AGENT__RECONCILE_INTERVAL", "5"),
+                ("BROKKR__AGENT__APPLY_CONCURRENCY", "3"),
+                ("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1"),
+                ("BROKKR__AGENT__LONG_POLL_WAIT", "0"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(s.agent.reconcile_interval, 5);
+        assert_eq!(s.agent.apply_concurrency, 3);
+        assert_eq!(s.agent.health_bind_address, "127.0.0.1");
+        assert_eq!(s.agent.long_poll_wait, 0);
+        for (var, value, key) in [
+            (
+                "BROKKR__AGENT__LONG_POLL_WAIT",
+                "61",
+                "agent.long_poll_wait",
+            ),
+            (
+                "BROKKR__AGENT__APPLY_CONCURRENCY",
+                "0",
+                "agent.apply_concurrency",
+            ),
+            (
+                "BROKKR__AGENT__POLLING_INTERVAL",
+                "0",
+                "agent.polling_interval",
+            ),
+            (
+                "BROKKR__AGENT__HEALTH_BIND_ADDRESS",
+                "not-an-ip",
+                "agent.health_bind_address",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(var, value)])).unwrap_err();
+            assert_eq!(err.key, key, "{var}={value}");
+        }
     }
 }

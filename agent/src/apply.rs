@@ -1,0 +1,760 @@
+//! Applying one deployment object to the cluster, pruning what it no longer contains, and
+//! removing a stack.
+//!
+//! * Discovery is shared by a whole reconcile pass ([`ClusterView`]) and re-run only after CRDs
+//!   were applied (or when a kind cannot be resolved), never per object.
+//! * Namespaces, then CRDs (waiting until they are Established), then everything else, with
+//!   server-side apply under the one field manager `brokkr-agent` (forced), the rest in
+//!   parallel up to `agent.apply_concurrency`.
+//! * What the agent owns is found with a label selector (`brokkr.io/owner-id=<agent>`, plus the
+//!   stack label), never by listing everything. Objects with ownerReferences, objects of other
+//!   agents and objects that existed before the agent took them over ("adopted", annotated
+//!   `k8s.brokkr.io/adopted`) are never deleted: adopted ones are only released (Brokkr's labels
+//!   removed).
+//! * A failed attempt deletes what it newly created (it checks beforehand what already existed),
+//!   so a namespace that existed before is never deleted.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use futures::{StreamExt, stream};
+use kube::api::{
+    Api, ApiResource, DeleteParams, DynamicObject, GroupVersionKind, ListParams, Patch, PatchParams,
+};
+use kube::discovery::{Discovery, Scope, verbs};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use crate::applied::{AppliedDeployment, AppliedRef};
+use crate::context::AgentContext;
+use crate::labels::{
+    CHECKSUM_ANNOTATION, DEPLOYMENT_OBJECT_LABEL, FIELD_MANAGER, OWNER_LABEL, STACK_LABEL,
+};
+use crate::manifest::{self, ManifestObject, Stamp};
+
+/// Annotation on objects that existed before the agent first applied them.
+pub const ADOPTED_ANNOTATION: &str = "k8s.brokkr.io/adopted";
+/// Longest wait for an applied CRD to become Established.
+const CRD_ESTABLISHED_TIMEOUT: Duration = Duration::from_secs(30);
+/// Errors listed in one failure message before "and N more".
+const ERRORS_SHOWN: usize = 5;
+
+/// Why a deployment object could not be applied (the message of its FAILURE event).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct ApplyFailure(pub String);
+
+/// The identity of an object in the cluster (version-independent).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct ObjectKey {
+    pub group: String,
+    pub kind: String,
+    /// `None` for cluster-scoped objects.
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for ObjectKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// An object the agent applied earlier (found by label, or remembered).
+#[derive(Debug, Clone)]
+pub struct OwnedObject {
+    pub key: ObjectKey,
+    pub resource: ApiResource,
+    pub namespaced: bool,
+    /// The stack label's value.
+    pub stack: Option<Uuid>,
+    /// It has ownerReferences: its owner manages it, the agent never deletes it.
+    pub has_owner_references: bool,
+    /// It existed before the agent took it over.
+    pub adopted: bool,
+}
+
+/// Discovery results shared by a reconcile pass.
+#[derive(Default)]
+pub struct ClusterView {
+    discovery: Option<Arc<Discovery>>,
+    refreshed_at: Option<Instant>,
+}
+
+impl ClusterView {
+    /// Runs discovery (with retries).
+    pub async fn refresh(&mut self, ctx: &AgentContext) -> Result<(), ApplyFailure> {
+        let client = ctx.kube.clone();
+        let discovery = ctx
+            .kube_call("discovery", || Discovery::new(client.clone()).run())
+            .await
+            .map_err(|e| ApplyFailure(format!("Kubernetes discovery failed: {e}")))?;
+        self.discovery = Some(Arc::new(discovery));
+        self.refreshed_at = Some(Instant::now());
+        Ok(())
+    }
+
+    /// Runs discovery unless it ran within `max_age`.
+    pub async fn ensure_fresh(
+        &mut self,
+        ctx: &AgentContext,
+        max_age: Duration,
+    ) -> Result<(), ApplyFailure> {
+        let fresh = self.refreshed_at.is_some_and(|at| at.elapsed() < max_age);
+        if self.discovery.is_none() || !fresh {
+            self.refresh(ctx).await?;
+        }
+        Ok(())
+    }
+
+    /// The resource serving `apiVersion` + `kind`, and whether it is namespaced.
+    pub fn resolve(&self, group: &str, version: &str, kind: &str) -> Option<(ApiResource, bool)> {
+        let discovery = self.discovery.as_ref()?;
+        let (resource, caps) =
+            discovery.resolve_gvk(&GroupVersionKind::gvk(group, version, kind))?;
+        Some((resource, caps.scope == Scope::Namespaced))
+    }
+
+    /// Every resource that can be listed and deleted (preferred versions), except Events.
+    fn prunable(&self) -> Vec<(ApiResource, bool)> {
+        let Some(discovery) = &self.discovery else {
+            return Vec::new();
+        };
+        discovery
+            .groups()
+            .flat_map(|g| g.recommended_resources())
+            .filter(|(ar, caps)| {
+                caps.supports_operation(verbs::LIST)
+                    && caps.supports_operation(verbs::DELETE)
+                    && ar.kind != "Event"
+            })
+            .map(|(ar, caps)| (ar, caps.scope == Scope::Namespaced))
+            .collect()
+    }
+}
+
+/// Lists every object carrying `selector` (a label selector including the owner label), across
+/// every listable kind; one list call per kind, in parallel.
+pub async fn list_owned(
+    ctx: &AgentContext,
+    view: &ClusterView,
+    selector: &str,
+) -> Result<Vec<OwnedObject>, ApplyFailure> {
+    let concurrency = usize::try_from(ctx.settings.apply_concurrency).unwrap_or(8);
+    let futures: Vec<_> = view
+        .prunable()
+        .into_iter()
+        .map(|(resource, namespaced)| async move {
+            let api: Api<DynamicObject> = Api::all_with(ctx.kube.clone(), &resource);
+            let params = ListParams::default().labels(selector);
+            let result = ctx.kube_call("list", || api.list(&params)).await;
+            (resource, namespaced, result)
+        })
+        .collect();
+    let lists = stream::iter(futures)
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut owned = Vec::new();
+    let mut failures = Vec::new();
+    for (resource, namespaced, result) in lists {
+        match result {
+            Ok(list) => {
+                for item in list.items {
+                    owned.push(owned_object(&resource, namespaced, &item));
+                }
+            }
+            // A kind the agent may not list (RBAC) cannot hold its objects either.
+            Err(kube::Error::Api(status)) if (403..=405).contains(&status.code) => {
+                tracing::debug!(kind = %resource.kind, code = status.code, "kind not listable; skipped");
+            }
+            Err(e) => failures.push(format!("listing {}: {e}", resource.kind)),
+        }
+    }
+    if !failures.is_empty() {
+        return Err(ApplyFailure(format!(
+            "cannot list the objects this agent owns: {}",
+            summarize(&failures)
+        )));
+    }
+    Ok(owned)
+}
+
+fn owned_object(resource: &ApiResource, namespaced: bool, item: &DynamicObject) -> OwnedObject {
+    let meta = &item.metadata;
+    let label = |k: &str| meta.labels.as_ref().and_then(|l| l.get(k)).cloned();
+    OwnedObject {
+        key: ObjectKey {
+            group: resource.group.clone(),
+            kind: resource.kind.clone(),
+            namespace: if namespaced {
+                meta.namespace.clone()
+            } else {
+                None
+            },
+            name: meta.name.clone().unwrap_or_default(),
+        },
+        resource: resource.clone(),
+        namespaced,
+        stack: label(STACK_LABEL).and_then(|s| s.parse().ok()),
+        has_owner_references: meta
+            .owner_references
+            .as_ref()
+            .is_some_and(|r| !r.is_empty()),
+        adopted: meta
+            .annotations
+            .as_ref()
+            .is_some_and(|a| a.get(ADOPTED_ANNOTATION).is_some_and(|v| v == "true")),
+    }
+}
+
+/// Turns remembered [`AppliedRef`]s back into owned objects (kinds no longer served are
+/// skipped: their objects are gone with their CRD).
+pub fn owned_from_registry(
+    view: &ClusterView,
+    entry: &AppliedDeployment,
+    adopted: &HashSet<ObjectKey>,
+) -> Vec<OwnedObject> {
+    entry
+        .objects
+        .iter()
+        .filter_map(|r| {
+            let (group, version) = match r.api_version.rsplit_once('/') {
+                Some((g, v)) => (g, v),
+                None => ("", r.api_version.as_str()),
+            };
+            let (resource, namespaced) = view.resolve(group, version, &r.kind)?;
+            let key = ObjectKey {
+                group: group.to_owned(),
+                kind: r.kind.clone(),
+                namespace: if namespaced {
+                    r.namespace.clone()
+                } else {
+                    None
+                },
+                name: r.name.clone(),
+            };
+            Some(OwnedObject {
+                adopted: adopted.contains(&key),
+                key,
+                resource,
+                namespaced,
+                stack: Some(entry.stack_id),
+                has_owner_references: false,
+            })
+        })
+        .collect()
+}
+
+/// One deployment object to apply.
+pub struct Target<'a> {
+    pub deployment_object_id: Uuid,
+    pub stack_id: Uuid,
+    pub checksum: &'a str,
+    pub yaml: &'a str,
+}
+
+/// What applying one object did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Applied {
+    /// It did not exist.
+    Created,
+    /// It existed and was not the agent's: taken over, never deleted by the agent.
+    Adopted,
+    /// The agent owned it already.
+    Updated,
+}
+
+/// An object of the deployment object, resolved against discovery.
+struct Planned {
+    object: ManifestObject,
+    key: ObjectKey,
+    resource: Option<ApiResource>,
+}
+
+/// Applies `target` and prunes what `previous` holds but `target` no longer does. `adopted`
+/// remembers objects that existed before the agent took them over (updated here).
+pub async fn apply_deployment(
+    ctx: &AgentContext,
+    view: &mut ClusterView,
+    target: &Target<'_>,
+    previous: &[OwnedObject],
+    adopted: &mut HashSet<ObjectKey>,
+) -> Result<AppliedDeployment, ApplyFailure> {
+    let mut objects = manifest::parse(target.yaml).map_err(|e| ApplyFailure(e.to_string()))?;
+    if objects.is_empty() {
+        return Err(ApplyFailure(
+            "the deployment object contains no Kubernetes objects".into(),
+        ));
+    }
+    manifest::order(&mut objects);
+    let has_crds = objects.iter().any(|o| o.phase() == 1);
+    let mut planned = plan(view, objects);
+    // A kind unknown to a cached discovery may be new: look again once.
+    if !has_crds && planned.iter().any(|p| p.resource.is_none()) {
+        view.refresh(ctx).await?;
+        let objects = planned.into_iter().map(|p| p.object).collect();
+        planned = plan(view, objects);
+    }
+    if !has_crds {
+        check_resolved(&planned)?;
+    }
+    let stamp = Stamp {
+        stack_id: target.stack_id,
+        deployment_object_id: target.deployment_object_id,
+        agent_id: ctx.agent_id,
+        checksum: target.checksum,
+    };
+    let previous_keys: HashSet<&ObjectKey> = previous.iter().map(|o| &o.key).collect();
+    // What this attempt created or took over, to undo if it fails.
+    let mut created: Vec<(ApiResource, ObjectKey, Applied)> = Vec::new();
+
+    // Phase 0 and 1: namespaces and CRDs, one by one.
+    let split = planned.iter().position(|p| p.object.phase() == 2);
+    let rest = match split {
+        Some(i) => planned.split_off(i),
+        None => Vec::new(),
+    };
+    let priority = planned;
+    let mut crds = Vec::new();
+    for p in &priority {
+        let result = apply_planned(ctx, p, &stamp, &previous_keys, adopted).await;
+        match result {
+            Ok(applied) => {
+                if applied != Applied::Updated
+                    && let Some(resource) = &p.resource
+                {
+                    created.push((resource.clone(), p.key.clone(), applied));
+                }
+                if p.object.phase() == 1 {
+                    crds.push(p.object.name.clone());
+                }
+            }
+            Err(e) => {
+                rollback(ctx, &created).await;
+                return Err(ApplyFailure(format!(
+                    "document {} ({}): {e}",
+                    p.object.document_index,
+                    p.object.describe()
+                )));
+            }
+        }
+    }
+    let mut rest = rest;
+    if !crds.is_empty() {
+        for name in &crds {
+            if let Err(e) = wait_established(ctx, name).await {
+                rollback(ctx, &created).await;
+                return Err(e);
+            }
+        }
+        if let Err(e) = view.refresh(ctx).await {
+            rollback(ctx, &created).await;
+            return Err(e);
+        }
+        rest = plan(view, rest.into_iter().map(|p| p.object).collect());
+        if let Err(e) = check_resolved(&rest) {
+            rollback(ctx, &created).await;
+            return Err(e);
+        }
+    }
+
+    // Phase 2: everything else, in parallel.
+    let concurrency = usize::try_from(ctx.settings.apply_concurrency).unwrap_or(8);
+    let mut adopted_now = adopted.clone();
+    let futures: Vec<_> = rest
+        .iter()
+        .map(|p| {
+            let stamp = &stamp;
+            let previous_keys = &previous_keys;
+            let mut local_adopted = adopted.clone();
+            async move {
+                let r = apply_planned(ctx, p, stamp, previous_keys, &mut local_adopted).await;
+                (p, r, local_adopted.contains(&p.key))
+            }
+        })
+        .collect();
+    let results = stream::iter(futures)
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    let mut failures = Vec::new();
+    for (p, result, is_adopted) in results {
+        if is_adopted {
+            adopted_now.insert(p.key.clone());
+        }
+        match result {
+            Ok(Applied::Updated) => {}
+            Ok(applied) => {
+                if let Some(resource) = &p.resource {
+                    created.push((resource.clone(), p.key.clone(), applied));
+                }
+            }
+            Err(e) => failures.push((
+                p.object.document_index,
+                format!(
+                    "document {} ({}): {e}",
+                    p.object.document_index,
+                    p.object.describe()
+                ),
+            )),
+        }
+    }
+    *adopted = adopted_now;
+    if !failures.is_empty() {
+        failures.sort();
+        rollback(ctx, &created).await;
+        let messages: Vec<String> = failures.into_iter().map(|(_, m)| m).collect();
+        return Err(ApplyFailure(summarize(&messages)));
+    }
+
+    // Prune what the previous version had and this one does not.
+    let desired: HashSet<ObjectKey> = priority
+        .iter()
+        .chain(rest.iter())
+        .map(|p| p.key.clone())
+        .collect();
+    let stale: Vec<&OwnedObject> = previous
+        .iter()
+        .filter(|o| !desired.contains(&o.key))
+        .collect();
+    remove_objects(ctx, &stale, adopted)
+        .await
+        .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
+
+    let all: Vec<&Planned> = priority.iter().chain(rest.iter()).collect();
+    let mut namespaces: Vec<String> = all.iter().filter_map(|p| p.key.namespace.clone()).collect();
+    namespaces.sort();
+    namespaces.dedup();
+    Ok(AppliedDeployment {
+        deployment_object_id: target.deployment_object_id,
+        stack_id: target.stack_id,
+        checksum: target.checksum.to_owned(),
+        namespaces,
+        objects: all
+            .iter()
+            .map(|p| AppliedRef {
+                api_version: p.object.api_version.clone(),
+                kind: p.object.kind.clone(),
+                namespace: p.key.namespace.clone(),
+                name: p.object.name.clone(),
+            })
+            .collect(),
+        applied_at: Utc::now(),
+    })
+}
+
+/// Removes everything the agent applied for a stack (a deletion marker).
+pub async fn remove_stack(
+    ctx: &AgentContext,
+    owned: &[OwnedObject],
+    adopted: &mut HashSet<ObjectKey>,
+) -> Result<(), ApplyFailure> {
+    let refs: Vec<&OwnedObject> = owned.iter().collect();
+    remove_objects(ctx, &refs, adopted)
+        .await
+        .map_err(|e| ApplyFailure(format!("removing the stack's objects failed: {e}")))
+}
+
+fn plan(view: &ClusterView, objects: Vec<ManifestObject>) -> Vec<Planned> {
+    objects
+        .into_iter()
+        .map(|object| {
+            let resolved = view.resolve(object.group(), object.version(), &object.kind);
+            let namespaced = resolved.as_ref().is_some_and(|(_, n)| *n);
+            let key = ObjectKey {
+                group: object.group().to_owned(),
+                kind: object.kind.clone(),
+                namespace: namespaced
+                    .then(|| object.namespace.clone().unwrap_or_else(|| "default".into())),
+                name: object.name.clone(),
+            };
+            Planned {
+                key,
+                resource: resolved.map(|(r, _)| r),
+                object,
+            }
+        })
+        .collect()
+}
+
+fn check_resolved(planned: &[Planned]) -> Result<(), ApplyFailure> {
+    let unknown: Vec<String> = planned
+        .iter()
+        .filter(|p| p.resource.is_none())
+        .map(|p| {
+            format!(
+                "document {} ({}): kind {} of {} is not served by the cluster",
+                p.object.document_index,
+                p.object.describe(),
+                p.object.kind,
+                p.object.api_version
+            )
+        })
+        .collect();
+    if unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyFailure(summarize(&unknown)))
+    }
+}
+
+fn api_for(ctx: &AgentContext, resource: &ApiResource, key: &ObjectKey) -> Api<DynamicObject> {
+    match &key.namespace {
+        Some(ns) => Api::namespaced_with(ctx.kube.clone(), ns, resource),
+        None => Api::all_with(ctx.kube.clone(), resource),
+    }
+}
+
+/// Applies one object; true when this apply created it. Objects the agent did not own before
+/// are looked up first: one that exists is adopted (never deleted by the agent later).
+async fn apply_planned(
+    ctx: &AgentContext,
+    p: &Planned,
+    stamp: &Stamp<'_>,
+    previous_keys: &HashSet<&ObjectKey>,
+    adopted: &mut HashSet<ObjectKey>,
+) -> Result<Applied, String> {
+    let Some(resource) = &p.resource else {
+        return Err(format!(
+            "kind {} of {} is not served by the cluster",
+            p.object.kind, p.object.api_version
+        ));
+    };
+    let api = api_for(ctx, resource, &p.key);
+    let mut applied = Applied::Updated;
+    if !previous_keys.contains(&p.key) && !adopted.contains(&p.key) {
+        match ctx.kube_call("get", || api.get_opt(&p.key.name)).await {
+            Ok(None) => applied = Applied::Created,
+            Ok(Some(existing)) => {
+                let owner = existing
+                    .metadata
+                    .labels
+                    .as_ref()
+                    .and_then(|l| l.get(OWNER_LABEL))
+                    .cloned();
+                let ours = owner.as_deref() == Some(ctx.agent_id.to_string().as_str());
+                let marked = existing
+                    .metadata
+                    .annotations
+                    .as_ref()
+                    .is_some_and(|a| a.get(ADOPTED_ANNOTATION).is_some_and(|v| v == "true"));
+                if !ours || marked {
+                    adopted.insert(p.key.clone());
+                }
+                if !ours {
+                    applied = Applied::Adopted;
+                }
+            }
+            Err(e) => return Err(format!("cannot read it before applying: {e}")),
+        }
+    }
+    let mut body = p.object.body.clone();
+    manifest::stamp(&mut body, stamp);
+    if let Some(meta) = body.get_mut("metadata").and_then(Value::as_object_mut) {
+        match &p.key.namespace {
+            Some(ns) => {
+                meta.insert("namespace".into(), Value::String(ns.clone()));
+            }
+            None => {
+                meta.remove("namespace");
+            }
+        }
+        if adopted.contains(&p.key)
+            && let Some(annotations) = meta.get_mut("annotations").and_then(Value::as_object_mut)
+        {
+            annotations.insert(ADOPTED_ANNOTATION.into(), Value::String("true".into()));
+        }
+    }
+    let params = PatchParams::apply(FIELD_MANAGER).force();
+    let patch = Patch::Apply(&body);
+    let result = ctx
+        .kube_call("apply", || api.patch(&p.key.name, &params, &patch))
+        .await;
+    match result {
+        Ok(_) => Ok(applied),
+        // A Job's pod template cannot change: keep the label value it was created with.
+        Err(kube::Error::Api(status)) if status.code == 422 && p.object.kind == "Job" => {
+            let existing = ctx
+                .kube_call("get", || api.get(&p.key.name))
+                .await
+                .map_err(|e| e.to_string())?;
+            let old = existing.data["spec"]["template"]["metadata"]["labels"]
+                [DEPLOYMENT_OBJECT_LABEL]
+                .clone();
+            if let Some(labels) = body
+                .pointer_mut("/spec/template/metadata/labels")
+                .and_then(Value::as_object_mut)
+            {
+                if old.is_string() {
+                    labels.insert(DEPLOYMENT_OBJECT_LABEL.into(), old);
+                } else {
+                    labels.remove(DEPLOYMENT_OBJECT_LABEL);
+                }
+            }
+            let patch = Patch::Apply(&body);
+            ctx.kube_call("apply", || api.patch(&p.key.name, &params, &patch))
+                .await
+                .map(|_| applied)
+                .map_err(|e| e.to_string())
+        }
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Waits until CRD `name` is Established.
+async fn wait_established(ctx: &AgentContext, name: &str) -> Result<(), ApplyFailure> {
+    use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+    let api: Api<CustomResourceDefinition> = Api::all(ctx.kube.clone());
+    let deadline = Instant::now() + CRD_ESTABLISHED_TIMEOUT;
+    loop {
+        let crd = ctx
+            .kube_call("get", || api.get(name))
+            .await
+            .map_err(|e| ApplyFailure(format!("CustomResourceDefinition {name}: {e}")))?;
+        let established = crd
+            .status
+            .and_then(|s| s.conditions)
+            .unwrap_or_default()
+            .iter()
+            .any(|c| c.type_ == "Established" && c.status == "True");
+        if established {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(ApplyFailure(format!(
+                "CustomResourceDefinition {name} not Established after {CRD_ESTABLISHED_TIMEOUT:?}"
+            )));
+        }
+        if !ctx.sleep(Duration::from_millis(200)).await {
+            return Err(ApplyFailure("the agent is shutting down".into()));
+        }
+    }
+}
+
+/// Deletes what one failed attempt created, newest first (best effort).
+async fn rollback(ctx: &AgentContext, created: &[(ApiResource, ObjectKey, Applied)]) {
+    let params = DeleteParams::background();
+    for (resource, key, applied) in created.iter().rev() {
+        let api = api_for(ctx, resource, key);
+        if *applied == Applied::Adopted {
+            if let Err(e) = release(ctx, &api, &key.name).await {
+                tracing::warn!(object = %key, error = %e, "rollback could not release");
+            }
+            continue;
+        }
+        match ctx
+            .kube_call("delete", || api.delete(&key.name, &params))
+            .await
+        {
+            Ok(_) => {
+                tracing::info!(object = %key, "rolled back: deleted what the failed attempt created")
+            }
+            Err(kube::Error::Api(s)) if s.code == 404 => {}
+            Err(e) => tracing::warn!(object = %key, error = %e, "rollback could not delete"),
+        }
+    }
+}
+
+/// Deletes objects the agent owns (everything else first, then CRDs, then namespaces), skipping
+/// those with ownerReferences and releasing adopted ones.
+async fn remove_objects(
+    ctx: &AgentContext,
+    objects: &[&OwnedObject],
+    adopted: &mut HashSet<ObjectKey>,
+) -> Result<(), String> {
+    let mut by_phase: HashMap<u8, Vec<&OwnedObject>> = HashMap::new();
+    for o in objects {
+        if o.has_owner_references {
+            continue;
+        }
+        by_phase
+            .entry(manifest::phase_of(&o.key.kind, &o.key.group))
+            .or_default()
+            .push(o);
+    }
+    let concurrency = usize::try_from(ctx.settings.apply_concurrency).unwrap_or(8);
+    let mut failures = Vec::new();
+    for phase in [2u8, 1, 0] {
+        let Some(batch) = by_phase.remove(&phase) else {
+            continue;
+        };
+        let adopted_now = &*adopted;
+        let futures: Vec<_> = batch
+            .into_iter()
+            .map(|o| async move {
+                let api = api_for(ctx, &o.resource, &o.key);
+                let params = DeleteParams::background();
+                let outcome = if o.adopted || adopted_now.contains(&o.key) {
+                    release(ctx, &api, &o.key.name).await.map(|()| "released")
+                } else {
+                    match ctx
+                        .kube_call("delete", || api.delete(&o.key.name, &params))
+                        .await
+                    {
+                        Ok(_) => Ok("deleted"),
+                        Err(kube::Error::Api(s)) if s.code == 404 => Ok("already gone"),
+                        Err(e) => Err(e.to_string()),
+                    }
+                };
+                (o, outcome)
+            })
+            .collect();
+        let results = stream::iter(futures)
+            .buffer_unordered(concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+        for (o, outcome) in results {
+            match outcome {
+                Ok(what) => {
+                    tracing::info!(object = %o.key, "{what}");
+                    if what == "released" {
+                        adopted.remove(&o.key);
+                    }
+                }
+                Err(e) => failures.push(format!("{}: {e}", o.key)),
+            }
+        }
+    }
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        Err(summarize(&failures))
+    }
+}
+
+/// Removes Brokkr's labels and annotations from an adopted object, leaving it in place.
+async fn release(ctx: &AgentContext, api: &Api<DynamicObject>, name: &str) -> Result<(), String> {
+    let patch = json!({"metadata": {
+        "labels": {STACK_LABEL: null, DEPLOYMENT_OBJECT_LABEL: null, OWNER_LABEL: null},
+        "annotations": {OWNER_LABEL: null, CHECKSUM_ANNOTATION: null, ADOPTED_ANNOTATION: null},
+    }});
+    let params = PatchParams::default();
+    let patch = Patch::Merge(&patch);
+    match ctx
+        .kube_call("patch", || api.patch(name, &params, &patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+fn summarize(messages: &[String]) -> String {
+    let mut text = messages
+        .iter()
+        .take(ERRORS_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if messages.len() > ERRORS_SHOWN {
+        text.push_str(&format!("; and {} more", messages.len() - ERRORS_SHOWN));
+    }
+    text
+}

@@ -1,0 +1,654 @@
+//! A whole Brokkr installation for end-to-end tests and benchmarks: a fresh PostgreSQL
+//! database, an in-process [`KubeSim`], and `brokkr-broker serve`, `brokkr-worker` and
+//! `brokkr-agent start` as processes on free loopback ports. It registers a generator and an
+//! agent through the HTTP API; stacks are created (and targeted at the agent) on demand.
+//! Dropping it kills the processes and drops the database.
+//!
+//! The binaries are looked up in `$BROKKR_BIN_DIR`, else next to the running executable
+//! (`target/<profile>/` for a test in `target/<profile>/deps/`): build them first with
+//! `cargo build --workspace --bins` (`scripts/test.sh` does).
+//!
+//! ```no_run
+//! # async fn example() -> anyhow::Result<()> {
+//! use brokkr_e2e::harness::{Harness, Options};
+//! let h = Harness::start(Options::default()).await?;
+//! let stack = h.create_stack("web").await?;
+//! let object = h.post_deployment(stack, "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\n").await?;
+//! h.wait_for_event(&object, "SUCCESS").await?;
+//! # Ok(()) }
+//! ```
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, anyhow, bail};
+use brokkr_schema::pak::{Pak, PakSettings};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+use crate::kubesim::KubeSim;
+
+/// How long start-up and each wait may take by default.
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
+
+/// What to start.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Start `brokkr-worker` too.
+    pub worker: bool,
+    /// Start the agent (it can be started later with [`Harness::start_agent`]).
+    pub agent: bool,
+    /// `agent.reconcile_interval` (drift re-apply), seconds.
+    pub reconcile_interval: u64,
+    /// `agent.polling_interval` (heartbeats), seconds.
+    pub polling_interval: u64,
+    /// Extra `BROKKR__…` variables of the agent (they win over the harness's).
+    pub agent_env: Vec<(String, String)>,
+    /// Agent and broker log level.
+    pub log_level: String,
+    /// Extra `BROKKR__…` variables of the broker and the worker (e.g. a webhook encryption key
+    /// and `BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8` for local webhook receivers).
+    pub server_env: Vec<(String, String)>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            worker: true,
+            agent: true,
+            reconcile_interval: 60,
+            polling_interval: 1,
+            agent_env: Vec::new(),
+            log_level: "info".into(),
+            server_env: Vec::new(),
+        }
+    }
+}
+
+/// The PostgreSQL server (an admin connection URL).
+pub fn server_url() -> String {
+    std::env::var("DATABASE_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned())
+}
+
+/// A database created for one harness and dropped with it.
+pub struct Database {
+    pub name: String,
+    pub url: String,
+}
+
+impl Database {
+    /// Creates an empty database on [`server_url`].
+    pub async fn create() -> anyhow::Result<Database> {
+        let name = format!("brokkr_e2e_{}", Uuid::new_v4().simple());
+        let server = server_url();
+        let mut admin = PgConnection::connect(&server)
+            .await
+            .with_context(|| "cannot connect to PostgreSQL (set DATABASE_URL)".to_string())?;
+        admin
+            .execute(sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")))
+            .await?;
+        let (base, _) = server
+            .rsplit_once('/')
+            .ok_or_else(|| anyhow!("DATABASE_URL has no database path"))?;
+        Ok(Database {
+            url: format!("{base}/{name}"),
+            name,
+        })
+    }
+}
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let name = self.name.clone();
+        // Drop runs outside async context: a short-lived runtime on another thread.
+        let _ = std::thread::spawn(move || {
+            if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                rt.block_on(async move {
+                    if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
+                        let _ = admin
+                            .execute(sqlx::AssertSqlSafe(format!(
+                                "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
+                            )))
+                            .await;
+                    }
+                });
+            }
+        })
+        .join();
+    }
+}
+
+/// A free loopback port (best effort: it is released before use).
+pub fn free_port() -> anyhow::Result<u16> {
+    Ok(std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port())
+}
+
+/// Path of a workspace binary (see the module documentation).
+pub fn binary(name: &str) -> anyhow::Result<PathBuf> {
+    let mut dirs = Vec::new();
+    if let Some(dir) = std::env::var_os("BROKKR_BIN_DIR") {
+        dirs.push(PathBuf::from(dir));
+    }
+    if let Ok(exe) = std::env::current_exe()
+        && let Some(dir) = exe.parent()
+    {
+        dirs.push(dir.to_path_buf());
+        if let Some(parent) = dir.parent() {
+            dirs.push(parent.to_path_buf());
+        }
+    }
+    for dir in &dirs {
+        let candidate = dir.join(name);
+        if candidate.is_file() {
+            return Ok(candidate);
+        }
+    }
+    bail!(
+        "binary {name} not found in {dirs:?}: build the workspace binaries first \
+         (`cargo build --workspace --bins`, as scripts/test.sh does) or set BROKKR_BIN_DIR"
+    )
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, or fails after `deadline` saying what
+/// was awaited and what was seen last.
+pub async fn eventually<T, F, Fut>(
+    what: &str,
+    deadline: Duration,
+    mut check: F,
+) -> anyhow::Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<T, String>>,
+{
+    let until = Instant::now() + deadline;
+    loop {
+        match check().await {
+            Ok(value) => return Ok(value),
+            Err(seen) if Instant::now() >= until => {
+                bail!("timed out after {deadline:?} waiting for {what}; last seen: {seen}")
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
+}
+
+/// A running `brokkr-agent`.
+pub struct AgentProcess {
+    pub child: Child,
+    /// `http://127.0.0.1:<health_port>`.
+    pub health_base: String,
+    /// Its stderr.
+    pub log: PathBuf,
+}
+
+/// The installation (see the module documentation).
+pub struct Harness {
+    pub sim: KubeSim,
+    pub kube: kube::Client,
+    /// `http://127.0.0.1:<port>` of the broker.
+    pub base: String,
+    pub admin: String,
+    pub http: reqwest::Client,
+    pub generator_id: Uuid,
+    pub generator_pak: String,
+    pub agent_id: Uuid,
+    pub agent_pak: String,
+    pub agent_name: String,
+    pub cluster_name: String,
+    pub options: Options,
+    pub broker: Option<Child>,
+    pub worker: Option<Child>,
+    pub agent: Option<AgentProcess>,
+    broker_port: u16,
+    logs: PathBuf,
+    /// Dropped last: the processes die first.
+    pub db: Database,
+}
+
+impl Harness {
+    /// Starts everything and registers a generator and an agent.
+    pub async fn start(options: Options) -> anyhow::Result<Harness> {
+        crate::kubesim::install_crypto_provider();
+        let db = Database::create().await?;
+        let sim = KubeSim::start().await?;
+        let kube = sim.client().await?;
+        let logs = std::env::temp_dir().join(format!("brokkr-e2e-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs)?;
+        let admin = Pak::generate(&PakSettings::default());
+        let mut h = Harness {
+            sim,
+            kube,
+            base: String::new(),
+            admin: admin.as_str().to_owned(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(30))
+                .build()?,
+            generator_id: Uuid::nil(),
+            generator_pak: String::new(),
+            agent_id: Uuid::nil(),
+            agent_pak: String::new(),
+            agent_name: "e2e-agent".into(),
+            cluster_name: "kubesim".into(),
+            options: options.clone(),
+            broker: None,
+            worker: None,
+            agent: None,
+            broker_port: free_port()?,
+            logs,
+            db,
+        };
+        h.base = format!("http://127.0.0.1:{}", h.broker_port);
+        h.start_broker().await?;
+        if options.worker {
+            h.start_worker().await?;
+        }
+        let (status, generator) = h
+            .api(
+                Method::POST,
+                "/api/v1/generators",
+                Some(json!({"name": "e2e-ci"})),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("creating the generator: {status} {generator}");
+        }
+        h.generator_id = uuid_at(&generator, "/generator/id")?;
+        h.generator_pak = str_at(&generator, "/pak")?;
+        let (status, agent) = h
+            .api(
+                Method::POST,
+                "/api/v1/agents",
+                Some(json!({"name": h.agent_name, "cluster_name": h.cluster_name})),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("creating the agent: {status} {agent}");
+        }
+        h.agent_id = uuid_at(&agent, "/agent/id")?;
+        h.agent_pak = str_at(&agent, "/initial_pak")?;
+        if options.agent {
+            h.start_agent().await?;
+        }
+        Ok(h)
+    }
+
+    fn admin_hash(&self) -> anyhow::Result<String> {
+        Ok(Pak::parse(&self.admin)
+            .map_err(|e| anyhow!("admin PAK: {e:?}"))?
+            .hash())
+    }
+
+    fn log_file(&self, name: &str) -> anyhow::Result<(PathBuf, std::fs::File)> {
+        let path = self.logs.join(format!("{name}.log"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)?;
+        Ok((path, file))
+    }
+
+    /// Starts (or restarts) `brokkr-broker serve` on the same port and database.
+    pub async fn start_broker(&mut self) -> anyhow::Result<()> {
+        let (_, log) = self.log_file("broker")?;
+        let child = Command::new(binary("brokkr-broker")?)
+            .arg("serve")
+            .env_remove("BROKKR_CONFIG_FILE")
+            .env("BROKKR__DATABASE__URL", &self.db.url)
+            .env("BROKKR__DATABASE__MAX_CONNECTIONS", "10")
+            .env(
+                "BROKKR__BROKER__LISTEN_ADDR",
+                format!("127.0.0.1:{}", self.broker_port),
+            )
+            .env("BROKKR__BROKER__PAK_HASH", self.admin_hash()?)
+            .env("BROKKR__BROKER__SHUTDOWN_GRACE_SECONDS", "1")
+            .env("BROKKR__LOG__LEVEL", &self.options.log_level)
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning brokkr-broker")?;
+        self.broker = Some(child);
+        let url = format!("{}/readyz", self.base);
+        let http = self.http.clone();
+        eventually("the broker's /readyz", DEFAULT_DEADLINE, || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => Ok(()),
+                    Ok(r) => Err(r.status().to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Kills the broker (SIGKILL) and waits for it to be gone.
+    pub async fn kill_broker(&mut self) -> anyhow::Result<()> {
+        if let Some(mut child) = self.broker.take() {
+            child.kill().await?;
+        }
+        Ok(())
+    }
+
+    /// Starts `brokkr-worker`.
+    pub async fn start_worker(&mut self) -> anyhow::Result<()> {
+        let port = free_port()?;
+        let (_, log) = self.log_file("worker")?;
+        let child = Command::new(binary("brokkr-worker")?)
+            .env_remove("BROKKR_CONFIG_FILE")
+            .env("BROKKR__DATABASE__URL", &self.db.url)
+            .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
+            .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("BROKKR__LOG__LEVEL", "warn")
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .context("spawning brokkr-worker")?;
+        self.worker = Some(child);
+        let url = format!("http://127.0.0.1:{port}/readyz");
+        let http = self.http.clone();
+        eventually("the worker's /readyz", DEFAULT_DEADLINE, || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => Ok(()),
+                    Ok(r) => Err(r.status().to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await
+    }
+
+    /// Starts `brokkr-agent start` against the broker and the simulator, and waits until its
+    /// health server answers.
+    pub async fn start_agent(&mut self) -> anyhow::Result<()> {
+        let port = free_port()?;
+        let (log_path, log) = self.log_file("agent")?;
+        let mut command = Command::new(binary("brokkr-agent")?);
+        command
+            .arg("start")
+            .env_remove("BROKKR_CONFIG_FILE")
+            .env_remove("KUBECONFIG")
+            .env("BROKKR__AGENT__BROKER_URL", &self.base)
+            .env("BROKKR__AGENT__PAK", &self.agent_pak)
+            .env("BROKKR__AGENT__AGENT_NAME", &self.agent_name)
+            .env("BROKKR__AGENT__CLUSTER_NAME", &self.cluster_name)
+            .env("BROKKR__AGENT__KUBECONFIG_PATH", self.sim.kubeconfig_path())
+            .env("BROKKR__AGENT__HEALTH_PORT", port.to_string())
+            .env("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1")
+            .env(
+                "BROKKR__AGENT__POLLING_INTERVAL",
+                self.options.polling_interval.to_string(),
+            )
+            .env(
+                "BROKKR__AGENT__RECONCILE_INTERVAL",
+                self.options.reconcile_interval.to_string(),
+            )
+            .env("BROKKR__AGENT__REQUEST_TIMEOUT", "5")
+            .env("BROKKR__AGENT__MAX_RETRIES", "120")
+            .env("BROKKR__AGENT__EVENT_MESSAGE_RETRY_DELAY", "1")
+            .env("BROKKR__LOG__LEVEL", &self.options.log_level)
+            .envs(self.options.agent_env.iter().map(|(k, v)| (k, v)))
+            .stdout(Stdio::null())
+            .stderr(log)
+            .kill_on_drop(true);
+        let child = command.spawn().context("spawning brokkr-agent")?;
+        let health_base = format!("http://127.0.0.1:{port}");
+        self.agent = Some(AgentProcess {
+            child,
+            health_base: health_base.clone(),
+            log: log_path,
+        });
+        let url = format!("{health_base}/healthz");
+        let http = self.http.clone();
+        let waited = eventually("the agent's /healthz", DEFAULT_DEADLINE, || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => Ok(()),
+                    Ok(r) => Err(r.status().to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        })
+        .await;
+        if let Err(e) = waited {
+            bail!("{e}\nagent log:\n{}", self.agent_log());
+        }
+        Ok(())
+    }
+
+    /// Sends SIGTERM to the agent and waits for it to exit; returns its exit status.
+    pub async fn stop_agent(&mut self) -> anyhow::Result<std::process::ExitStatus> {
+        let mut agent = self
+            .agent
+            .take()
+            .ok_or_else(|| anyhow!("no agent running"))?;
+        if let Some(pid) = agent.child.id() {
+            std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status()?;
+        }
+        let status = tokio::time::timeout(Duration::from_secs(20), agent.child.wait())
+            .await
+            .map_err(|_| anyhow!("agent did not exit within 20 s of SIGTERM"))??;
+        Ok(status)
+    }
+
+    /// The agent's log so far.
+    pub fn agent_log(&self) -> String {
+        std::fs::read_to_string(self.logs.join("agent.log")).unwrap_or_default()
+    }
+
+    /// The directory holding the processes' logs.
+    pub fn log_dir(&self) -> &Path {
+        &self.logs
+    }
+
+    /// The agent's health server base URL.
+    pub fn agent_health(&self) -> anyhow::Result<&str> {
+        self.agent
+            .as_ref()
+            .map(|a| a.health_base.as_str())
+            .ok_or_else(|| anyhow!("no agent running"))
+    }
+
+    /// The agent's process id.
+    pub fn agent_pid(&self) -> Option<u32> {
+        self.agent.as_ref().and_then(|a| a.child.id())
+    }
+
+    /// An admin request; the body of the answer as JSON (`null` when empty).
+    pub async fn api(
+        &self,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        self.call(&self.admin, method, path, body).await
+    }
+
+    /// A request with the given PAK.
+    pub async fn call(
+        &self,
+        pak: &str,
+        method: Method,
+        path: &str,
+        body: Option<Value>,
+    ) -> anyhow::Result<(StatusCode, Value)> {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(pak);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await?;
+        let status = response.status();
+        let text = response.text().await?;
+        let value = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text))
+        };
+        Ok((status, value))
+    }
+
+    /// Creates a stack owned by the generator and targets it at the agent.
+    pub async fn create_stack(&self, name: &str) -> anyhow::Result<Uuid> {
+        let (status, stack) = self
+            .call(
+                &self.generator_pak,
+                Method::POST,
+                "/api/v1/stacks",
+                Some(json!({"name": name})),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("creating stack {name}: {status} {stack}");
+        }
+        let id = uuid_at(&stack, "/id")?;
+        let (status, target) = self
+            .api(
+                Method::POST,
+                &format!("/api/v1/agents/{}/targets", self.agent_id),
+                Some(json!({"stack_id": id})),
+            )
+            .await?;
+        if !status.is_success() {
+            bail!("targeting stack {name} at the agent: {status} {target}");
+        }
+        Ok(id)
+    }
+
+    /// Posts a deployment object (as the generator); returns it.
+    pub async fn post_deployment(&self, stack: Uuid, yaml: &str) -> anyhow::Result<Value> {
+        self.post_object(stack, yaml, false).await
+    }
+
+    /// Posts a deletion marker for a stack.
+    pub async fn post_deletion_marker(&self, stack: Uuid) -> anyhow::Result<Value> {
+        self.post_object(stack, "", true).await
+    }
+
+    async fn post_object(&self, stack: Uuid, yaml: &str, marker: bool) -> anyhow::Result<Value> {
+        let (status, object) = self
+            .call(
+                &self.generator_pak,
+                Method::POST,
+                &format!("/api/v1/stacks/{stack}/deployment-objects"),
+                Some(json!({"yaml_content": yaml, "is_deletion_marker": marker})),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("posting a deployment object: {status} {object}");
+        }
+        Ok(object)
+    }
+
+    /// The agent's events (newest first).
+    pub async fn events(&self) -> anyhow::Result<Vec<Value>> {
+        let (status, events) = self
+            .api(
+                Method::GET,
+                &format!("/api/v1/agents/{}/events", self.agent_id),
+                None,
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("listing events: {status} {events}");
+        }
+        Ok(events.as_array().cloned().unwrap_or_default())
+    }
+
+    /// The agent's events about one deployment object.
+    pub async fn events_for(&self, object: &Value) -> anyhow::Result<Vec<Value>> {
+        let id = object["id"].clone();
+        Ok(self
+            .events()
+            .await?
+            .into_iter()
+            .filter(|e| e["deployment_object_id"] == id)
+            .collect())
+    }
+
+    /// Waits for an event with `status` (`SUCCESS`/`FAILURE`) about `object`; returns it.
+    pub async fn wait_for_event(&self, object: &Value, status: &str) -> anyhow::Result<Value> {
+        let result = eventually(
+            &format!("a {status} event for deployment object {}", object["id"]),
+            DEFAULT_DEADLINE,
+            || async move {
+                let events = self.events_for(object).await.map_err(|e| e.to_string())?;
+                events
+                    .iter()
+                    .find(|e| e["status"] == status)
+                    .cloned()
+                    .ok_or_else(|| format!("{events:?}"))
+            },
+        )
+        .await;
+        result.map_err(|e| anyhow!("{e}\nagent log (tail):\n{}", tail(&self.agent_log(), 40)))
+    }
+
+    /// Sets a fault on the simulator (see `kubesim::faults`).
+    pub async fn inject_fault(&self, spec: Value) -> anyhow::Result<()> {
+        let response = self
+            .http
+            .post(format!("{}/_kubesim/faults", self.sim.url()))
+            .json(&spec)
+            .send()
+            .await?;
+        if !response.status().is_success() {
+            bail!(
+                "fault rejected: {}",
+                response.text().await.unwrap_or_default()
+            );
+        }
+        Ok(())
+    }
+
+    /// The simulator's request counters.
+    pub async fn kube_requests(&self) -> anyhow::Result<Value> {
+        Ok(self
+            .http
+            .get(format!("{}/_kubesim/requests", self.sim.url()))
+            .send()
+            .await?
+            .json()
+            .await?)
+    }
+}
+
+/// The last `lines` lines of `text`.
+pub fn tail(text: &str, lines: usize) -> String {
+    let all: Vec<&str> = text.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+fn str_at(value: &Value, pointer: &str) -> anyhow::Result<String> {
+    value
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .map(str::to_owned)
+        .ok_or_else(|| anyhow!("{pointer} missing in {value}"))
+}
+
+fn uuid_at(value: &Value, pointer: &str) -> anyhow::Result<Uuid> {
+    Ok(str_at(value, pointer)?.parse()?)
+}
