@@ -1,13 +1,508 @@
-//! Agent-side webhook delivery: fetches the deliveries this agent makes from inside its cluster and reports each result.
+//! Agent-delivered webhooks: subscriptions with `target_labels` are delivered from inside the
+//! cluster by an agent carrying those labels (e.g. to an in-cluster endpoint the broker cannot
+//! reach).
 //!
-//! TEMPORARY placeholder: filled in by the feature branch (this file is owned by the feature
-//! engineer). It only waits for shutdown so the agent can spawn it.
+//! Every `agent.webhook_interval` seconds (when ACTIVE) the agent calls
+//! `GET /api/v1/agents/{id}/webhooks/pending`, which *claims* up to [`CLAIM_LIMIT`] deliveries
+//! with a lease (60 s on the broker). They are sent at the same time, each as
+//! `POST url` with exactly the body and headers the broker prepared (content type, event type,
+//! delivery id, signatures, `Authorization`), within the subscription's timeout (1–300 s, and
+//! never past the lease: a delivery whose lease is nearly over is left for a later claim),
+//! without following redirects. The outcome is reported with
+//! `POST /api/v1/webhook-deliveries/{id}/result` (any 2xx accepted): 2xx is a success; anything
+//! else a failure with the status code and the start of the answer, or the connection error.
+//! The broker owns retries and dead-lettering; the agent never retries a send itself.
+//!
+//! URLs (they may carry tokens) and headers (signatures, credentials) are never logged: log
+//! lines name the delivery id and event type only.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
+use std::time::{Duration, Instant};
 
+use brokkr_schema::models::{DeliveryResultRequest, PendingWebhookDelivery};
+use chrono::Utc;
+use futures::{StreamExt, stream};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+
+use crate::broker::{BrokerError, error_chain};
 use crate::context::AgentContext;
+
+/// Deliveries claimed per round; all of them are sent at once, so every send starts well
+/// inside the lease.
+pub const CLAIM_LIMIT: usize = 8;
+/// Deliveries sent at the same time.
+pub const CONCURRENCY: usize = CLAIM_LIMIT;
+/// The broker's lease on claimed deliveries, assumed when the one it states looks skewed.
+const DEFAULT_LEASE: Duration = Duration::from_secs(60);
+/// Margin kept between the end of a send and the end of the lease.
+const LEASE_MARGIN: Duration = Duration::from_secs(2);
+/// Characters of a failed answer's body kept in the error.
+const BODY_EXCERPT: usize = 200;
+/// Bytes of an answer read at most.
+const MAX_READ: usize = 8 * 1024;
+
+/// The outcome of one send.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Outcome {
+    pub success: bool,
+    pub status_code: Option<i32>,
+    pub error: Option<String>,
+    pub duration_ms: i32,
+}
+
+impl Outcome {
+    fn into_request(self) -> DeliveryResultRequest {
+        DeliveryResultRequest {
+            success: self.success,
+            status_code: self.status_code,
+            error: self.error,
+            duration_ms: Some(self.duration_ms),
+        }
+    }
+}
+
+/// The HTTP client for deliveries: no redirects, no proxy from the environment.
+pub fn delivery_client() -> Result<reqwest::Client, reqwest::Error> {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .connect_timeout(Duration::from_secs(10))
+        .pool_idle_timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()
+}
+
+/// The headers to send; `Err` names the first invalid header (never its value).
+fn headers_of(delivery: &PendingWebhookDelivery) -> Result<HeaderMap, String> {
+    let mut map = HeaderMap::new();
+    for (name, value) in &delivery.headers {
+        let header = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| format!("invalid header name {name:?}"))?;
+        let mut value =
+            HeaderValue::from_str(value).map_err(|_| format!("invalid value of header {name}"))?;
+        value.set_sensitive(true);
+        map.insert(header, value);
+    }
+    if !map.contains_key(reqwest::header::CONTENT_TYPE) {
+        map.insert(
+            reqwest::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
+    // The broker also passes the Authorization value separately; headers carry it already
+    // when set, but do not rely on that.
+    if let Some(auth) = &delivery.auth_header
+        && !map.contains_key(reqwest::header::AUTHORIZATION)
+    {
+        let mut value = HeaderValue::from_str(auth)
+            .map_err(|_| "invalid value of header Authorization".to_owned())?;
+        value.set_sensitive(true);
+        map.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(map)
+}
+
+/// How long the lease on a delivery claimed just now lasts. The broker states when it ends in
+/// its own clock; a value that is not plausible (clocks apart) is replaced by the broker's
+/// usual 60 s.
+pub fn lease_length(delivery: &PendingWebhookDelivery) -> Duration {
+    match (delivery.lease_expires_at - Utc::now()).to_std() {
+        Ok(left) if (Duration::from_secs(5)..=Duration::from_secs(600)).contains(&left) => left,
+        _ => DEFAULT_LEASE,
+    }
+}
+
+/// The timeout of a delivery: the subscription's (clamped to 1–300 s), but never past what is
+/// left of the lease (`lease_left`, margin included).
+pub fn timeout_of(delivery: &PendingWebhookDelivery, lease_left: Duration) -> Duration {
+    let wanted = Duration::from_secs(delivery.timeout_seconds.clamp(1, 300) as u64);
+    wanted.min(lease_left)
+}
+
+fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(body);
+    let mut cut: String = text.chars().take(BODY_EXCERPT).collect();
+    if text.chars().count() > BODY_EXCERPT {
+        cut.push('…');
+    }
+    cut
+}
+
+/// Reads at most [`MAX_READ`] bytes of an answer.
+async fn read_some(mut response: reqwest::Response) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < MAX_READ {
+        match response.chunk().await {
+            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
+            _ => break,
+        }
+    }
+    body.truncate(MAX_READ);
+    body
+}
+
+/// Sends one delivery, giving up after `timeout`.
+pub async fn send(
+    http: &reqwest::Client,
+    delivery: &PendingWebhookDelivery,
+    timeout: Duration,
+) -> Outcome {
+    let started = Instant::now();
+    let elapsed =
+        |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
+    let failure = |error: String, status_code: Option<i32>| Outcome {
+        success: false,
+        status_code,
+        error: Some(error),
+        duration_ms: elapsed(started),
+    };
+    let headers = match headers_of(delivery) {
+        Ok(h) => h,
+        Err(e) => return failure(e, None),
+    };
+    let url = match reqwest::Url::parse(&delivery.url) {
+        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
+        _ => return failure("invalid destination URL".into(), None),
+    };
+    let request = http
+        .post(url)
+        .headers(headers)
+        .timeout(timeout)
+        .body(delivery.body.clone());
+    match request.send().await {
+        Ok(response) => {
+            let status = response.status();
+            let code = i32::from(status.as_u16());
+            if status.is_success() {
+                // Drain a little so the connection can be reused; the content is not needed.
+                let _ = tokio::time::timeout(Duration::from_secs(1), read_some(response)).await;
+                Outcome {
+                    success: true,
+                    status_code: Some(code),
+                    error: None,
+                    duration_ms: elapsed(started),
+                }
+            } else {
+                let body = tokio::time::timeout(Duration::from_secs(2), read_some(response))
+                    .await
+                    .unwrap_or_default();
+                let mut error = format!("HTTP {code}");
+                if status.is_redirection() {
+                    error.push_str(" (redirects are not followed)");
+                }
+                let text = excerpt(&body);
+                if !text.trim().is_empty() {
+                    error.push_str(": ");
+                    error.push_str(text.trim());
+                }
+                failure(error, Some(code))
+            }
+        }
+        Err(e) if e.is_timeout() => failure(
+            format!("request timed out after {}s", timeout.as_secs()),
+            None,
+        ),
+        Err(e) if e.is_connect() => failure(
+            format!("connection failed: {}", error_chain(&e.without_url())),
+            None,
+        ),
+        Err(e) => failure(
+            format!("request error: {}", error_chain(&e.without_url())),
+            None,
+        ),
+    }
+}
+
+/// Reports an outcome, retrying transient broker errors a few times.
+async fn report(ctx: &AgentContext, id: uuid::Uuid, outcome: Outcome) -> Result<(), BrokerError> {
+    let path = format!("/api/v1/webhook-deliveries/{id}/result");
+    let body = outcome.into_request();
+    let mut attempt: u64 = 0;
+    loop {
+        attempt += 1;
+        match ctx
+            .broker
+            .post_json::<_, serde_json::Value>(&path, &body)
+            .await
+        {
+            Ok(_) => return Ok(()),
+            Err(e) if e.is_transient() && attempt < 3 => {
+                if !ctx.sleep(Duration::from_millis(500 * attempt)).await {
+                    return Err(BrokerError::Cancelled);
+                }
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+async fn deliver(
+    ctx: &AgentContext,
+    http: &reqwest::Client,
+    delivery: PendingWebhookDelivery,
+    claimed: Instant,
+) {
+    let lease_left = lease_length(&delivery)
+        .saturating_sub(claimed.elapsed())
+        .saturating_sub(LEASE_MARGIN);
+    if lease_left < Duration::from_secs(1) {
+        // Not sent, not reported: the lease lapses and the delivery is claimed again later.
+        tracing::info!(delivery = %delivery.id, "webhook lease about to lapse; left for a later claim");
+        return;
+    }
+    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left)).await;
+    static SENT: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
+    if let Some(c) = crate::work_orders::feature_counter(
+        ctx,
+        &SENT,
+        "brokkr_agent_webhook_deliveries_total",
+        "Webhook deliveries sent by the agent, by outcome (success, failure).",
+        &["outcome"],
+    ) {
+        c.with_label_values(&[if outcome.success {
+            "success"
+        } else {
+            "failure"
+        }])
+        .inc();
+    }
+    if outcome.success {
+        tracing::debug!(delivery = %delivery.id, event_type = %delivery.event_type,
+            status = ?outcome.status_code, "webhook delivered");
+    } else {
+        tracing::info!(delivery = %delivery.id, event_type = %delivery.event_type,
+            status = ?outcome.status_code, error = outcome.error.as_deref().unwrap_or(""),
+            "webhook delivery failed");
+    }
+    if let Err(e) = report(ctx, delivery.id, outcome).await {
+        // 404: the lease lapsed and the delivery went back to the queue.
+        tracing::warn!(delivery = %delivery.id, error = %e, "cannot report webhook delivery result");
+    }
+}
+
+/// One round: claim deliveries, send them, report. Returns how many were claimed.
+pub async fn poll_once(ctx: &AgentContext, http: &reqwest::Client) -> Result<usize, BrokerError> {
+    let path = format!("/api/v1/agents/{}/webhooks/pending", ctx.agent_id);
+    let limit = CLAIM_LIMIT.to_string();
+    let pending: Vec<PendingWebhookDelivery> = ctx
+        .broker
+        .get_json_query(&path, &[("limit", limit.as_str())])
+        .await?;
+    let claimed = Instant::now();
+    let count = pending.len();
+    let jobs: Vec<_> = pending
+        .into_iter()
+        .map(|d| deliver(ctx, http, d, claimed))
+        .collect();
+    stream::iter(jobs)
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<()>>()
+        .await;
+    Ok(count)
+}
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    ctx.cancel.cancelled().await;
+    let http = match delivery_client() {
+        Ok(http) => http,
+        Err(e) => {
+            tracing::error!(error = %error_chain(&e), "webhooks: cannot build the HTTP client; agent-delivered webhooks are off");
+            ctx.cancel.cancelled().await;
+            return;
+        }
+    };
+    let every = Duration::from_secs(ctx.settings.webhook_interval.max(1));
+    let mut failures: u32 = 0;
+    loop {
+        let pause = every.saturating_mul(failures.min(5) + 1);
+        if !ctx.sleep(pause).await {
+            return;
+        }
+        if !ctx.is_active() {
+            continue;
+        }
+        let outcome = tokio::select! {
+            _ = ctx.cancel.cancelled() => return,
+            outcome = poll_once(&ctx, &http) => outcome,
+        };
+        match outcome {
+            Ok(_) => failures = 0,
+            Err(e) => {
+                failures = failures.saturating_add(1);
+                tracing::warn!(error = %e, "webhooks: cannot fetch pending deliveries");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+
+    use poem::listener::{Acceptor, Listener, TcpListener};
+    use poem::{EndpointExt, Request, Response, handler, web::Data};
+
+    type Seen = Arc<Mutex<Vec<(Vec<(String, String)>, Vec<u8>)>>>;
+
+    #[handler]
+    async fn hook(req: &Request, body: Vec<u8>, seen: Data<&Seen>) -> Response {
+        let headers = req
+            .headers()
+            .iter()
+            .map(|(k, v)| (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned()))
+            .collect();
+        seen.lock().unwrap().push((headers, body));
+        match req.uri().path() {
+            "/ok" => Response::builder().body("thanks"),
+            "/moved" => Response::builder()
+                .status(poem::http::StatusCode::FOUND)
+                .header("Location", "/ok")
+                .body(""),
+            "/slow" => {
+                tokio::time::sleep(Duration::from_secs(5)).await;
+                Response::builder().body("late")
+            }
+            _ => Response::builder()
+                .status(poem::http::StatusCode::SERVICE_UNAVAILABLE)
+                .body("x".repeat(1000)),
+        }
+    }
+
+    async fn receiver() -> (Seen, String) {
+        let seen: Seen = Arc::default();
+        let acceptor = TcpListener::bind("127.0.0.1:0")
+            .into_acceptor()
+            .await
+            .unwrap();
+        let addr = acceptor.local_addr()[0].as_socket_addr().copied().unwrap();
+        let app = poem::Route::new()
+            .at("/*path", poem::post(hook))
+            .data(seen.clone());
+        tokio::spawn(poem::Server::new_with_acceptor(acceptor).run(app));
+        (seen, format!("http://{addr}"))
+    }
+
+    fn delivery(url: String, timeout_seconds: i32) -> PendingWebhookDelivery {
+        let mut headers = BTreeMap::new();
+        headers.insert("Content-Type".into(), "application/json".into());
+        headers.insert("X-Brokkr-Event-Type".into(), "deployment.applied".into());
+        headers.insert("X-Brokkr-Delivery-Id".into(), "d-1".into());
+        headers.insert("X-Brokkr-Signature-256".into(), "sha256=abc".into());
+        headers.insert("Authorization".into(), "Bearer hook-token".into());
+        PendingWebhookDelivery {
+            id: uuid::Uuid::new_v4(),
+            subscription_id: uuid::Uuid::new_v4(),
+            event_type: "deployment.applied".into(),
+            payload: serde_json::json!({"a": 1}),
+            url,
+            auth_header: Some("Bearer hook-token".into()),
+            timeout_seconds,
+            max_retries: 3,
+            attempts: 0,
+            body: "{\"a\":1}".into(),
+            headers,
+            lease_expires_at: Utc::now() + chrono::Duration::seconds(60),
+        }
+    }
+
+    #[tokio::test]
+    async fn sends_the_brokers_body_and_headers_and_maps_outcomes() {
+        let (seen, base) = receiver().await;
+        let http = delivery_client().unwrap();
+
+        let ok = send(
+            &http,
+            &delivery(format!("{base}/ok"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(ok.success);
+        assert_eq!(ok.status_code, Some(200));
+        {
+            let seen = seen.lock().unwrap();
+            let (headers, body) = &seen[0];
+            assert_eq!(body, b"{\"a\":1}");
+            let get = |n: &str| {
+                headers
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case(n))
+                    .map(|(_, v)| v.clone())
+            };
+            assert_eq!(
+                get("x-brokkr-event-type").as_deref(),
+                Some("deployment.applied")
+            );
+            assert_eq!(get("x-brokkr-signature-256").as_deref(), Some("sha256=abc"));
+            assert_eq!(get("authorization").as_deref(), Some("Bearer hook-token"));
+            assert_eq!(get("content-type").as_deref(), Some("application/json"));
+        }
+
+        let failed = send(
+            &http,
+            &delivery(format!("{base}/down"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(!failed.success);
+        assert_eq!(failed.status_code, Some(503));
+        let error = failed.error.unwrap();
+        assert!(error.starts_with("HTTP 503: xxx"), "{error}");
+        assert!(error.chars().count() < 250, "{error}");
+
+        let moved = send(
+            &http,
+            &delivery(format!("{base}/moved"), 5),
+            Duration::from_secs(5),
+        )
+        .await;
+        assert!(!moved.success, "redirects are not followed");
+        assert_eq!(moved.status_code, Some(302));
+        assert_eq!(
+            seen.lock().unwrap().len(),
+            3,
+            "the redirect target was not called"
+        );
+
+        let slow = send(
+            &http,
+            &delivery(format!("{base}/slow"), 1),
+            Duration::from_secs(1),
+        )
+        .await;
+        assert!(!slow.success);
+        assert_eq!(slow.status_code, None);
+        assert!(slow.error.unwrap().contains("timed out"));
+
+        let refused = send(
+            &http,
+            &delivery("http://127.0.0.1:9/x?token=secret".into(), 2),
+            Duration::from_secs(2),
+        )
+        .await;
+        assert!(!refused.success);
+        let error = refused.error.unwrap();
+        assert!(!error.contains("secret"), "{error}");
+    }
+
+    #[test]
+    fn timeouts_are_clamped_and_bounded_by_the_lease() {
+        let mut d = delivery("http://x".into(), -5);
+        let long = Duration::from_secs(600);
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(1));
+        d.timeout_seconds = 10_000;
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(300));
+        assert_eq!(
+            timeout_of(&d, Duration::from_secs(20)),
+            Duration::from_secs(20)
+        );
+        d.timeout_seconds = 5;
+        assert_eq!(timeout_of(&d, long), Duration::from_secs(5));
+
+        let lease = lease_length(&d);
+        assert!(lease > Duration::from_secs(55) && lease <= Duration::from_secs(60));
+        // A lease that looks already over (agent clock ahead) is taken as the usual 60 s.
+        d.lease_expires_at = Utc::now() - chrono::Duration::seconds(30);
+        assert_eq!(lease_length(&d), DEFAULT_LEASE);
+    }
 }

@@ -55,6 +55,9 @@ pub struct Options {
     /// set `polling_interval` and `reconcile_interval` in the environment (which would win over
     /// the file): the file decides.
     pub agent_config_file: Option<PathBuf>,
+    /// Extra `BROKKR__…` variables of the broker and the worker (e.g. a webhook encryption key
+    /// and `BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8` for local webhook receivers).
+    pub server_env: Vec<(String, String)>,
 }
 
 impl Default for Options {
@@ -67,6 +70,7 @@ impl Default for Options {
             agent_env: Vec::new(),
             log_level: "info".into(),
             agent_config_file: None,
+            server_env: Vec::new(),
         }
     }
 }
@@ -314,6 +318,7 @@ impl Harness {
             .env("BROKKR__BROKER__PAK_HASH", self.admin_hash()?)
             .env("BROKKR__BROKER__SHUTDOWN_GRACE_SECONDS", "1")
             .env("BROKKR__LOG__LEVEL", &self.options.log_level)
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)
@@ -353,6 +358,7 @@ impl Harness {
             .env("BROKKR__DATABASE__MAX_CONNECTIONS", "8")
             .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
             .env("BROKKR__LOG__LEVEL", "warn")
+            .envs(self.options.server_env.iter().map(|(k, v)| (k, v)))
             .stdout(Stdio::null())
             .stderr(log)
             .kill_on_drop(true)

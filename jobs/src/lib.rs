@@ -9,7 +9,8 @@
 //!   [`signing`] (GitHub-style and Standard Webhooks signatures) and [`delivery_client`] (no
 //!   redirects, timeouts, destinations checked after DNS resolution);
 //! - [`worker`]: queue set-up and graceful shutdown; [`server`]: `/healthz`, `/readyz`,
-//!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics.
+//!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics;
+//!   [`queue_wakeups`]: consumers look for jobs when PostgreSQL announces them.
 //!
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
@@ -22,6 +23,7 @@
 pub mod delivery_client;
 pub mod logging;
 pub mod metrics;
+pub mod queue_wakeups;
 pub mod server;
 pub mod signing;
 pub mod sweeps;

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use apalis::prelude::*;
-use apalis_postgres::{Config, PostgresStorage, Pubsub};
+use apalis_postgres::{Config, PostgresStorage};
 use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
@@ -24,6 +24,7 @@ use tokio::sync::watch;
 
 use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
+use crate::queue_wakeups::NotifiedFetch;
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
 use crate::template_render::{self, RenderContext};
@@ -236,13 +237,14 @@ pub async fn run_live(
     let (stop_tx, stop_rx) = watch::channel(false);
     let heartbeat = Duration::from_secs(settings.worker.heartbeat_interval_seconds);
     let batch = usize::try_from(settings.worker.batch_size).unwrap_or(32);
-    // New jobs wake consumers at once (LISTEN/NOTIFY); a poll every `worker.poll_interval_ms`
-    // also picks up what no notification announces: retries coming due, jobs re-enqueued from a
-    // dead worker.
+    // New jobs wake consumers at once (LISTEN/NOTIFY, with a re-check that closes the race of
+    // a notification arriving mid-fetch: see `queue_wakeups`); a poll every
+    // `worker.poll_interval_ms` also picks up what no notification announces: retries coming
+    // due, jobs re-enqueued from a dead worker.
     let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
     let strategy = |queue: &str| {
         Strategy::new()
-            .stream(Pubsub::new(queue_pool.clone(), queue.to_owned()))
+            .apply(NotifiedFetch::new(queue_pool.clone(), queue.to_owned()))
             .interval(poll_interval)
     };
     let queue_config = |queue: String| {

@@ -338,3 +338,52 @@ async fn test_deliveries_and_validate_on_create() {
         .await;
     assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
 }
+
+/// A notification that arrives while the consumer's fetch is already running must still get
+/// its job fetched. Periodic polling is pushed out of reach here, so only the wake-ups (and
+/// their re-checks) can move the jobs. Changes come in waves of concurrent requests, whose
+/// commits and notifications bunch up as under real load; each wave must be delivered before
+/// the next starts (so a later wave cannot rescue an earlier one). Before the re-check existed,
+/// a job announced during a fetch that came back empty waited for the next periodic poll.
+#[tokio::test]
+async fn jobs_announced_during_a_fetch_are_not_left_waiting_for_the_periodic_poll() {
+    const WAVES: usize = 100;
+    const PER_WAVE: usize = 8;
+    let b = keyed_broker().await;
+    let (rx, url) = start_receiver(0).await;
+    let mut worker =
+        start_worker_with(&b.db.url, &[("BROKKR__WORKER__POLL_INTERVAL_MS", "600000")]).await;
+    let (s, v) = b
+        .post(
+            "/api/v1/webhooks",
+            &b.admin,
+            json!({"name": "stacks", "url": url, "event_types": ["stack.created"]}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::CREATED, "{v}");
+    let b = std::sync::Arc::new(b);
+    for wave in 0..WAVES {
+        let mut requests = tokio::task::JoinSet::new();
+        for i in 0..PER_WAVE {
+            let b = b.clone();
+            requests.spawn(async move { b.stack(&b.admin, &format!("wave-{wave}-{i}")).await });
+        }
+        while let Some(done) = requests.join_next().await {
+            done.unwrap();
+        }
+        let expected = (wave + 1) * PER_WAVE;
+        let deadline = Instant::now() + Duration::from_secs(5);
+        loop {
+            let seen = rx.seen.lock().unwrap().len();
+            if seen >= expected {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "wave {wave}: {seen} of {expected} deliveries arrived within 5 s; the rest wait for a poll 10 minutes away"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+    worker.child.kill().await.unwrap();
+}

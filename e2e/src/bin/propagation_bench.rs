@@ -76,7 +76,7 @@ async fn main() -> anyhow::Result<()> {
         polling_interval: defaults.polling_interval,
         agent_env: Vec::new(),
         log_level: "warn".into(),
-        agent_config_file: None,
+        ..Options::default()
     })
     .await
     .context("starting the installation")?;
