@@ -542,14 +542,23 @@ fn count_statuses(ctx: &AgentContext, entries: &[DeploymentObjectHealthUpdate]) 
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    if !ctx.settings.deployment_health_enabled {
-        tracing::info!("deployment health checks disabled");
-        ctx.cancel.cancelled().await;
-        return;
-    }
-    let every = Duration::from_secs(ctx.settings.deployment_health_interval.max(1));
     let mut failures: u32 = 0;
+    let mut was_enabled = true;
     loop {
+        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
+        let settings = ctx.current_settings();
+        let every = Duration::from_secs(settings.deployment_health_interval.max(1));
+        if !settings.deployment_health_enabled {
+            if was_enabled {
+                tracing::info!("deployment health checks disabled");
+            }
+            was_enabled = false;
+            if !ctx.sleep(every).await {
+                return;
+            }
+            continue;
+        }
+        was_enabled = true;
         let pause = if failures == 0 {
             every
         } else {

@@ -474,9 +474,10 @@ pub async fn poll_once(ctx: &AgentContext) -> Result<usize, BrokerError> {
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    let every = Duration::from_secs(ctx.settings.diagnostics_interval.max(1));
     let mut failures: u32 = 0;
     loop {
+        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
+        let every = Duration::from_secs(ctx.current_settings().diagnostics_interval.max(1));
         let pause = every.saturating_mul(failures.min(5) + 1);
         if !ctx.sleep(pause).await {
             return;

@@ -310,9 +310,10 @@ pub async fn run(ctx: Arc<AgentContext>) {
             return;
         }
     };
-    let every = Duration::from_secs(ctx.settings.webhook_interval.max(1));
     let mut failures: u32 = 0;
     loop {
+        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
+        let every = Duration::from_secs(ctx.current_settings().webhook_interval.max(1));
         let pause = every.saturating_mul(failures.min(5) + 1);
         if !ctx.sleep(pause).await {
             return;

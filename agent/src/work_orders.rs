@@ -139,7 +139,6 @@ impl WorkError {
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    let every = Duration::from_secs(ctx.settings.polling_interval.max(1));
     let slots = Arc::new(Semaphore::new(MAX_IN_FLIGHT));
     let running: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
     let mut tasks: JoinSet<()> = JoinSet::new();
@@ -150,6 +149,8 @@ pub async fn run(ctx: Arc<AgentContext>) {
                 tracing::error!(error = %e, "a work order task panicked");
             }
         }
+        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
+        let every = Duration::from_secs(ctx.current_settings().polling_interval.max(1));
         let pause = every.saturating_mul(failures.min(5) + 1);
         if !ctx.sleep(pause).await {
             break;
