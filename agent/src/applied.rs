@@ -9,7 +9,7 @@
 //!
 //! ```ignore
 //! for deployment in ctx.applied.snapshot() {
-//!     let selector = deployment.pod_selector(); // brokkr.io/deployment-object-id=<id>
+//!     let selector = deployment.pod_selector(); // k8s.brokkr.io/stack=<stack id>
 //!     for ns in &deployment.namespaces { /* list pods in ns with selector */ }
 //! }
 //! ```
@@ -20,7 +20,7 @@ use std::sync::RwLock;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use crate::labels::DEPLOYMENT_OBJECT_LABEL;
+use crate::labels::STACK_LABEL;
 
 /// Most entries kept (one per stack, so this bounds the number of stacks tracked).
 pub const MAX_ENTRIES: usize = 10_000;
@@ -41,7 +41,7 @@ pub struct AppliedRef {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AppliedDeployment {
     /// The deployment object's id (also the value of the `brokkr.io/deployment-object-id`
-    /// label on its objects and their pod templates).
+    /// label on its objects).
     pub deployment_object_id: Uuid,
     pub stack_id: Uuid,
     /// The deployment object's `yaml_checksum`.
@@ -55,9 +55,10 @@ pub struct AppliedDeployment {
 }
 
 impl AppliedDeployment {
-    /// The label selector matching its objects and pods: `brokkr.io/deployment-object-id=<id>`.
+    /// The label selector matching its pods: `k8s.brokkr.io/stack=<stack id>` (pod templates
+    /// carry the stack label; a stack has one applied deployment object at a time).
     pub fn pod_selector(&self) -> String {
-        format!("{DEPLOYMENT_OBJECT_LABEL}={}", self.deployment_object_id)
+        format!("{STACK_LABEL}={}", self.stack_id)
     }
 }
 
@@ -180,7 +181,7 @@ mod tests {
         assert!(registry.get(first).is_none());
         assert_eq!(
             registry.get(second).unwrap().pod_selector(),
-            format!("brokkr.io/deployment-object-id={second}")
+            format!("k8s.brokkr.io/stack={stack}")
         );
         registry.remove_stack(stack);
         assert!(registry.is_empty());

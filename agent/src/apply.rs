@@ -573,38 +573,10 @@ async fn apply_planned(
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&body);
-    let result = ctx
-        .kube_call("apply", || api.patch(&p.key.name, &params, &patch))
-        .await;
-    match result {
-        Ok(_) => Ok(applied),
-        // A Job's pod template cannot change: keep the label value it was created with.
-        Err(kube::Error::Api(status)) if status.code == 422 && p.object.kind == "Job" => {
-            let existing = ctx
-                .kube_call("get", || api.get(&p.key.name))
-                .await
-                .map_err(|e| e.to_string())?;
-            let old = existing.data["spec"]["template"]["metadata"]["labels"]
-                [DEPLOYMENT_OBJECT_LABEL]
-                .clone();
-            if let Some(labels) = body
-                .pointer_mut("/spec/template/metadata/labels")
-                .and_then(Value::as_object_mut)
-            {
-                if old.is_string() {
-                    labels.insert(DEPLOYMENT_OBJECT_LABEL.into(), old);
-                } else {
-                    labels.remove(DEPLOYMENT_OBJECT_LABEL);
-                }
-            }
-            let patch = Patch::Apply(&body);
-            ctx.kube_call("apply", || api.patch(&p.key.name, &params, &patch))
-                .await
-                .map(|_| applied)
-                .map_err(|e| e.to_string())
-        }
-        Err(e) => Err(e.to_string()),
-    }
+    ctx.kube_call("apply", || api.patch(&p.key.name, &params, &patch))
+        .await
+        .map(|_| applied)
+        .map_err(|e| e.to_string())
 }
 
 /// Waits until CRD `name` is Established.

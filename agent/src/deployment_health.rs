@@ -48,7 +48,7 @@ use kube::api::{Api, ListParams};
 
 use crate::applied::AppliedDeployment;
 use crate::context::AgentContext;
-use crate::labels::DEPLOYMENT_OBJECT_LABEL;
+use crate::labels::STACK_LABEL;
 
 /// Waiting reasons that make a pod degraded.
 pub const DEGRADED_REASONS: &[&str] = &[
@@ -383,14 +383,14 @@ pub async fn check(
 }
 
 /// Checks many deployment objects with one pod list per namespace (every pod carrying the
-/// deployment-object label), grouped by the label's value: a round costs as many list calls
-/// as there are namespaces, not one per object and namespace.
+/// stack label), grouped by the label's value (a stack has one applied deployment object): a
+/// round costs as many list calls as there are namespaces, not one per object and namespace.
 pub async fn check_all(
     ctx: &AgentContext,
     deployments: &[AppliedDeployment],
 ) -> Vec<DeploymentObjectHealthUpdate> {
     let namespaces: BTreeSet<&String> = deployments.iter().flat_map(|d| &d.namespaces).collect();
-    let params = ListParams::default().labels(DEPLOYMENT_OBJECT_LABEL);
+    let params = ListParams::default().labels(STACK_LABEL);
     let lists: Vec<_> = namespaces
         .into_iter()
         .map(|namespace| {
@@ -420,7 +420,7 @@ pub async fn check_all(
                     .metadata
                     .labels
                     .as_ref()
-                    .and_then(|l| l.get(DEPLOYMENT_OBJECT_LABEL))
+                    .and_then(|l| l.get(STACK_LABEL))
                     .cloned();
                 if let Some(key) = key {
                     groups.entry(key).or_default().push(pod);
@@ -433,7 +433,7 @@ pub async fn check_all(
     deployments
         .iter()
         .map(|d| {
-            let id = d.deployment_object_id.to_string();
+            let id = d.stack_id.to_string();
             let mut pods = Vec::new();
             let mut failure = None;
             for namespace in &d.namespaces {

@@ -4,7 +4,7 @@
 //! submits it with `POST /api/v1/diagnostics/{id}/result`.
 //!
 //! What is collected, in every namespace the applied registry lists for the deployment object,
-//! for the pods labelled `brokkr.io/deployment-object-id=<id>`:
+//! for the pods labelled with its stack (`k8s.brokkr.io/stack=<stack id>`):
 //!
 //! * `pod_statuses`: `[{name, namespace, phase, conditions:[{condition_type, status, reason?,
 //!   message?}], containers:[{name, ready, restart_count, state, state_reason?,
@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
-use brokkr_schema::models::{DiagnosticRequest, SubmitDiagnosticResult};
+use brokkr_schema::models::{DeploymentObject, DiagnosticRequest, SubmitDiagnosticResult};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
@@ -344,15 +344,16 @@ pub async fn collect(
 }
 
 /// A deployment object missing from the applied registry (e.g. the first reconcile pass after
-/// a restart has not finished yet): its pods are found by label across the cluster, and its
-/// namespaces are theirs.
+/// a restart has not finished yet): its pods are found by its stack's label across the
+/// cluster, and its namespaces are theirs.
 async fn located_by_label(
     ctx: &AgentContext,
     deployment_object_id: uuid::Uuid,
+    stack_id: uuid::Uuid,
 ) -> Result<AppliedDeployment, String> {
     let mut deployment = AppliedDeployment {
         deployment_object_id,
-        stack_id: uuid::Uuid::nil(),
+        stack_id,
         checksum: String::new(),
         namespaces: Vec::new(),
         objects: Vec::new(),
@@ -374,7 +375,7 @@ async fn located_by_label(
     if namespaces.is_empty() {
         return Err(format!(
             "deployment object {deployment_object_id} is not applied by this agent \
-             (and no pod carries its label)"
+             (and no pod carries its stack's label)"
         ));
     }
     deployment.namespaces = namespaces;
@@ -420,7 +421,19 @@ async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
     let work = async {
         let deployment = match ctx.applied.get(request.deployment_object_id) {
             Some(deployment) => deployment,
-            None => located_by_label(ctx, request.deployment_object_id).await?,
+            None => {
+                // Its pods carry its stack's label: ask the broker which stack that is.
+                let path = format!(
+                    "/api/v1/deployment-objects/{}",
+                    request.deployment_object_id
+                );
+                let object: DeploymentObject = ctx
+                    .broker
+                    .get_json(&path)
+                    .await
+                    .map_err(|e| format!("reading the deployment object: {e}"))?;
+                located_by_label(ctx, request.deployment_object_id, object.stack_id).await?
+            }
         };
         collect(ctx, &deployment).await
     };
@@ -583,6 +596,7 @@ mod tests {
         use k8s_openapi::api::core::v1::Namespace;
         use kube::api::PostParams;
         let id = uuid::Uuid::new_v4();
+        let stack_id = uuid::Uuid::new_v4();
         let namespaces: Api<Namespace> = Api::all(ctx.kube.clone());
         let ns: Namespace = serde_json::from_value(json!({"metadata": {"name": "shop"}})).unwrap();
         let _ = namespaces.create(&PostParams::default(), &ns).await;
@@ -593,7 +607,7 @@ mod tests {
                 "selector": {"matchLabels": {"app": name}},
                 "template": {
                     "metadata": {
-                        "labels": {"app": name, crate::labels::DEPLOYMENT_OBJECT_LABEL: id.to_string()},
+                        "labels": {"app": name, crate::labels::STACK_LABEL: stack_id.to_string()},
                         "annotations": if fail.is_empty() { json!({}) } else { json!({"kubesim.brokkr.io/fail": fail}) },
                     },
                     "spec": {"containers": [{"name": "app", "image": "nginx"}]},
@@ -607,7 +621,7 @@ mod tests {
             .unwrap();
         let applied = AppliedDeployment {
             deployment_object_id: id,
-            stack_id: uuid::Uuid::new_v4(),
+            stack_id,
             checksum: "c".into(),
             namespaces: vec!["shop".into()],
             objects: vec![crate::applied::AppliedRef {
@@ -697,11 +711,11 @@ mod tests {
         let ctx = crate::work_orders::test_context(&sim).await;
         let applied = failing_deployment(&ctx, "web", "Failed", 1).await;
         // Without a registry entry, the pods are found by label across the cluster.
-        let located = located_by_label(&ctx, applied.deployment_object_id)
+        let located = located_by_label(&ctx, applied.deployment_object_id, applied.stack_id)
             .await
             .unwrap();
         assert_eq!(located.namespaces, vec!["shop"]);
-        let missing = located_by_label(&ctx, uuid::Uuid::new_v4())
+        let missing = located_by_label(&ctx, uuid::Uuid::new_v4(), uuid::Uuid::new_v4())
             .await
             .unwrap_err();
         assert!(missing.contains("not applied by this agent"), "{missing}");
@@ -718,6 +732,8 @@ mod tests {
         let fine = failing_deployment(&ctx, "fine", "", 1).await;
         let mut config_only = fine.clone();
         config_only.deployment_object_id = uuid::Uuid::new_v4();
+        // Another stack: a stack has one applied deployment object at a time.
+        config_only.stack_id = uuid::Uuid::new_v4();
         config_only.objects[0].kind = "ConfigMap".into();
         let entries = crate::deployment_health::check_all(
             &ctx,

@@ -4,8 +4,8 @@
 //! A document that is not a Kubernetes object fails the whole deployment object with an error
 //! that names the document's index (0-based, counting empty documents as the `---` separators
 //! show them), so the FAILURE event tells the author what to fix. Stamping merges into the
-//! user's labels and annotations (nothing of theirs is dropped) and labels pod templates too,
-//! so pods can be selected by `brokkr.io/deployment-object-id`.
+//! user's labels and annotations (nothing of theirs is dropped) and gives pod templates the
+//! stack label, so pods can be selected by `k8s.brokkr.io/stack`.
 
 use serde::Deserialize;
 use serde_json::{Map, Value};
@@ -189,11 +189,10 @@ pub fn stamp(object: &mut Value, stamp: &Stamp<'_>) {
     {
         let mut labels_path = path.to_vec();
         labels_path.extend(["metadata", "labels"]);
-        merge_strings(
-            object,
-            &labels_path,
-            &[(DEPLOYMENT_OBJECT_LABEL, deployment.as_str())],
-        );
+        // The stack label, not the deployment object's id: it stays the same across versions,
+        // so a new deployment object rolls out only the workloads whose spec changed (and a
+        // Job's immutable template is not touched).
+        merge_strings(object, &labels_path, &[(STACK_LABEL, stack.as_str())]);
     }
 }
 
@@ -332,8 +331,8 @@ metadata: {name: other}
     }
 
     #[test]
-    fn pod_templates_get_the_deployment_object_label() {
-        let do_id = Uuid::from_u128(2).to_string();
+    fn pod_templates_get_the_stack_label_only() {
+        let stack_id = Uuid::from_u128(1).to_string();
         let mut deployment = json!({
             "apiVersion": "apps/v1", "kind": "Deployment",
             "metadata": {"name": "web", "labels": null},
@@ -342,8 +341,14 @@ metadata: {name: other}
         });
         stamp(&mut deployment, &ids());
         assert_eq!(
-            deployment["spec"]["template"]["metadata"]["labels"][DEPLOYMENT_OBJECT_LABEL],
-            do_id
+            deployment["spec"]["template"]["metadata"]["labels"][STACK_LABEL],
+            stack_id
+        );
+        assert!(
+            deployment["spec"]["template"]["metadata"]["labels"]
+                .get(DEPLOYMENT_OBJECT_LABEL)
+                .is_none(),
+            "a new deployment object must not change every pod template"
         );
         assert_eq!(
             deployment["spec"]["template"]["metadata"]["labels"]["app"],
@@ -360,9 +365,8 @@ metadata: {name: other}
         });
         stamp(&mut cron, &ids());
         assert_eq!(
-            cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
-                [DEPLOYMENT_OBJECT_LABEL],
-            do_id
+            cron["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"][STACK_LABEL],
+            stack_id
         );
 
         let mut cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "x"},

@@ -100,7 +100,11 @@ async fn apply_stamps_prunes_and_removes_a_stack() {
     let deployments: Api<Deployment> = Api::namespaced(ctx.kube.clone(), "shop");
     let web = deployments.get("web").await.unwrap();
     let template_labels = web.spec.template.metadata.unwrap().labels.unwrap();
-    assert_eq!(template_labels[DEPLOYMENT_OBJECT_LABEL], first.to_string());
+    assert_eq!(template_labels[STACK_LABEL], stack.to_string());
+    assert!(
+        !template_labels.contains_key(DEPLOYMENT_OBJECT_LABEL),
+        "pod templates carry the stack label, which stays the same across versions"
+    );
     assert_eq!(owned(&ctx, &view, stack).await.len(), 3);
 
     // Version 2 drops the ConfigMap: it is pruned, the rest stays.
@@ -369,5 +373,58 @@ metadata: {name: mine, namespace: default}
     assert!(
         cms.get_opt("theirs").await.unwrap().is_some(),
         "never touched"
+    );
+}
+
+/// A new deployment object that changes only a ConfigMap must not touch the Deployment's pod
+/// template: pods roll only when their own spec changes.
+#[tokio::test]
+async fn a_new_version_leaves_unchanged_pod_templates_alone() {
+    let sim = KubeSim::start().await.unwrap();
+    let ctx = context(&sim).await;
+    let mut view = ClusterView::default();
+    view.refresh(&ctx).await.unwrap();
+    let mut adopted = HashSet::new();
+    let stack = Uuid::new_v4();
+    let first = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c1",
+        yaml: V1,
+    };
+    apply::apply_deployment(&ctx, &mut view, &first, &[], &mut adopted)
+        .await
+        .unwrap();
+    let deployments: Api<Deployment> = Api::namespaced(ctx.kube.clone(), "shop");
+    let before = deployments.get("web").await.unwrap();
+
+    let v2 = V1.replace("color: red", "color: blue");
+    let second = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c2",
+        yaml: &v2,
+    };
+    apply::apply_deployment(&ctx, &mut view, &second, &[], &mut adopted)
+        .await
+        .unwrap();
+    let after = deployments.get("web").await.unwrap();
+    assert_eq!(
+        after.spec.template, before.spec.template,
+        "the pod template must not change when only a ConfigMap did"
+    );
+    assert_eq!(
+        after.metadata.generation, before.metadata.generation,
+        "no new rollout"
+    );
+    // The Deployment itself is stamped with the new deployment object.
+    assert_eq!(
+        after.metadata.labels.unwrap()[DEPLOYMENT_OBJECT_LABEL],
+        second.deployment_object_id.to_string()
+    );
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), "shop");
+    assert_eq!(
+        cms.get("settings").await.unwrap().data.unwrap()["color"],
+        "blue"
     );
 }

@@ -9,7 +9,6 @@ use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams};
 use serde_json::json;
 
-const LABEL_DO: &str = "brokkr.io/deployment-object-id";
 const LABEL_STACK: &str = "k8s.brokkr.io/stack";
 
 fn shop(replicas: u32, with_config: bool) -> String {
@@ -93,9 +92,9 @@ async fn quick_start_applies_a_multi_document_object_and_reports_success() {
         .expect("Deployment applied");
     let template = web.spec.template.metadata.unwrap_or_default();
     assert_eq!(
-        template.labels.unwrap_or_default()[LABEL_DO],
-        object["id"].as_str().unwrap(),
-        "pod template carries the deployment object id"
+        template.labels.unwrap_or_default()[LABEL_STACK],
+        stack.to_string(),
+        "pod template carries the stack label"
     );
     let services: Api<Service> = Api::namespaced(h.kube.clone(), "shop");
     assert!(services.get_opt("web").await.unwrap().is_some());
