@@ -554,7 +554,10 @@ impl Harness {
             .env("BROKKR__AGENT__PAK", &self.agent_pak)
             .env("BROKKR__AGENT__AGENT_NAME", &self.agent_name)
             .env("BROKKR__AGENT__CLUSTER_NAME", &self.cluster_name)
-            .env("BROKKR__AGENT__KUBECONFIG_PATH", self.cluster.kubeconfig_path())
+            .env(
+                "BROKKR__AGENT__KUBECONFIG_PATH",
+                self.cluster.kubeconfig_path(),
+            )
             .env("BROKKR__AGENT__HEALTH_PORT", port.to_string())
             .env("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1");
         match &self.options.agent_config_file {

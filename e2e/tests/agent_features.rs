@@ -298,9 +298,7 @@ async fn crashing_pods_are_degraded_failed_pods_failing_and_health_changes_reach
 
 #[tokio::test]
 async fn a_diagnostic_request_returns_pods_events_and_logs() {
-    if requires_kubesim(
-        "it checks kubesim's failing pod, its events and its simulated log lines",
-    ) {
+    if requires_kubesim("it checks kubesim's failing pod, its events and its simulated log lines") {
         return;
     }
     let h = start().await;
@@ -486,9 +484,7 @@ async fn build_order(h: &Harness, name: &str, annotations: &str) -> String {
 
 #[tokio::test]
 async fn a_build_work_order_reports_the_digest_and_a_failing_build_its_reason() {
-    if requires_kubesim(
-        "Shipwright BuildRuns finish (or fail by annotation) only in kubesim",
-    ) {
+    if requires_kubesim("Shipwright BuildRuns finish (or fail by annotation) only in kubesim") {
         return;
     }
     let h = start().await;
