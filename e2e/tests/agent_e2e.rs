@@ -217,9 +217,11 @@ async fn a_deletion_marker_removes_everything() {
     eventually("the stack's objects removed", DEFAULT_DEADLINE, || async {
         let cm = configmap(&h, &ns, "shop-config").await.is_some();
         let web = deployment(&h, &ns, "web").await.is_some();
-        let ns = !namespace_gone(&h, &ns).await;
-        if cm || web || ns {
-            Err(format!("configmap {cm}, deployment {web}, namespace {ns}"))
+        let left = !namespace_gone(&h, &ns).await;
+        if cm || web || left {
+            Err(format!(
+                "configmap {cm}, deployment {web}, namespace {left}"
+            ))
         } else {
             Ok(())
         }
@@ -679,9 +681,9 @@ async fn deleting_a_stack_removes_its_objects() {
         DEFAULT_DEADLINE,
         || async {
             let web = deployment(&h, &ns, "web").await.is_some();
-            let ns = !namespace_gone(&h, &ns).await;
-            if web || ns {
-                Err(format!("deployment {web}, namespace {ns}"))
+            let left = !namespace_gone(&h, &ns).await;
+            if web || left {
+                Err(format!("deployment {web}, namespace {left}"))
             } else {
                 Ok(())
             }
