@@ -46,7 +46,8 @@ pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 /// The variable naming the kubeconfig of a real cluster to run the end-to-end tests against.
 pub const EXTERNAL_KUBECONFIG_ENV: &str = "BROKKR_E2E_KUBECONFIG";
 
-/// `$BROKKR_E2E_KUBECONFIG` (a leading `~/` is the home directory), when set and not empty.
+/// `$BROKKR_E2E_KUBECONFIG`, when set and not empty. A leading `~/` is the home directory; a
+/// relative path is relative to the repository root (cargo runs tests in the package directory).
 pub fn external_kubeconfig_from_env() -> Option<PathBuf> {
     let value = std::env::var_os(EXTERNAL_KUBECONFIG_ENV)?;
     let text = value.to_string_lossy();
@@ -56,7 +57,12 @@ pub fn external_kubeconfig_from_env() -> Option<PathBuf> {
     if let (Some(rest), Some(home)) = (text.strip_prefix("~/"), std::env::var_os("HOME")) {
         return Some(PathBuf::from(home).join(rest));
     }
-    Some(PathBuf::from(value))
+    let path = PathBuf::from(value);
+    if path.is_relative() {
+        let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+        return Some(package.parent().unwrap_or(package).join(path));
+    }
+    Some(path)
 }
 
 /// True (after printing `skipped on a real cluster: <why>`) when the tests run against a real
