@@ -1,8 +1,15 @@
 //! A whole Brokkr installation for end-to-end tests and benchmarks: a fresh PostgreSQL
-//! database, an in-process [`KubeSim`], and `brokkr-broker serve`, `brokkr-worker` and
+//! database, a Kubernetes cluster, and `brokkr-broker serve`, `brokkr-worker` and
 //! `brokkr-agent start` as processes on free loopback ports. It registers a generator and an
 //! agent through the HTTP API; stacks are created (and targeted at the agent) on demand.
 //! Dropping it kills the processes and drops the database.
+//!
+//! The cluster is an in-process [`KubeSim`] of the harness's own, unless
+//! [`Options::external_kubeconfig`] is set (by default from `$BROKKR_E2E_KUBECONFIG`): then the
+//! tests and the agent use that cluster ([`Cluster::External`]) and kubesim-only helpers
+//! ([`Harness::inject_fault`], [`Harness::kube_requests`]) fail. On any cluster, tests name their
+//! namespaces with [`Harness::ns`] (`shop` → `shop-<8 hex>`, unique per harness); on an external
+//! cluster the harness deletes those namespaces when it is dropped (best effort).
 //!
 //! The binaries are looked up in `$BROKKR_BIN_DIR`, else next to the running executable
 //! (`target/<profile>/` for a test in `target/<profile>/deps/`): build them first with
@@ -36,6 +43,69 @@ use crate::kubesim::KubeSim;
 /// How long start-up and each wait may take by default.
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(30);
 
+/// The variable naming the kubeconfig of a real cluster to run the end-to-end tests against.
+pub const EXTERNAL_KUBECONFIG_ENV: &str = "BROKKR_E2E_KUBECONFIG";
+
+/// `$BROKKR_E2E_KUBECONFIG`, when set and not empty. A leading `~/` is the home directory; a
+/// relative path is relative to the repository root (cargo runs tests in the package directory).
+pub fn external_kubeconfig_from_env() -> Option<PathBuf> {
+    let value = std::env::var_os(EXTERNAL_KUBECONFIG_ENV)?;
+    let text = value.to_string_lossy();
+    if text.trim().is_empty() {
+        return None;
+    }
+    if let (Some(rest), Some(home)) = (text.strip_prefix("~/"), std::env::var_os("HOME")) {
+        return Some(PathBuf::from(home).join(rest));
+    }
+    let path = PathBuf::from(value);
+    if path.is_relative() {
+        let package = Path::new(env!("CARGO_MANIFEST_DIR"));
+        return Some(package.parent().unwrap_or(package).join(path));
+    }
+    Some(path)
+}
+
+/// True (after printing `skipped on a real cluster: <why>`) when the tests run against a real
+/// cluster (`$BROKKR_E2E_KUBECONFIG`): for tests that need kubesim, checked before starting a
+/// harness. See also [`Harness::requires_kubesim`].
+pub fn requires_kubesim(why: &str) -> bool {
+    if external_kubeconfig_from_env().is_some() {
+        println!("skipped on a real cluster: {why}");
+        true
+    } else {
+        false
+    }
+}
+
+/// The Kubernetes cluster of a harness.
+pub enum Cluster {
+    /// An in-process simulator of this harness's own.
+    Sim(KubeSim),
+    /// A cluster the harness did not start, reached through this kubeconfig.
+    External { kubeconfig: PathBuf },
+}
+
+impl Cluster {
+    /// The kubeconfig of the cluster.
+    pub fn kubeconfig_path(&self) -> &Path {
+        match self {
+            Cluster::Sim(sim) => sim.kubeconfig_path(),
+            Cluster::External { kubeconfig } => kubeconfig,
+        }
+    }
+}
+
+/// A kube client from a kubeconfig file (its current context).
+pub async fn client_from_kubeconfig(path: &Path) -> anyhow::Result<kube::Client> {
+    crate::kubesim::install_crypto_provider();
+    let kubeconfig = kube::config::Kubeconfig::read_from(path)
+        .with_context(|| format!("reading the kubeconfig {}", path.display()))?;
+    let config = kube::Config::from_custom_kubeconfig(kubeconfig, &Default::default())
+        .await
+        .with_context(|| format!("loading the kubeconfig {}", path.display()))?;
+    Ok(kube::Client::try_from(config)?)
+}
+
 /// What to start.
 #[derive(Debug, Clone)]
 pub struct Options {
@@ -58,6 +128,9 @@ pub struct Options {
     /// Extra `BROKKR__…` variables of the broker and the worker (e.g. a webhook encryption key
     /// and `BROKKR__WEBHOOKS__ALLOWED_NETWORKS=127.0.0.0/8` for local webhook receivers).
     pub server_env: Vec<(String, String)>,
+    /// The kubeconfig of an existing cluster to use instead of starting kubesim; by default
+    /// `$BROKKR_E2E_KUBECONFIG` ([`external_kubeconfig_from_env`]).
+    pub external_kubeconfig: Option<PathBuf>,
 }
 
 impl Default for Options {
@@ -71,6 +144,7 @@ impl Default for Options {
             log_level: "info".into(),
             agent_config_file: None,
             server_env: Vec::new(),
+            external_kubeconfig: external_kubeconfig_from_env(),
         }
     }
 }
@@ -199,7 +273,8 @@ pub struct AgentProcess {
 
 /// The installation (see the module documentation).
 pub struct Harness {
-    pub sim: KubeSim,
+    /// The cluster: the harness's own kubesim, or an external one (see [`Harness::sim`]).
+    pub cluster: Cluster,
     pub kube: kube::Client,
     /// `http://127.0.0.1:<port>` of the broker.
     pub base: String,
@@ -217,6 +292,10 @@ pub struct Harness {
     pub agent: Option<AgentProcess>,
     broker_port: u16,
     logs: PathBuf,
+    /// 8 hex digits, unique per harness: the suffix of [`Harness::ns`].
+    run_id: String,
+    /// Namespaces named with [`Harness::ns`] (deleted on drop on an external cluster).
+    namespaces: std::sync::Mutex<Vec<String>>,
     /// Dropped last: the processes die first.
     pub db: Database,
 }
@@ -226,13 +305,22 @@ impl Harness {
     pub async fn start(options: Options) -> anyhow::Result<Harness> {
         crate::kubesim::install_crypto_provider();
         let db = Database::create().await?;
-        let sim = KubeSim::start().await?;
-        let kube = sim.client().await?;
+        let (cluster, cluster_name) = match &options.external_kubeconfig {
+            Some(kubeconfig) => (
+                Cluster::External {
+                    kubeconfig: kubeconfig.clone(),
+                },
+                "external",
+            ),
+            None => (Cluster::Sim(KubeSim::start().await?), "kubesim"),
+        };
+        let kube = client_from_kubeconfig(cluster.kubeconfig_path()).await?;
         let logs = std::env::temp_dir().join(format!("brokkr-e2e-{}", Uuid::new_v4().simple()));
         std::fs::create_dir_all(&logs)?;
         let admin = Pak::generate(&PakSettings::default());
+        let run_id = Uuid::new_v4().simple().to_string()[..8].to_owned();
         let mut h = Harness {
-            sim,
+            cluster,
             kube,
             base: String::new(),
             admin: admin.as_str().to_owned(),
@@ -244,13 +332,15 @@ impl Harness {
             agent_id: Uuid::nil(),
             agent_pak: String::new(),
             agent_name: "e2e-agent".into(),
-            cluster_name: "kubesim".into(),
+            cluster_name: cluster_name.into(),
             options: options.clone(),
             broker: None,
             worker: None,
             agent: None,
             broker_port: free_port()?,
             logs,
+            run_id,
+            namespaces: std::sync::Mutex::new(Vec::new()),
             db,
         };
         h.base = format!("http://127.0.0.1:{}", h.broker_port);
@@ -286,6 +376,82 @@ impl Harness {
             h.start_agent().await?;
         }
         Ok(h)
+    }
+
+    /// The harness's own simulator; `None` on an external cluster.
+    pub fn sim(&self) -> Option<&KubeSim> {
+        match &self.cluster {
+            Cluster::Sim(sim) => Some(sim),
+            Cluster::External { .. } => None,
+        }
+    }
+
+    /// The simulator, or an error naming what needed it on an external cluster.
+    pub fn require_sim(&self, what: &str) -> anyhow::Result<&KubeSim> {
+        self.sim().ok_or_else(|| {
+            anyhow!(
+                "{what} needs kubesim, but the harness runs against the cluster of {}",
+                self.cluster.kubeconfig_path().display()
+            )
+        })
+    }
+
+    /// True when the harness runs against an external (real) cluster.
+    pub fn is_external(&self) -> bool {
+        self.sim().is_none()
+    }
+
+    /// The kubeconfig the tests and the agent use.
+    pub fn kubeconfig_path(&self) -> &Path {
+        self.cluster.kubeconfig_path()
+    }
+
+    /// True (after printing `skipped on a real cluster: <why>`) on an external cluster: a test
+    /// needing kubesim returns early when it is.
+    pub fn requires_kubesim(&self, why: &str) -> bool {
+        if self.is_external() {
+            println!("skipped on a real cluster: {why}");
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The suffix of [`Harness::ns`]: 8 hex digits, unique per harness.
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
+    /// A namespace name unique to this harness, `<base>-<run id>`; the harness remembers it and
+    /// deletes the namespace when dropped on an external cluster.
+    pub fn ns(&self, base: &str) -> String {
+        let name = format!("{base}-{}", self.run_id);
+        let mut names = self.namespaces.lock().unwrap_or_else(|e| e.into_inner());
+        if !names.contains(&name) {
+            names.push(name.clone());
+        }
+        name
+    }
+
+    /// The namespaces named with [`Harness::ns`] so far.
+    pub fn namespaces(&self) -> Vec<String> {
+        self.namespaces
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Creates the namespace [`Harness::ns`]`(base)` in the cluster; returns its name.
+    pub async fn create_namespace(&self, base: &str) -> anyhow::Result<String> {
+        let name = self.ns(base);
+        let api: kube::Api<k8s_openapi::api::core::v1::Namespace> =
+            kube::Api::all(self.kube.clone());
+        let namespace: k8s_openapi::api::core::v1::Namespace =
+            serde_json::from_value(json!({"metadata": {"name": name}}))?;
+        api.create(&Default::default(), &namespace)
+            .await
+            .with_context(|| format!("creating namespace {name}"))?;
+        Ok(name)
     }
 
     fn admin_hash(&self) -> anyhow::Result<String> {
@@ -380,7 +546,7 @@ impl Harness {
         .await
     }
 
-    /// Starts `brokkr-agent start` against the broker and the simulator, and waits until its
+    /// Starts `brokkr-agent start` against the broker and the cluster, and waits until its
     /// health server answers.
     pub async fn start_agent(&mut self) -> anyhow::Result<()> {
         let port = free_port()?;
@@ -394,7 +560,10 @@ impl Harness {
             .env("BROKKR__AGENT__PAK", &self.agent_pak)
             .env("BROKKR__AGENT__AGENT_NAME", &self.agent_name)
             .env("BROKKR__AGENT__CLUSTER_NAME", &self.cluster_name)
-            .env("BROKKR__AGENT__KUBECONFIG_PATH", self.sim.kubeconfig_path())
+            .env(
+                "BROKKR__AGENT__KUBECONFIG_PATH",
+                self.cluster.kubeconfig_path(),
+            )
             .env("BROKKR__AGENT__HEALTH_PORT", port.to_string())
             .env("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1");
         match &self.options.agent_config_file {
@@ -634,11 +803,12 @@ impl Harness {
         result.map_err(|e| anyhow!("{e}\nagent log (tail):\n{}", tail(&self.agent_log(), 40)))
     }
 
-    /// Sets a fault on the simulator (see `kubesim::faults`).
+    /// Sets a fault on the simulator (see `kubesim::faults`); an error on an external cluster.
     pub async fn inject_fault(&self, spec: Value) -> anyhow::Result<()> {
+        let sim = self.require_sim("fault injection")?;
         let response = self
             .http
-            .post(format!("{}/_kubesim/faults", self.sim.url()))
+            .post(format!("{}/_kubesim/faults", sim.url()))
             .json(&spec)
             .send()
             .await?;
@@ -651,11 +821,12 @@ impl Harness {
         Ok(())
     }
 
-    /// The simulator's request counters.
+    /// The simulator's request counters; an error on an external cluster.
     pub async fn kube_requests(&self) -> anyhow::Result<Value> {
+        let sim = self.require_sim("request counters")?;
         Ok(self
             .http
-            .get(format!("{}/_kubesim/requests", self.sim.url()))
+            .get(format!("{}/_kubesim/requests", sim.url()))
             .send()
             .await?
             .json()
@@ -665,6 +836,16 @@ impl Harness {
 
 impl Drop for Harness {
     fn drop(&mut self) {
+        if let Cluster::External { kubeconfig } = &self.cluster {
+            // The agent first, so that it does not re-apply what is being deleted.
+            if let Some(agent) = self.agent.as_mut() {
+                let _ = agent.child.start_kill();
+            }
+            let namespaces = self.namespaces();
+            if !namespaces.is_empty() {
+                delete_namespaces(kubeconfig, namespaces);
+            }
+        }
         // Keep the processes' logs of a failed test (and say where); drop those of a passed one.
         if std::thread::panicking() {
             eprintln!("brokkr e2e logs kept in {}", self.logs.display());
@@ -672,6 +853,44 @@ impl Drop for Harness {
             let _ = std::fs::remove_dir_all(&self.logs);
         }
     }
+}
+
+/// Deletes namespaces (best effort, not waiting for them to be gone) from a thread of its own
+/// with a client of its own: `Drop` runs inside the test's runtime, which it blocks.
+fn delete_namespaces(kubeconfig: &Path, names: Vec<String>) {
+    let kubeconfig = kubeconfig.to_path_buf();
+    let _ = std::thread::spawn(move || {
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        rt.block_on(async move {
+            let client = match client_from_kubeconfig(&kubeconfig).await {
+                Ok(client) => client,
+                Err(e) => {
+                    eprintln!("brokkr e2e: cannot delete the test namespaces {names:?}: {e:#}");
+                    return;
+                }
+            };
+            let api: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client);
+            for name in names {
+                let deleted = tokio::time::timeout(
+                    Duration::from_secs(10),
+                    api.delete(&name, &Default::default()),
+                )
+                .await;
+                match deleted {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(kube::Error::Api(status))) if status.code == 404 => {}
+                    Ok(Err(e)) => eprintln!("brokkr e2e: deleting namespace {name}: {e}"),
+                    Err(_) => eprintln!("brokkr e2e: deleting namespace {name} timed out"),
+                }
+            }
+        });
+    })
+    .join();
 }
 
 /// The last `lines` lines of `text`.

@@ -1,9 +1,13 @@
 //! The agent end to end: broker, worker and agent processes, PostgreSQL and kubesim, checked the
 //! way a user would (API responses, objects in the cluster, the agent's own endpoints).
+//!
+//! With `BROKKR_E2E_KUBECONFIG` set they run against that cluster instead (see the harness);
+//! tests needing kubesim's fault injection say so and return early. Namespaces are named with
+//! `h.ns(..)` so that runs do not collide.
 
 use std::time::Duration;
 
-use brokkr_e2e::harness::{DEFAULT_DEADLINE, Harness, Options, eventually};
+use brokkr_e2e::harness::{DEFAULT_DEADLINE, Harness, Options, eventually, requires_kubesim};
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Service};
 use kube::api::{Api, DeleteParams};
@@ -11,19 +15,21 @@ use serde_json::json;
 
 const LABEL_STACK: &str = "k8s.brokkr.io/stack";
 
-fn shop(replicas: u32, with_config: bool) -> String {
-    let mut yaml = String::from("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n---\n");
+/// A namespace `ns` with a Deployment and a Service `web`, optionally the ConfigMap
+/// `shop-config`.
+fn shop(ns: &str, replicas: u32, with_config: bool) -> String {
+    let mut yaml = format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n---\n");
     if with_config {
-        yaml.push_str(
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop-config\n  namespace: shop\n  labels: {team: payments}\ndata:\n  color: blue\n---\n",
-        );
+        yaml.push_str(&format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: shop-config\n  namespace: {ns}\n  labels: {{team: payments}}\ndata:\n  color: blue\n---\n",
+        ));
     }
     yaml.push_str(&format!(
         "apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: web
-  namespace: shop
+  namespace: {ns}
 spec:
   replicas: {replicas}
   selector:
@@ -40,7 +46,7 @@ apiVersion: v1
 kind: Service
 metadata:
   name: web
-  namespace: shop
+  namespace: {ns}
 spec:
   selector: {{app: web}}
   ports:
@@ -76,18 +82,19 @@ async fn namespace_gone(h: &Harness, name: &str) -> bool {
 #[tokio::test]
 async fn quick_start_applies_a_multi_document_object_and_reports_success() {
     let h = start(Options::default()).await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let object = h.post_deployment(stack, &shop(2, true)).await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 2, true)).await.unwrap();
     let event = h.wait_for_event(&object, "SUCCESS").await.unwrap();
     assert_eq!(event["event_type"], "DEPLOY");
 
-    let cm = configmap(&h, "shop", "shop-config")
+    let cm = configmap(&h, &ns, "shop-config")
         .await
         .expect("ConfigMap applied");
     let labels = cm.metadata.labels.unwrap_or_default();
     assert_eq!(labels["team"], "payments", "user labels kept");
     assert_eq!(labels[LABEL_STACK], stack.to_string());
-    let web = deployment(&h, "shop", "web")
+    let web = deployment(&h, &ns, "web")
         .await
         .expect("Deployment applied");
     let template = web.spec.template.metadata.unwrap_or_default();
@@ -96,7 +103,7 @@ async fn quick_start_applies_a_multi_document_object_and_reports_success() {
         stack.to_string(),
         "pod template carries the stack label"
     );
-    let services: Api<Service> = Api::namespaced(h.kube.clone(), "shop");
+    let services: Api<Service> = Api::namespaced(h.kube.clone(), &ns);
     assert!(services.get_opt("web").await.unwrap().is_some());
 
     assert!(h.agent_log().contains("connected to broker"));
@@ -147,13 +154,14 @@ async fn an_update_changes_the_replicas() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
-    let second = h.post_deployment(stack, &shop(3, true)).await.unwrap();
+    let second = h.post_deployment(stack, &shop(&ns, 3, true)).await.unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     let replicas = eventually("replicas 3", DEFAULT_DEADLINE, || async {
-        let d = deployment(&h, "shop", "web").await.ok_or("no deployment")?;
+        let d = deployment(&h, &ns, "web").await.ok_or("no deployment")?;
         match d.spec.replicas {
             Some(3) => Ok(3),
             other => Err(format!("{other:?}")),
@@ -171,24 +179,25 @@ async fn a_resource_removed_from_the_stack_is_pruned() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
-    assert!(configmap(&h, "shop", "shop-config").await.is_some());
-    let second = h.post_deployment(stack, &shop(1, false)).await.unwrap();
+    assert!(configmap(&h, &ns, "shop-config").await.is_some());
+    let second = h
+        .post_deployment(stack, &shop(&ns, 1, false))
+        .await
+        .unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     eventually("the ConfigMap pruned", DEFAULT_DEADLINE, || async {
-        match configmap(&h, "shop", "shop-config").await {
+        match configmap(&h, &ns, "shop-config").await {
             None => Ok(()),
             Some(_) => Err("still there".to_string()),
         }
     })
     .await
     .unwrap();
-    assert!(
-        deployment(&h, "shop", "web").await.is_some(),
-        "the rest stays"
-    );
+    assert!(deployment(&h, &ns, "web").await.is_some(), "the rest stays");
 }
 
 #[tokio::test]
@@ -198,17 +207,20 @@ async fn a_deletion_marker_removes_everything() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
     let marker = h.post_deletion_marker(stack).await.unwrap();
     h.wait_for_event(&marker, "SUCCESS").await.unwrap();
     eventually("the stack's objects removed", DEFAULT_DEADLINE, || async {
-        let cm = configmap(&h, "shop", "shop-config").await.is_some();
-        let web = deployment(&h, "shop", "web").await.is_some();
-        let ns = !namespace_gone(&h, "shop").await;
-        if cm || web || ns {
-            Err(format!("configmap {cm}, deployment {web}, namespace {ns}"))
+        let cm = configmap(&h, &ns, "shop-config").await.is_some();
+        let web = deployment(&h, &ns, "web").await.is_some();
+        let left = !namespace_gone(&h, &ns).await;
+        if cm || web || left {
+            Err(format!(
+                "configmap {cm}, deployment {web}, namespace {left}"
+            ))
         } else {
             Ok(())
         }
@@ -225,16 +237,17 @@ async fn an_object_deleted_behind_the_agents_back_comes_back() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&object, "SUCCESS").await.unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "shop");
+    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), &ns);
     api.delete("shop-config", &DeleteParams::default())
         .await
         .unwrap();
-    assert!(configmap(&h, "shop", "shop-config").await.is_none());
+    assert!(configmap(&h, &ns, "shop-config").await.is_none());
     eventually("the ConfigMap re-applied", DEFAULT_DEADLINE, || async {
-        configmap(&h, "shop", "shop-config")
+        configmap(&h, &ns, "shop-config")
             .await
             .map(|_| ())
             .ok_or_else(|| "still missing".to_string())
@@ -253,8 +266,9 @@ async fn the_agent_keeps_working_after_the_broker_restarts() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
 
     h.kill_broker().await.unwrap();
@@ -278,10 +292,10 @@ async fn the_agent_keeps_working_after_the_broker_restarts() {
     .unwrap();
     h.start_broker().await.unwrap();
 
-    let second = h.post_deployment(stack, &shop(4, true)).await.unwrap();
+    let second = h.post_deployment(stack, &shop(&ns, 4, true)).await.unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     eventually("replicas 4 after the restart", DEFAULT_DEADLINE, || async {
-        let d = deployment(&h, "shop", "web").await.ok_or("no deployment")?;
+        let d = deployment(&h, &ns, "web").await.ok_or("no deployment")?;
         (d.spec.replicas == Some(4))
             .then_some(())
             .ok_or_else(|| format!("{:?}", d.spec.replicas))
@@ -292,21 +306,25 @@ async fn the_agent_keeps_working_after_the_broker_restarts() {
 
 #[tokio::test]
 async fn kubernetes_api_failing_with_429_and_503_for_a_while_ends_in_success() {
+    if requires_kubesim("injects 429 and 503 answers with kubesim's fault API") {
+        return;
+    }
     let h = start(Options {
         worker: false,
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
     h.inject_fault(json!({"fail_next": 3, "status": 429, "retry_after_seconds": 1}))
         .await
         .unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
     h.inject_fault(json!({"fail_next": 4, "status": 503}))
         .await
         .unwrap();
-    let second = h.post_deployment(stack, &shop(2, true)).await.unwrap();
+    let second = h.post_deployment(stack, &shop(&ns, 2, true)).await.unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
 
     let counts = h.kube_requests().await.unwrap();
@@ -322,7 +340,7 @@ async fn kubernetes_api_failing_with_429_and_503_for_a_while_ends_in_success() {
         );
     }
     assert_eq!(
-        deployment(&h, "shop", "web").await.unwrap().spec.replicas,
+        deployment(&h, &ns, "web").await.unwrap().spec.replicas,
         Some(2)
     );
 }
@@ -334,28 +352,30 @@ async fn a_malformed_document_fails_its_deployment_object_and_other_stacks_conti
         ..Options::default()
     })
     .await;
+    let ns = h.create_namespace("malformed").await.unwrap();
+    let in_ns = |yaml: &str| yaml.replace("namespace: default", &format!("namespace: {ns}"));
     let broken = h.create_stack("broken").await.unwrap();
     let healthy = h.create_stack("healthy").await.unwrap();
     // The broker accepts it (apiVersion, kind and name are there), but document 1's labels
     // are not a map of strings, so it is not a Kubernetes object.
     let bad = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine, namespace: default}\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: broken\n  namespace: default\n  labels:\n    tier: {nested: map}\n";
-    let bad_object = h.post_deployment(broken, bad).await.unwrap();
+    let bad_object = h.post_deployment(broken, &in_ns(bad)).await.unwrap();
     let event = h.wait_for_event(&bad_object, "FAILURE").await.unwrap();
     let message = event["message"].as_str().unwrap_or_default();
     assert!(message.contains("document 1"), "{message}");
     assert!(
-        configmap(&h, "default", "fine").await.is_none(),
+        configmap(&h, &ns, "fine").await.is_none(),
         "nothing of it applied"
     );
 
     let good = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: default}\ndata: {a: b}\n";
-    let good_object = h.post_deployment(healthy, good).await.unwrap();
+    let good_object = h.post_deployment(healthy, &in_ns(good)).await.unwrap();
     h.wait_for_event(&good_object, "SUCCESS").await.unwrap();
-    assert!(configmap(&h, "default", "good").await.is_some());
+    assert!(configmap(&h, &ns, "good").await.is_some());
 
     // An unknown kind fails too, naming the document, and the agent keeps serving.
     let unknown = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: fine, namespace: default}\n---\napiVersion: nowhere.example.com/v1\nkind: Gizmo\nmetadata: {name: g, namespace: default}\n";
-    let unknown_object = h.post_deployment(broken, unknown).await.unwrap();
+    let unknown_object = h.post_deployment(broken, &in_ns(unknown)).await.unwrap();
     let event = h.wait_for_event(&unknown_object, "FAILURE").await.unwrap();
     assert!(
         event["message"]
@@ -365,7 +385,7 @@ async fn a_malformed_document_fails_its_deployment_object_and_other_stacks_conti
         "{event}"
     );
     let again = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: good, namespace: default}\ndata: {a: c}\n";
-    let again_object = h.post_deployment(healthy, again).await.unwrap();
+    let again_object = h.post_deployment(healthy, &in_ns(again)).await.unwrap();
     h.wait_for_event(&again_object, "SUCCESS").await.unwrap();
     let healthz = h
         .http
@@ -415,6 +435,7 @@ async fn an_inactive_agent_applies_nothing_until_it_is_active_again() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
     let path = format!("/api/v1/agents/{}", h.agent_id);
     let (status, _) = h
@@ -443,7 +464,7 @@ async fn an_inactive_agent_applies_nothing_until_it_is_active_again() {
     })
     .await
     .unwrap();
-    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     // Two more heartbeats (and agent record refreshes) go by without any apply.
     let seen = heartbeats(&h).await;
     eventually("two more heartbeats", DEFAULT_DEADLINE, || async {
@@ -453,7 +474,7 @@ async fn an_inactive_agent_applies_nothing_until_it_is_active_again() {
     .await
     .unwrap();
     assert!(
-        deployment(&h, "shop", "web").await.is_none(),
+        deployment(&h, &ns, "web").await.is_none(),
         "nothing applied while inactive"
     );
     assert!(h.events_for(&object).await.unwrap().is_empty());
@@ -468,7 +489,7 @@ async fn an_inactive_agent_applies_nothing_until_it_is_active_again() {
         .unwrap();
     assert!(status.is_success());
     h.wait_for_event(&object, "SUCCESS").await.unwrap();
-    assert!(deployment(&h, "shop", "web").await.is_some());
+    assert!(deployment(&h, &ns, "web").await.is_some());
 }
 
 #[tokio::test]
@@ -478,11 +499,12 @@ async fn a_restarted_agent_reapplies_without_repeating_events() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&object, "SUCCESS").await.unwrap();
     h.stop_agent().await.unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "shop");
+    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), &ns);
     api.delete("shop-config", &DeleteParams::default())
         .await
         .unwrap();
@@ -491,7 +513,7 @@ async fn a_restarted_agent_reapplies_without_repeating_events() {
         "the restarted agent re-applies the full state",
         DEFAULT_DEADLINE,
         || async {
-            configmap(&h, "shop", "shop-config")
+            configmap(&h, &ns, "shop-config")
                 .await
                 .map(|_| ())
                 .ok_or_else(|| "still missing".to_string())
@@ -504,7 +526,9 @@ async fn a_restarted_agent_reapplies_without_repeating_events() {
     let marker = h
         .post_deployment(
             other,
-            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: other, namespace: default}\n",
+            &format!(
+                "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: other, namespace: {ns}}}\n"
+            ),
         )
         .await
         .unwrap();
@@ -521,20 +545,27 @@ async fn plain_polling_without_long_polls_still_applies_changes() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
-    let second = h.post_deployment(stack, &shop(2, false)).await.unwrap();
+    let second = h
+        .post_deployment(stack, &shop(&ns, 2, false))
+        .await
+        .unwrap();
     h.wait_for_event(&second, "SUCCESS").await.unwrap();
     assert_eq!(
-        deployment(&h, "shop", "web").await.unwrap().spec.replicas,
+        deployment(&h, &ns, "web").await.unwrap().spec.replicas,
         Some(2)
     );
-    assert!(configmap(&h, "shop", "shop-config").await.is_none());
+    assert!(configmap(&h, &ns, "shop-config").await.is_none());
 }
 
 #[tokio::test]
 async fn readyz_reports_an_unreachable_kubernetes_api_and_recovers() {
+    if requires_kubesim("makes the Kubernetes API refuse connections with kubesim's fault API") {
+        return;
+    }
     let h = start(Options {
         worker: false,
         ..Options::default()
@@ -589,8 +620,9 @@ async fn sighup_reloads_the_drift_interval() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let object = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&object, "SUCCESS").await.unwrap();
 
     std::fs::write(&file, config(1)).unwrap();
@@ -603,7 +635,7 @@ async fn sighup_reloads_the_drift_interval() {
     })
     .await
     .unwrap();
-    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "shop");
+    let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), &ns);
     api.delete("shop-config", &DeleteParams::default())
         .await
         .unwrap();
@@ -611,7 +643,7 @@ async fn sighup_reloads_the_drift_interval() {
         "the ConfigMap re-applied by a drift pass",
         DEFAULT_DEADLINE,
         || async {
-            configmap(&h, "shop", "shop-config")
+            configmap(&h, &ns, "shop-config")
                 .await
                 .map(|_| ())
                 .ok_or_else(|| "still missing".to_string())
@@ -629,8 +661,9 @@ async fn deleting_a_stack_removes_its_objects() {
         ..Options::default()
     })
     .await;
+    let ns = h.ns("shop");
     let stack = h.create_stack("shop").await.unwrap();
-    let first = h.post_deployment(stack, &shop(1, true)).await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
     h.wait_for_event(&first, "SUCCESS").await.unwrap();
     let (status, body) = h
         .call(
@@ -646,10 +679,10 @@ async fn deleting_a_stack_removes_its_objects() {
         "the deleted stack's objects removed",
         DEFAULT_DEADLINE,
         || async {
-            let web = deployment(&h, "shop", "web").await.is_some();
-            let ns = !namespace_gone(&h, "shop").await;
-            if web || ns {
-                Err(format!("deployment {web}, namespace {ns}"))
+            let web = deployment(&h, &ns, "web").await.is_some();
+            let left = !namespace_gone(&h, &ns).await;
+            if web || left {
+                Err(format!("deployment {web}, namespace {left}"))
             } else {
                 Ok(())
             }
@@ -672,4 +705,75 @@ async fn deleting_a_stack_removes_its_objects() {
     )
     .await;
     marker_success.unwrap();
+}
+
+/// The real-cluster path of the harness (`BROKKR_E2E_KUBECONFIG`), exercised with a kubesim the
+/// test starts itself standing in for the external cluster: the harness starts no simulator of
+/// its own, the tests' client and the agent use the given kubeconfig, kubesim-only helpers
+/// refuse, and the namespaces the test named are deleted when the harness is dropped.
+#[tokio::test]
+async fn the_harness_uses_an_external_cluster_given_its_kubeconfig() {
+    let external = brokkr_e2e::kubesim::KubeSim::start()
+        .await
+        .expect("kubesim starts");
+    let h = start(Options {
+        worker: false,
+        external_kubeconfig: Some(external.kubeconfig_path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+    assert!(
+        h.is_external() && h.sim().is_none(),
+        "no simulator of its own"
+    );
+    assert_eq!(h.kubeconfig_path(), external.kubeconfig_path());
+    let refused = h
+        .inject_fault(json!({"fail_next": 1, "status": 503}))
+        .await
+        .expect_err("no fault injection on an external cluster");
+    assert!(refused.to_string().contains("needs kubesim"), "{refused}");
+    assert!(h.kube_requests().await.is_err());
+
+    let ns = h.ns("shop");
+    assert!(
+        ns.starts_with("shop-") && ns.len() == "shop-".len() + 8,
+        "unique suffix: {ns}"
+    );
+    assert_ne!(ns, start_namespace_of_another_harness(&external).await);
+    let stack = h.create_stack("shop").await.unwrap();
+    let object = h.post_deployment(stack, &shop(&ns, 2, true)).await.unwrap();
+    h.wait_for_event(&object, "SUCCESS").await.unwrap();
+    // Applied by the agent into the external cluster, seen with a client of the cluster's own.
+    let client = external.client().await.unwrap();
+    let web: Api<Deployment> = Api::namespaced(client.clone(), &ns);
+    let web = web
+        .get("web")
+        .await
+        .expect("Deployment in the external cluster");
+    assert_eq!(web.spec.replicas, Some(2));
+    assert!(deployment(&h, &ns, "web").await.is_some());
+    let other = h.create_namespace("extra").await.unwrap();
+    assert_eq!(h.namespaces(), vec![ns.clone(), other.clone()]);
+
+    drop(h);
+    let namespaces: Api<Namespace> = Api::all(client);
+    for name in [&ns, &other] {
+        let gone = match namespaces.get_opt(name).await.unwrap() {
+            None => true,
+            Some(n) => n.metadata.deletion_timestamp.is_some(),
+        };
+        assert!(gone, "namespace {name} deleted with the harness");
+    }
+}
+
+/// The `shop` namespace name of a second harness on the same cluster.
+async fn start_namespace_of_another_harness(external: &brokkr_e2e::kubesim::KubeSim) -> String {
+    let other = start(Options {
+        worker: false,
+        agent: false,
+        external_kubeconfig: Some(external.kubeconfig_path().to_path_buf()),
+        ..Options::default()
+    })
+    .await;
+    other.ns("shop")
 }

@@ -2,13 +2,17 @@
 //! kubesim): deployment health and its `deployment.health_changed` webhook, on-demand
 //! diagnostics, custom and Shipwright build work orders, and webhooks delivered by the agent.
 //! Webhooks are received by a small HTTP server in the test process.
+//!
+//! With `BROKKR_E2E_KUBECONFIG` set they run against that cluster instead (see the harness);
+//! tests needing kubesim's failure annotations, pod logs or Shipwright simulation say so and
+//! return early. Namespaces are named with `h.ns(..)` so that runs do not collide.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use brokkr_e2e::harness::{DEFAULT_DEADLINE, Harness, Options, eventually, tail};
+use brokkr_e2e::harness::{DEFAULT_DEADLINE, Harness, Options, eventually, requires_kubesim, tail};
 use brokkr_e2e::kubesim::controller::shipwright_crds;
 use http_body_util::{BodyExt, Full};
 use hyper::body::{Bytes, Incoming};
@@ -232,6 +236,11 @@ async fn wait_for_health(h: &Harness, object: &Value, status: &str) -> Value {
 
 #[tokio::test]
 async fn crashing_pods_are_degraded_failed_pods_failing_and_health_changes_reach_a_webhook() {
+    if requires_kubesim(
+        "its pods fail through kubesim's failure annotation (CrashLoopBackOff, Failed)",
+    ) {
+        return;
+    }
     let h = start().await;
     let receiver = Receiver::start().await;
     subscribe(&h, &receiver.url(), &["deployment.health_changed"], None).await;
@@ -239,10 +248,10 @@ async fn crashing_pods_are_degraded_failed_pods_failing_and_health_changes_reach
     let crashing = deploy(
         &h,
         "crashing",
-        &failing_app("crashing", "CrashLoopBackOff", 2),
+        &failing_app(&h.ns("crashing"), "CrashLoopBackOff", 2),
     )
     .await;
-    let broken = deploy(&h, "broken", &failing_app("broken", "Failed", 1)).await;
+    let broken = deploy(&h, "broken", &failing_app(&h.ns("broken"), "Failed", 1)).await;
 
     let health = wait_for_health(&h, &crashing, "degraded").await;
     let record = &health["health_records"][0];
@@ -289,8 +298,12 @@ async fn crashing_pods_are_degraded_failed_pods_failing_and_health_changes_reach
 
 #[tokio::test]
 async fn a_diagnostic_request_returns_pods_events_and_logs() {
+    if requires_kubesim("it checks kubesim's failing pod, its events and its simulated log lines") {
+        return;
+    }
     let h = start().await;
-    let object = deploy(&h, "diag", &failing_app("diag", "CrashLoopBackOff", 1)).await;
+    let ns = h.ns("diag");
+    let object = deploy(&h, "diag", &failing_app(&ns, "CrashLoopBackOff", 1)).await;
     // Let the pod reach its failure state first.
     wait_for_health(&h, &object, "degraded").await;
 
@@ -329,7 +342,7 @@ async fn a_diagnostic_request_returns_pods_events_and_logs() {
     let pods: Value = serde_json::from_str(result["pod_statuses"].as_str().unwrap()).unwrap();
     let pods = pods.as_array().unwrap();
     assert_eq!(pods.len(), 1, "{pods:?}");
-    assert_eq!(pods[0]["namespace"], "diag");
+    assert_eq!(pods[0]["namespace"], ns.as_str());
     assert_eq!(pods[0]["containers"][0]["name"], "main");
     assert_eq!(pods[0]["containers"][0]["state_reason"], "CrashLoopBackOff");
     assert!(pods[0]["containers"][0]["restart_count"].as_i64().unwrap() > 0);
@@ -360,15 +373,18 @@ async fn a_custom_work_order_completes_and_its_webhook_arrives() {
     let receiver = Receiver::start().await;
     subscribe(&h, &receiver.url(), &["workorder.completed"], None).await;
 
-    let yaml = "apiVersion: v1
+    let tools = h.ns("tools");
+    let yaml = format!(
+        "apiVersion: v1
 kind: ConfigMap
-metadata: {name: from-work-order, namespace: tools}
-data: {answer: '42'}
+metadata: {{name: from-work-order, namespace: {tools}}}
+data: {{answer: '42'}}
 ---
 apiVersion: v1
 kind: Namespace
-metadata: {name: tools}
-";
+metadata: {{name: {tools}}}
+"
+    );
     let (status, order) = h
         .api(
             Method::POST,
@@ -383,7 +399,7 @@ metadata: {name: tools}
     let log = wait_for_log(&h, &id).await;
     assert_eq!(log["success"], true, "{log}");
     assert_eq!(log["result_message"], "Applied 2 resource(s)");
-    let cms: Api<ConfigMap> = Api::namespaced(h.kube.clone(), "tools");
+    let cms: Api<ConfigMap> = Api::namespaced(h.kube.clone(), &tools);
     let cm = cms.get("from-work-order").await.unwrap();
     assert_eq!(cm.data.unwrap_or_default()["answer"], "42");
 
@@ -468,6 +484,9 @@ async fn build_order(h: &Harness, name: &str, annotations: &str) -> String {
 
 #[tokio::test]
 async fn a_build_work_order_reports_the_digest_and_a_failing_build_its_reason() {
+    if requires_kubesim("Shipwright BuildRuns finish (or fail by annotation) only in kubesim") {
+        return;
+    }
     let h = start().await;
     // Shipwright is "installed": kubesim serves Build/BuildRun once their CRDs exist.
     let crds: Api<CustomResourceDefinition> = Api::all(h.kube.clone());
@@ -531,10 +550,13 @@ async fn an_agent_targeted_webhook_is_delivered_by_the_agent_and_recorded_as_suc
     )
     .await;
 
+    let ns = h.create_namespace("edge").await.unwrap();
     let object = deploy(
         &h,
         "edge-app",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: edge, namespace: default}\ndata: {a: b}\n",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: edge, namespace: {ns}}}\ndata: {{a: b}}\n"
+        ),
     )
     .await;
     let id = object["id"].clone();
@@ -596,13 +618,16 @@ async fn an_agent_targeted_webhook_is_delivered_by_the_agent_and_recorded_as_suc
 #[tokio::test]
 async fn objects_without_pods_are_healthy_and_a_deployment_scaled_to_zero_unknown() {
     let h = start().await;
+    let ns = h.create_namespace("config-only").await.unwrap();
     let config = deploy(
         &h,
         "config-only",
-        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: settings, namespace: default}\ndata: {a: b}\n",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {{name: settings, namespace: {ns}}}\ndata: {{a: b}}\n"
+        ),
     )
     .await;
-    let idle = deploy(&h, "idle", &failing_app("idle", "''", 0)).await;
+    let idle = deploy(&h, "idle", &failing_app(&h.ns("idle"), "''", 0)).await;
 
     let health = wait_for_health(&h, &config, "healthy").await;
     let summary: Value =
