@@ -11,6 +11,14 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // A child started to render one template (see `brokkr_jobs::render_sandbox`).
+    if std::env::args_os().nth(1).as_deref()
+        == Some(std::ffi::OsStr::new(
+            brokkr_jobs::render_sandbox::RENDER_ARGUMENT,
+        ))
+    {
+        return brokkr_jobs::render_sandbox::serve();
+    }
     let cli = Cli::parse();
     let settings = match Settings::from_process(cli.config.as_deref()) {
         Ok(s) => s,

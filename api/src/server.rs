@@ -99,6 +99,9 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<Arc<AppState>> {
 /// [`prepare`] for settings that follow reloads: the config file is watched and reload requests
 /// of other replicas (`POST /admin/config/reload`) are followed.
 pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppState>> {
+    if let Some(renderer) = &live.current().broker.template_renderer {
+        brokkr_jobs::render_sandbox::set_renderer(renderer.into());
+    }
     let settings = (*live.current()).clone();
     let pool = store::connect(&settings.database).await?;
     if settings.database.run_migrations {

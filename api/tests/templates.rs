@@ -733,3 +733,56 @@ async fn a_rollout_without_stacks_is_complete_at_once() {
     assert_eq!(v["status"], "completed");
     assert_eq!(v["stacks"], json!([]));
 }
+
+/// A template that doubles a string 40 times (a terabyte) or loops for hours gets a clear
+/// error; the broker keeps its memory and its threads and serves the next request. Before
+/// templates were rendered in a limited child process, the first one took the broker down.
+#[tokio::test]
+async fn hostile_templates_hit_the_renderers_limits_and_the_broker_goes_on() {
+    let b = TestBroker::start().await;
+    let stack = b.stack(&b.admin, "s").await;
+    let doubling = format!(
+        "{{% set s = name %}}{}apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{{{ name }}}}\n",
+        "{% set s = s ~ s %}".repeat(40)
+    );
+    let bomb = create_template(
+        &b,
+        &b.admin,
+        json!({"name": "bomb", "template_content": doubling, "parameters_schema": schema()}),
+    )
+    .await;
+    let started = std::time::Instant::now();
+    let (s, v) = instantiate(
+        &b,
+        &b.admin,
+        &stack,
+        json!({"template_id": id_of(&bomb), "parameters": {"name": "app"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("limits"),
+        "the error says the render was stopped at a limit: {v}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "stopped within the render time limit"
+    );
+    // Nothing was stored, and the broker still renders ordinary templates.
+    let (_, objects) = b
+        .get(
+            &format!("/api/v1/stacks/{stack}/deployment-objects"),
+            &b.admin,
+        )
+        .await;
+    assert_eq!(objects.as_array().map(Vec::len), Some(0), "{objects}");
+    let fine = create_template(&b, &b.admin, template_body("fine")).await;
+    let (s, object) = instantiate(
+        &b,
+        &b.admin,
+        &stack,
+        json!({"template_id": id_of(&fine), "parameters": {"name": "app"}}),
+    )
+    .await;
+    assert_eq!(s, StatusCode::CREATED, "{object}");
+}

@@ -24,6 +24,7 @@ pub mod delivery_client;
 pub mod logging;
 pub mod metrics;
 pub mod queue_wakeups;
+pub mod render_sandbox;
 pub mod server;
 pub mod signing;
 pub mod sweeps;

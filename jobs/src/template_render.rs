@@ -9,13 +9,14 @@
 //! (`deployment.created`, audit entry in the name of whoever started the rollout). Parameters
 //! that break the new schema are reported with their validation errors and change nothing.
 //!
-//! [`render`] is also what the broker uses to instantiate a template: rendering runs on a
-//! blocking thread with a time limit, never on the async runtime.
+//! [`render`] is also what the broker uses to instantiate a template: Tera runs in a child
+//! process with memory and time limits ([`crate::render_sandbox`]), never in this process.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brokkr_schema::jobs::{TEMPLATE_RENDER, TemplateRenderJob};
+use brokkr_schema::manifest;
 use brokkr_schema::store::changes::{self, Actor, ActorKind, Change};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::templates::{self, RenderOutcome};
@@ -25,9 +26,10 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::metrics::WorkerMetrics;
+use crate::render_sandbox;
 
 /// Longest a render may take before it is reported as failed.
-pub const RENDER_TIMEOUT: Duration = Duration::from_secs(10);
+pub const RENDER_TIMEOUT: Duration = render_sandbox::RENDER_TIMEOUT;
 
 /// What the `template_render` handler needs.
 pub struct RenderContext {
@@ -37,28 +39,33 @@ pub struct RenderContext {
 }
 
 /// Compiles a stored template version and renders it with `parameters` (defaults applied,
-/// schema checked, output checked to be Kubernetes objects), off the async runtime.
+/// schema checked, output checked to be Kubernetes objects). The parameters are checked here
+/// (off the async runtime); Tera runs in a child process with memory and time limits
+/// ([`render_sandbox`]).
 pub async fn render(
     content: String,
     parameters_schema: String,
     parameters: Value,
 ) -> Result<String, RenderError> {
-    let work = tokio::task::spawn_blocking(move || {
-        let template = Template::compile(&TemplateSource {
-            content: &content,
-            parameters_schema: &parameters_schema,
-        })
-        .map_err(|e| RenderError::Render(format!("the stored template is unusable: {e}")))?;
-        template.render(&parameters)
-    });
-    match tokio::time::timeout(RENDER_TIMEOUT, work).await {
-        Ok(Ok(result)) => result,
-        Ok(Err(e)) => Err(RenderError::Render(format!("rendering stopped: {e}"))),
-        Err(_) => Err(RenderError::Render(format!(
-            "rendering took longer than {} s",
-            RENDER_TIMEOUT.as_secs()
-        ))),
-    }
+    let checked = tokio::task::spawn_blocking({
+        let content = content.clone();
+        let parameters_schema = parameters_schema.clone();
+        move || {
+            let template = Template::compile(&TemplateSource {
+                content: &content,
+                parameters_schema: &parameters_schema,
+            })
+            .map_err(|e| RenderError::Render(format!("the stored template is unusable: {e}")))?;
+            template
+                .check_parameters(&parameters)
+                .map_err(RenderError::InvalidParameters)
+        }
+    })
+    .await
+    .map_err(|e| RenderError::Render(format!("checking the parameters stopped: {e}")))??;
+    let yaml = render_sandbox::render_checked(&content, &parameters_schema, &checked).await?;
+    manifest::parse_objects(&yaml).map_err(RenderError::Manifest)?;
+    Ok(yaml)
 }
 
 /// Decides and, when rendering succeeds, writes the new deployment object.

@@ -154,6 +154,9 @@ pub async fn run_live(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let settings = (*live.current()).clone();
+    if let Some(renderer) = &settings.broker.template_renderer {
+        crate::render_sandbox::set_renderer(renderer.into());
+    }
     let pool = store::connect_with(
         &settings.database,
         &[(

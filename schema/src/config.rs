@@ -128,6 +128,10 @@ pub struct BrokerSettings {
     pub max_body_bytes: u64,
     /// Seconds in-flight requests get to finish after SIGTERM.
     pub shutdown_grace_seconds: u64,
+    /// Executable that renders templates in a child process (started with the argument
+    /// `__render-template`); unset: the running `brokkr-broker` / `brokkr-worker` itself.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_renderer: Option<String>,
 }
 
 impl Default for BrokerSettings {
@@ -146,6 +150,7 @@ impl Default for BrokerSettings {
             auth_cache_ttl_seconds: 60,
             max_body_bytes: 10 * 1024 * 1024,
             shutdown_grace_seconds: 30,
+            template_renderer: None,
         }
     }
 }

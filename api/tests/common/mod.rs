@@ -86,6 +86,11 @@ pub fn settings_for(db_url: &str, admin: &Pak) -> Settings {
     settings.broker.listen_addr = "127.0.0.1:0".into();
     settings.broker.pak_hash = Some(admin.hash());
     settings.broker.shutdown_grace_seconds = 2;
+    // Templates render in a child process of the running binary; in tests that binary is the
+    // test itself, so point at the crate's real one.
+    settings.broker.template_renderer = option_env!("CARGO_BIN_EXE_brokkr-broker")
+        .or(option_env!("CARGO_BIN_EXE_brokkr-worker"))
+        .map(str::to_owned);
     settings
 }
 
