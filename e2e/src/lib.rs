@@ -1,8 +1,11 @@
 //! End-to-end tests and load generators for Brokkr.
 //!
-//! Everything here drives the real binaries (`brokkr-broker`, later `brokkr-worker` and
-//! `brokkr-agent`) against a real PostgreSQL server. The load generators live in `src/bin/`:
-//! `target-state-bench` measures how fast the broker answers agents' target-state polls.
+//! Everything here drives the real binaries (`brokkr-broker`, `brokkr-worker`, `brokkr-agent`)
+//! against a real PostgreSQL server; [`harness`] starts them as processes for the end-to-end
+//! tests in `tests/`. The load generators live in `src/bin/`: `target-state-bench` (how fast
+//! the broker answers agents' target-state polls), `delivery-bench` (webhook delivery
+//! throughput and latency) and `propagation-bench` (deployment object → object in the cluster,
+//! and the idle agent's memory).
 //! `kubesim` (module [`kubesim`], binary `kubesim`) is a Kubernetes API simulator that the
 //! agent and the tests talk to through an ordinary kubeconfig.
 
