@@ -131,4 +131,39 @@ impl AgentContext {
     pub fn is_cancelled(&self) -> bool {
         self.cancel.is_cancelled()
     }
+
+    /// Runs `round` every `interval` seconds (read from the live settings before each pause,
+    /// so a reload applies to the next one) while the agent is ACTIVE, until shutdown. A failed
+    /// round is logged with `what` and lengthens the next pause, up to six intervals.
+    pub async fn run_rounds<T, E, Fut>(
+        &self,
+        what: &'static str,
+        interval: fn(&AgentSettings) -> u64,
+        mut round: impl FnMut() -> Fut,
+    ) where
+        Fut: std::future::Future<Output = Result<T, E>>,
+        E: std::fmt::Display,
+    {
+        let mut failures: u32 = 0;
+        loop {
+            let every = Duration::from_secs(interval(&self.current_settings()).max(1));
+            if !self.sleep(every.saturating_mul(failures.min(5) + 1)).await {
+                return;
+            }
+            if !self.is_active() {
+                continue;
+            }
+            let outcome = tokio::select! {
+                _ = self.cancel.cancelled() => return,
+                outcome = round() => outcome,
+            };
+            match outcome {
+                Ok(_) => failures = 0,
+                Err(e) => {
+                    failures = failures.saturating_add(1);
+                    tracing::warn!(error = %e, "{what}");
+                }
+            }
+        }
+    }
 }

@@ -487,29 +487,12 @@ pub async fn poll_once(ctx: &AgentContext) -> Result<usize, BrokerError> {
 
 /// Runs until the agent shuts down.
 pub async fn run(ctx: Arc<AgentContext>) {
-    let mut failures: u32 = 0;
-    loop {
-        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
-        let every = Duration::from_secs(ctx.current_settings().diagnostics_interval.max(1));
-        let pause = every.saturating_mul(failures.min(5) + 1);
-        if !ctx.sleep(pause).await {
-            return;
-        }
-        if !ctx.is_active() {
-            continue;
-        }
-        let outcome = tokio::select! {
-            _ = ctx.cancel.cancelled() => return,
-            outcome = poll_once(&ctx) => outcome,
-        };
-        match outcome {
-            Ok(_) => failures = 0,
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, "diagnostics: cannot fetch pending requests");
-            }
-        }
-    }
+    ctx.run_rounds(
+        "diagnostics: cannot fetch pending requests",
+        |s| s.diagnostics_interval,
+        || poll_once(&ctx),
+    )
+    .await;
 }
 
 #[cfg(test)]

@@ -310,29 +310,12 @@ pub async fn run(ctx: Arc<AgentContext>) {
             return;
         }
     };
-    let mut failures: u32 = 0;
-    loop {
-        // Read at every round, so a reload (SIGHUP, config file) applies to the next one.
-        let every = Duration::from_secs(ctx.current_settings().webhook_interval.max(1));
-        let pause = every.saturating_mul(failures.min(5) + 1);
-        if !ctx.sleep(pause).await {
-            return;
-        }
-        if !ctx.is_active() {
-            continue;
-        }
-        let outcome = tokio::select! {
-            _ = ctx.cancel.cancelled() => return,
-            outcome = poll_once(&ctx, &http) => outcome,
-        };
-        match outcome {
-            Ok(_) => failures = 0,
-            Err(e) => {
-                failures = failures.saturating_add(1);
-                tracing::warn!(error = %e, "webhooks: cannot fetch pending deliveries");
-            }
-        }
-    }
+    ctx.run_rounds(
+        "webhooks: cannot fetch pending deliveries",
+        |s| s.webhook_interval,
+        || poll_once(&ctx, &http),
+    )
+    .await;
 }
 
 #[cfg(test)]

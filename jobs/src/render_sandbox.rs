@@ -7,8 +7,9 @@
 //! hidden argument [`RENDER_ARGUMENT`] — under an address-space limit
 //! ([`MEMORY_LIMIT_BYTES`]) and a CPU-time limit, and it is killed when the time limit
 //! ([`RENDER_TIMEOUT`]) passes. A template that hits a limit gets a clear error; the service
-//! goes on. The child reads `{content, parameters_schema, parameters}` as JSON on stdin and
-//! writes `{"yaml": ...}` or `{"error": ...}` on stdout.
+//! goes on. The child reads `{content, parameters}` (parameters already checked against the
+//! schema by the caller) as JSON on stdin and writes `{"yaml": ...}` or `{"error": ...}` on
+//! stdout.
 
 use std::io::{Read, Write};
 use std::path::PathBuf;
@@ -16,7 +17,7 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use brokkr_schema::templating::{RenderError, Template, TemplateSource};
+use brokkr_schema::templating::{self, RenderError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use tokio::io::AsyncWriteExt;
@@ -48,7 +49,6 @@ fn renderer() -> Result<PathBuf, RenderError> {
 #[derive(Serialize, Deserialize)]
 struct Job {
     content: String,
-    parameters_schema: String,
     parameters: Value,
 }
 
@@ -60,14 +60,9 @@ enum Answer {
 }
 
 /// Renders `content` with already checked `parameters` in a child process.
-pub async fn render_checked(
-    content: &str,
-    parameters_schema: &str,
-    parameters: &Value,
-) -> Result<String, RenderError> {
+pub async fn render_checked(content: &str, parameters: &Value) -> Result<String, RenderError> {
     let input = serde_json::to_vec(&Job {
         content: content.to_owned(),
-        parameters_schema: parameters_schema.to_owned(),
         parameters: parameters.clone(),
     })
     .map_err(|e| RenderError::Render(format!("cannot encode the render job: {e}")))?;
@@ -160,18 +155,10 @@ pub fn serve() -> std::process::ExitCode {
         Err(e) => Answer::Error(format!("cannot read the render job: {e}")),
         Ok(_) => match serde_json::from_slice::<Job>(&input) {
             Err(e) => Answer::Error(format!("malformed render job: {e}")),
-            Ok(job) => match Template::compile(&TemplateSource {
-                content: &job.content,
-                parameters_schema: &job.parameters_schema,
-            }) {
-                Err(e) => Answer::Error(format!("the stored template is unusable: {e}")),
-                Ok(template) => match template.render_checked(&job.parameters) {
-                    Ok(yaml) => Answer::Yaml(yaml),
-                    Err(e) => Answer::Error(match e {
-                        RenderError::Render(message) => message,
-                        other => other.to_string(),
-                    }),
-                },
+            Ok(job) => match templating::render_source(&job.content, &job.parameters) {
+                Ok(yaml) => Answer::Yaml(yaml),
+                Err(RenderError::Render(message)) => Answer::Error(message),
+                Err(other) => Answer::Error(other.to_string()),
             },
         },
     };

@@ -21,7 +21,7 @@ use brokkr_schema::store::changes::{self, Actor, ActorKind, Change};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::templates::{self, RenderOutcome};
 use brokkr_schema::store::{StoreError, StoreResult, stacks};
-use brokkr_schema::templating::{self, RenderError, Template, TemplateSource};
+use brokkr_schema::templating::{self, RenderError};
 use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
@@ -47,23 +47,12 @@ pub async fn render(
     parameters_schema: String,
     parameters: Value,
 ) -> Result<String, RenderError> {
-    let checked = tokio::task::spawn_blocking({
-        let content = content.clone();
-        let parameters_schema = parameters_schema.clone();
-        move || {
-            let template = Template::compile(&TemplateSource {
-                content: &content,
-                parameters_schema: &parameters_schema,
-            })
-            .map_err(|e| RenderError::Render(format!("the stored template is unusable: {e}")))?;
-            template
-                .check_parameters(&parameters)
-                .map_err(RenderError::InvalidParameters)
-        }
+    let checked = tokio::task::spawn_blocking(move || {
+        templating::check_parameters_with(&parameters_schema, &parameters)
     })
     .await
     .map_err(|e| RenderError::Render(format!("checking the parameters stopped: {e}")))??;
-    let yaml = render_sandbox::render_checked(&content, &parameters_schema, &checked).await?;
+    let yaml = render_sandbox::render_checked(&content, &checked).await?;
     manifest::parse_objects(&yaml).map_err(RenderError::Manifest)?;
     Ok(yaml)
 }

@@ -285,41 +285,13 @@ impl Template {
 
     /// `parameters` with the schema's defaults filled in, or every way they break the schema.
     pub fn check_parameters(&self, parameters: &Value) -> Result<Value, Vec<String>> {
-        let mut filled = parameters.clone();
-        apply_defaults(&self.schema, &mut filled);
-        let errors: Vec<String> = self
-            .validator
-            .iter_errors(&filled)
-            .map(|e| {
-                let path = e.instance_path().as_str();
-                let path = if path.is_empty() { "/" } else { path };
-                format!("{path}: {e}")
-            })
-            .collect();
-        if errors.is_empty() {
-            Ok(filled)
-        } else {
-            Err(errors)
-        }
+        check_against(&self.schema, &self.validator, parameters)
     }
 
     /// Renders with already checked parameters (the top-level keys of an object become the
     /// variables; any other value gives no variables).
     pub fn render_checked(&self, parameters: &Value) -> Result<String, RenderError> {
-        let context = match parameters {
-            Value::Object(_) => Context::from_value(parameters.clone())
-                .map_err(|e| RenderError::Render(describe(&e)))?,
-            _ => Context::new(),
-        };
-        let mut out = BoundedBuffer {
-            bytes: Vec::new(),
-            limit: MAX_OUTPUT_BYTES,
-        };
-        self.tera
-            .render_to(NAME, &context, &mut out)
-            .map_err(|e| RenderError::Render(describe(&e)))?;
-        String::from_utf8(out.bytes)
-            .map_err(|_| RenderError::Render("output is not valid UTF-8".into()))
+        render_with(&self.tera, parameters)
     }
 
     /// Checks the parameters, renders, and checks that the output is Kubernetes objects.
@@ -331,6 +303,65 @@ impl Template {
         manifest::parse_objects(&yaml).map_err(RenderError::Manifest)?;
         Ok(yaml)
     }
+}
+
+/// The parameters with the defaults of the schema source `parameters_schema` filled in,
+/// checked against it — without compiling the Tera part (the renderer does that).
+pub fn check_parameters_with(
+    parameters_schema: &str,
+    parameters: &Value,
+) -> Result<Value, RenderError> {
+    let (schema, validator) = compile_schema(parameters_schema)
+        .map_err(|e| RenderError::Render(format!("the stored template is unusable: {e}")))?;
+    check_against(&schema, &validator, parameters).map_err(RenderError::InvalidParameters)
+}
+
+/// Renders the Tera source `content` with already checked parameters — without compiling the
+/// schema (the caller checked the parameters).
+pub fn render_source(content: &str, parameters: &Value) -> Result<String, RenderError> {
+    let tera = engine(content)
+        .map_err(|e| RenderError::Render(format!("the stored template is unusable: {e}")))?;
+    render_with(&tera, parameters)
+}
+
+/// `parameters` with `schema`'s defaults filled in, or every way they break it.
+fn check_against(
+    schema: &Value,
+    validator: &jsonschema::Validator,
+    parameters: &Value,
+) -> Result<Value, Vec<String>> {
+    let mut filled = parameters.clone();
+    apply_defaults(schema, &mut filled);
+    let errors: Vec<String> = validator
+        .iter_errors(&filled)
+        .map(|e| {
+            let path = e.instance_path().as_str();
+            let path = if path.is_empty() { "/" } else { path };
+            format!("{path}: {e}")
+        })
+        .collect();
+    if errors.is_empty() {
+        Ok(filled)
+    } else {
+        Err(errors)
+    }
+}
+
+/// Renders the compiled template of `tera` with already checked parameters.
+fn render_with(tera: &Tera, parameters: &Value) -> Result<String, RenderError> {
+    let context = match parameters {
+        Value::Object(_) => Context::from_value(parameters.clone())
+            .map_err(|e| RenderError::Render(describe(&e)))?,
+        _ => Context::new(),
+    };
+    let mut out = BoundedBuffer {
+        bytes: Vec::new(),
+        limit: MAX_OUTPUT_BYTES,
+    };
+    tera.render_to(NAME, &context, &mut out)
+        .map_err(|e| RenderError::Render(describe(&e)))?;
+    String::from_utf8(out.bytes)
+        .map_err(|_| RenderError::Render("output is not valid UTF-8".into()))
 }
 
 /// What a stack lacks to receive a template.
