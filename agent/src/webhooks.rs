@@ -119,7 +119,8 @@ pub fn timeout_of(delivery: &PendingWebhookDelivery, lease_left: Duration) -> Du
 }
 
 fn excerpt(body: &[u8]) -> String {
-    let text = String::from_utf8_lossy(body);
+    // The broker refuses NUL (PostgreSQL cannot store it): it becomes U+FFFD.
+    let text = String::from_utf8_lossy(body).replace('\0', "\u{FFFD}");
     let mut cut: String = text.chars().take(BODY_EXCERPT).collect();
     if text.chars().count() > BODY_EXCERPT {
         cut.push('…');
@@ -323,6 +324,11 @@ mod tests {
     use super::*;
     use std::collections::BTreeMap;
     use std::sync::Mutex;
+
+    #[test]
+    fn a_nul_in_a_receivers_answer_becomes_a_replacement_character() {
+        assert_eq!(excerpt(b"bad\0reply"), "bad\u{FFFD}reply");
+    }
 
     use poem::listener::{Acceptor, Listener, TcpListener};
     use poem::{EndpointExt, Request, Response, handler, web::Data};

@@ -101,8 +101,9 @@ impl From<StoreError> for ApiError {
             StoreError::Conflict(message) => ApiError::conflict(message),
             StoreError::MissingReference(message) => ApiError::bad_request(message),
             e if e.is_unavailable() => {
-                tracing::warn!(error = %e, "database unavailable");
-                ApiError::unavailable("database unavailable, retry later")
+                brokkr_schema::store::outage::mark_connections_suspect();
+                log_unavailable(&e);
+                ApiError::unavailable("database unavailable")
             }
             e => {
                 tracing::error!(error = %e, "database error");
@@ -121,6 +122,27 @@ impl From<sqlx::Error> for ApiError {
 impl From<ValidationError> for ApiError {
     fn from(err: ValidationError) -> Self {
         ApiError::bad_request(err.0)
+    }
+}
+
+/// Logs a request refused because the database is away: a warning at most every 10 s (an
+/// outage refuses many requests), the rest at debug level.
+fn log_unavailable(err: &StoreError) {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST_WARNING: AtomicU64 = AtomicU64::new(0);
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let last = LAST_WARNING.load(Ordering::Relaxed);
+    if now >= last.saturating_add(10)
+        && LAST_WARNING
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_ok()
+    {
+        tracing::warn!(error = %err, "database unavailable: answering 503 (further refusals in the next 10 s are logged at debug level)");
+    } else {
+        tracing::debug!(error = %err, "database unavailable: answering 503");
     }
 }
 

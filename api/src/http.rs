@@ -28,6 +28,9 @@ fn rewrite_path(req: &mut Request, path: &str) {
     }
 }
 
+/// `Retry-After` of every 503: database outages (a restart, a failover) last seconds.
+const RETRY_AFTER_SECONDS: &str = "2";
+
 /// A JSON error response.
 pub fn json_error(status: StatusCode, message: &str) -> Response {
     let body = serde_json::json!({ "error": message });
@@ -101,7 +104,7 @@ pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result
         None => Ok(()),
     };
 
-    let (response, unmatched) = match limited {
+    let (mut response, unmatched) = match limited {
         Err(response) => (response, false),
         Ok(()) => match ep.call(req).await {
             Ok(output) => (output.into_response(), false),
@@ -111,6 +114,15 @@ pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result
             }
         },
     };
+    if response.status() == StatusCode::SERVICE_UNAVAILABLE
+        && !response.headers().contains_key(header::RETRY_AFTER)
+    {
+        // The database is away: tell clients when trying again makes sense.
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            header::HeaderValue::from_static(RETRY_AFTER_SECONDS),
+        );
+    }
     if path != "/metrics" {
         // Unmatched paths share one label value so scanners cannot blow up cardinality.
         let endpoint = if unmatched {

@@ -16,18 +16,27 @@ pub fn healthz() -> &'static str {
     "OK"
 }
 
-/// `GET /readyz`: the database answers (503 otherwise), so a load balancer stops routing here.
+/// `GET /readyz`: 200 while the database answers and the notification listener is connected
+/// (without it, long polls would not wake and cached answers could be stale); 503 otherwise,
+/// so a load balancer stops routing here until both are back.
 #[handler]
 pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
+    // Well inside the 1 s a Kubernetes probe waits by default.
     let check = tokio::time::timeout(
-        Duration::from_secs(2),
+        Duration::from_millis(800),
         sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
     )
     .await;
     match check {
-        Ok(Ok(_)) => Response::builder().content_type("text/plain").body("Ready"),
+        Ok(Ok(_)) if state.propagation.is_live() => {
+            Response::builder().content_type("text/plain").body("Ready")
+        }
+        Ok(Ok(_)) => json_error(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "not listening for change notifications (reconnecting to the database)",
+        ),
         Ok(Err(e)) => {
-            tracing::warn!(error = %e, "readiness: database unreachable");
+            tracing::debug!(error = %e, "readiness: database unreachable");
             json_error(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
         }
         Err(_) => json_error(

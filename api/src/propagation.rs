@@ -9,9 +9,9 @@
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
-use std::time::Duration;
 
 use brokkr_schema::store::notify::{Channels, Scope};
+use brokkr_schema::store::outage::{Backoff, Outage, describe};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -116,42 +116,49 @@ impl Propagation {
     }
 }
 
-/// Listens for notifications until the process ends, reconnecting with backoff.
+/// Listens for notifications until the process ends, reconnecting with backoff and jitter
+/// (the outage is logged once, see `brokkr_schema::store::outage`).
 pub async fn run_listener(
     pool: PgPool,
     channels: Channels,
     propagation: Arc<Propagation>,
     auth_cache: Arc<AuthCache>,
 ) {
-    let mut backoff = Duration::from_millis(100);
+    let mut outage = Outage::new("change notification listener");
+    let mut backoff = Backoff::default();
     loop {
         match listen(&pool, &channels).await {
             Ok(mut listener) => {
-                backoff = Duration::from_millis(100);
+                backoff.reset();
+                outage.resolved();
                 auth_cache.clear();
                 propagation.set_connected(true);
                 tracing::debug!("listening for state and credential notifications");
-                while let Ok(Some(n)) = listener.try_recv().await {
-                    let scope = Scope::parse(n.payload());
-                    if n.channel() == channels.auth {
-                        match scope {
-                            Some(s) => auth_cache.invalidate(s),
-                            None => auth_cache.clear(),
+                let lost = loop {
+                    match listener.try_recv().await {
+                        Ok(Some(n)) => {
+                            let scope = Scope::parse(n.payload());
+                            if n.channel() == channels.auth {
+                                match scope {
+                                    Some(s) => auth_cache.invalidate(s),
+                                    None => auth_cache.clear(),
+                                }
+                            } else {
+                                propagation.apply(scope);
+                            }
                         }
-                    } else {
-                        propagation.apply(scope);
+                        Ok(None) => break "connection lost".to_owned(),
+                        Err(e) => break describe(&e),
                     }
-                }
-                tracing::warn!("notification listener lost its connection; reconnecting");
+                };
+                // Whatever changed until we listen again is unknown: nothing cached is trusted.
                 propagation.set_connected(false);
                 auth_cache.clear();
+                outage.failed(&lost);
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for notifications; retrying");
-            }
+            Err(e) => outage.failed(&describe(&e)),
         }
-        tokio::time::sleep(backoff).await;
-        backoff = (backoff * 2).min(Duration::from_secs(5));
+        tokio::time::sleep(backoff.next_delay()).await;
     }
 }
 

@@ -131,6 +131,9 @@ pub struct Options {
     /// The kubeconfig of an existing cluster to use instead of starting kubesim; by default
     /// `$BROKKR_E2E_KUBECONFIG` ([`external_kubeconfig_from_env`]).
     pub external_kubeconfig: Option<PathBuf>,
+    /// The PostgreSQL server (an admin URL) to create the database on; by default
+    /// [`server_url`]. Outage tests pass their [`crate::private_postgres::PrivatePostgres`].
+    pub database_server: Option<String>,
 }
 
 impl Default for Options {
@@ -145,6 +148,7 @@ impl Default for Options {
             agent_config_file: None,
             server_env: Vec::new(),
             external_kubeconfig: external_kubeconfig_from_env(),
+            database_server: None,
         }
     }
 }
@@ -159,13 +163,20 @@ pub fn server_url() -> String {
 pub struct Database {
     pub name: String,
     pub url: String,
+    /// The admin URL of its server.
+    server: String,
 }
 
 impl Database {
     /// Creates an empty database on [`server_url`].
     pub async fn create() -> anyhow::Result<Database> {
+        Database::create_on(&server_url()).await
+    }
+
+    /// Creates an empty database on the server of the admin URL `server`.
+    pub async fn create_on(server: &str) -> anyhow::Result<Database> {
         let name = format!("brokkr_e2e_{}", Uuid::new_v4().simple());
-        let server = server_url();
+        let server = server.to_owned();
         let mut admin = PgConnection::connect(&server)
             .await
             .with_context(|| "cannot connect to PostgreSQL (set DATABASE_URL)".to_string())?;
@@ -178,6 +189,7 @@ impl Database {
         Ok(Database {
             url: format!("{base}/{name}"),
             name,
+            server,
         })
     }
 }
@@ -185,6 +197,7 @@ impl Database {
 impl Drop for Database {
     fn drop(&mut self) {
         let name = self.name.clone();
+        let server = self.server.clone();
         // Drop runs outside async context: a short-lived runtime on another thread.
         let _ = std::thread::spawn(move || {
             if let Ok(rt) = tokio::runtime::Builder::new_current_thread()
@@ -192,7 +205,7 @@ impl Drop for Database {
                 .build()
             {
                 rt.block_on(async move {
-                    if let Ok(mut admin) = PgConnection::connect(&server_url()).await {
+                    if let Ok(mut admin) = PgConnection::connect(&server).await {
                         let _ = admin
                             .execute(sqlx::AssertSqlSafe(format!(
                                 "DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)"
@@ -304,7 +317,10 @@ impl Harness {
     /// Starts everything and registers a generator and an agent.
     pub async fn start(options: Options) -> anyhow::Result<Harness> {
         crate::kubesim::install_crypto_provider();
-        let db = Database::create().await?;
+        let db = match &options.database_server {
+            Some(server) => Database::create_on(server).await?,
+            None => Database::create().await?,
+        };
         let (cluster, cluster_name) = match &options.external_kubeconfig {
             Some(kubeconfig) => (
                 Cluster::External {

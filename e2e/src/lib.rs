@@ -7,7 +7,11 @@
 //! throughput and latency) and `propagation-bench` (deployment object → object in the cluster,
 //! and the idle agent's memory).
 //! `kubesim` (module [`kubesim`], binary `kubesim`) is a Kubernetes API simulator that the
-//! agent and the tests talk to through an ordinary kubeconfig.
+//! agent and the tests talk to through an ordinary kubeconfig. [`receiver`] is a webhook
+//! receiver for the tests; [`private_postgres`] a PostgreSQL cluster of a test's own that it may
+//! restart and stop (database-outage tests).
 
 pub mod harness;
 pub mod kubesim;
+pub mod private_postgres;
+pub mod receiver;

@@ -7,24 +7,16 @@
 //! tests needing kubesim's failure annotations, pod logs or Shipwright simulation say so and
 //! return early. Namespaces are named with `h.ns(..)` so that runs do not collide.
 
-use std::convert::Infallible;
-use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use brokkr_e2e::harness::{DEFAULT_DEADLINE, Harness, Options, eventually, requires_kubesim, tail};
 use brokkr_e2e::kubesim::controller::shipwright_crds;
-use http_body_util::{BodyExt, Full};
-use hyper::body::{Bytes, Incoming};
-use hyper::service::service_fn;
-use hyper::{Request, Response};
-use hyper_util::rt::TokioIo;
+use brokkr_e2e::receiver::Receiver;
 use k8s_openapi::api::core::v1::ConfigMap;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject, GroupVersionKind, ListParams, PostParams};
 use reqwest::Method;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 /// A 256-bit webhook encryption key for the broker and worker.
@@ -32,101 +24,6 @@ const KEY: &str = "3c1f0e2d4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e
 const SECRET: &str = "an-agent-feature-test-secret";
 /// Waits that include pod start, a health round and a webhook delivery.
 const LONG: Duration = Duration::from_secs(60);
-
-/// One request the receiver saw.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Value,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// A webhook receiver on a loopback port answering 200 to everything.
-#[derive(Clone, Default)]
-struct Receiver {
-    seen: Arc<Mutex<Vec<Received>>>,
-    addr: Option<SocketAddr>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("receiver binds");
-        let receiver = Receiver {
-            addr: listener.local_addr().ok(),
-            ..Receiver::default()
-        };
-        let seen = receiver.seen.clone();
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let seen = seen.clone();
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let seen = seen.clone();
-                        async move {
-                            let headers = request
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                                })
-                                .collect();
-                            let body = request
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            seen.lock().unwrap().push(Received { headers, body });
-                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-                                b"thanks",
-                            ))))
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
-                });
-            }
-        });
-        receiver
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr.expect("receiver address"))
-    }
-
-    /// Waits for a request whose event envelope matches.
-    async fn wait_for(&self, what: &str, matches: impl Fn(&Received) -> bool) -> Received {
-        let seen = self.seen.clone();
-        let matches = &matches;
-        eventually(what, LONG, || {
-            let seen = seen.clone();
-            async move {
-                let all = seen.lock().unwrap().clone();
-                all.iter().find(|r| matches(r)).cloned().ok_or_else(|| {
-                    let events: Vec<_> = all.iter().map(|r| r.body["event_type"].clone()).collect();
-                    format!("{} requests: {events:?}", all.len())
-                })
-            }
-        })
-        .await
-        .unwrap_or_else(|e| panic!("{e}"))
-    }
-}
 
 fn options() -> Options {
     let env = |k: &str, v: &str| (k.to_owned(), v.to_owned());

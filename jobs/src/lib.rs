@@ -10,7 +10,8 @@
 //!   redirects, timeouts, destinations checked after DNS resolution);
 //! - [`worker`]: queue set-up and graceful shutdown; [`server`]: `/healthz`, `/readyz`,
 //!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics;
-//!   [`queue_wakeups`]: consumers look for jobs when PostgreSQL announces them.
+//!   [`queue_wakeups`]: consumers look for jobs when PostgreSQL announces them;
+//!   [`consumers`]: every queue consumer is restarted after a database outage.
 //!
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
@@ -20,6 +21,7 @@
 //! - [`template_render`]: re-renders one stack of a template rollout with the new version (and
 //!   the off-runtime rendering the broker uses to instantiate templates).
 
+pub mod consumers;
 pub mod delivery_client;
 pub mod logging;
 pub mod metrics;

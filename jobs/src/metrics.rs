@@ -17,6 +17,8 @@ pub struct WorkerMetrics {
     job_duration: HistogramVec,
     deliveries: IntCounterVec,
     attempt_latency: HistogramVec,
+    consumer_up: GaugeVec,
+    consumer_restarts: GaugeVec,
 }
 
 impl WorkerMetrics {
@@ -64,6 +66,22 @@ impl WorkerMetrics {
             ]),
             &["result"],
         )?;
+        let consumer_up = GaugeVec::new(
+            Opts::new(
+                "brokkr_queue_consumer_up",
+                "1 while this worker's consumer of the queue runs, 0 while it waits for the database",
+            ),
+            &["queue"],
+        )?;
+        let consumer_restarts = GaugeVec::new(
+            Opts::new(
+                "brokkr_queue_consumer_restarts",
+                "Times this worker's consumer of the queue was restarted after a failure",
+            ),
+            &["queue"],
+        )?;
+        registry.register(Box::new(consumer_up.clone()))?;
+        registry.register(Box::new(consumer_restarts.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
         registry.register(Box::new(queue_age.clone()))?;
         registry.register(Box::new(jobs.clone()))?;
@@ -78,6 +96,8 @@ impl WorkerMetrics {
             job_duration,
             deliveries,
             attempt_latency,
+            consumer_up,
+            consumer_restarts,
         })
     }
 
@@ -99,6 +119,18 @@ impl WorkerMetrics {
         self.attempt_latency
             .with_label_values(&[result])
             .observe(elapsed.as_secs_f64());
+    }
+
+    /// Refreshes the consumer gauges from `consumers`.
+    pub fn record_consumers(&self, consumers: &[std::sync::Arc<crate::consumers::ConsumerStatus>]) {
+        for c in consumers {
+            self.consumer_up
+                .with_label_values(&[c.queue])
+                .set(if c.is_running() { 1.0 } else { 0.0 });
+            self.consumer_restarts
+                .with_label_values(&[c.queue])
+                .set(c.restarts() as f64);
+        }
     }
 
     /// Refreshes the queue gauges for `queues` and renders the text exposition.
@@ -128,7 +160,8 @@ impl WorkerMetrics {
                         .set(age.max(0.0));
                 }
             }
-            Err(e) => tracing::warn!(error = %e, "metrics: cannot read queue depths"),
+            // During a database outage the gauges keep their last values.
+            Err(e) => tracing::debug!(error = %e, "metrics: cannot read queue depths"),
         }
         let mut buffer = Vec::new();
         if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {

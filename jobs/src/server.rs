@@ -1,5 +1,6 @@
-//! The worker's own HTTP endpoints: `/healthz` (alive), `/readyz` (the database answers),
-//! `/metrics` (Prometheus).
+//! The worker's own HTTP endpoints: `/healthz` (alive: the process runs and can still recover),
+//! `/readyz` (the database answers, every queue consumer runs and the job-announcement listener
+//! is connected), `/metrics` (Prometheus).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,7 +10,9 @@ use poem::web::Data;
 use poem::{EndpointExt, Response, Route, handler};
 use sqlx::PgPool;
 
+use crate::consumers::ConsumerStatus;
 use crate::metrics::WorkerMetrics;
+use crate::queue_wakeups::JobAnnouncements;
 
 /// What the endpoints read.
 #[derive(Clone)]
@@ -18,6 +21,10 @@ pub struct ServerState {
     pub metrics: Arc<WorkerMetrics>,
     /// Queue names shown in the queue metrics.
     pub queues: Arc<Vec<String>>,
+    /// One per queue: is its consumer running?
+    pub consumers: Arc<Vec<Arc<ConsumerStatus>>>,
+    /// The job-announcement listener.
+    pub announcements: Arc<JobAnnouncements>,
 }
 
 #[handler]
@@ -27,22 +34,37 @@ fn healthz() -> &'static str {
 
 #[handler]
 async fn readyz(state: Data<&ServerState>) -> Response {
-    let check = tokio::time::timeout(
-        Duration::from_secs(2),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
-    )
-    .await;
-    match check {
-        Ok(Ok(_)) => Response::builder().content_type("text/plain").body("Ready"),
-        _ => Response::builder()
+    let unavailable = |error: String| {
+        Response::builder()
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .content_type("application/json")
-            .body(r#"{"error":"database unreachable"}"#),
+            .body(serde_json::json!({ "error": error }).to_string())
+    };
+    // Well inside the 1 s a Kubernetes probe waits by default.
+    if let Err(e) = crate::consumers::probe(&state.pool, Duration::from_millis(800)).await {
+        return unavailable(format!("database unreachable: {e}"));
     }
+    let stopped: Vec<&str> = state
+        .consumers
+        .iter()
+        .filter(|c| !c.is_running())
+        .map(|c| c.queue)
+        .collect();
+    if !stopped.is_empty() {
+        return unavailable(format!(
+            "queue consumers waiting for the database: {}",
+            stopped.join(", ")
+        ));
+    }
+    if !state.announcements.is_listening() {
+        return unavailable("not listening for new jobs (reconnecting to the database)".into());
+    }
+    Response::builder().content_type("text/plain").body("Ready")
 }
 
 #[handler]
 async fn metrics(state: Data<&ServerState>) -> Response {
+    state.metrics.record_consumers(&state.consumers);
     let text = state.metrics.scrape(&state.pool, &state.queues).await;
     Response::builder()
         .content_type("text/plain; version=0.0.4")

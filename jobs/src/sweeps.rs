@@ -18,6 +18,7 @@ use brokkr_schema::jobs::{
 };
 use brokkr_schema::live::LiveSettings;
 use brokkr_schema::store::changes::{self, Actor, Change};
+use brokkr_schema::store::outage::{Backoff, Outage, describe};
 use brokkr_schema::store::{
     self, StoreResult, deliveries, diagnostics, notify::Channels, retention, work_orders,
 };
@@ -219,6 +220,8 @@ pub async fn schedule(
 ) {
     let queue = channels.queue(base);
     let mut reloads = live.subscribe();
+    let mut outage = Outage::new(base);
+    let mut backoff = Backoff::default();
     loop {
         let interval_secs = i64::try_from(interval(&live.current()).max(1)).unwrap_or(i64::MAX);
         let job = SweepJob::for_time(unix_now(), interval_secs);
@@ -229,8 +232,20 @@ pub async fn schedule(
             StoreResult::Ok(())
         }
         .await;
-        if let Err(e) = pushed {
-            tracing::warn!(sweep = base, error = %e, "cannot schedule sweep; retrying next slot");
+        match pushed {
+            Ok(()) => {
+                outage.resolved();
+                backoff.reset();
+            }
+            Err(e) => {
+                // Try again soon rather than skipping the slot: an hourly sweep would
+                // otherwise wait an hour after a database restart.
+                outage.failed(&describe(&e));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff.next_delay()) => continue,
+                    _ = stop.changed() => return,
+                }
+            }
         }
         // Sleep to the start of the next slot, or until the interval is changed.
         let next_slot_start = job.slot.saturating_add(1).saturating_mul(interval_secs);

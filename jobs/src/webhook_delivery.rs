@@ -130,6 +130,16 @@ pub enum JobError {
     Database(#[from] sqlx::Error),
 }
 
+impl JobError {
+    /// True when the database was unreachable (the job runs again once it is back).
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            JobError::Store(e) => e.is_unavailable(),
+            JobError::Database(e) => brokkr_schema::store::outage::is_unavailable(e),
+        }
+    }
+}
+
 /// What happened to the delivery.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -441,7 +451,9 @@ async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
         }
     }
     excerpt.truncate(RESPONSE_EXCERPT_BYTES);
-    Some(String::from_utf8_lossy(&excerpt).into_owned())
+    // PostgreSQL cannot store NUL in text: a receiver answering with one must not make the
+    // attempt's record fail (and the job with it).
+    Some(String::from_utf8_lossy(&excerpt).replace('\0', "\u{FFFD}"))
 }
 
 /// A connection error with its causes, without the URL (which may carry a token).
@@ -468,6 +480,22 @@ fn describe(err: &reqwest::Error) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[tokio::test]
+    async fn a_nul_in_a_receivers_answer_is_stored_as_a_replacement_character() {
+        let answer = http_response(b"ok\0then more".to_vec());
+        let excerpt = read_excerpt(answer).await.unwrap_or_default();
+        assert_eq!(excerpt, "ok\u{FFFD}then more");
+    }
+
+    fn http_response(body: Vec<u8>) -> reqwest::Response {
+        reqwest::Response::from(
+            poem::http::Response::builder()
+                .status(200)
+                .body(body)
+                .unwrap_or_default(),
+        )
+    }
+
     use super::*;
 
     #[test]

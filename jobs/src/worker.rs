@@ -19,12 +19,14 @@ use brokkr_schema::jobs::{
 };
 use brokkr_schema::live::{ConfigSource, LiveSettings, ReloadOutcome};
 use brokkr_schema::store::{self, notify::Channels};
+use futures::StreamExt;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
 
+use crate::consumers::{self, ConsumerStatus};
 use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
-use crate::queue_wakeups::NotifiedFetch;
+use crate::queue_wakeups::{JobAnnouncements, NotifiedFetch};
 use crate::server::{self, ServerState};
 use crate::sweeps::{self, SweepContext};
 use crate::template_render::{self, RenderContext};
@@ -46,7 +48,12 @@ async fn deliver(
     match running.await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => {
-            tracing::warn!(delivery = %job.delivery_id, error = %e, "delivery job failed; it will run again");
+            if e.is_unavailable() {
+                // The consumer reports the outage once; this job runs again after it.
+                tracing::debug!(delivery = %job.delivery_id, error = %e, "delivery job stopped by a database outage; it will run again");
+            } else {
+                tracing::warn!(delivery = %job.delivery_id, error = %e, "delivery job failed; it will run again");
+            }
             Err(Box::new(e))
         }
         Err(e) => {
@@ -147,8 +154,49 @@ pub async fn run(
     .await
 }
 
+/// The pool sizes of a worker whose budget is `database.max_connections` connections in all,
+/// listeners included: (pool for deliveries, sweeps and bookkeeping, pool for the queue
+/// machinery). The queue pool holds the one job-announcement listener plus connections for
+/// fetching, acknowledging and heartbeats; the other pool holds the config-reload listener.
+pub fn pool_sizes(max_connections: u32) -> (u32, u32) {
+    let total = max_connections.max(MIN_WORKER_CONNECTIONS);
+    let queue = (total * 2 / 5).max(4);
+    (total - queue, queue)
+}
+
+/// The fewest connections a worker runs with (two listeners, six consumers' bookkeeping).
+pub const MIN_WORKER_CONNECTIONS: u32 = 8;
+
+/// Asks the consumer of `ctx` to finish its jobs and stop once `stop` turns true; returns early
+/// when the consumer ended by itself (its backend failed), so the supervisor can restart it.
+async fn stop_when_asked(
+    ctx: WorkerContext,
+    mut stop: watch::Receiver<bool>,
+) -> Result<(), WorkerError> {
+    loop {
+        let asked = tokio::select! {
+            stopped = stop.wait_for(|s| *s) => stopped.is_ok(),
+            _ = tokio::time::sleep(Duration::from_millis(500)) => false,
+        };
+        if asked {
+            // A consumer that has not started yet cannot be stopped: wait until it runs.
+            while ctx.stop().is_err() && !ctx.is_terminated() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            return Ok(());
+        }
+        if ctx.is_terminated() {
+            return Ok(());
+        }
+    }
+}
+
 /// Runs the worker until `shutdown` resolves. Dynamic settings are followed as they are
 /// reloaded (config file edits, reload requests from the broker, SIGHUP in the binary).
+///
+/// Queue consumers survive database outages (see [`crate::consumers`]); the worker returns an
+/// error only when a consumer had to be given up, so the process exits non-zero and is
+/// restarted by whatever supervises it.
 pub async fn run_live(
     live: Arc<LiveSettings>,
     shutdown: impl Future<Output = ()> + Send + 'static,
@@ -157,14 +205,14 @@ pub async fn run_live(
     if let Some(renderer) = &settings.broker.template_renderer {
         crate::render_sandbox::set_renderer(renderer.into());
     }
-    let pool = store::connect_with(
-        &settings.database,
-        &[(
-            "synchronous_commit",
-            settings.worker.synchronous_commit.as_str(),
-        )],
-    )
-    .await?;
+    let session = [(
+        "synchronous_commit",
+        settings.worker.synchronous_commit.as_str(),
+    )];
+    let (work_connections, queue_connections) = pool_sizes(settings.database.max_connections);
+    let mut work_database = settings.database.clone();
+    work_database.max_connections = work_connections;
+    let pool = store::connect_with(&work_database, &session).await?;
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
     }
@@ -172,20 +220,9 @@ pub async fn run_live(
     // consumer stopped mid-query at shutdown can leave its connection inside a transaction, and
     // a record written on such a connection would be rolled back with it. Deliveries, sweeps
     // and their bookkeeping never share a connection with it.
-    // Each queue consumer keeps one connection listening for new jobs; fetching, acknowledging
-    // and heartbeats share the rest.
     let mut queue_database = settings.database.clone();
-    let consumers = u32::try_from(brokkr_schema::jobs::QUEUES.len()).unwrap_or(u32::MAX);
-    queue_database.max_connections =
-        consumers.saturating_add((settings.database.max_connections / 2).max(4));
-    let queue_pool = store::connect_with(
-        &queue_database,
-        &[(
-            "synchronous_commit",
-            settings.worker.synchronous_commit.as_str(),
-        )],
-    )
-    .await?;
+    queue_database.max_connections = queue_connections;
+    let queue_pool = store::connect_with(&queue_database, &session).await?;
     let channels = Channels::for_schema(settings.database.schema.as_deref());
     let keyring = Keyring::from_settings(&settings.broker)?.map(Arc::new);
     if keyring.is_none() {
@@ -197,7 +234,6 @@ pub async fn run_live(
         .map_err(|e| anyhow::anyhow!("webhooks.allowed_networks: {e}"))?;
     let metrics = Arc::new(WorkerMetrics::new()?);
     let name = worker_name();
-    let queue = channels.queue(WEBHOOK_DELIVERY);
     let ctx = Arc::new(DeliveryContext {
         pool: pool.clone(),
         channels: channels.clone(),
@@ -209,6 +245,18 @@ pub async fn run_live(
         in_flight: webhook_delivery::InFlight::default(),
     });
     let delivery_ctx = ctx.clone();
+    let statuses: Vec<Arc<ConsumerStatus>> = brokkr_schema::jobs::QUEUES
+        .iter()
+        .map(|q| ConsumerStatus::new(q))
+        .collect();
+    let status_of = |queue: &str| {
+        statuses
+            .iter()
+            .find(|s| s.queue == queue)
+            .cloned()
+            .unwrap_or_else(|| ConsumerStatus::new("unknown"))
+    };
+    let announcements = Arc::new(JobAnnouncements::default());
 
     let acceptor = TcpListener::bind(settings.worker.listen_addr.clone())
         .into_acceptor()
@@ -225,6 +273,8 @@ pub async fn run_live(
                 .map(|q| channels.queue(q))
                 .collect(),
         ),
+        consumers: Arc::new(statuses.clone()),
+        announcements: announcements.clone(),
     };
     let (stop_http, http_stopped) = tokio::sync::oneshot::channel::<()>();
     let http = tokio::spawn(
@@ -243,65 +293,103 @@ pub async fn run_live(
     // New jobs wake consumers at once (LISTEN/NOTIFY, with a re-check that closes the race of
     // a notification arriving mid-fetch: see `queue_wakeups`); a poll every
     // `worker.poll_interval_ms` also picks up what no notification announces: retries coming
-    // due, jobs re-enqueued from a dead worker.
+    // due, jobs re-enqueued from a dead worker, jobs announced while the listener was down.
     let poll_interval = Duration::from_millis(settings.worker.poll_interval_ms);
-    let strategy = |queue: &str| {
-        Strategy::new()
-            .apply(NotifiedFetch::new(queue_pool.clone(), queue.to_owned()))
-            .interval(poll_interval)
+    let strategy = {
+        let announcements = announcements.clone();
+        move |queue: &str| {
+            Strategy::new()
+                .apply(NotifiedFetch::new(&announcements, queue))
+                .interval(poll_interval)
+        }
     };
-    let queue_config = |queue: String| {
+    let queue_config = move |queue: &str| {
         Config::default()
-            .queue(queue.as_str())
+            .queue(queue)
             .batch_size(batch)
             .heartbeat_interval(heartbeat)
             // A job whose worker missed three heartbeats runs again elsewhere.
             .missed_heartbeats(3)
     };
+    // One consumer of `$queue` for jobs of type `$job`, handled by `$handler` with `$data`, run
+    // under `consumers::supervise` (a new consumer after every failure).
+    macro_rules! consumer {
+        ($base:expr, $job:ty, $concurrency:expr, $data:expr, $handler:expr) => {{
+            let queue = channels.queue($base);
+            let pool_of_consumer = queue_pool.clone();
+            let strategy = strategy.clone();
+            let data = $data;
+            let start = move |worker: String, stop: watch::Receiver<bool>| {
+                WorkerBuilder::new(worker)
+                    .backend(
+                        PostgresStorage::<$job>::new(&pool_of_consumer)
+                            .with_config(queue_config(&queue))
+                            .poll_with_strategy(strategy(&queue)),
+                    )
+                    .concurrency($concurrency)
+                    .data(data.clone())
+                    .build($handler)
+                    .run_with_ctx(move |ctx| stop_when_asked(ctx, stop.clone()))
+            };
+            tokio::spawn(consumers::supervise(
+                status_of($base),
+                name.clone(),
+                queue_pool.clone(),
+                stop_rx.clone(),
+                start,
+            ))
+        }};
+    }
     let concurrency = usize::try_from(settings.worker.webhook_delivery_concurrency).unwrap_or(32);
-    let deliveries = WorkerBuilder::new(format!("{name}-{WEBHOOK_DELIVERY}"))
-        .backend(
-            PostgresStorage::<WebhookDeliveryJob>::new(&queue_pool)
-                .with_config(queue_config(queue.clone()))
-                .poll_with_strategy(strategy(&queue)),
-        )
-        .concurrency(concurrency)
-        .data(ctx)
-        .build(deliver);
-
     let sweep_ctx = Arc::new(SweepContext {
         pool: pool.clone(),
         channels: channels.clone(),
         metrics: metrics.clone(),
         live: live.clone(),
     });
-    let reaper = WorkerBuilder::new(format!("{name}-{STALE_CLAIM_REAP}"))
-        .backend(
-            PostgresStorage::<SweepJob>::new(&queue_pool)
-                .with_config(queue_config(channels.queue(STALE_CLAIM_REAP)))
-                .poll_with_strategy(strategy(&channels.queue(STALE_CLAIM_REAP))),
-        )
-        .concurrency(1)
-        .data(sweep_ctx.clone())
-        .build(reap);
-    let cleaner = WorkerBuilder::new(format!("{name}-{RETENTION_CLEANUP}"))
-        .backend(
-            PostgresStorage::<SweepJob>::new(&queue_pool)
-                .with_config(queue_config(channels.queue(RETENTION_CLEANUP)))
-                .poll_with_strategy(strategy(&channels.queue(RETENTION_CLEANUP))),
-        )
-        .concurrency(1)
-        .data(sweep_ctx.clone())
-        .build(clean);
-    let diagnostics_cleaner = WorkerBuilder::new(format!("{name}-{DIAGNOSTIC_CLEANUP}"))
-        .backend(
-            PostgresStorage::<SweepJob>::new(&queue_pool)
-                .with_config(queue_config(channels.queue(DIAGNOSTIC_CLEANUP)))
-                .poll_with_strategy(strategy(&channels.queue(DIAGNOSTIC_CLEANUP))),
-        )
-        .concurrency(1)
-        .data(sweep_ctx)
-        .build(clean_diagnostics);
+    let retry_ctx = Arc::new(RetryContext {
+        pool: pool.clone(),
+        channels: channels.clone(),
+        metrics: metrics.clone(),
+    });
+    let render_ctx = Arc::new(RenderContext {
+        pool: pool.clone(),
+        channels: channels.clone(),
+        metrics: metrics.clone(),
+    });
+    // Each consumer runs on its own task, so one queue's wake-ups never make the others poll.
+    let consumers = vec![
+        consumer!(
+            WEBHOOK_DELIVERY,
+            WebhookDeliveryJob,
+            concurrency,
+            ctx,
+            deliver
+        ),
+        consumer!(STALE_CLAIM_REAP, SweepJob, 1, sweep_ctx.clone(), reap),
+        consumer!(RETENTION_CLEANUP, SweepJob, 1, sweep_ctx.clone(), clean),
+        consumer!(
+            DIAGNOSTIC_CLEANUP,
+            SweepJob,
+            1,
+            sweep_ctx,
+            clean_diagnostics
+        ),
+        consumer!(
+            WORK_ORDER_RETRY,
+            WorkOrderRetryJob,
+            4,
+            retry_ctx,
+            retry_work_order
+        ),
+        consumer!(
+            TEMPLATE_RENDER,
+            TemplateRenderJob,
+            2,
+            render_ctx,
+            render_template
+        ),
+    ];
     let sweep = |base: &'static str, interval: fn(&Settings) -> u64| {
         tokio::spawn(sweeps::schedule(
             pool.clone(),
@@ -312,33 +400,6 @@ pub async fn run_live(
             stop_rx.clone(),
         ))
     };
-    let retries = WorkerBuilder::new(format!("{name}-{WORK_ORDER_RETRY}"))
-        .backend(
-            PostgresStorage::<WorkOrderRetryJob>::new(&queue_pool)
-                .with_config(queue_config(channels.queue(WORK_ORDER_RETRY)))
-                .poll_with_strategy(strategy(&channels.queue(WORK_ORDER_RETRY))),
-        )
-        .concurrency(4)
-        .data(Arc::new(RetryContext {
-            pool: pool.clone(),
-            channels: channels.clone(),
-            metrics: metrics.clone(),
-        }))
-        .build(retry_work_order);
-    let render_ctx = Arc::new(RenderContext {
-        pool: pool.clone(),
-        channels: channels.clone(),
-        metrics: metrics.clone(),
-    });
-    let renderer = WorkerBuilder::new(format!("{name}-{TEMPLATE_RENDER}"))
-        .backend(
-            PostgresStorage::<TemplateRenderJob>::new(&queue_pool)
-                .with_config(queue_config(channels.queue(TEMPLATE_RENDER)))
-                .poll_with_strategy(strategy(&channels.queue(TEMPLATE_RENDER))),
-        )
-        .concurrency(2)
-        .data(render_ctx)
-        .build(render_template);
     let schedulers = [
         sweep(STALE_CLAIM_REAP, |s| {
             s.worker.stale_claim_reap_interval_seconds
@@ -360,63 +421,66 @@ pub async fn run_live(
             stop_rx.clone(),
             log_reload("reload requested through the API"),
         )),
+        tokio::spawn(
+            announcements
+                .clone()
+                .run(queue_pool.clone(), stop_rx.clone()),
+        ),
     ];
-    tokio::spawn(async move {
-        shutdown.await;
-        tracing::info!("shutdown requested: finishing in-flight jobs");
-        let _ = stop_tx.send(true);
-    });
-    let until_stopped = |mut rx: watch::Receiver<bool>| async move {
-        let _ = rx.wait_for(|stop| *stop).await;
-        Ok::<(), std::io::Error>(())
-    };
+    let shutdown_requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    {
+        let stop_tx = stop_tx.clone();
+        let requested = shutdown_requested.clone();
+        tokio::spawn(async move {
+            shutdown.await;
+            tracing::info!("shutdown requested: finishing in-flight jobs");
+            requested.store(true, std::sync::atomic::Ordering::Release);
+            let _ = stop_tx.send(true);
+        });
+    }
     let deadline = Duration::from_secs(settings.worker.shutdown_deadline_seconds);
-    // Each consumer runs on its own task, so one queue's wake-ups never make the others poll.
-    let consumers = [
-        tokio::spawn(deliveries.run_until(until_stopped(stop_rx.clone()))),
-        tokio::spawn(reaper.run_until(until_stopped(stop_rx.clone()))),
-        tokio::spawn(cleaner.run_until(until_stopped(stop_rx.clone()))),
-        tokio::spawn(diagnostics_cleaner.run_until(until_stopped(stop_rx.clone()))),
-        tokio::spawn(retries.run_until(until_stopped(stop_rx.clone()))),
-        tokio::spawn(renderer.run_until(until_stopped(stop_rx.clone()))),
-    ];
-    let all = futures::future::join_all(consumers);
-    // Run until the shutdown signal, then give in-flight jobs the deadline.
+    let mut all: futures::stream::FuturesUnordered<_> = consumers.into_iter().collect();
+    // Run until the shutdown signal, or until a consumer is given up (which stops the others).
     let mut stop_seen = stop_rx.clone();
-    tokio::pin!(all);
-    let consumers = tokio::select! {
-        results = &mut all => Some(results),
-        _ = stop_seen.wait_for(|stop| *stop) => None,
-    };
-    // Stopping (or every consumer ended): no new attempt starts from here on; the consumers and
-    // the attempts already sending get the deadline to finish and record their outcome.
+    let mut gave_up: Option<anyhow::Error> = None;
+    loop {
+        tokio::select! {
+            next = all.next() => match next {
+                None => break,
+                Some(result) => {
+                    let failure = match result {
+                        Ok(Ok(())) if *stop_rx.borrow() => continue,
+                        Ok(Ok(())) => anyhow::anyhow!("a queue consumer stopped unexpectedly"),
+                        Ok(Err(e)) => anyhow::Error::new(e),
+                        Err(e) => anyhow::anyhow!("a queue consumer's supervisor failed: {e}"),
+                    };
+                    tracing::error!(error = %failure, "stopping the worker: it cannot consume every queue");
+                    gave_up.get_or_insert(failure);
+                    let _ = stop_tx.send(true);
+                }
+            },
+            _ = stop_seen.wait_for(|stop| *stop) => break,
+        }
+    }
+    // Stopping: no new attempt starts from here on; the consumers and the attempts already
+    // sending get the deadline to finish and record their outcome.
     let until = tokio::time::Instant::now() + deadline + Duration::from_secs(1);
-    let (consumers, drained) = tokio::join!(
-        async {
-            match consumers {
-                Some(results) => Some(results),
-                None => tokio::time::timeout_at(until, &mut all).await.ok(),
-            }
-        },
-        tokio::time::timeout_at(until, delivery_ctx.in_flight.drain()),
-    );
-    let finished = if drained.is_ok() { consumers } else { None };
-    match finished {
-        Some(results) => {
-            for result in results {
-                match result {
-                    Ok(Err(e)) => {
-                        tracing::error!(error = %e, "a queue consumer stopped with an error")
-                    }
-                    Err(e) => tracing::error!(error = %e, "a queue consumer task failed"),
-                    Ok(Ok(())) => {}
+    let (consumers_done, drained) = tokio::join!(
+        tokio::time::timeout_at(until, async {
+            while let Some(result) = all.next().await {
+                if let Ok(Err(e)) = result {
+                    gave_up.get_or_insert(anyhow::Error::new(e));
                 }
             }
-            tracing::info!("worker stopped");
-        }
-        None => tracing::warn!(
+        }),
+        tokio::time::timeout_at(until, delivery_ctx.in_flight.drain()),
+    );
+    if consumers_done.is_ok() && drained.is_ok() {
+        tracing::info!("worker stopped");
+    } else {
+        tracing::warn!(
             "in-flight jobs did not finish within worker.shutdown_deadline_seconds; they will run again"
-        ),
+        );
     }
     for scheduler in schedulers {
         scheduler.abort();
@@ -425,5 +489,8 @@ pub async fn run_live(
     let _ = http.await;
     queue_pool.close().await;
     pool.close().await;
-    Ok(())
+    match gave_up {
+        Some(e) if !shutdown_requested.load(std::sync::atomic::Ordering::Acquire) => Err(e),
+        _ => Ok(()),
+    }
 }

@@ -63,7 +63,8 @@ pub struct DatabaseSettings {
     /// Tenant schema: created and migrated on first start, used as `search_path`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub schema: Option<String>,
-    /// Connection pool size per process.
+    /// Connections each process opens at most, its LISTEN connections included (a worker
+    /// uses at least 8).
     pub max_connections: u32,
     /// Seconds to wait for a connection before giving up.
     pub connect_timeout_seconds: u64,
@@ -76,7 +77,7 @@ impl Default for DatabaseSettings {
         Self {
             url: "postgres://brokkr:brokkr@localhost:5432/brokkr".into(),
             schema: None,
-            max_connections: 50,
+            max_connections: 20,
             connect_timeout_seconds: 5,
             run_migrations: true,
         }
@@ -749,7 +750,7 @@ mod tests {
         let s = Settings::load(None, env(&[])).unwrap();
         assert_eq!(s.broker.listen_addr, "0.0.0.0:3000");
         assert_eq!(s.broker.auth_cache_ttl_seconds, 60);
-        assert_eq!(s.database.max_connections, 50);
+        assert_eq!(s.database.max_connections, 20);
         assert_eq!(s.broker.max_body_bytes, 10 * 1024 * 1024);
     }
 

@@ -110,8 +110,9 @@ struct Args {
     /// Jobs fetched per poll (`BROKKR__WORKER__BATCH_SIZE`) [default: the worker's own].
     #[arg(long)]
     batch_size: Option<u64>,
-    /// The worker's connection pool size (`BROKKR__DATABASE__MAX_CONNECTIONS`).
-    #[arg(long, default_value_t = 8)]
+    /// The worker's connections in all (`BROKKR__DATABASE__MAX_CONNECTIONS`; the worker's
+    /// default).
+    #[arg(long, default_value_t = 20)]
     worker_db_connections: u32,
     /// More worker settings, `KEY=VALUE` (repeatable), e.g.
     /// `BROKKR__WORKER__POLL_INTERVAL_MS=200` or `RUST_LOG=sqlx::query=debug`; `{db_url}` in a

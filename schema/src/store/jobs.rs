@@ -45,6 +45,9 @@ pub async fn push<T: Serialize>(
                 .await?;
             Ok(())
         }
+        // A lost connection stays a database error, so callers see the outage (503), not a
+        // refused job.
+        Err(apalis_postgres::Error::Database(e)) => Err(StoreError::Database(e)),
         Err(e) => Err(StoreError::Queue(format!("cannot enqueue job: {e}"))),
     }
 }

@@ -25,6 +25,7 @@ pub mod generators;
 pub mod health;
 pub mod jobs;
 pub mod notify;
+pub mod outage;
 pub mod retention;
 pub mod stacks;
 pub mod subscriptions;
@@ -87,18 +88,17 @@ impl StoreError {
         StoreError::Database(err)
     }
 
-    /// True when the database could not be reached (as opposed to refusing a statement).
+    /// True when the database could not be reached or refuses work for now (restart,
+    /// failover, too many clients), as opposed to refusing a statement: see
+    /// [`outage::is_unavailable`].
     pub fn is_unavailable(&self) -> bool {
-        matches!(
-            self,
-            StoreError::Database(
-                sqlx::Error::Io(_)
-                    | sqlx::Error::PoolTimedOut
-                    | sqlx::Error::PoolClosed
-                    | sqlx::Error::Tls(_)
-                    | sqlx::Error::Protocol(_)
-            )
-        )
+        match self {
+            StoreError::Database(e) => outage::is_unavailable(e),
+            StoreError::Migrate(sqlx::migrate::MigrateError::Execute(e)) => {
+                outage::is_unavailable(e)
+            }
+            _ => false,
+        }
     }
 }
 
@@ -145,10 +145,19 @@ pub async fn connect_with(
     PgPoolOptions::new()
         .max_connections(settings.max_connections)
         .acquire_timeout(timeout)
-        // No ping before every checkout: it costs a round trip per request on the hot path. A
-        // connection that died is detected by the query that uses it (the request gets a 503 and
-        // the connection is discarded), and idle connections are recycled.
+        // No ping before every checkout: it costs a round trip per request on the hot path.
+        // Only connections that sat idle since an outage was noticed are pinged (and replaced
+        // when dead), so after a database restart no request gets a connection the restart
+        // killed; see `outage::mark_connections_suspect`.
         .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if !outage::idle_since_outage(meta.idle_for) {
+                    return Ok(true);
+                }
+                Ok(sqlx::Connection::ping(conn).await.is_ok())
+            })
+        })
         .idle_timeout(Duration::from_secs(300))
         .connect_with(options)
         .await

@@ -119,7 +119,9 @@ pub async fn request_reload(
 }
 
 /// Reloads `live` whenever a reload request arrives on the tenant's config channel, until `stop`
-/// turns true; reconnects with a pause when the connection drops. `on_reload` sees each outcome.
+/// turns true; reconnects with backoff when the connection drops (the outage is logged once) and
+/// then reloads once, since a request may have been missed meanwhile. `on_reload` sees each
+/// outcome.
 pub async fn follow_reloads(
     pool: sqlx::PgPool,
     channels: Channels,
@@ -127,44 +129,59 @@ pub async fn follow_reloads(
     mut stop: tokio::sync::watch::Receiver<bool>,
     on_reload: impl Fn(Result<crate::live::ReloadOutcome, crate::config::ConfigError>) + Send,
 ) {
-    use std::time::Duration;
+    use super::outage::{Backoff, Outage, describe};
+    let reload = || async {
+        let live = live.clone();
+        let outcome = tokio::task::spawn_blocking(move || live.reload())
+            .await
+            .unwrap_or_else(|e| {
+                Err(crate::config::ConfigError {
+                    key: "reload".into(),
+                    message: e.to_string(),
+                })
+            });
+        on_reload(outcome);
+    };
+    let mut outage = Outage::new("config reload listener");
+    let mut backoff = Backoff::default();
+    let mut lost_before = false;
     loop {
         let listener = async {
             let mut listener = sqlx::postgres::PgListener::connect_with(&pool).await?;
             listener.listen(&channels.config).await?;
             Ok::<_, sqlx::Error>(listener)
         };
-        let mut listener = tokio::select! {
+        let listener = tokio::select! {
             l = listener => l,
             _ = stop.changed() => return,
         };
-        match &mut listener {
-            Ok(listener) => loop {
-                tokio::select! {
-                    n = listener.try_recv() => match n {
-                        Ok(Some(_)) => {
-                            let live = live.clone();
-                            let outcome = tokio::task::spawn_blocking(move || live.reload())
-                                .await
-                                .unwrap_or_else(|e| Err(crate::config::ConfigError {
-                                    key: "reload".into(),
-                                    message: e.to_string(),
-                                }));
-                            on_reload(outcome);
-                        }
-                        // Connection lost: reconnect (a request sent meanwhile is missed; the
-                        // file watch and SIGHUP still apply edits).
-                        Ok(None) | Err(_) => break,
-                    },
-                    _ = stop.changed() => return,
+        match listener {
+            Ok(mut listener) => {
+                outage.resolved();
+                backoff.reset();
+                if lost_before {
+                    reload().await;
                 }
-            },
+                let lost = loop {
+                    tokio::select! {
+                        n = listener.try_recv() => match n {
+                            Ok(Some(_)) => reload().await,
+                            Ok(None) => break "connection lost".to_owned(),
+                            Err(e) => break describe(&e),
+                        },
+                        _ = stop.changed() => return,
+                    }
+                };
+                lost_before = true;
+                outage.failed(&lost);
+            }
             Err(e) => {
-                tracing::warn!(error = %e, "cannot listen for config reload requests; retrying")
+                lost_before = true;
+                outage.failed(&describe(&e));
             }
         }
         tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+            _ = tokio::time::sleep(backoff.next_delay()) => {}
             _ = stop.changed() => return,
         }
     }

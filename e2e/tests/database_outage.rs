@@ -1,0 +1,678 @@
+//! Chaos tests: PostgreSQL restarts and goes away under load, and nothing stalls or is lost.
+//!
+//! Each test runs a PostgreSQL cluster of its own on its own port
+//! ([`brokkr_e2e::private_postgres`]), the real `brokkr-broker` and `brokkr-worker` binaries, and
+//! a webhook receiver in the test process:
+//! - `writes_and_deliveries_survive_a_restart_and_an_outage`: a broker, two workers, steady API
+//!   writes with a `*` subscription; `pg_ctl restart -m fast`, then the server stopped for 20 s
+//!   and started again. No accepted write is lost, every event is delivered within 30 s of the
+//!   database's return without restarting any process, no request gets a 500 (503 while the
+//!   database is away), both workers keep running, and every `/readyz` answers 503 during the
+//!   outage and 200 after. Prints the recovery figures.
+//! - `the_agent_keeps_its_objects_and_resumes_after_an_outage`: the same outage with an agent on
+//!   kubesim: its objects stay, and a change made after recovery reaches the cluster.
+//! - `a_worker_killed_mid_delivery_loses_nothing`: SIGKILL of one of two workers while
+//!   deliveries are in flight; every event is delivered, duplicates (same delivery id) only for
+//!   sends that were in flight at the kill.
+
+use std::collections::{HashMap, HashSet};
+use std::process::Stdio;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use brokkr_e2e::harness::{
+    DEFAULT_DEADLINE, Harness, Options, binary, eventually, free_port, tail,
+};
+use brokkr_e2e::private_postgres::PrivatePostgres;
+use brokkr_e2e::receiver::Receiver;
+use brokkr_schema::pak::{Pak, PakSettings};
+use k8s_openapi::api::core::v1::ConfigMap;
+use kube::api::Api;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use sqlx::{Connection, Executor, PgConnection};
+use tokio::process::{Child, Command};
+use uuid::Uuid;
+
+const KEY: &str = "5a4b3c2d1e0f99887766554433221100ffeeddccbbaa99887766554433221100";
+/// How long the database stays away in the outage phase.
+const OUTAGE: Duration = Duration::from_secs(20);
+/// Every event must be delivered within this time of the database's return.
+const RECOVERY: Duration = Duration::from_secs(30);
+
+/// A broker or worker process with its HTTP base and log file.
+struct Process {
+    name: &'static str,
+    child: Child,
+    base: String,
+    log: std::path::PathBuf,
+}
+
+impl Process {
+    fn log_tail(&self) -> String {
+        tail(&std::fs::read_to_string(&self.log).unwrap_or_default(), 40)
+    }
+
+    fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+/// The installation of one test: private PostgreSQL, database, broker, workers, receiver.
+struct Stack {
+    pg: PrivatePostgres,
+    db_url: String,
+    admin: String,
+    admin_hash: String,
+    broker: Process,
+    workers: Vec<Process>,
+    http: reqwest::Client,
+    logs: std::path::PathBuf,
+}
+
+fn server_env(command: &mut Command, db_url: &str) {
+    command
+        .env_remove("BROKKR_CONFIG_FILE")
+        .env("BROKKR__DATABASE__URL", db_url)
+        .env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY)
+        .env("BROKKR__WEBHOOKS__ALLOWED_NETWORKS", "127.0.0.0/8")
+        .env("BROKKR__WORKER__WEBHOOK_RETRY_BASE_SECONDS", "1")
+        .env("BROKKR__WORKER__WEBHOOK_RETRY_MAX_SECONDS", "2")
+        .env("BROKKR__WORKER__HEARTBEAT_INTERVAL_SECONDS", "1")
+        .env("BROKKR__WORKER__STALE_CLAIM_REAP_INTERVAL_SECONDS", "2")
+        .env("BROKKR__LOG__LEVEL", "info")
+        .stdout(Stdio::null())
+        .kill_on_drop(true);
+}
+
+async fn wait_ready(http: &reqwest::Client, process: &mut Process) {
+    let url = format!("{}/readyz", process.base);
+    let outcome = eventually(
+        &format!("{}'s /readyz", process.name),
+        DEFAULT_DEADLINE,
+        || {
+            let (http, url) = (http.clone(), url.clone());
+            async move {
+                match http.get(&url).send().await {
+                    Ok(r) if r.status() == StatusCode::OK => Ok(()),
+                    Ok(r) => Err(r.status().to_string()),
+                    Err(e) => Err(e.to_string()),
+                }
+            }
+        },
+    )
+    .await;
+    if let Err(e) = outcome {
+        panic!("{e}\n{} log:\n{}", process.name, process.log_tail());
+    }
+}
+
+impl Stack {
+    async fn start(workers: usize) -> Stack {
+        let pg = PrivatePostgres::start().expect("private PostgreSQL starts");
+        let mut admin_conn = PgConnection::connect(&pg.url("postgres"))
+            .await
+            .expect("connect to the private cluster");
+        admin_conn
+            .execute("CREATE DATABASE brokkr")
+            .await
+            .expect("create database");
+        let db_url = pg.url("brokkr");
+        let logs = std::env::temp_dir().join(format!("brokkr-outage-{}", Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&logs).expect("log dir");
+        let admin = Pak::generate(&PakSettings::default()).as_str().to_owned();
+        let admin_hash = Pak::parse(&admin).expect("admin PAK parses").hash();
+        let http = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .expect("http client");
+        let broker = Stack::spawn_broker(&db_url, &admin_hash, &logs);
+        let mut stack = Stack {
+            pg,
+            db_url,
+            admin,
+            admin_hash,
+            broker,
+            workers: Vec::new(),
+            http,
+            logs,
+        };
+        wait_ready(&stack.http, &mut stack.broker).await;
+        for i in 0..workers {
+            let mut worker = stack.spawn_worker(i);
+            wait_ready(&stack.http, &mut worker).await;
+            stack.workers.push(worker);
+        }
+        stack
+    }
+
+    fn spawn_broker(db_url: &str, admin_hash: &str, logs: &std::path::Path) -> Process {
+        let port = free_port().expect("free port");
+        let log = logs.join("broker.log");
+        let mut command = Command::new(binary("brokkr-broker").expect("brokkr-broker built"));
+        server_env(&mut command, db_url);
+        command
+            .arg("serve")
+            .env("BROKKR__BROKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .env("BROKKR__BROKER__PAK_HASH", admin_hash)
+            .stderr(std::fs::File::create(&log).expect("broker log"));
+        Process {
+            name: "broker",
+            child: command.spawn().expect("spawn brokkr-broker"),
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    fn spawn_worker(&self, index: usize) -> Process {
+        let port = free_port().expect("free port");
+        let log = self.logs.join(format!("worker-{index}.log"));
+        let mut command = Command::new(binary("brokkr-worker").expect("brokkr-worker built"));
+        server_env(&mut command, &self.db_url);
+        command
+            .env("BROKKR__WORKER__LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .stderr(std::fs::File::create(&log).expect("worker log"));
+        Process {
+            name: if index == 0 { "worker 0" } else { "worker 1" },
+            child: command.spawn().expect("spawn brokkr-worker"),
+            base: format!("http://127.0.0.1:{port}"),
+            log,
+        }
+    }
+
+    fn logs(&self) -> String {
+        let mut text = format!("broker log:\n{}\n", self.broker.log_tail());
+        for w in &self.workers {
+            text.push_str(&format!("{} log:\n{}\n", w.name, w.log_tail()));
+        }
+        text
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        pak: &str,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut request = self
+            .http
+            .request(method, format!("{}{path}", self.broker.base))
+            .bearer_auth(pak);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("broker answers");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(Value::Null);
+        (status, body)
+    }
+
+    /// Creates a generator (returns its PAK) and a `*` subscription to `receiver`.
+    async fn generator_and_subscription(&self, receiver: &Receiver) -> String {
+        let (status, generator) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/generators",
+                &self.admin,
+                Some(json!({"name": "chaos-ci"})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{generator}");
+        let (status, sub) = self
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/webhooks",
+                &self.admin,
+                Some(json!({"name": "everything", "url": receiver.url(), "event_types": ["*"]})),
+            )
+            .await;
+        assert!(status.is_success(), "subscription: {status} {sub}");
+        generator["pak"].as_str().expect("generator PAK").to_owned()
+    }
+}
+
+/// The `stack_id` a delivered `stack.created` event names.
+fn stack_of(body: &Value) -> Option<String> {
+    if body["event_type"] != "stack.created" {
+        return None;
+    }
+    body["data"]["stack_id"]
+        .as_str()
+        .or_else(|| body["payload"]["stack_id"].as_str())
+        .map(str::to_owned)
+}
+
+/// What the writers saw.
+#[derive(Default)]
+struct Writes {
+    /// Stack ids the broker accepted.
+    accepted: Mutex<Vec<String>>,
+    /// 503 answers.
+    refused: AtomicU64,
+    /// Anything else that is not a success: (status, body).
+    unexpected: Mutex<Vec<(u16, String)>>,
+    /// Requests that got no answer at all.
+    transport_errors: AtomicU64,
+}
+
+/// Writers creating stacks (about `per_second` in all, over 4 tasks) until `stop` is set.
+fn start_writers(
+    stack: &Stack,
+    pak: &str,
+    per_second: u64,
+    stop: Arc<AtomicBool>,
+) -> (Arc<Writes>, Vec<tokio::task::JoinHandle<()>>) {
+    let writes = Arc::new(Writes::default());
+    let pause = Duration::from_millis(4_000 / per_second.max(1));
+    let tasks = (0..4)
+        .map(|w| {
+            let (http, base, pak) = (
+                stack.http.clone(),
+                stack.broker.base.clone(),
+                pak.to_owned(),
+            );
+            let (writes, stop) = (writes.clone(), stop.clone());
+            tokio::spawn(async move {
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    n += 1;
+                    let sent = http
+                        .post(format!("{base}/api/v1/stacks"))
+                        .bearer_auth(&pak)
+                        .json(&json!({"name": format!("chaos-{w}-{n}")}))
+                        .send()
+                        .await;
+                    match sent {
+                        Ok(r) if r.status().is_success() => {
+                            let body: Value = r.json().await.unwrap_or(Value::Null);
+                            match body["id"].as_str() {
+                                Some(id) => writes.accepted.lock().unwrap().push(id.to_owned()),
+                                None => writes
+                                    .unexpected
+                                    .lock()
+                                    .unwrap()
+                                    .push((200, body.to_string())),
+                            }
+                        }
+                        Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => {
+                            assert!(
+                                r.headers().contains_key("retry-after"),
+                                "a 503 carries Retry-After"
+                            );
+                            writes.refused.fetch_add(1, Ordering::Relaxed);
+                        }
+                        Ok(r) => {
+                            let status = r.status().as_u16();
+                            let body = r.text().await.unwrap_or_default();
+                            writes.unexpected.lock().unwrap().push((status, body));
+                        }
+                        Err(_) => {
+                            writes.transport_errors.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                    tokio::time::sleep(pause).await;
+                }
+            })
+        })
+        .collect();
+    (writes, tasks)
+}
+
+/// `/readyz` samples: (base, seconds since the start, status; 0 when no answer came in 5 s).
+type Samples = Arc<Mutex<Vec<(String, f64, u16)>>>;
+
+/// Records every `/readyz` status of `bases` every 100 ms, each base on its own task:
+/// (base, seconds since `t0`, status; 0 when no answer came within 5 s).
+fn watch_readiness(
+    http: reqwest::Client,
+    bases: Vec<String>,
+    t0: Instant,
+    stop: Arc<AtomicBool>,
+) -> (Samples, Vec<tokio::task::JoinHandle<()>>) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let tasks = bases
+        .into_iter()
+        .map(|base| {
+            let (seen, stop, http) = (seen.clone(), stop.clone(), http.clone());
+            tokio::spawn(async move {
+                while !stop.load(Ordering::Relaxed) {
+                    let status = match http
+                        .get(format!("{base}/readyz"))
+                        .timeout(Duration::from_secs(5))
+                        .send()
+                        .await
+                    {
+                        Ok(r) => r.status().as_u16(),
+                        Err(_) => 0,
+                    };
+                    seen.lock()
+                        .unwrap()
+                        .push((base.clone(), t0.elapsed().as_secs_f64(), status));
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            })
+        })
+        .collect();
+    (seen, tasks)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn writes_and_deliveries_survive_a_restart_and_an_outage() {
+    let mut stack = Stack::start(2).await;
+    let receiver = Receiver::start().await;
+    let pak = stack.generator_and_subscription(&receiver).await;
+    let t0 = Instant::now();
+    let stop_writers = Arc::new(AtomicBool::new(false));
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let (writes, writers) = start_writers(&stack, &pak, 40, stop_writers.clone());
+    let mut bases = vec![stack.broker.base.clone()];
+    bases.extend(stack.workers.iter().map(|w| w.base.clone()));
+    let (readiness, watchers) =
+        watch_readiness(stack.http.clone(), bases.clone(), t0, stop_watch.clone());
+
+    // Steady state, then a fast restart (every session is ended).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let restart = stack.pg.restart_fast().expect("pg_ctl restart");
+    println!("pg_ctl restart -m fast took {:.2} s", restart.as_secs_f64());
+    tokio::time::sleep(Duration::from_secs(5)).await;
+
+    // An outage: the server is gone for 20 s.
+    let refused_before_outage = writes.refused.load(Ordering::Relaxed);
+    stack.pg.stop_server().expect("pg_ctl stop");
+    let down_at = t0.elapsed().as_secs_f64();
+    tokio::time::sleep(OUTAGE).await;
+    stack.pg.start_server().expect("pg_ctl start");
+    let back = Instant::now();
+    let back_at = t0.elapsed().as_secs_f64();
+    let refused_during_outage = writes.refused.load(Ordering::Relaxed) - refused_before_outage;
+
+    // Writes go on for a while after the return, then stop.
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    stop_writers.store(true, Ordering::Relaxed);
+    for w in writers {
+        w.await.expect("writer task");
+    }
+    let accepted: Vec<String> = writes.accepted.lock().unwrap().clone();
+    let unexpected = writes.unexpected.lock().unwrap().clone();
+    assert!(
+        unexpected.is_empty(),
+        "requests answered neither 2xx nor 503: {unexpected:?}\n{}",
+        stack.logs()
+    );
+    assert_eq!(
+        writes.transport_errors.load(Ordering::Relaxed),
+        0,
+        "the broker always answers"
+    );
+    assert!(
+        accepted.len() > 100,
+        "writes went through: {}",
+        accepted.len()
+    );
+    assert!(
+        refused_during_outage > 0,
+        "the outage refused writes with 503"
+    );
+
+    // Every event of an accepted write reaches the receiver within RECOVERY of the return.
+    let expected: HashSet<String> = accepted.iter().cloned().collect();
+    let mut first_delivery_after_return: Option<Duration> = None;
+    let delivered_before_return: usize = receiver.received().len();
+    let all_delivered = loop {
+        let received = receiver.received();
+        if first_delivery_after_return.is_none() && received.len() > delivered_before_return {
+            first_delivery_after_return = Some(back.elapsed());
+        }
+        let seen: HashSet<String> = received.iter().filter_map(|r| stack_of(&r.body)).collect();
+        let missing = expected.difference(&seen).count();
+        if missing == 0 {
+            break back.elapsed();
+        }
+        assert!(
+            back.elapsed() < RECOVERY,
+            "{missing} of {} accepted writes were not delivered within {RECOVERY:?} of the database's return\n{}",
+            expected.len(),
+            stack.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+
+    // No accepted write was lost.
+    let mut conn = PgConnection::connect(&stack.db_url).await.expect("db");
+    let ids: Vec<Uuid> = accepted.iter().filter_map(|id| id.parse().ok()).collect();
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM stacks WHERE id = ANY($1)")
+        .bind(&ids)
+        .fetch_one(&mut conn)
+        .await
+        .expect("count stacks");
+    assert_eq!(stored as usize, ids.len(), "every accepted write is stored");
+
+    // Every process is still running, and each /readyz went 503 during the outage and 200 after.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    stop_watch.store(true, Ordering::Relaxed);
+    for watcher in watchers {
+        watcher.await.expect("watcher");
+    }
+    assert!(
+        stack.broker.is_running(),
+        "the broker runs\n{}",
+        stack.logs()
+    );
+    let mut workers = std::mem::take(&mut stack.workers);
+    for w in &mut workers {
+        assert!(w.is_running(), "{} runs\n{}", w.name, w.log_tail());
+    }
+    stack.workers = workers;
+    let readiness = readiness.lock().unwrap().clone();
+    for base in &bases {
+        let during: Vec<u16> = readiness
+            .iter()
+            .filter(|(b, t, _)| b == base && *t > down_at + 2.0 && *t < back_at)
+            .map(|r| r.2)
+            .collect();
+        assert!(
+            !during.is_empty() && during.iter().all(|s| *s == 503),
+            "{base}/readyz during the outage ({down_at:.1} s to {back_at:.1} s): {:?}\n{}",
+            readiness
+                .iter()
+                .filter(|r| &r.0 == base)
+                .map(|r| (r.1, r.2))
+                .collect::<Vec<_>>(),
+            stack.logs()
+        );
+        let last = readiness
+            .iter()
+            .rev()
+            .find(|(b, _, _)| b == base)
+            .map(|r| r.2);
+        assert_eq!(last, Some(200), "{base}/readyz after the return");
+    }
+    let ready_again: HashMap<&str, f64> = bases
+        .iter()
+        .filter_map(|base| {
+            readiness
+                .iter()
+                .find(|(b, t, s)| b == base && *t > back_at && *s == 200)
+                .map(|(_, t, _)| (base.as_str(), t - back_at))
+        })
+        .collect();
+
+    println!(
+        "outage figures: writes accepted {}, refused with 503 during the 20 s outage {}, in all {}; \
+         database back -> first delivery {:.2} s, -> every accepted write delivered {:.2} s; \
+         /readyz 200 again after (s): {ready_again:?}",
+        accepted.len(),
+        refused_during_outage,
+        writes.refused.load(Ordering::Relaxed),
+        first_delivery_after_return
+            .unwrap_or_default()
+            .as_secs_f64(),
+        all_delivered.as_secs_f64(),
+    );
+    let _ = &stack.admin_hash;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_worker_killed_mid_delivery_loses_nothing() {
+    let mut stack = Stack::start(2).await;
+    let receiver = Receiver::start().await;
+    // Slow answers (2 s) keep many sends in flight when the worker dies.
+    receiver.delay_ms.store(2_000, Ordering::Relaxed);
+    let pak = stack.generator_and_subscription(&receiver).await;
+    let mut accepted = Vec::new();
+    for i in 0..150 {
+        let (status, body) = stack
+            .call(
+                reqwest::Method::POST,
+                "/api/v1/stacks",
+                &pak,
+                Some(json!({"name": format!("kill-{i}")})),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        accepted.push(body["id"].as_str().expect("stack id").to_owned());
+    }
+    // Kill worker 0 once sends are under way.
+    eventually("deliveries in flight", DEFAULT_DEADLINE, || async {
+        let n = receiver.received().len();
+        if n >= 20 {
+            Ok(())
+        } else {
+            Err(format!("{n} received"))
+        }
+    })
+    .await
+    .expect("deliveries start");
+    let mut killed = stack.workers.remove(0);
+    let requests_at_kill = receiver.received().len();
+    killed.child.start_kill().expect("SIGKILL");
+    let _ = killed.child.wait().await;
+
+    let expected: HashSet<String> = accepted.iter().cloned().collect();
+    let outcome = eventually(
+        "every event delivered after the kill",
+        Duration::from_secs(90),
+        || async {
+            let seen: HashSet<String> = receiver
+                .received()
+                .iter()
+                .filter_map(|r| stack_of(&r.body))
+                .collect();
+            let missing = expected.difference(&seen).count();
+            if missing == 0 {
+                Ok(())
+            } else {
+                Err(format!("{missing} missing"))
+            }
+        },
+    )
+    .await;
+    if let Err(e) = outcome {
+        panic!(
+            "{e}\n{}\nkilled worker log:\n{}",
+            stack.logs(),
+            killed.log_tail()
+        );
+    }
+    // Duplicates (the same delivery id twice) only for sends in flight at the kill: at most one
+    // per delivery slot of the killed worker.
+    let mut per_delivery: HashMap<String, usize> = HashMap::new();
+    for r in receiver.received() {
+        if let Some(id) = r.header("x-brokkr-delivery") {
+            *per_delivery.entry(id.to_owned()).or_default() += 1;
+        }
+    }
+    let duplicates: usize = per_delivery.values().map(|n| n - 1).sum();
+    let concurrency = 32;
+    assert!(
+        duplicates <= concurrency.min(requests_at_kill),
+        "{duplicates} duplicate sends; at most {concurrency} were in flight at the kill"
+    );
+    assert!(
+        requests_at_kill < expected.len(),
+        "the kill came before everything was sent ({requests_at_kill} of {})",
+        expected.len()
+    );
+    assert!(stack.workers[0].is_running(), "the other worker runs");
+    println!(
+        "kill figures: {} events, {requests_at_kill} requests before the kill, {duplicates} duplicates after it",
+        expected.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_agent_keeps_its_objects_and_resumes_after_an_outage() {
+    let pg = PrivatePostgres::start().expect("private PostgreSQL starts");
+    let h = match Harness::start(Options {
+        database_server: Some(pg.url("postgres")),
+        ..Options::default()
+    })
+    .await
+    {
+        Ok(h) => h,
+        Err(e) => panic!("harness: {e:#}"),
+    };
+    if h.requires_kubesim("the outage test reads objects in kubesim only") {
+        return;
+    }
+    let ns = h.create_namespace("outage").await.expect("namespace");
+    let stack = h.create_stack("outage-app").await.expect("stack");
+    let before = h
+        .post_deployment(stack, &config_map(&ns, "before", "1"))
+        .await
+        .expect("deployment");
+    h.wait_for_event(&before, "SUCCESS").await.expect("applied");
+    let maps: Api<ConfigMap> = Api::namespaced(h.kube.clone(), &ns);
+    assert!(maps.get_opt("before").await.expect("get").is_some());
+
+    pg.restart_fast().expect("restart");
+    pg.stop_server().expect("stop");
+    tokio::time::sleep(OUTAGE).await;
+    // The agent kept running and kept its objects while the broker answered 503.
+    assert!(
+        maps.get_opt("before").await.expect("get").is_some(),
+        "objects stay during the outage"
+    );
+    assert!(h.agent_health().is_ok(), "the agent runs");
+    pg.start_server().expect("start");
+
+    // A change made after the return reaches the cluster.
+    let after = eventually(
+        "the broker accepting writes again",
+        DEFAULT_DEADLINE,
+        || async {
+            let both = format!(
+                "{}---\n{}",
+                config_map(&ns, "before", "1"),
+                config_map(&ns, "after", "2")
+            );
+            h.post_deployment(stack, &both)
+                .await
+                .map_err(|e| e.to_string())
+        },
+    )
+    .await
+    .expect("deployment after the outage");
+    eventually(
+        "the change made after the outage in the cluster",
+        RECOVERY,
+        || async {
+            match maps.get_opt("after").await {
+                Ok(Some(_)) => Ok(()),
+                other => Err(format!("{other:?}")),
+            }
+        },
+    )
+    .await
+    .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", tail(&h.agent_log(), 40)));
+    h.wait_for_event(&after, "SUCCESS").await.expect("reported");
+    assert!(h.agent_health().is_ok(), "the agent still runs");
+}
+
+fn config_map(ns: &str, name: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {ns}\ndata:\n  value: \"{value}\"\n"
+    )
+}
