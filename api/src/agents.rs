@@ -14,7 +14,7 @@ use brokkr_schema::models::{
 use brokkr_schema::pak::Pak;
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::{self, StoreError};
-use brokkr_schema::validation;
+use brokkr_schema::validation::{self, MAX_NAME_LEN};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -82,8 +82,8 @@ impl AgentsApi {
         auth.0.require_admin()?;
         let name = body.0.name.trim();
         let cluster_name = body.0.cluster_name.trim();
-        validation::name("Agent name", name, None)?;
-        validation::name("Cluster name", cluster_name, None)?;
+        validation::name("Agent name", name, Some(MAX_NAME_LEN))?;
+        validation::name("Cluster name", cluster_name, Some(MAX_NAME_LEN))?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::create(write.conn(), name, cluster_name, &pak.hash()).await?;
@@ -151,10 +151,10 @@ impl AgentsApi {
         let name = body.name.as_deref().map(str::trim);
         let cluster_name = body.cluster_name.as_deref().map(str::trim);
         if let Some(n) = name {
-            validation::name("Agent name", n, None)?;
+            validation::name("Agent name", n, Some(MAX_NAME_LEN))?;
         }
         if let Some(c) = cluster_name {
-            validation::name("Cluster name", c, None)?;
+            validation::name("Cluster name", c, Some(MAX_NAME_LEN))?;
         }
         if let Some(status) = body.status.as_deref()
             && !AGENT_STATUSES.contains(&status)

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use brokkr_schema::models::AuditLogListResponse;
 use brokkr_schema::store::audit::{self as audit_store, AuditFilter, NewAuditEntry};
+use brokkr_schema::validation;
 use chrono::{DateTime, Utc};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Query;
@@ -150,6 +151,11 @@ impl AuditApi {
             return Err(ApiError::bad_request("offset must not be negative"));
         }
         let limit = limit.min(MAX_LIMIT);
+        for (what, at) in [("from", &from.0), ("to", &to.0)] {
+            if let Some(at) = at {
+                validation::timestamp(what, at)?;
+            }
+        }
         let filter = AuditFilter {
             actor_type: actor_type.0,
             actor_id: actor_id.0,

@@ -100,8 +100,12 @@ pub async fn run_admin_command(
     let mut lines = Vec::new();
     match command {
         Command::Create(CreateCommand::Agent { name, cluster_name }) => {
-            validation::name("Agent name", &name, None)?;
-            validation::name("Cluster name", &cluster_name, None)?;
+            validation::name("Agent name", &name, Some(validation::MAX_NAME_LEN))?;
+            validation::name(
+                "Cluster name",
+                &cluster_name,
+                Some(validation::MAX_NAME_LEN),
+            )?;
             let agent = store::agents::create(&mut tx, &name, &cluster_name, &hash).await?;
             changes::record(
                 &mut tx,

@@ -12,6 +12,7 @@ use brokkr_schema::models::{
 };
 use brokkr_schema::store::diagnostics::Refusal;
 use brokkr_schema::store::{self, StoreError, changes::Change};
+use brokkr_schema::validation;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -226,6 +227,7 @@ impl DiagnosticsApi {
             ));
         };
         let body = body.0;
+        validation::timestamp("collected_at", &body.collected_at)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         match store::diagnostics::get(write.conn(), id.0).await {
             Ok(request) if request.agent_id == agent => {}

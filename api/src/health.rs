@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use brokkr_schema::models::{DeploymentHealthResponse, HealthStatusUpdate, StackHealthResponse};
 use brokkr_schema::store::{self, StoreError, changes::Change, health};
+use brokkr_schema::validation;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
@@ -91,6 +92,10 @@ impl HealthApi {
                     health::STATUSES.join(", ")
                 )));
             }
+            validation::timestamp(
+                &format!("deployment_objects[{i}].checked_at"),
+                &entry.checked_at,
+            )?;
             if !seen.insert(entry.id) {
                 return Err(ApiError::bad_request(format!(
                     "deployment_objects[{i}]: deployment object {} is listed twice",

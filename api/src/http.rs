@@ -1,7 +1,9 @@
-//! The HTTP envelope around every route: body-size limit, JSON errors, request metrics.
+//! The HTTP envelope around every route: body-size limit, input PostgreSQL cannot store, JSON
+//! errors, request metrics.
 //!
 //! Whatever fails — an unknown route, malformed JSON, a wrong content type, an invalid UUID, a
-//! missing key, an oversized body — the caller gets `{"error": "..."}` with the right status.
+//! missing key, an oversized body, a NUL character in any input — the caller gets
+//! `{"error": "..."}` with the right status.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -63,7 +65,8 @@ fn error_response(err: poem::Error) -> Response {
     json_error(status, &message)
 }
 
-/// The outermost middleware: enforces the body limit, renders errors as JSON and records metrics.
+/// The outermost middleware: enforces the body limit, refuses unstorable input, renders errors
+/// as JSON and records metrics.
 pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
     let Some(state) = req.data::<Arc<AppState>>().cloned() else {
         return Ok(json_error(
@@ -104,7 +107,15 @@ pub async fn envelope<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result
         None => Ok(()),
     };
 
-    let (mut response, unmatched) = match limited {
+    // Only a body within the limit is read to look for input PostgreSQL cannot store.
+    let admitted = match limited {
+        Ok(()) => crate::unstorable_input::refuse_nul(&mut req)
+            .await
+            .map_err(|message| json_error(StatusCode::BAD_REQUEST, &message)),
+        Err(response) => Err(response),
+    };
+
+    let (mut response, unmatched) = match admitted {
         Err(response) => (response, false),
         Ok(()) => match ep.call(req).await {
             Ok(output) => (output.into_response(), false),

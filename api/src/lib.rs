@@ -6,7 +6,8 @@
 //! applies the CORS settings in effect (they follow reloads).
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
-//! limit, request metrics), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
+//! limit, request metrics), [`unstorable_input`] (the envelope's refusal of NUL characters in
+//! any input, which PostgreSQL cannot store), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
 //! [`server`] (start-up and graceful shutdown), [`bootstrap`] (the admin PAK) and [`cli`].
 //!
 //! Every state change goes through [`state::Write`], which records it with
@@ -35,6 +36,7 @@ pub mod stacks;
 pub mod state;
 pub mod target_state;
 pub mod templates;
+pub mod unstorable_input;
 pub mod webhook_deliveries;
 pub mod webhooks;
 pub mod work_orders;

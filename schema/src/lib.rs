@@ -3,7 +3,8 @@
 //! - [`models`]: the records of the API (agents, generators, stacks, deployment objects, events,
 //!   audit entries) as they travel on the wire, with their OpenAPI schemas.
 //! - [`validation`]: the rules for names, labels and annotations; [`manifest`]: the check that a
-//!   deployment object's YAML is a list of Kubernetes objects.
+//!   deployment object's YAML is a list of Kubernetes objects; [`storable`]: finding the NUL
+//!   characters PostgreSQL cannot store, with the path of the field that holds one.
 //! - [`pak`]: the Prefixed API Key format, generation and hashing.
 //! - [`events`]: the event types and the envelope announced to webhook receivers.
 //! - [`crypto`]: AES-256-GCM encryption of webhook secrets at rest, with key rotation;
@@ -30,6 +31,7 @@ pub mod live;
 pub mod manifest;
 pub mod models;
 pub mod pak;
+pub mod storable;
 pub mod validation;
 
 #[cfg(feature = "db")]

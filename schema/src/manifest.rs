@@ -3,9 +3,13 @@
 //! Every non-empty document of a (multi-document) YAML stream must be a mapping with a string
 //! `apiVersion`, a string `kind` and a non-empty string `metadata.name`. Errors name the document
 //! index (0-based, counting empty documents too, as `---` separators appear in the text).
+//! A string or key that YAML's escapes (`"\0"`, `"\x00"`, `"\u0000"`) make into a NUL is refused
+//! too: agents would send it to Kubernetes and report it back, and PostgreSQL cannot store it.
 
 use serde::Deserialize;
 use serde_yaml_ng::Value;
+
+use crate::storable;
 
 /// Why a YAML stream is not a list of Kubernetes objects.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +44,17 @@ pub fn parse_objects(yaml: &str) -> Result<Vec<ObjectRef>, ManifestError> {
         })?;
         if value.is_null() {
             continue;
+        }
+        if let Some(path) = storable::nul_in_yaml(&value) {
+            let field = if path.is_empty() {
+                "the document"
+            } else {
+                &path
+            };
+            return Err(ManifestError {
+                document_index: index,
+                reason: storable::nul_message(field, "\\0 in YAML"),
+            });
         }
         objects.push(object_ref(index, &value)?);
     }
@@ -118,6 +133,10 @@ mod tests {
 
         let err = parse_objects("apiVersion: v1\nkind: X\nmetadata: {}\n").unwrap_err();
         assert!(err.reason.contains("metadata.name"));
+
+        let err = parse_objects("apiVersion: v1\nkind: X\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: X\nmetadata:\n  name: \"b\\0\"\n").unwrap_err();
+        assert_eq!(err.document_index, 1);
+        assert!(err.reason.contains("metadata.name contains a NUL"), "{err}");
 
         assert!(parse_objects("").is_err());
         assert!(parse_objects("# only a comment\n").is_err());

@@ -199,6 +199,14 @@ fn compile_schema(text: &str) -> Result<(Value, jsonschema::Validator), Template
             "a schema must be a JSON object or a boolean".into(),
         ));
     }
+    // A NUL spelt inside the schema (`"default": "\u0000"`) would reach rendered YAML and the
+    // database through the defaults it fills in.
+    if let Some(path) = crate::storable::nul_in_json(&schema) {
+        return Err(TemplateError::Schema(crate::storable::nul_message(
+            &format!("parameters_schema at `{path}`"),
+            "\\u0000",
+        )));
+    }
     let validator =
         jsonschema::validator_for(&schema).map_err(|e| TemplateError::Schema(e.to_string()))?;
     Ok((schema, validator))

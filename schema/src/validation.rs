@@ -1,7 +1,10 @@
 //! Validation rules shared by every resource: names, labels and annotations.
 //!
 //! Labels and annotation keys and values: non-empty, at most 64 bytes, no whitespace (any other
-//! character is allowed, e.g. `env:prod`). Names: non-blank, with a per-resource byte limit.
+//! character is allowed, e.g. `env:prod`). Names: non-blank, at most [`MAX_NAME_LEN`] bytes —
+//! agent and cluster names too (the original had no limit, but they are indexed, and PostgreSQL
+//! cannot index a value much over 2 KB). The NUL character is refused everywhere, before these
+//! rules run (see [`crate::storable`]).
 
 /// A rule that input broke, worded for the API caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -10,7 +13,7 @@ pub struct ValidationError(pub String);
 
 /// Longest label, annotation key or annotation value, in bytes.
 pub const MAX_LABEL_LEN: usize = 64;
-/// Longest generator, stack or template name, in bytes.
+/// Longest generator, stack, template, webhook, agent or cluster name, in bytes.
 pub const MAX_NAME_LEN: usize = 255;
 
 fn check_token(what: &str, value: &str) -> Result<(), ValidationError> {
@@ -52,6 +55,23 @@ pub fn name(what: &str, value: &str, max: Option<usize>) -> Result<(), Validatio
         )));
     }
     Ok(())
+}
+
+/// The years a timestamp may fall in: what RFC 3339's four digits can spell. Parsers accept
+/// years far beyond (`-200000-01-01T00:00:00Z`), which PostgreSQL cannot store before 4713 BC.
+pub const TIMESTAMP_YEARS: std::ops::RangeInclusive<i32> = 0..=9999;
+
+/// Checks a timestamp given by a client: its year is in [`TIMESTAMP_YEARS`].
+pub fn timestamp(what: &str, value: &chrono::DateTime<chrono::Utc>) -> Result<(), ValidationError> {
+    use chrono::Datelike;
+    if TIMESTAMP_YEARS.contains(&value.year()) {
+        return Ok(());
+    }
+    Err(ValidationError(format!(
+        "{what} must be a time between the years {:04} and {:04}",
+        TIMESTAMP_YEARS.start(),
+        TIMESTAMP_YEARS.end()
+    )))
 }
 
 /// Checks an optional description: when present it must not be blank.
@@ -110,5 +130,15 @@ mod tests {
         assert!(schema_name("1tenant").is_err());
         assert!(schema_name("tenant;drop").is_err());
         assert!(schema_name(&"a".repeat(64)).is_err());
+    }
+
+    #[test]
+    fn timestamps_have_four_digit_years() {
+        let at = |s: &str| s.parse::<chrono::DateTime<chrono::Utc>>().unwrap();
+        assert!(timestamp("from", &at("0000-01-01T00:00:00Z")).is_ok());
+        assert!(timestamp("from", &at("9999-12-31T23:59:59Z")).is_ok());
+        let err = timestamp("from", &at("-200000-01-01T00:00:00Z")).unwrap_err();
+        assert!(err.0.contains("from"), "{err}");
+        assert!(timestamp("to", &at("+20000-01-01T00:00:00Z")).is_err());
     }
 }
