@@ -17,6 +17,7 @@ pub struct PrivatePostgres {
     data: PathBuf,
     port: u16,
     as_postgres: bool,
+    max_connections: u32,
 }
 
 /// The directory holding `initdb` and `pg_ctl`: `$PATH` first, then the newest
@@ -56,6 +57,12 @@ fn is_root() -> bool {
 impl PrivatePostgres {
     /// Creates a cluster in a new directory and starts it on a free loopback port.
     pub fn start() -> anyhow::Result<PrivatePostgres> {
+        PrivatePostgres::start_with_max_connections(100)
+    }
+
+    /// [`PrivatePostgres::start`] with the server's `max_connections` (3 of them reserved for
+    /// superusers).
+    pub fn start_with_max_connections(max_connections: u32) -> anyhow::Result<PrivatePostgres> {
         let bin = find_bin()?;
         let as_postgres = is_root();
         // /var/tmp: the `postgres` user can reach it, whoever runs the test.
@@ -69,6 +76,7 @@ impl PrivatePostgres {
             data,
             port: crate::harness::free_port()?,
             as_postgres,
+            max_connections,
         };
         if as_postgres {
             pg.run(Command::new("chown").arg("postgres:").arg(&pg.data))?;
@@ -104,8 +112,8 @@ impl PrivatePostgres {
     /// Starts the (stopped) server and waits until it accepts connections.
     pub fn start_server(&self) -> anyhow::Result<()> {
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections=100 -c fsync=off",
-            self.port
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories='' -c max_connections={} -c fsync=off",
+            self.port, self.max_connections
         );
         let mut start = self.pg_ctl();
         start
