@@ -16,7 +16,11 @@ use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::registrations::SYSTEM_GENERATOR_ID;
 use brokkr_schema::store::{self, StoreError, StoreResult};
-use poem_openapi::OpenApi;
+use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::payload::Payload;
+use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
+use poem_openapi::types::ParseFromJSON;
+use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi};
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use sqlx::PgConnection;
@@ -73,6 +77,62 @@ pub async fn register_new_agent(
     Ok(())
 }
 
+/// A JSON body that may be left out entirely (no body, no `Content-Type`): an agent
+/// registering or deregistering itself need not send one.
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<'a, T: ParseFromJSON + Send> ApiExtractor<'a> for OptionalJson<T> {
+    const TYPES: &'static [ApiExtractorType] = &[ApiExtractorType::RequestObject];
+    type ParamType = ();
+    type ParamRawType = ();
+
+    fn register(registry: &mut Registry) {
+        T::register(registry);
+    }
+
+    fn request_meta() -> Option<MetaRequest> {
+        Some(MetaRequest {
+            description: None,
+            content: vec![MetaMediaType {
+                content_type: <Json<T> as Payload>::CONTENT_TYPE,
+                schema: T::schema_ref(),
+            }],
+            required: false,
+        })
+    }
+
+    async fn from_request(
+        request: &'a poem::Request,
+        body: &mut poem::RequestBody,
+        _options: ExtractParamOptions<()>,
+    ) -> poem::Result<Self> {
+        let data = <Vec<u8> as poem::FromRequest>::from_request(request, body).await?;
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Self(None));
+        }
+        match request.content_type() {
+            Some(ct) if <Json<T> as Payload>::check_content_type(ct) => {}
+            Some(ct) => {
+                return Err(ContentTypeError::NotSupported {
+                    content_type: ct.to_owned(),
+                }
+                .into());
+            }
+            None => return Err(ContentTypeError::ExpectContentType.into()),
+        }
+        let value: serde_json::Value =
+            serde_json::from_slice(&data).map_err(|e| ParseRequestPayloadError {
+                reason: e.to_string(),
+            })?;
+        let parsed = Option::<T>::parse_from_json(Some(value)).map_err(|e| {
+            ParseRequestPayloadError {
+                reason: e.into_message(),
+            }
+        })?;
+        Ok(Self(parsed))
+    }
+}
+
 /// The agent a register/deregister call is about: the admin names it; an agent is itself (a
 /// named agent must be itself); a generator is refused.
 fn subject(caller: &Caller, body: Option<RegistrationRequest>) -> ApiResult<Uuid> {
@@ -101,7 +161,7 @@ impl RegistrationsApi {
         &self,
         auth: Pakauth,
         id: Path<Uuid>,
-        body: Json<Option<RegistrationRequest>>,
+        body: OptionalJson<RegistrationRequest>,
     ) -> ApiResult<Json<AgentRegistration>> {
         let agent_id = subject(&auth.0, body.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -138,7 +198,7 @@ impl RegistrationsApi {
         &self,
         auth: Pakauth,
         id: Path<Uuid>,
-        body: Json<Option<RegistrationRequest>>,
+        body: OptionalJson<RegistrationRequest>,
     ) -> ApiResult<NoContent> {
         let agent_id = subject(&auth.0, body.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
