@@ -356,7 +356,9 @@ impl Reconciler {
                         "stack withdrawn (deregistered from its generator): objects removed"
                     );
                 }
-                Err(e) => tracing::warn!(%stack, error = %e, "cannot remove a withdrawn stack's objects"),
+                Err(e) => {
+                    tracing::warn!(%stack, error = %e, "cannot remove a withdrawn stack's objects")
+                }
             }
         }
     }

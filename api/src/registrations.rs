@@ -17,12 +17,12 @@ use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::registrations::SYSTEM_GENERATOR_ID;
 use brokkr_schema::store::{self, StoreError, StoreResult};
 use poem_openapi::error::{ContentTypeError, ParseRequestPayloadError};
+use poem_openapi::param::Path;
+use poem_openapi::payload::Json;
 use poem_openapi::payload::Payload;
 use poem_openapi::registry::{MetaMediaType, MetaRequest, Registry};
 use poem_openapi::types::ParseFromJSON;
 use poem_openapi::{ApiExtractor, ApiExtractorType, ExtractParamOptions, OpenApi};
-use poem_openapi::param::Path;
-use poem_openapi::payload::Json;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -124,11 +124,10 @@ impl<'a, T: ParseFromJSON + Send> ApiExtractor<'a> for OptionalJson<T> {
             serde_json::from_slice(&data).map_err(|e| ParseRequestPayloadError {
                 reason: e.to_string(),
             })?;
-        let parsed = Option::<T>::parse_from_json(Some(value)).map_err(|e| {
-            ParseRequestPayloadError {
+        let parsed =
+            Option::<T>::parse_from_json(Some(value)).map_err(|e| ParseRequestPayloadError {
                 reason: e.into_message(),
-            }
-        })?;
+            })?;
         Ok(Self(parsed))
     }
 }

@@ -17,8 +17,8 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, config_reload, deployment_objects, diagnostics, generators,
-    health, http, probes, propagation, registrations, stacks, target_state, templates, webhook_deliveries,
-    webhooks, work_orders,
+    health, http, probes, propagation, registrations, stacks, target_state, templates,
+    webhook_deliveries, webhooks, work_orders,
 };
 
 /// Every handler group of `/api/v1`.

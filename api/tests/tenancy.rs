@@ -103,9 +103,7 @@ async fn a_label_match_does_not_cross_tenants_until_the_agent_registers() {
     let (st, _, _, objects) = target_state(&b, &agent, &pak, None, 0).await;
     assert_eq!(st, StatusCode::OK);
     assert_eq!(stack_ids(&objects), vec![stack_b.clone()], "{objects}");
-    let (_, stacks) = b
-        .get(&format!("/api/v1/agents/{agent}/stacks"), &pak)
-        .await;
+    let (_, stacks) = b.get(&format!("/api/v1/agents/{agent}/stacks"), &pak).await;
     assert_eq!(ids(&stacks), vec![stack_b.clone()], "{stacks}");
     // Not through an annotation either.
     let (st, v) = b
@@ -147,9 +145,7 @@ async fn a_label_match_does_not_cross_tenants_until_the_agent_registers() {
     let mut want = vec![stack_a.clone(), stack_b.clone()];
     want.sort();
     assert_eq!(got, want, "{objects}");
-    let (_, stacks) = b
-        .get(&format!("/api/v1/agents/{agent}/stacks"), &pak)
-        .await;
+    let (_, stacks) = b.get(&format!("/api/v1/agents/{agent}/stacks"), &pak).await;
     let mut got = ids(&stacks);
     got.sort();
     assert_eq!(got, want, "{stacks}");
@@ -177,7 +173,10 @@ async fn targets_need_the_registration_even_for_the_admin() {
     assert_eq!(b.count("audit_logs").await, audit_before);
     // Other errors carry no code.
     let (st, v) = b
-        .get(&format!("/api/v1/agents/{}", uuid::Uuid::new_v4()), &b.admin)
+        .get(
+            &format!("/api/v1/agents/{}", uuid::Uuid::new_v4()),
+            &b.admin,
+        )
         .await;
     assert_eq!(st, StatusCode::NOT_FOUND);
     assert!(v.get("code").is_none(), "{v}");
@@ -275,9 +274,16 @@ async fn registration_endpoints_answer_each_caller() {
 
     // The system generator is not listed, and its name is reserved.
     let (_, generators) = b.get("/api/v1/generators", &b.admin).await;
-    assert!(!generators.to_string().contains("__system__"), "{generators}");
+    assert!(
+        !generators.to_string().contains("__system__"),
+        "{generators}"
+    );
     let (st, _) = b
-        .post("/api/v1/generators", &b.admin, json!({"name": "__system__"}))
+        .post(
+            "/api/v1/generators",
+            &b.admin,
+            json!({"name": "__system__"}),
+        )
         .await;
     assert_eq!(st, StatusCode::BAD_REQUEST);
 
@@ -425,7 +431,8 @@ async fn deregistration_removes_targets_and_changes_the_target_state_at_once() {
     let (g, g_pak) = b.generator("team-a").await;
     let labelled = labelled_stack(&b, &g_pak, "by-label").await;
     let targeted = b.stack(&g_pak, "by-target").await;
-    b.deploy(&g_pak, &targeted, &namespace_yaml("targeted")).await;
+    b.deploy(&g_pak, &targeted, &namespace_yaml("targeted"))
+        .await;
     let fleet = labelled_stack(&b, &b.admin, "fleet-wide").await;
     let (agent, pak) = b.agent("cluster-1").await;
     label_agent(&b, &agent, "env=prod").await;
@@ -476,8 +483,7 @@ async fn deregistration_removes_targets_and_changes_the_target_state_at_once() {
         .get(&format!("/api/v1/agents/{agent}/targets"), &pak)
         .await;
     assert_eq!(targets, json!([]));
-    let (st, new_etag, withdrawn, objects) =
-        target_state(&b, &agent, &pak, Some(&etag), 0).await;
+    let (st, new_etag, withdrawn, objects) = target_state(&b, &agent, &pak, Some(&etag), 0).await;
     assert_eq!(st, StatusCode::OK);
     assert_ne!(new_etag, etag);
     assert_eq!(stack_ids(&objects), vec![fleet.clone()]);
@@ -490,7 +496,12 @@ async fn deregistration_removes_targets_and_changes_the_target_state_at_once() {
     let mut want = vec![labelled.clone(), targeted.clone()];
     want.sort();
     assert_eq!(withdrawn, want);
-    let (_, events) = b.get("/api/v1/admin/audit-logs?action=agent.deregistered", &b.admin).await;
+    let (_, events) = b
+        .get(
+            "/api/v1/admin/audit-logs?action=agent.deregistered",
+            &b.admin,
+        )
+        .await;
     assert_eq!(
         events["logs"][0]["details"]["removed_targets"],
         json!([targeted]),
@@ -592,11 +603,10 @@ async fn the_target_state_query_keeps_its_indexes() {
     .execute(&mut conn)
     .await
     .expect("load the fleet");
-    let agent: uuid::Uuid =
-        sqlx::query_scalar("SELECT agent_id FROM agent_registrations LIMIT 1")
-            .fetch_one(&mut conn)
-            .await
-            .unwrap();
+    let agent: uuid::Uuid = sqlx::query_scalar("SELECT agent_id FROM agent_registrations LIMIT 1")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
     let sql = format!(
         "EXPLAIN {}",
         brokkr_schema::store::target_state::QUERY.as_str()

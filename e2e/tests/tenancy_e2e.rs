@@ -45,8 +45,21 @@ async fn ok(h: &Harness, pak: &str, method: Method, path: &str, body: Option<Val
 
 /// A stack of `pak` (a generator, or the admin for a fleet-wide one) labelled `label`, with
 /// one deployment object; returns (stack, deployment object).
-async fn labelled_stack(h: &Harness, pak: &str, name: &str, label: &str, yaml: &str) -> (Uuid, Value) {
-    let stack = ok(h, pak, Method::POST, "/api/v1/stacks", Some(json!({"name": name}))).await;
+async fn labelled_stack(
+    h: &Harness,
+    pak: &str,
+    name: &str,
+    label: &str,
+    yaml: &str,
+) -> (Uuid, Value) {
+    let stack = ok(
+        h,
+        pak,
+        Method::POST,
+        "/api/v1/stacks",
+        Some(json!({"name": name})),
+    )
+    .await;
     let id: Uuid = stack["id"].as_str().unwrap().parse().unwrap();
     ok(
         h,
@@ -85,10 +98,19 @@ async fn deregistering_from_a_generator_prunes_its_stacks_from_the_cluster() {
     // The generator's stacks: one targeted, one matched by label; and a fleet-wide stack.
     let targeted_ns = h.ns("targeted");
     let targeted = h.create_stack("targeted").await.unwrap();
-    let targeted_object = h.post_deployment(targeted, &app(&targeted_ns)).await.unwrap();
+    let targeted_object = h
+        .post_deployment(targeted, &app(&targeted_ns))
+        .await
+        .unwrap();
     let labelled_ns = h.ns("labelled");
-    let (_, labelled_object) =
-        labelled_stack(&h, &h.generator_pak, "labelled", "tier=web", &app(&labelled_ns)).await;
+    let (_, labelled_object) = labelled_stack(
+        &h,
+        &h.generator_pak,
+        "labelled",
+        "tier=web",
+        &app(&labelled_ns),
+    )
+    .await;
     let fleet_ns = h.ns("fleet");
     let (_, fleet_object) =
         labelled_stack(&h, &h.admin, "fleet", "tier=web", &app(&fleet_ns)).await;
@@ -129,7 +151,10 @@ async fn deregistering_from_a_generator_prunes_its_stacks_from_the_cluster() {
     .await
     .unwrap_or_else(|e| panic!("{e}\nagent log:\n{}", h.agent_log()));
     // What the system generator owns stays.
-    assert!(configmap_exists(&h, &fleet_ns).await, "fleet-wide stack kept");
+    assert!(
+        configmap_exists(&h, &fleet_ns).await,
+        "fleet-wide stack kept"
+    );
     let targets = ok(
         &h,
         &h.admin,

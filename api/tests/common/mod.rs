@@ -284,7 +284,9 @@ impl TestBroker {
     /// Targets an agent at a stack (admin), registering the agent with the stack's generator
     /// first (a target needs the agent's consent).
     pub async fn target(&self, agent: &str, stack: &str) {
-        let (s, v) = self.get(&format!("/api/v1/stacks/{stack}"), &self.admin).await;
+        let (s, v) = self
+            .get(&format!("/api/v1/stacks/{stack}"), &self.admin)
+            .await;
         assert_eq!(s, StatusCode::OK, "read stack: {v}");
         self.register(agent, v["generator_id"].as_str().unwrap())
             .await;

@@ -546,9 +546,7 @@ async fn load_fleet(pool: &PgPool, args: &Args) -> Result<Vec<Agent>> {
     // Bulk-loaded tables have no statistics until autovacuum gets to them; a fleet that grew
     // over time would have them, so give the planner what it would normally see.
     let step = Instant::now();
-    sqlx::raw_sql(
-        "ANALYZE stacks, deployment_objects, agents, agent_targets, agent_registrations",
-    )
+    sqlx::raw_sql("ANALYZE stacks, deployment_objects, agents, agent_targets, agent_registrations")
         .execute(pool)
         .await
         .context("analysing the loaded tables")?;

@@ -99,13 +99,12 @@ pub async fn deregister(
     .bind(generator_id)
     .execute(&mut *conn)
     .await?;
-    let removed = sqlx::query(
-        "DELETE FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2",
-    )
-    .bind(agent_id)
-    .bind(generator_id)
-    .execute(&mut *conn)
-    .await?;
+    let removed =
+        sqlx::query("DELETE FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2")
+            .bind(agent_id)
+            .bind(generator_id)
+            .execute(&mut *conn)
+            .await?;
     if removed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
