@@ -550,12 +550,16 @@ impl Change<'_> {
                 id,
                 name,
                 generator_id,
-            } => plain(
-                "stack.updated",
-                "stack",
-                id,
-                json!({"name": name, "generator_id": generator_id}),
-            ),
+            } => Effects {
+                // A new owner changes which agents may run the stack (registrations).
+                state: Some(Scope::Stack(id)),
+                ..plain(
+                    "stack.updated",
+                    "stack",
+                    id,
+                    json!({"name": name, "generator_id": generator_id}),
+                )
+            },
             Change::StackDeleted {
                 id,
                 name,
