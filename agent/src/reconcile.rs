@@ -38,8 +38,22 @@ const MAX_RETRY_DELAY: Duration = Duration::from_secs(300);
 
 /// What a target-state poll returned.
 enum Poll {
-    Changed(Vec<DeploymentObject>, Option<String>),
+    /// The new state, its ETag and the stacks withdrawn from the agent.
+    Changed(Vec<DeploymentObject>, Option<String>, Vec<Uuid>),
     Unchanged,
+}
+
+/// The header of the target state listing the stacks the agent stopped serving when it
+/// deregistered from their generator.
+const WITHDRAWN_HEADER: &str = "x-brokkr-withdrawn-stacks";
+
+/// Parses the withdrawn-stacks header (comma-separated ids; anything else is ignored).
+fn parse_withdrawn(header: Option<&str>) -> Vec<Uuid> {
+    header
+        .unwrap_or_default()
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
 }
 
 /// Outcome of one deployment object, as reported.
@@ -83,6 +97,8 @@ struct Reconciler {
     /// When the next full pass is due.
     next_full: Instant,
     have_target: bool,
+    /// Stacks withdrawn by the broker whose objects are removed already.
+    withdrawn_done: HashSet<Uuid>,
 }
 
 /// Runs until the agent shuts down.
@@ -98,6 +114,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
         adopted: HashSet::new(),
         next_full: Instant::now(),
         have_target: false,
+        withdrawn_done: HashSet::new(),
         ctx,
     };
     r.run().await;
@@ -164,9 +181,10 @@ impl Reconciler {
                 polled = self.poll(wait) => polled,
             };
             match polled {
-                Ok(Poll::Changed(objects, etag)) => {
+                Ok(Poll::Changed(objects, etag, withdrawn)) => {
                     self.etag = etag;
                     self.target = latest_per_stack(objects);
+                    self.withdraw(&withdrawn).await;
                     let first = !self.have_target;
                     self.have_target = true;
                     if first && self.reported.is_empty() {
@@ -234,9 +252,10 @@ impl Reconciler {
             Ok(response) if response.status == StatusCode::NOT_MODIFIED => Ok(Poll::Unchanged),
             Ok(response) if response.status == StatusCode::OK => {
                 let etag = response.header("etag").map(str::to_owned);
+                let withdrawn = parse_withdrawn(response.header(WITHDRAWN_HEADER));
                 response
                     .json::<Vec<DeploymentObject>>()
-                    .map(|objects| Poll::Changed(objects, etag))
+                    .map(|objects| Poll::Changed(objects, etag, withdrawn))
             }
             Ok(response) => Err(BrokerError::Status {
                 status: response.status.as_u16(),
@@ -289,6 +308,58 @@ impl Reconciler {
                 }
             }
             Err(e) => tracing::debug!(error = %e, "cannot read earlier events"),
+        }
+    }
+
+    /// Removes the objects of stacks withdrawn from the agent (it deregistered from their
+    /// generator), like a deletion marker would; each stack once. Unlike a removed target,
+    /// which leaves objects in place, a withdrawal means the agent no longer has the consent to
+    /// run them. A failure is retried with the next target state.
+    async fn withdraw(&mut self, withdrawn: &[Uuid]) {
+        let ctx = self.ctx.clone();
+        self.withdrawn_done.retain(|s| withdrawn.contains(s));
+        let in_target: HashSet<Uuid> = self.target.iter().map(|d| d.stack_id).collect();
+        let todo: Vec<Uuid> = withdrawn
+            .iter()
+            .filter(|s| !in_target.contains(s) && !self.withdrawn_done.contains(s))
+            .copied()
+            .collect();
+        if todo.is_empty() || !ctx.is_active() {
+            return;
+        }
+        if let Err(e) = self.view.ensure_fresh(&ctx, Duration::ZERO).await {
+            tracing::warn!(error = %e, "cannot remove the objects of withdrawn stacks yet");
+            return;
+        }
+        let selector = format!("{OWNER_LABEL}={}", ctx.agent_id);
+        let owned = match apply::list_owned(&ctx, &self.view, &selector).await {
+            Ok(owned) => owned,
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot remove the objects of withdrawn stacks yet");
+                return;
+            }
+        };
+        for stack in todo {
+            let objects: Vec<OwnedObject> = owned
+                .iter()
+                .filter(|o| o.stack == Some(stack))
+                .cloned()
+                .collect();
+            match apply::remove_stack(&ctx, &objects, &mut self.adopted).await {
+                Ok(()) => {
+                    ctx.applied.remove_stack(stack);
+                    self.done.remove(&stack);
+                    self.withdrawn_done.insert(stack);
+                    tracing::info!(
+                        %stack,
+                        objects = objects.len(),
+                        "stack withdrawn (deregistered from its generator): objects removed"
+                    );
+                }
+                Err(e) => {
+                    tracing::warn!(%stack, error = %e, "cannot remove a withdrawn stack's objects")
+                }
+            }
         }
     }
 

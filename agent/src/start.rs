@@ -21,6 +21,7 @@ use brokkr_schema::live::LiveSettings;
 use brokkr_schema::models::{Agent, AuthResponse};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
 
 use crate::broker::{BrokerClient, BrokerError};
 use crate::context::AgentContext;
@@ -49,6 +50,8 @@ pub struct Identity {
     pub pak: String,
     pub agent_name: String,
     pub cluster_name: String,
+    /// `agent.generator_ids`, parsed.
+    pub generator_ids: Vec<Uuid>,
 }
 
 /// Checks that the required keys are set.
@@ -71,11 +74,22 @@ pub fn identity(settings: &AgentSettings) -> Result<Identity, ConfigProblem> {
             message: "must be an http:// or https:// URL".into(),
         });
     }
+    let generator_ids = settings
+        .generator_ids
+        .iter()
+        .map(|id| {
+            id.trim().parse::<Uuid>().map_err(|_| ConfigProblem {
+                key: "agent.generator_ids",
+                message: format!("{id:?} is not a generator id (a UUID)"),
+            })
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     Ok(Identity {
         broker_url,
         pak: required("agent.pak", &settings.pak)?,
         agent_name: required("agent.agent_name", &settings.agent_name)?,
         cluster_name: required("agent.cluster_name", &settings.cluster_name)?,
+        generator_ids,
     })
 }
 
@@ -146,6 +160,8 @@ pub async fn run(
         status = %agent.status,
         "connected to broker"
     );
+
+    register_with_generators(&broker, &id.generator_ids, &cancel).await;
 
     let kube = kube_client::connect(settings.kubeconfig_path.as_deref()).await?;
     wait_for_kubernetes(&kube, settings.max_retries, &cancel).await?;
@@ -296,6 +312,32 @@ async fn wait_for_kubernetes(
         "Kubernetes API not reachable after {attempts} attempts: {last}"
     ))
     .context("check agent.kubeconfig_path, KUBECONFIG or the in-cluster service account")
+}
+
+/// Registers the agent with each configured generator (`agent.generator_ids`): its consent to
+/// run their stacks. Registering again changes nothing. A generator that does not exist is
+/// logged and skipped, so one stale id does not keep the agent from serving the others.
+async fn register_with_generators(
+    broker: &BrokerClient,
+    generator_ids: &[Uuid],
+    cancel: &CancellationToken,
+) {
+    let empty = serde_json::json!({});
+    for generator in generator_ids {
+        let path = format!("/api/v1/generators/{generator}/register");
+        let result = with_startup_retries(cancel, "generator registration", || {
+            broker.post_json::<_, serde_json::Value>(&path, &empty)
+        })
+        .await;
+        match result {
+            Ok(_) => tracing::info!(%generator, "registered with generator"),
+            Err(e) => tracing::error!(
+                %generator,
+                error = %e,
+                "cannot register with a generator of agent.generator_ids; its stacks will not run here"
+            ),
+        }
+    }
 }
 
 /// Retries a start-up call that failed transiently (timeouts, 429, 5xx).

@@ -53,6 +53,23 @@ pub fn require_admin_or_agent(caller: &Caller, id: Uuid) -> ApiResult<()> {
     }
 }
 
+/// Refuses to tie an agent to a stack of a generator it has not registered with: 403
+/// `agent_not_registered`, for the admin too (registration is the agent's consent).
+pub async fn require_registered(
+    conn: &mut sqlx::PgConnection,
+    agent_id: Uuid,
+    generator_id: Uuid,
+) -> ApiResult<()> {
+    if store::registrations::is_registered(conn, agent_id, generator_id).await? {
+        Ok(())
+    } else {
+        Err(ApiError::agent_not_registered(format!(
+            "the agent is not registered with generator {generator_id}, which owns this stack; \
+             register it first (POST /api/v1/generators/{generator_id}/register)"
+        )))
+    }
+}
+
 /// A body id that must match the path id when present.
 pub fn check_body_id(body: Option<Uuid>, path: Uuid, field: &str) -> ApiResult<()> {
     match body {
@@ -84,6 +101,7 @@ impl AgentsApi {
         let cluster_name = body.0.cluster_name.trim();
         validation::name("Agent name", name, Some(MAX_NAME_LEN))?;
         validation::name("Cluster name", cluster_name, Some(MAX_NAME_LEN))?;
+        let generator_ids = body.0.generator_ids.unwrap_or_default();
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::create(write.conn(), name, cluster_name, &pak.hash()).await?;
@@ -94,6 +112,15 @@ impl AgentsApi {
                 cluster_name: &agent.cluster_name,
             })
             .await?;
+        let (conn, channels, actor) = write.parts();
+        crate::registrations::register_new_agent(conn, channels, actor, &agent, &generator_ids)
+            .await
+            .map_err(|e| match e {
+                StoreError::NotFound => {
+                    ApiError::bad_request("generator_ids names a generator that does not exist")
+                }
+                e => e.into(),
+            })?;
         write.commit().await?;
         Ok(Json(CreateAgentResponse {
             agent,
@@ -419,9 +446,10 @@ impl AgentsApi {
         store::agents::get(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Agent"))?;
-        store::stacks::get(write.conn(), body.stack_id)
+        let stack = store::stacks::get(write.conn(), body.stack_id)
             .await
             .map_err(|e| ApiError::from_store(e, "Stack"))?;
+        require_registered(write.conn(), id.0, stack.generator_id).await?;
         let target = store::agents::add_target(write.conn(), id.0, body.stack_id).await?;
         write
             .record(Change::AgentTargetAdded {
@@ -443,6 +471,12 @@ impl AgentsApi {
     ) -> ApiResult<NoContent> {
         require_admin_or_agent(&auth.0, id.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
+        // Deleted stacks too: their targets can still be removed by a registered agent.
+        match store::stacks::owner_of(write.conn(), stack_id.0).await {
+            Ok(owner) => require_registered(write.conn(), id.0, owner).await?,
+            Err(StoreError::NotFound) => return Err(ApiError::not_found("Target not found")),
+            Err(e) => return Err(e.into()),
+        }
         store::agents::remove_target(write.conn(), id.0, stack_id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Target"))?;

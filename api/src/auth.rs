@@ -168,6 +168,7 @@ async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Caller> {
         poem::Error::from(ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
             error: "application state missing".into(),
             document_index: None,
+            code: None,
         })))
     })?;
     let ip_address = req

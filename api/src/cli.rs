@@ -92,6 +92,7 @@ pub async fn run_admin_command(
     if settings.database.run_migrations {
         store::migrate(&pool).await?;
     }
+    store::registrations::ensure_system_generator(&pool).await?;
     let channels = Channels::for_schema(settings.database.schema.as_deref());
     let actor = Actor::system();
     let pak = Pak::generate(&settings.pak);
@@ -118,6 +119,8 @@ pub async fn run_admin_command(
                 },
             )
             .await?;
+            crate::registrations::register_new_agent(&mut tx, &channels, &actor, &agent, &[])
+                .await?;
             lines.push("Agent created successfully:".into());
             lines.push(format!("ID: {}", agent.id));
             lines.push(format!("Name: {}", agent.name));

@@ -42,8 +42,13 @@ fn body(message: impl Into<String>) -> Json<ErrorBody> {
     Json(ErrorBody {
         error: message.into(),
         document_index: None,
+        code: None,
     })
 }
+
+/// `code` of the 403 refusing to tie an agent to a stack of a generator it is not registered
+/// with (the tenancy boundary, which the admin cannot override).
+pub const AGENT_NOT_REGISTERED: &str = "agent_not_registered";
 
 impl ApiError {
     pub fn bad_request(message: impl Into<String>) -> Self {
@@ -65,6 +70,15 @@ impl ApiError {
         ApiError::Unprocessable(Json(ErrorBody {
             error: message.into(),
             document_index,
+            code: None,
+        }))
+    }
+    /// 403 `agent_not_registered`: the agent has not registered with the stack's generator.
+    pub fn agent_not_registered(message: impl Into<String>) -> Self {
+        ApiError::Forbidden(Json(ErrorBody {
+            error: message.into(),
+            document_index: None,
+            code: Some(AGENT_NOT_REGISTERED.into()),
         }))
     }
     pub fn unavailable(message: impl Into<String>) -> Self {

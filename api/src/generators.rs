@@ -9,6 +9,7 @@ use brokkr_schema::models::{Generator, GeneratorPakResponse, NewGenerator, Updat
 use brokkr_schema::pak::Pak;
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::generators::ADMIN_GENERATOR_ID;
+use brokkr_schema::store::registrations::SYSTEM_GENERATOR_NAME;
 use brokkr_schema::store::{self};
 use brokkr_schema::validation::{self, MAX_NAME_LEN};
 use poem_openapi::OpenApi;
@@ -45,7 +46,17 @@ fn require_admin_or_self(caller: &Caller, id: Uuid) -> ApiResult<()> {
 fn refuse_builtin(id: Uuid, what: &str) -> ApiResult<()> {
     if id == ADMIN_GENERATOR_ID {
         return Err(ApiError::bad_request(format!(
-            "the built-in admin generator cannot be {what}"
+            "the system generator cannot be {what}"
+        )));
+    }
+    Ok(())
+}
+
+/// The system generator's name is reserved.
+fn refuse_reserved_name(name: &str) -> ApiResult<()> {
+    if name == SYSTEM_GENERATOR_NAME {
+        return Err(ApiError::bad_request(format!(
+            "the generator name {SYSTEM_GENERATOR_NAME} is reserved"
         )));
     }
     Ok(())
@@ -70,6 +81,7 @@ impl GeneratorsApi {
         auth.0.require_admin()?;
         let name = body.0.name.trim();
         validation::name("Generator name", name, Some(MAX_NAME_LEN))?;
+        refuse_reserved_name(name)?;
         validation::description(body.0.description.as_deref())?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -114,11 +126,13 @@ impl GeneratorsApi {
         body: Json<UpdateGenerator>,
     ) -> ApiResult<Json<Generator>> {
         require_admin_or_self(&auth.0, id.0)?;
+        refuse_builtin(id.0, "changed")?;
         let body = body.0;
         check_body_id(body.id, id.0, "id")?;
         let name = body.name.as_deref().map(str::trim);
         if let Some(n) = name {
             validation::name("Generator name", n, Some(MAX_NAME_LEN))?;
+            refuse_reserved_name(n)?;
         }
         validation::description(body.description.as_deref())?;
         let is_active = if auth.0.is_admin() {

@@ -1,6 +1,7 @@
 //! `brokkr-api`: the Brokkr broker (binary `brokkr-broker`).
 //!
-//! One module per API resource — [`agents`], [`agent_events`], [`generators`], [`stacks`],
+//! One module per API resource — [`agents`], [`agent_events`], [`generators`],
+//! [`registrations`] (which generators an agent serves), [`stacks`],
 //! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`], [`templates`],
 //! [`diagnostics`], [`health`], [`config_reload`] — over the store of `brokkr-schema`. [`cors`]
 //! applies the CORS settings in effect (they follow reloads).
@@ -31,6 +32,7 @@ pub mod http;
 pub mod metrics;
 pub mod probes;
 pub mod propagation;
+pub mod registrations;
 pub mod server;
 pub mod stacks;
 pub mod state;

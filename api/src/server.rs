@@ -17,8 +17,8 @@ use crate::metrics::Metrics;
 use crate::state::AppState;
 use crate::{
     agent_events, agents, audit, auth, config_reload, deployment_objects, diagnostics, generators,
-    health, http, probes, propagation, stacks, target_state, templates, webhook_deliveries,
-    webhooks, work_orders,
+    health, http, probes, propagation, registrations, stacks, target_state, templates,
+    webhook_deliveries, webhooks, work_orders,
 };
 
 /// Every handler group of `/api/v1`.
@@ -28,6 +28,7 @@ pub type ApiV1 = (
     target_state::TargetStateApi,
     agent_events::AgentEventsApi,
     generators::GeneratorsApi,
+    registrations::RegistrationsApi,
     stacks::StacksApi,
     deployment_objects::DeploymentObjectsApi,
     audit::AuditApi,
@@ -51,6 +52,7 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
             target_state::TargetStateApi::new(state.clone()),
             agent_events::AgentEventsApi::new(state.clone()),
             generators::GeneratorsApi::new(state.clone()),
+            registrations::RegistrationsApi::new(state.clone()),
             stacks::StacksApi::new(state.clone()),
             deployment_objects::DeploymentObjectsApi::new(state.clone()),
             audit::AuditApi::new(state.clone()),
@@ -108,6 +110,7 @@ pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppStat
         store::migrate(&pool).await?;
     }
     crate::bootstrap::ensure_admin(&pool, &settings).await?;
+    store::registrations::ensure_system_generator(&pool).await?;
     let metrics = Arc::new(Metrics::new()?);
     let state = Arc::new(AppState::with_live(pool, live.clone(), metrics));
     tokio::spawn(propagation::run_listener(

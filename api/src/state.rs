@@ -123,6 +123,13 @@ impl Write<'_> {
         &mut self.tx
     }
 
+    /// The transaction's connection with the channels and actor, for helpers that record
+    /// changes themselves (shared with the CLI). Scopes they notify reach this replica's caches
+    /// by NOTIFY, like those of other replicas.
+    pub fn parts(&mut self) -> (&mut PgConnection, &Channels, &Actor) {
+        (&mut self.tx, &self.state.channels, &self.actor)
+    }
+
     /// Records a change (audit entry, event, notifications) in this transaction.
     pub async fn record(&mut self, change: Change<'_>) -> ApiResult<Option<BrokkrEvent>> {
         let recorded =

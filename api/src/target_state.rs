@@ -30,8 +30,14 @@ pub const MAX_WAIT_SECONDS: u64 = 60;
 #[derive(Debug, ApiResponse)]
 pub enum TargetStateResponse {
     /// The target state: the newest deployment object of each associated stack, newest first.
+    /// `X-Brokkr-Withdrawn-Stacks` lists (comma-separated) the stacks the agent stopped serving
+    /// when it deregistered from their generator: it removes their objects.
     #[oai(status = 200)]
-    Ok(Json<Vec<DeploymentObject>>, #[oai(header = "ETag")] String),
+    Ok(
+        Json<Vec<DeploymentObject>>,
+        #[oai(header = "ETag")] String,
+        #[oai(header = "X-Brokkr-Withdrawn-Stacks")] Option<String>,
+    ),
     /// Unchanged since the ETag given in `If-None-Match`.
     #[oai(status = 304)]
     NotModified(#[oai(header = "ETag")] String),
@@ -48,8 +54,8 @@ impl TargetStateApi {
     }
 }
 
-/// The strong ETag of a target state.
-pub fn etag_of(full: bool, objects: &[DeploymentObject]) -> String {
+/// The strong ETag of a target state (with the stacks withdrawn from the agent).
+pub fn etag_of(full: bool, objects: &[DeploymentObject], withdrawn: &[Uuid]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(if full { b"full" as &[u8] } else { b"incr" });
     for o in objects {
@@ -57,6 +63,10 @@ pub fn etag_of(full: bool, objects: &[DeploymentObject]) -> String {
         hasher.update(o.sequence_id.to_be_bytes());
         hasher.update(o.yaml_checksum.as_bytes());
         hasher.update([u8::from(o.is_deletion_marker)]);
+    }
+    hasher.update(b"withdrawn");
+    for id in withdrawn {
+        hasher.update(id.as_bytes());
     }
     format!("\"{}\"", &hex::encode(hasher.finalize())[..32])
 }
@@ -119,18 +129,26 @@ impl TargetStateApi {
             let started = Instant::now();
             let mut conn = self.state.pool.acquire().await?;
             let objects = store::target_state::fetch(&mut conn, agent, full).await?;
+            let withdrawn = store::registrations::withdrawn_stacks(&mut conn, agent).await?;
             drop(conn);
             self.state
                 .metrics
                 .record_db("target_state", started.elapsed());
-            let etag = etag_of(full, &objects);
+            let etag = etag_of(full, &objects, &withdrawn);
             propagation.store_etag(agent, full, version, &etag);
             let unchanged = if_none_match
                 .0
                 .as_deref()
                 .is_some_and(|client| if_none_match_matches(client, &etag));
             if !unchanged {
-                return Ok(TargetStateResponse::Ok(Json(objects), etag));
+                let withdrawn = (!withdrawn.is_empty()).then(|| {
+                    withdrawn
+                        .iter()
+                        .map(Uuid::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                });
+                return Ok(TargetStateResponse::Ok(Json(objects), etag, withdrawn));
             }
             match deadline.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() => {
@@ -159,6 +177,7 @@ mod tests {
 
     #[test]
     fn etag_depends_on_mode_and_content() {
-        assert_ne!(etag_of(true, &[]), etag_of(false, &[]));
+        assert_ne!(etag_of(true, &[], &[]), etag_of(false, &[], &[]));
+        assert_ne!(etag_of(true, &[], &[]), etag_of(true, &[], &[Uuid::nil()]));
     }
 }

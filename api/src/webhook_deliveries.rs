@@ -218,6 +218,7 @@ impl WebhookDeliveriesApi {
                 ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
                     error: "cannot decrypt the subscription's secrets".into(),
                     document_index: None,
+                    code: None,
                 }))
             })?;
         Ok(send_test(

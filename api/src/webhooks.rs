@@ -125,6 +125,7 @@ impl WebhooksApi {
             ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
                 error: "Failed to encrypt data".into(),
                 document_index: None,
+                code: None,
             }))
         })
     }

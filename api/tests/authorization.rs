@@ -411,6 +411,31 @@ fn rows() -> Vec<Row> {
             None,
             [200, 403, 403, 200, 403],
         ),
+        // Registrations: the admin or the agent itself decides; generators never do.
+        row(
+            M::POST,
+            "/api/v1/generators/{g}/register",
+            Some(json!({"agent_id": "{a}"})),
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::DELETE,
+            "/api/v1/generators/{g}/register",
+            Some(json!({"agent_id": "{a}"})),
+            [204, 204, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/agents/{a}/registrations",
+            None,
+            [200, 200, 403, 403, 403],
+        ),
+        row(
+            M::GET,
+            "/api/v1/generators/{g}/registered-agents",
+            None,
+            [200, 403, 403, 200, 403],
+        ),
         row(M::GET, "/api/v1/stacks", None, [200, 403, 403, 200, 200]),
         row(
             M::POST,

@@ -297,6 +297,19 @@ async fn two_brokers_share_one_database() {
     )
     .await;
     let gen_pak = generator["pak"].as_str().unwrap().to_owned();
+    // The agent serves this generator (the target needs the registration).
+    let (s, v) = call(
+        &one.base,
+        M::POST,
+        &format!(
+            "/api/v1/generators/{}/register",
+            generator["generator"]["id"].as_str().unwrap()
+        ),
+        &cli_pak,
+        None,
+    )
+    .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
     let (_, stack) = call(
         &one.base,
         M::POST,

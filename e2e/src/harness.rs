@@ -1,7 +1,8 @@
 //! A whole Brokkr installation for end-to-end tests and benchmarks: a fresh PostgreSQL
 //! database, a Kubernetes cluster, and `brokkr-broker serve`, `brokkr-worker` and
-//! `brokkr-agent start` as processes on free loopback ports. It registers a generator and an
-//! agent through the HTTP API; stacks are created (and targeted at the agent) on demand.
+//! `brokkr-agent start` as processes on free loopback ports. It creates a generator and an
+//! agent registered with it through the HTTP API; stacks are created (and targeted at the agent)
+//! on demand.
 //! Dropping it kills the processes and drops the database.
 //!
 //! The cluster is an in-process [`KubeSim`] of the harness's own, unless
@@ -380,7 +381,13 @@ impl Harness {
             .api(
                 Method::POST,
                 "/api/v1/agents",
-                Some(json!({"name": h.agent_name, "cluster_name": h.cluster_name})),
+                // Registered with the harness's generator, whose stacks the tests deploy (and,
+                // like every agent, with the system generator).
+                Some(json!({
+                    "name": h.agent_name,
+                    "cluster_name": h.cluster_name,
+                    "generator_ids": [h.generator_id],
+                })),
             )
             .await?;
         if status != StatusCode::OK {

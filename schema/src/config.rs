@@ -287,6 +287,9 @@ pub struct AgentSettings {
     pub long_poll_wait: u64,
     /// Attempts of a Kubernetes call that failed with 429, 5xx or a connection error.
     pub kube_max_retries: u64,
+    /// Generators (ids) the agent registers with at start: it consents to run their stacks.
+    /// Env: `BROKKR__AGENT__GENERATOR_IDS=id1,id2`.
+    pub generator_ids: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -312,6 +315,7 @@ impl Default for AgentSettings {
             request_timeout: 30,
             long_poll_wait: 30,
             kube_max_retries: 6,
+            generator_ids: Vec::new(),
         }
     }
 }

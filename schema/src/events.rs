@@ -24,9 +24,9 @@ pub const EVENT_TYPES: &[&str] = &[
     WEBHOOK_DISABLED,
 ];
 
-/// An agent was created.
+/// An agent registered with a generator (at creation: with the system generator).
 pub const AGENT_REGISTERED: &str = "agent.registered";
-/// An agent was deleted.
+/// An agent deregistered from a generator, or was deleted.
 pub const AGENT_DEREGISTERED: &str = "agent.deregistered";
 /// A stack was created.
 pub const STACK_CREATED: &str = "stack.created";

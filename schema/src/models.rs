@@ -16,6 +16,9 @@ pub struct ErrorBody {
     /// For manifest errors: the 0-based index of the offending YAML document.
     #[oai(skip_serializing_if_is_none)]
     pub document_index: Option<u64>,
+    /// A machine-readable reason, for refusals clients act on (`agent_not_registered`).
+    #[oai(skip_serializing_if_is_none)]
+    pub code: Option<String>,
 }
 
 /// Who a PAK belongs to (`POST /auth/pak`).
@@ -48,6 +51,25 @@ pub struct Agent {
 pub struct NewAgent {
     pub name: String,
     pub cluster_name: String,
+    /// Generators to register the agent with at once (besides the system generator).
+    pub generator_ids: Option<Vec<Uuid>>,
+}
+
+/// An agent's registration with a generator: its consent to run that generator's stacks.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentRegistration {
+    pub agent_id: Uuid,
+    pub generator_id: Uuid,
+    pub generator_name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Body of `POST`/`DELETE /generators/{id}/register`: the agent (admin); an agent calling for
+/// itself may leave it out.
+#[derive(Debug, Clone, Default, Object)]
+pub struct RegistrationRequest {
+    pub agent_id: Option<Uuid>,
 }
 
 /// Answer of `POST /agents`: the agent and its PAK, shown this once.

@@ -269,8 +269,27 @@ impl TestBroker {
         v
     }
 
-    /// Targets an agent at a stack (admin).
+    /// Registers an agent with a generator (admin).
+    pub async fn register(&self, agent: &str, generator: &str) {
+        let (s, v) = self
+            .post(
+                &format!("/api/v1/generators/{generator}/register"),
+                &self.admin,
+                json!({"agent_id": agent}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "register agent: {v}");
+    }
+
+    /// Targets an agent at a stack (admin), registering the agent with the stack's generator
+    /// first (a target needs the agent's consent).
     pub async fn target(&self, agent: &str, stack: &str) {
+        let (s, v) = self
+            .get(&format!("/api/v1/stacks/{stack}"), &self.admin)
+            .await;
+        assert_eq!(s, StatusCode::OK, "read stack: {v}");
+        self.register(agent, v["generator_id"].as_str().unwrap())
+            .await;
         let (s, v) = self
             .post(
                 &format!("/api/v1/agents/{agent}/targets"),

@@ -529,12 +529,24 @@ async fn load_fleet(pool: &PgPool, args: &Args) -> Result<Vec<Agent>> {
     .await
     .context("inserting agent targets")?;
     let _ = write!(steps, ", agent targets {} ms", step.elapsed().as_millis());
+
+    // Every agent is registered with the system generator, which owns the bench's stacks (the
+    // API does this when it creates an agent).
+    sqlx::query(
+        "INSERT INTO agent_registrations (agent_id, generator_id)
+         SELECT id, $2 FROM UNNEST($1::uuid[]) AS t(id)",
+    )
+    .bind(&agent_ids)
+    .bind(ADMIN_GENERATOR)
+    .execute(&mut *tx)
+    .await
+    .context("registering agents")?;
     tx.commit().await?;
 
     // Bulk-loaded tables have no statistics until autovacuum gets to them; a fleet that grew
     // over time would have them, so give the planner what it would normally see.
     let step = Instant::now();
-    sqlx::raw_sql("ANALYZE stacks, deployment_objects, agents, agent_targets")
+    sqlx::raw_sql("ANALYZE stacks, deployment_objects, agents, agent_targets, agent_registrations")
         .execute(pool)
         .await
         .context("analysing the loaded tables")?;

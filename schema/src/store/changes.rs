@@ -94,6 +94,22 @@ pub enum Change<'a> {
     AgentPakRotated {
         id: Uuid,
     },
+    /// The agent registered with a generator (also at creation, with the system generator).
+    AgentRegistered {
+        agent_id: Uuid,
+        name: &'a str,
+        cluster_name: &'a str,
+        generator_id: Uuid,
+    },
+    /// The agent deregistered from a generator; `removed_targets` are the stacks whose explicit
+    /// targets went with it.
+    AgentDeregistered {
+        agent_id: Uuid,
+        name: &'a str,
+        cluster_name: &'a str,
+        generator_id: Uuid,
+        removed_targets: &'a [Uuid],
+    },
     AgentLabelAdded {
         agent_id: Uuid,
         label: &'a str,
@@ -338,10 +354,51 @@ impl Change<'_> {
                 name,
                 cluster_name,
             } => {
-                let details = json!({"agent_id": id, "name": name, "cluster_name": cluster_name});
+                // The `agent.registered` event comes with its registration with the system
+                // generator, recorded in the same transaction.
+                plain(
+                    "agent.created",
+                    "agent",
+                    id,
+                    json!({"agent_id": id, "name": name, "cluster_name": cluster_name}),
+                )
+            }
+            Change::AgentRegistered {
+                agent_id,
+                name,
+                cluster_name,
+                generator_id,
+            } => {
+                let data = json!({
+                    "agent_id": agent_id,
+                    "name": name,
+                    "cluster_name": cluster_name,
+                    "generator_id": generator_id,
+                });
                 Effects {
-                    event: Some((events::AGENT_REGISTERED, details.clone())),
-                    ..plain("agent.created", "agent", id, details)
+                    event: Some((events::AGENT_REGISTERED, data.clone())),
+                    state: Some(Scope::Agent(agent_id)),
+                    ..plain("agent.registered", "agent", agent_id, data)
+                }
+            }
+            Change::AgentDeregistered {
+                agent_id,
+                name,
+                cluster_name,
+                generator_id,
+                removed_targets,
+            } => {
+                let data = json!({
+                    "agent_id": agent_id,
+                    "name": name,
+                    "cluster_name": cluster_name,
+                    "generator_id": generator_id,
+                    "removed_targets": removed_targets,
+                });
+                Effects {
+                    event: Some((events::AGENT_DEREGISTERED, data.clone())),
+                    state: Some(Scope::Agent(agent_id)),
+                    ..plain("agent.deregistered", "agent", agent_id, data)
                 }
             }
             Change::AgentUpdated {
@@ -493,12 +550,16 @@ impl Change<'_> {
                 id,
                 name,
                 generator_id,
-            } => plain(
-                "stack.updated",
-                "stack",
-                id,
-                json!({"name": name, "generator_id": generator_id}),
-            ),
+            } => Effects {
+                // A new owner changes which agents may run the stack (registrations).
+                state: Some(Scope::Stack(id)),
+                ..plain(
+                    "stack.updated",
+                    "stack",
+                    id,
+                    json!({"name": name, "generator_id": generator_id}),
+                )
+            },
             Change::StackDeleted {
                 id,
                 name,

@@ -261,7 +261,7 @@ pub async fn claim_for_agent(
     limit: i64,
     lease_seconds: i64,
 ) -> StoreResult<Vec<AgentClaim>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as(concat!(
         "WITH mine AS (
              SELECT COALESCE(array_agg(label::text), '{}'::text[]) AS labels FROM agent_labels WHERE agent_id = $1),
          picked AS (
@@ -270,6 +270,16 @@ pub async fn claim_for_agent(
                 AND (d.status = 'pending'
                      OR (d.status = 'failed' AND d.next_retry_at <= now())
                      OR (d.status = 'acquired' AND d.acquired_until < now()))
+                -- Tenancy: an event about a generator's stack (or the generator itself) is
+                -- delivered only by agents registered with that generator.
+                AND NOT EXISTS (
+                    SELECT 1 FROM (SELECT COALESCE(
+                        brokkr_uuid_or_null(d.payload->'data'->>'generator_id'),
+                        (SELECT s.generator_id FROM stacks s
+                          WHERE s.id = brokkr_uuid_or_null(d.payload->'data'->>'stack_id'))) AS owner) o
+                     WHERE o.owner IS NOT NULL AND NOT ",
+        serves_generator!("$1", "o.owner"),
+        ")
               ORDER BY d.created_at
               LIMIT $2
               FOR UPDATE OF d SKIP LOCKED),
@@ -286,7 +296,7 @@ pub async fn claim_for_agent(
                 COALESCE(s.timeout_seconds, 30) AS timeout_seconds
            FROM claimed c LEFT JOIN webhook_subscriptions s ON s.id = c.subscription_id
           ORDER BY c.id",
-    )
+    ))
     .bind(agent_id)
     .bind(limit)
     .bind(lease_seconds as f64)

@@ -9,14 +9,17 @@ use crate::models::Generator;
 const GENERATOR_COLUMNS: &str =
     "id, created_at, updated_at, deleted_at, name, description, last_active_at, is_active";
 
-/// The nil id of the built-in generator that owns admin-created stacks (it has no PAK).
-pub const ADMIN_GENERATOR_ID: Uuid = Uuid::nil();
+/// The built-in generator that owns admin-created stacks: the system generator `__system__`
+/// (nil id, no PAK), with which every agent is registered.
+pub const ADMIN_GENERATOR_ID: Uuid = super::registrations::SYSTEM_GENERATOR_ID;
 
-/// All live generators, by name (the built-in admin owner included).
+/// All live generators, by name (the system generator is built in and not listed).
 pub async fn list(pool: &PgPool) -> StoreResult<Vec<Generator>> {
     Ok(sqlx::query_as(sqlf!(
-        "SELECT {GENERATOR_COLUMNS} FROM generators WHERE deleted_at IS NULL ORDER BY name"
+        "SELECT {GENERATOR_COLUMNS} FROM generators WHERE deleted_at IS NULL AND id <> $1
+          ORDER BY name"
     ))
+    .bind(ADMIN_GENERATOR_ID)
     .fetch_all(pool)
     .await?)
 }

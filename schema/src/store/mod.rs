@@ -13,6 +13,21 @@ macro_rules! sqlf {
     };
 }
 
+/// The tenancy rule as an SQL condition: agent `$agent` is registered with generator
+/// `$generator` (both SQL expressions, given as literals). Every query that lets an agent see a
+/// generator's work uses it (see [`registrations`]).
+macro_rules! serves_generator {
+    ($agent:literal, $generator:literal) => {
+        concat!(
+            "EXISTS (SELECT 1 FROM agent_registrations reg WHERE reg.agent_id = ",
+            $agent,
+            " AND reg.generator_id = ",
+            $generator,
+            ")"
+        )
+    };
+}
+
 pub mod agent_events;
 pub mod agents;
 pub mod audit;
@@ -26,6 +41,7 @@ pub mod health;
 pub mod jobs;
 pub mod notify;
 pub mod outage;
+pub mod registrations;
 pub mod retention;
 pub mod stacks;
 pub mod subscriptions;

@@ -4,6 +4,8 @@
 //! deployment object, newest first. Deleted stacks still contribute their deletion marker so
 //! agents clean up. In incremental mode, objects the agent already reported on are left out.
 
+use std::sync::LazyLock;
+
 use sqlx::PgConnection;
 use uuid::Uuid;
 
@@ -11,13 +13,9 @@ use super::StoreResult;
 use super::agents::ASSOCIATED_STACK_IDS;
 use crate::models::DeploymentObject;
 
-/// The agent's target state; `include_deployed` is `mode=full`.
-pub async fn fetch(
-    conn: &mut PgConnection,
-    agent_id: Uuid,
-    include_deployed: bool,
-) -> StoreResult<Vec<DeploymentObject>> {
-    let sql = format!(
+/// The target-state query: `$1` the agent, `$2` true for `mode=full`.
+pub static QUERY: LazyLock<String> = LazyLock::new(|| {
+    format!(
         "SELECT d.id, d.created_at, d.updated_at, d.deleted_at, d.sequence_id, d.stack_id,
                 d.yaml_content, d.yaml_checksum, d.submitted_at, d.is_deletion_marker
            FROM ({ASSOCIATED_STACK_IDS}) a
@@ -31,8 +29,16 @@ pub async fn fetch(
                 SELECT 1 FROM agent_events e
                  WHERE e.agent_id = $1 AND e.deployment_object_id = d.id AND e.deleted_at IS NULL))
           ORDER BY d.sequence_id DESC"
-    );
-    Ok(sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    )
+});
+
+/// The agent's target state; `include_deployed` is `mode=full`.
+pub async fn fetch(
+    conn: &mut PgConnection,
+    agent_id: Uuid,
+    include_deployed: bool,
+) -> StoreResult<Vec<DeploymentObject>> {
+    Ok(sqlx::query_as(sqlx::AssertSqlSafe(QUERY.as_str()))
         .bind(agent_id)
         .bind(include_deployed)
         .fetch_all(conn)
