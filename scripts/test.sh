@@ -6,6 +6,9 @@
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
+# A full run (no -p) also runs scripts/check-charts.sh: the Helm charts and Containerfile in
+# deploy/ (BROKKR_SKIP_CHART_CHECKS=1 skips them).
+#
 # Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
 # else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started
 # here and stopped again afterwards (see scripts/lib/postgres.sh). DATABASE_URL is exported for
@@ -37,3 +40,7 @@ brokkr_say "cargo build --workspace --bins"
 cargo build --workspace --bins
 brokkr_say "cargo test ${scope[*]} $*"
 cargo test "${scope[@]}" "$@"
+if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_CHART_CHECKS:-0} != 1 ]]; then
+    brokkr_say "scripts/check-charts.sh"
+    bash "$ROOT/scripts/check-charts.sh"
+fi

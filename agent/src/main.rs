@@ -24,11 +24,36 @@ struct Cli {
 enum Command {
     /// Connects to the broker and the cluster and runs until SIGTERM or SIGINT.
     Start,
+    /// Work with configuration files without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Load FILE and the `BROKKR__*` environment exactly as `start` does, required keys
+    /// included, and report the first problem naming its key (exit code 2).
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Command::Config(ConfigCommand::Check { file }) = &cli.command {
+        return match start::check_config(file, std::env::vars()) {
+            Ok(()) => {
+                println!("configuration OK: {}", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("brokkr-agent: {}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        };
+    }
     let settings = match Settings::from_process(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -38,6 +63,7 @@ async fn main() -> ExitCode {
     };
     brokkr_agent::logging::init(&settings);
     match cli.command {
+        Command::Config(_) => ExitCode::SUCCESS,
         Command::Start => {
             let mut shown = settings.agent.clone();
             if shown.pak.is_some() {

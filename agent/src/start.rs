@@ -93,6 +93,18 @@ pub fn identity(settings: &AgentSettings) -> Result<Identity, ConfigProblem> {
     })
 }
 
+/// `brokkr-agent config check`: loads `file` and `env` as the process does and checks the
+/// required keys as [`run`] does, so a file that passes gets past the configuration step of
+/// start-up.
+pub fn check_config(
+    file: &std::path::Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<()> {
+    let settings = brokkr_schema::config::Settings::load(Some(file), env)?;
+    identity(&settings.agent)?;
+    Ok(())
+}
+
 /// Runs the agent until `shutdown` resolves (normally SIGTERM/SIGINT). The dynamic keys of
 /// `live` are reloaded on SIGHUP and when the config file changes.
 pub async fn run(
@@ -416,5 +428,33 @@ mod tests {
         assert_eq!(identity(&settings).err().unwrap().key, "agent.cluster_name");
         settings.cluster_name = Some("c".into());
         assert!(identity(&settings).is_ok());
+    }
+
+    #[test]
+    fn config_check_loads_the_file_and_env_as_start_does() {
+        let dir = std::env::temp_dir().join(format!("brokkr-agent-check-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("agent.toml");
+        std::fs::write(
+            &file,
+            "[agent]\nbroker_url = \"http://brokkr:3000\"\nagent_name = \"a\"\ncluster_name = \"c\"\n",
+        )
+        .unwrap();
+        let pak = || vec![("BROKKR__AGENT__PAK".to_string(), "secret".to_string())];
+        check_config(&file, pak()).unwrap();
+        // The PAK comes from the environment (a Secret in the chart); without it start fails.
+        let err = check_config(&file, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("agent.pak"), "{err}");
+        std::fs::write(&file, "[agent]\nreconcile_intervall = 5\n").unwrap();
+        let err = check_config(&file, pak()).unwrap_err();
+        assert!(err.to_string().contains("reconcile_intervall"), "{err}");
+        std::fs::write(
+            &file,
+            "[agent]\nbroker_url = \"http://b\"\nhealth_port = \"x\"\n",
+        )
+        .unwrap();
+        let err = check_config(&file, pak()).unwrap_err();
+        assert!(err.to_string().contains("agent.health_port"), "{err}");
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }

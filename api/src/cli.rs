@@ -1,4 +1,4 @@
-//! The `brokkr-broker` command line: `serve`, `migrate`, `create`, `rotate`.
+//! The `brokkr-broker` command line: `serve`, `migrate`, `create`, `rotate`, `config check`.
 //!
 //! `create` and `rotate` print the new PAK alone on the last line of stdout, so scripts can take
 //! it with `tail -n1`. They write through the same change seam as the API, so running brokers
@@ -42,6 +42,29 @@ pub enum Command {
     Rotate(RotateCommand),
     /// After a webhook key rotation: rewrite every stored webhook secret under the current key.
     ReencryptWebhooks,
+    /// Work with configuration files without starting anything.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// `config` actions.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Load FILE and the `BROKKR__*` environment exactly as `serve` and `brokkr-worker` do and
+    /// report the first problem, naming its key (exit code 2), or print `configuration OK`.
+    Check {
+        /// The TOML file to check.
+        file: PathBuf,
+    },
+}
+
+/// `config check`: the settings `file` plus `env` would give a broker or a worker, or the
+/// error that would stop them, naming the key.
+pub fn check_config(
+    file: &std::path::Path,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<Settings, brokkr_schema::config::ConfigError> {
+    Settings::load(Some(file), env)
 }
 
 /// `create` targets.
@@ -203,7 +226,9 @@ pub async fn run_admin_command(
             }
             return Ok(lines);
         }
-        Command::Serve | Command::Migrate => anyhow::bail!("not an admin command"),
+        Command::Serve | Command::Migrate | Command::Config(_) => {
+            anyhow::bail!("not an admin command")
+        }
     }
     tx.commit().await?;
     pool.close().await;

@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use brokkr_api::cli::{Cli, Command};
+use brokkr_api::cli::{Cli, Command, ConfigCommand};
 use brokkr_api::server;
 use brokkr_schema::config::Settings;
 use brokkr_schema::live::{ConfigSource, LiveSettings};
@@ -20,6 +20,18 @@ async fn main() -> ExitCode {
         return brokkr_jobs::render_sandbox::serve();
     }
     let cli = Cli::parse();
+    if let Some(Command::Config(ConfigCommand::Check { file })) = &cli.command {
+        return match brokkr_api::cli::check_config(file, std::env::vars()) {
+            Ok(_) => {
+                println!("configuration OK: {}", file.display());
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("brokkr-broker: {}: {e}", file.display());
+                ExitCode::from(2)
+            }
+        };
+    }
     let settings = match Settings::from_process(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -31,6 +43,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run_server(settings, cli.config, log_level).await,
         Command::Migrate => migrate(settings).await,
+        Command::Config(_) => Ok(()),
         command => match brokkr_api::cli::run_admin_command(&settings, command).await {
             Ok(lines) => {
                 for line in lines {

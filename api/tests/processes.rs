@@ -202,6 +202,52 @@ async fn invalid_configuration_exits_with_code_2_naming_the_key() {
     std::fs::remove_dir_all(dir).unwrap();
 }
 
+#[test]
+fn config_check_accepts_a_good_file_and_names_the_bad_key() {
+    let dir = std::env::temp_dir().join(format!("brokkr-check-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("brokkr.toml");
+    let check = |env: &[(&str, &str)]| {
+        let mut cmd = std::process::Command::new(BIN);
+        cmd.args(["config", "check"]).arg(&file);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        cmd.output().unwrap()
+    };
+    std::fs::write(
+        &file,
+        "[database]\nrun_migrations = false\nmax_connections = 12\n[worker]\nlisten_addr = \"0.0.0.0:3001\"\n",
+    )
+    .unwrap();
+    let out = check(&[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("configuration OK"));
+    // The environment layer is checked too, as the processes read it.
+    let out = check(&[("BROKKR__DATABASE__MAX_CONNECTIONS", "many")]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("database.max_connections"));
+    for (text, key) in [
+        ("[worker]\nlisten_adr = \"0.0.0.0:3001\"\n", "listen_adr"),
+        (
+            "[broker]\nmax_body_bytes = \"big\"\n",
+            "broker.max_body_bytes",
+        ),
+        ("[log]\nformat = \"xml\"\n", "log.format"),
+    ] {
+        std::fs::write(&file, text).unwrap();
+        let out = check(&[]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(key), "{text}: {stderr}");
+    }
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
 #[tokio::test]
 async fn two_brokers_share_one_database() {
     let db = TestDb::create().await;

@@ -1,0 +1,511 @@
+"""Checks of deploy/: charts rendered with Helm's own engine (helm-python-sdk), linted, validated
+strictly against the Kubernetes 1.30 schemas, their configuration accepted by the binaries, the
+agent's RBAC compared with what its code does, the values schemas refusing bad values, the
+Containerfile linted, and the agent chart applied to kubesim with an agent configured as the
+chart configures it reconciling a stack. Run by scripts/check-charts.sh.
+
+    python3 check_charts.py --bin-dir target/debug [--skip-kubesim]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import helm_python as helm
+import kubernetes_validate
+import yaml
+
+import agent_rbac
+
+ROOT = Path(__file__).resolve().parents[3]
+CHARTS = ROOT / "deploy" / "charts"
+KUBE_VERSION = "1.30.0"
+RELEASE = {"name": "brokkr", "namespace": "brokkr"}
+
+# The agent chart has required values; this is the least a user must give.
+AGENT_REQUIRED = {
+    "brokerUrl": "http://brokkr-broker.brokkr.svc:3000",
+    "agent": {"name": "edge-01", "clusterName": "edge"},
+    "pak": {"existingSecret": "brokkr-agent-pak", "key": "pak"},
+}
+BROKKR_REQUIRED = {"database": {"existingSecret": "brokkr-database"}}
+REQUIRED = {"brokkr": BROKKR_REQUIRED, "brokkr-agent": AGENT_REQUIRED}
+
+# Minimal strict shapes of the CRD kinds the charts can render (not in the Kubernetes schemas).
+CRD_SPEC_KEYS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"): {"selector", "endpoints"},
+    ("monitoring.coreos.com/v1", "PodMonitor"): {"selector", "podMetricsEndpoints"},
+    ("keda.sh/v1alpha1", "ScaledObject"): {
+        "scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
+        "cooldownPeriod", "triggers",
+    },
+}
+
+failures: list[str] = []
+
+
+def check(name: str):
+    def wrap(fn):
+        def run(*args, **kwargs):
+            try:
+                fn(*args, **kwargs)
+                print(f"ok   {name}")
+            except Exception as e:  # noqa: BLE001 - every failure is reported, then the run fails
+                failures.append(f"{name}: {e}")
+                print(f"FAIL {name}: {e}")
+        return run
+    return wrap
+
+
+def deep_merge(base: dict, over: dict) -> dict:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = deep_merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def values_files(chart: str) -> list[tuple[str, dict]]:
+    """(label, values): the defaults (plus required values) and every example file."""
+    out = [("defaults", dict(REQUIRED[chart]))]
+    for path in sorted((CHARTS / chart / "examples").glob("*.yaml")):
+        out.append((path.name, yaml.safe_load(path.read_text()) or {}))
+    return out
+
+
+def render(chart: str, values: dict) -> list[dict]:
+    """Renders like `helm install --dry-run`: schema first, then templates; returns the objects."""
+    c = helm.Chart.load(str(CHARTS / chart))
+    c.validate_schema(values)
+    manifests = c.render(values, is_install=True, **RELEASE)
+    objects = []
+    for path, text in sorted(manifests.items()):
+        if path.endswith("NOTES.txt"):
+            continue
+        for doc in yaml.safe_load_all(text):
+            if doc:
+                objects.append(doc)
+    return objects
+
+
+@check("helm lint (strict, Kubernetes 1.30)")
+def check_lint() -> None:
+    for chart in REQUIRED:
+        for label, values in values_files(chart):
+            report = helm.lint(str(CHARTS / chart), values, strict=True, kube_version="v" + KUBE_VERSION)
+            bad = [m for m in report.get("messages", []) if m["severity"] >= 2]
+            if report.get("errors") or bad:
+                raise AssertionError(f"{chart} {label}: {report.get('errors')} {bad}")
+
+
+def validate_object(obj: dict) -> None:
+    key = (obj.get("apiVersion"), obj.get("kind"))
+    if key in CRD_SPEC_KEYS:
+        extra = set(obj.get("spec", {})) - CRD_SPEC_KEYS[key]
+        if extra or set(obj) - {"apiVersion", "kind", "metadata", "spec"}:
+            raise AssertionError(f"{key[1]} has unknown fields {sorted(extra)}")
+        return
+    version = kubernetes_validate.validate(obj, KUBE_VERSION, strict=True)
+    if version != "1.30":
+        raise AssertionError(f"validated against {version}, not 1.30")
+
+
+@check("every rendered object valid against the Kubernetes 1.30 schemas (strict)")
+def check_schemas() -> None:
+    for chart in REQUIRED:
+        for label, values in values_files(chart):
+            objects = render(chart, values)
+            if not objects:
+                raise AssertionError(f"{chart} {label} renders nothing")
+            for obj in objects:
+                try:
+                    validate_object(obj)
+                except Exception as e:
+                    raise AssertionError(
+                        f"{chart} {label}: {obj.get('kind')} {obj['metadata'].get('name')}: {e}"
+                    ) from None
+
+
+def containers_mounting(objects: list[dict], configmap: str) -> list[dict]:
+    """The containers of Deployments whose pods mount `configmap`."""
+    out = []
+    for obj in objects:
+        if obj["kind"] != "Deployment":
+            continue
+        spec = obj["spec"]["template"]["spec"]
+        if any(v.get("configMap", {}).get("name") == configmap for v in spec.get("volumes", [])):
+            out.extend(spec["containers"])
+    return out
+
+
+# Stand-ins for Secret values, shaped as the real ones must be.
+SECRET_STANDINS = {
+    "BROKKR__DATABASE__URL": "postgres://brokkr:secret@db.internal:5432/brokkr",
+    "BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY": "ab" * 32,
+    "BROKKR__BROKER__PAK_HASH": "cd" * 32,
+    "BROKKR__AGENT__PAK": "brokkr_BRstandin_standinstandinstandinstandin",
+}
+
+
+def container_env(container: dict, config_path: Path) -> dict[str, str]:
+    """The container's environment as the process sees it, Secrets replaced by stand-ins."""
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin")}
+    for var in container.get("env", []):
+        name = var["name"]
+        if "value" in var:
+            env[name] = var["value"]
+        elif var.get("valueFrom", {}).get("secretKeyRef", {}).get("optional"):
+            continue  # absent unless the operator adds it
+        elif name in SECRET_STANDINS:
+            env[name] = SECRET_STANDINS[name]
+        else:
+            raise AssertionError(f"no stand-in for {name}; add one to SECRET_STANDINS")
+    env["BROKKR_CONFIG_FILE"] = str(config_path)
+    return env
+
+
+@check("rendered configuration accepted by `brokkr-broker config check` / `brokkr-agent config check`")
+def check_config(bin_dir: Path) -> None:
+    checked = 0
+    with tempfile.TemporaryDirectory() as tmp:
+        for chart, binary, key in [("brokkr", "brokkr-broker", "brokkr.toml"),
+                                   ("brokkr-agent", "brokkr-agent", "agent.toml")]:
+            for label, values in values_files(chart):
+                objects = render(chart, values)
+                for cm in (o for o in objects if o["kind"] == "ConfigMap" and key in o.get("data", {})):
+                    path = Path(tmp) / f"{chart}-{label}-{key}"
+                    path.write_text(cm["data"][key])
+                    containers = containers_mounting(objects, cm["metadata"]["name"])
+                    if not containers:
+                        raise AssertionError(f"{chart} {label}: no Deployment mounts {key}")
+                    for container in containers:
+                        env = container_env(container, path)
+                        out = subprocess.run(
+                            [str(bin_dir / binary), "config", "check", str(path)],
+                            env=env, capture_output=True, text=True, timeout=30,
+                        )
+                        if out.returncode != 0:
+                            raise AssertionError(
+                                f"{chart} {label} ({container['name']}): {out.stderr.strip()}\n{cm['data'][key]}"
+                            )
+                        checked += 1
+    if checked < 8:
+        raise AssertionError(f"only {checked} configurations checked")
+
+
+def agent_rules(values: dict) -> list[tuple[str, list[dict]]]:
+    objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
+    return [(f"{o['kind']}/{o['metadata'].get('namespace', '')}", o["rules"])
+            for o in objects if o["kind"] in ("ClusterRole", "Role")]
+
+
+@check("agent RBAC grants exactly what agent/src does (cluster and namespaced, builds on/off)")
+def check_rbac() -> None:
+    agent_rbac.check_table_matches_code(ROOT / "agent" / "src")
+    for builds in (False, True):
+        roles = agent_rules({"workOrders": {"builds": {"enabled": builds}}})
+        if [k for k, _ in roles] != ["ClusterRole/"]:
+            raise AssertionError(f"cluster mode renders {[k for k, _ in roles]}")
+        agent_rbac.compare(roles[0][1], builds, None)
+        namespaced = {"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]},
+                      "workOrders": {"builds": {"enabled": builds}}}
+        roles = agent_rules(namespaced)
+        if sorted(k for k, _ in roles) != ["Role/apps", "Role/jobs"]:
+            raise AssertionError(f"namespaced mode renders {[k for k, _ in roles]}")
+        chart_values = helm.Chart.load(str(CHARTS / "brokkr-agent")).values
+        kinds = [(g, r) for rule in chart_values["rbac"]["namespacedResources"]
+                 for g in rule["apiGroups"] for r in rule["resources"]]
+        for _, rules in roles:
+            agent_rbac.compare(rules, builds, kinds)
+
+
+@check("values schemas refuse wrong types and unknown keys, and accept the examples")
+def check_values_schema() -> None:
+    bad = {
+        "brokkr": [
+            {"broker": {"replicas": "two"}},
+            {"broker": {"replicaz": 2}},
+            {"config": {"broker": {"max_body_bytes": "big"}}},
+            {"config": {"brokr": {}}},
+            {"config": {"database": {"url": "postgres://set-by-the-chart"}}},
+            {"worker": {"databaseConnections": 4}},
+            {"ingress": {"enabled": "yes"}},
+            {"unknownTopLevel": True},
+        ],
+        "brokkr-agent": [
+            {"rbac": {"mode": "everything"}},
+            {"rbac": {"namespaces": "apps"}},
+            {"config": {"agent": {"reconcile_interval": "soon"}}},
+            {"config": {"agent": {"pak": "in-values"}}},
+            {"healthPort": 70000},
+            {"brokerUrl": "brokkr.example.com"},
+            {"podMonitor": {"enabeld": True}},
+        ],
+    }
+    for chart, cases in bad.items():
+        c = helm.Chart.load(str(CHARTS / chart))
+        for case in cases:
+            try:
+                c.validate_schema(deep_merge(REQUIRED[chart], case))
+            except helm.HelmValuesError:
+                continue
+            raise AssertionError(f"{chart}: schema accepted {case}")
+        for label, values in values_files(chart):
+            c.validate_schema(values)
+    # The agent's identity is required: the defaults alone are refused.
+    try:
+        helm.Chart.load(str(CHARTS / "brokkr-agent")).validate_schema({})
+    except helm.HelmValuesError as e:
+        if "brokerUrl" not in str(e):
+            raise AssertionError(f"refusal does not name brokerUrl: {e}") from None
+    else:
+        raise AssertionError("brokkr-agent accepted values without brokerUrl, agent and pak")
+
+
+@check("broker chart wiring: migrations hook, run_migrations off, checksum, secrets")
+def check_broker_wiring() -> None:
+    objects = render("brokkr", BROKKR_REQUIRED)
+    by = {(o["kind"], o["metadata"]["name"]): o for o in objects}
+    job = by[("Job", "brokkr-migrate")]
+    hooks = job["metadata"]["annotations"]["helm.sh/hook"]
+    if hooks != "pre-install,pre-upgrade" or job["spec"]["template"]["spec"]["containers"][0]["args"] != ["migrate"]:
+        raise AssertionError(f"migration job: {hooks}")
+    toml = by[("ConfigMap", "brokkr-config")]["data"]["brokkr.toml"]
+    if "run_migrations = false" not in toml:
+        raise AssertionError("broker not started with database.run_migrations = false")
+    checksums = {by[("Deployment", f"brokkr-{c}")]["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+                 for c in ("broker", "worker")}
+    changed = render("brokkr", deep_merge(BROKKR_REQUIRED, {"config": {"log": {"level": "debug"}}}))
+    new = {o["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+           for o in changed if o["kind"] == "Deployment"}
+    if len(checksums) != 1 or checksums == new:
+        raise AssertionError("config checksum does not follow the configuration")
+    key = by[("Secret", "brokkr-webhook-key")]
+    if key["metadata"]["annotations"].get("helm.sh/resource-policy") != "keep":
+        raise AssertionError("generated webhook key is not kept")
+    for dep in ("broker", "worker"):
+        pod = by[("Deployment", f"brokkr-{dep}")]["spec"]["template"]["spec"]
+        sc = pod["containers"][0]["securityContext"]
+        if not (pod["securityContext"]["runAsNonRoot"] and sc["readOnlyRootFilesystem"]
+                and sc["capabilities"]["drop"] == ["ALL"] and not sc["allowPrivilegeEscalation"]
+                and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"):
+            raise AssertionError(f"{dep}: securityContext not hardened")
+
+
+@check("Containerfile lint (hadolint)")
+def check_containerfile(hadolint: str) -> None:
+    out = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "deploy" / "Containerfile")],
+                         capture_output=True, text=True, timeout=60)
+    if out.returncode != 0:
+        raise AssertionError(out.stdout + out.stderr)
+    text = (ROOT / "deploy" / "Containerfile").read_text()
+    if ":latest" in text or "USER 65532" not in text or "--locked" not in text:
+        raise AssertionError("Containerfile must pin tags, run as a numeric non-root USER and build --locked")
+
+
+# --- kubesim: apply the agent chart, run an agent configured as the chart configures it -------
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(what: str, probe, timeout: float = 60.0):
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            result = probe()
+            if result:
+                return result
+        except Exception as e:  # noqa: BLE001 - retried until the deadline
+            last = e
+        time.sleep(0.2)
+    raise AssertionError(f"{what} not seen within {timeout:.0f} s (last: {last})")
+
+
+def http(method: str, url: str, body=None, pak: str | None = None):
+    req = urllib.request.Request(url, method=method,
+                                 data=None if body is None else json.dumps(body).encode())
+    req.add_header("Content-Type", "application/json")
+    if pak:
+        req.add_header("Authorization", f"Bearer {pak}")
+    try:
+        with urllib.request.urlopen(req, timeout=10) as r:
+            raw = r.read()
+            try:
+                return r.status, json.loads(raw or b"null")
+            except ValueError:
+                return r.status, raw.decode(errors="replace")
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+@check("agent chart server-side applied to kubesim; an agent configured by it reconciles")
+def check_kubesim(bin_dir: Path, database_url: str) -> None:
+    procs: list[subprocess.Popen] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        logs = {}
+
+        def start(name: str, args: list[str], env: dict) -> subprocess.Popen:
+            logs[name] = open(tmp / f"{name}.log", "w+")
+            p = subprocess.Popen(args, env=env, stdout=logs[name], stderr=subprocess.STDOUT)
+            procs.append(p)
+            return p
+
+        def log(name: str) -> str:
+            logs[name].flush()
+            return (tmp / f"{name}.log").read_text()[-3000:]
+
+        try:
+            kubeconfig = tmp / "kubeconfig"
+            start("kubesim", [str(bin_dir / "kubesim"), "--listen", "127.0.0.1:0",
+                              "--kubeconfig-out", str(kubeconfig)], dict(os.environ))
+            wait_for("kubesim kubeconfig", kubeconfig.exists, 30)
+            kenv = dict(os.environ, KUBECONFIG=str(kubeconfig))
+
+            def kubectl(*args: str, stdin: str | None = None) -> str:
+                out = subprocess.run(["kubectl", *args], env=kenv, input=stdin,
+                                     capture_output=True, text=True, timeout=60)
+                if out.returncode != 0:
+                    raise AssertionError(f"kubectl {' '.join(args)}: {out.stderr.strip()}")
+                return out.stdout
+
+            # The broker, on a database of its own.
+            db = f"brokkr_chart_{os.getpid()}"
+            subprocess.run(["psql", database_url, "-X", "-q", "-c", f'CREATE DATABASE "{db}"'],
+                           check=True, capture_output=True, timeout=30)
+            db_url = database_url.rsplit("/", 1)[0] + "/" + db
+            broker_port = free_port()
+            benv = {"PATH": os.environ["PATH"], "BROKKR__DATABASE__URL": db_url,
+                    "BROKKR__BROKER__LISTEN_ADDR": f"127.0.0.1:{broker_port}",
+                    "BROKKR__DATABASE__MAX_CONNECTIONS": "5"}
+            start("broker", [str(bin_dir / "brokkr-broker"), "serve"], benv)
+            base = f"http://127.0.0.1:{broker_port}"
+            wait_for("broker /readyz", lambda: http("GET", base + "/readyz")[0] == 200, 60)
+            admin = wait_for("admin PAK in the broker log",
+                             lambda: next((line.split("Admin PAK: ", 1)[1].strip()
+                                           for line in log("broker").splitlines()
+                                           if "Admin PAK: " in line), None), 30)
+            reg = subprocess.run([str(bin_dir / "brokkr-broker"), "create", "agent", "--name", "edge-01",
+                                  "--cluster-name", "edge"], env=benv, capture_output=True, text=True,
+                                 timeout=60, check=True)
+            agent_pak = reg.stdout.strip().splitlines()[-1]
+
+            # The chart, rendered for this broker, applied with server-side apply.
+            health_port = free_port()
+            values = deep_merge(AGENT_REQUIRED, {"brokerUrl": base, "healthPort": health_port,
+                                                 "config": {"agent": {"reconcile_interval": 5}}})
+            namespaced = deep_merge(values, {"rbac": {"mode": "namespaced", "namespaces": ["apps"]},
+                                             "workOrders": {"builds": {"enabled": True}}})
+            # What the operator creates before `helm install` (see the README): namespaces, the PAK.
+            prereqs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
+                       for n in ("brokkr", "apps")]
+            prereqs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+                            "metadata": {"name": "brokkr-agent-pak", "namespace": "brokkr"},
+                            "data": {"pak": base64.b64encode(agent_pak.encode()).decode()}})
+            kubectl("apply", "--server-side", "--validate=false", "-f", "-",
+                    stdin="\n---\n".join(yaml.safe_dump(o) for o in prereqs))
+            for vals in (namespaced, values):
+                objects = render("brokkr-agent", vals)
+                for o in objects:  # as helm install -n brokkr does
+                    if o["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+                        o["metadata"].setdefault("namespace", "brokkr")
+                docs = "\n---\n".join(yaml.safe_dump(o) for o in objects)
+                kubectl("apply", "--server-side", "--validate=false", "--field-manager", "helm", "-f", "-",
+                        stdin=docs)
+            for kind, name in [("deployment", "brokkr-brokkr-agent"), ("configmap", "brokkr-brokkr-agent-config"),
+                               ("serviceaccount", "brokkr-brokkr-agent"), ("clusterrole", "brokkr-brokkr-agent"),
+                               ("clusterrolebinding", "brokkr-brokkr-agent")]:
+                kubectl("-n", "brokkr", "get", kind, name)
+            kubectl("-n", "apps", "get", "role", "brokkr-brokkr-agent")
+
+            # The agent, with the environment and file of the applied Deployment and ConfigMap.
+            dep = json.loads(kubectl("-n", "brokkr", "get", "deployment", "brokkr-brokkr-agent", "-o", "json"))
+            cm = json.loads(kubectl("-n", "brokkr", "get", "configmap", "brokkr-brokkr-agent-config", "-o", "json"))
+            container = dep["spec"]["template"]["spec"]["containers"][0]
+            config = tmp / "agent.toml"
+            config.write_text(cm["data"]["agent.toml"])
+            aenv = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig)}
+            for var in container["env"]:
+                if "value" in var:
+                    aenv[var["name"]] = var["value"]
+                else:
+                    ref = var["valueFrom"]["secretKeyRef"]
+                    secret = json.loads(kubectl("-n", "brokkr", "get", "secret", ref["name"], "-o", "json"))
+                    aenv[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+            aenv["BROKKR_CONFIG_FILE"] = str(config)
+            start("agent", [str(bin_dir / "brokkr-agent"), *container["args"]], aenv)
+            wait_for("agent /readyz", lambda: urllib.request.urlopen(
+                f"http://127.0.0.1:{health_port}/readyz", timeout=5).status == 200, 60)
+
+            # A stack targeted at it is applied to the cluster.
+            status, gen = http("POST", base + "/api/v1/generators", {"name": "chart-check"}, admin)
+            assert status == 200, gen
+            status, stack = http("POST", base + "/api/v1/stacks", {"name": "chart-check"}, gen["pak"])
+            assert status == 200, stack
+            status, agents = http("GET", base + "/api/v1/agents", None, admin)
+            agent_id = next(a["id"] for a in agents if a["name"] == "edge-01")
+            status, body = http("POST", f"{base}/api/v1/agents/{agent_id}/targets", {"stack_id": stack["id"]}, admin)
+            assert 200 <= status < 300, body
+            manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-brokkr\n"
+                        "  namespace: apps\ndata:\n  hello: world\n")
+            status, body = http("POST", f"{base}/api/v1/stacks/{stack['id']}/deployment-objects",
+                                {"yaml_content": manifest, "is_deletion_marker": False}, gen["pak"])
+            assert status == 200, body
+            wait_for("ConfigMap apps/from-brokkr applied by the agent",
+                     lambda: "world" in kubectl("-n", "apps", "get", "configmap", "from-brokkr",
+                                                "-o", "jsonpath={.data.hello}"), 60)
+        except Exception as e:
+            tails = "\n".join(f"--- {n} log:\n{log(n)}" for n in logs)
+            raise AssertionError(f"{e}\n{tails}") from None
+        finally:
+            for p in reversed(procs):
+                p.terminate()
+            for p in procs:
+                try:
+                    p.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    p.kill()
+            if "db" in locals():
+                subprocess.run(["psql", database_url, "-X", "-q", "-c", f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'],
+                               capture_output=True, timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bin-dir", type=Path, default=ROOT / "target" / "debug")
+    parser.add_argument("--hadolint", default="hadolint")
+    parser.add_argument("--skip-kubesim", action="store_true")
+    args = parser.parse_args()
+    print(f"helm SDK {helm.helm_sdk_version()}, Kubernetes schemas {KUBE_VERSION}")
+    check_lint()
+    check_schemas()
+    check_values_schema()
+    check_broker_wiring()
+    check_rbac()
+    check_config(args.bin_dir)
+    check_containerfile(args.hadolint)
+    if not args.skip_kubesim:
+        check_kubesim(args.bin_dir, os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
+    if failures:
+        print(f"\n{len(failures)} chart check(s) failed", file=sys.stderr)
+        return 1
+    print("\nall chart checks passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
