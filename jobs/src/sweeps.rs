@@ -169,6 +169,7 @@ pub async fn clean_up(ctx: &SweepContext) -> StoreResult<retention::Cleaned> {
             audit_logs = c.audit_logs,
             deliveries = c.deliveries,
             jobs = c.jobs,
+            workers = c.workers,
             "retention cleanup done"
         );
     }

@@ -107,6 +107,14 @@ async fn retention_cleanup_deletes_only_what_is_too_old() {
     .execute(&mut conn)
     .await
     .unwrap();
+    // A consumer registration left behind by a restart two days ago (nothing refers to it).
+    sqlx::query(
+        "INSERT INTO apalis.workers (id, worker_type, storage_name, last_seen)
+         VALUES ('gone-webhook_delivery-0', 'webhook_delivery', 'PgStorage', now() - interval '2 days')",
+    )
+    .execute(&mut conn)
+    .await
+    .unwrap();
     let audit_before = b.count("audit_logs").await;
     let mut worker = start_worker_with(&b.db.url, FAST_SWEEPS).await;
     let deadline = Instant::now() + Duration::from_secs(15);
@@ -120,7 +128,13 @@ async fn retention_cleanup_deletes_only_what_is_too_old() {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-        if old_audit == 0 && old_deliveries == 0 {
+        let old_workers: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM apalis.workers WHERE id = 'gone-webhook_delivery-0'",
+        )
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+        if old_audit == 0 && old_deliveries == 0 && old_workers == 0 {
             break;
         }
         assert!(Instant::now() < deadline, "old rows not cleaned up");
@@ -135,6 +149,14 @@ async fn retention_cleanup_deletes_only_what_is_too_old() {
         b.count("webhook_deliveries").await,
         1,
         "the recent delivery stays"
+    );
+    let live_workers: i64 = sqlx::query_scalar("SELECT count(*) FROM apalis.workers")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert!(
+        live_workers >= 6,
+        "the running worker's consumers stay: {live_workers}"
     );
     worker.child.kill().await.unwrap();
 }

@@ -458,6 +458,10 @@ def check_kubesim(bin_dir: Path, database_url: str) -> None:
             assert status == 200, stack
             status, agents = http("GET", base + "/api/v1/agents", None, admin)
             agent_id = next(a["id"] for a in agents if a["name"] == "edge-01")
+            # The cluster consents to the generator's stacks (tenancy): the admin registers it.
+            status, body = http("POST", f"{base}/api/v1/generators/{gen['generator']['id']}/register",
+                                {"agent_id": agent_id}, admin)
+            assert 200 <= status < 300, body
             status, body = http("POST", f"{base}/api/v1/agents/{agent_id}/targets", {"stack_id": stack["id"]}, admin)
             assert 200 <= status < 300, body
             manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-brokkr\n"

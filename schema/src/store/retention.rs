@@ -10,10 +10,14 @@ pub struct Cleaned {
     pub audit_logs: u64,
     pub deliveries: u64,
     pub jobs: u64,
+    /// Queue consumers gone for a day whose jobs are all gone too.
+    pub workers: u64,
 }
 
 /// Deletes audit entries older than `audit_days`, finished deliveries (and, by cascade, their
-/// attempts) older than `delivery_days`, and finished jobs of `queues` older than `delivery_days`.
+/// attempts) older than `delivery_days`, finished jobs of `queues` older than `delivery_days`, and
+/// the registrations of queue consumers unseen for a day that no job refers to any more (every
+/// consumer restart after a database outage registers a new name).
 pub async fn cleanup(
     conn: &mut PgConnection,
     audit_days: i64,
@@ -46,9 +50,20 @@ pub async fn cleanup(
     .execute(&mut *conn)
     .await?
     .rows_affected();
+    // One pass over the jobs' lock holders (an anti-join), not one lookup per worker.
+    let workers = sqlx::query(
+        "DELETE FROM apalis.workers w
+          WHERE w.worker_type = ANY($1) AND w.last_seen < now() - interval '1 day'
+            AND w.id NOT IN (SELECT DISTINCT lock_by FROM apalis.jobs WHERE lock_by IS NOT NULL)",
+    )
+    .bind(queues)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
     Ok(Cleaned {
         audit_logs,
         deliveries,
         jobs,
+        workers,
     })
 }
