@@ -90,24 +90,29 @@ fn server_env(command: &mut Command, db_url: &str) {
         .kill_on_drop(true);
 }
 
-async fn wait_ready(http: &reqwest::Client, process: &mut Process) {
-    let url = format!("{}/readyz", process.base);
-    let outcome = eventually(
-        &format!("{}'s /readyz", process.name),
-        DEFAULT_DEADLINE,
-        || {
-            let (http, url) = (http.clone(), url.clone());
-            async move {
-                match http.get(&url).send().await {
-                    Ok(r) if r.status() == StatusCode::OK => Ok(()),
-                    Ok(r) => Err(r.status().to_string()),
-                    Err(e) => Err(e.to_string()),
-                }
+/// Waits until `base`/readyz answers `expected`.
+async fn wait_for_readyz(
+    http: &reqwest::Client,
+    base: &str,
+    expected: StatusCode,
+    deadline: Duration,
+) -> anyhow::Result<()> {
+    let url = format!("{base}/readyz");
+    eventually(&format!("{url} answering {expected}"), deadline, || {
+        let (http, url) = (http.clone(), url.clone());
+        async move {
+            match http.get(&url).send().await {
+                Ok(r) if r.status() == expected => Ok(()),
+                Ok(r) => Err(r.status().to_string()),
+                Err(e) => Err(e.to_string()),
             }
-        },
-    )
-    .await;
-    if let Err(e) = outcome {
+        }
+    })
+    .await
+}
+
+async fn wait_ready(http: &reqwest::Client, process: &mut Process) {
+    if let Err(e) = wait_for_readyz(http, &process.base, StatusCode::OK, DEFAULT_DEADLINE).await {
         panic!("{e}\n{} log:\n{}", process.name, process.log_tail());
     }
 }
@@ -606,20 +611,11 @@ async fn a_server_refusing_connections_with_too_many_clients_is_an_outage_too() 
     let mut bases = vec![stack.broker.base.clone()];
     bases.extend(stack.workers.iter().map(|w| w.base.clone()));
     for base in &bases {
-        let http = stack.http.clone();
-        eventually(
-            &format!("{base}/readyz answering 503"),
+        wait_for_readyz(
+            &stack.http,
+            base,
+            StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(15),
-            || {
-                let (http, url) = (http.clone(), format!("{base}/readyz"));
-                async move {
-                    match http.get(&url).send().await {
-                        Ok(r) if r.status() == StatusCode::SERVICE_UNAVAILABLE => Ok(()),
-                        Ok(r) => Err(r.status().to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-            },
         )
         .await
         .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs()));
@@ -638,23 +634,9 @@ async fn a_server_refusing_connections_with_too_many_clients_is_an_outage_too() 
         .expect("lift the limit");
     let lifted = Instant::now();
     for base in &bases {
-        let http = stack.http.clone();
-        eventually(
-            &format!("{base}/readyz answering 200 again"),
-            RECOVERY,
-            || {
-                let (http, url) = (http.clone(), format!("{base}/readyz"));
-                async move {
-                    match http.get(&url).send().await {
-                        Ok(r) if r.status() == StatusCode::OK => Ok(()),
-                        Ok(r) => Err(r.status().to_string()),
-                        Err(e) => Err(e.to_string()),
-                    }
-                }
-            },
-        )
-        .await
-        .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs()));
+        wait_for_readyz(&stack.http, base, StatusCode::OK, RECOVERY)
+            .await
+            .unwrap_or_else(|e| panic!("{e}\n{}", stack.logs()));
     }
     let ready_after = lifted.elapsed();
     let (status, body) = write("after".into()).await;
