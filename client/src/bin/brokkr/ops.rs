@@ -1,7 +1,8 @@
 //! Operations: agents, generators, targets, webhooks, work orders and templates.
 //!
 //! A PAK is printed only where the broker issues a new one (register, create, rotate-pak): that
-//! is the one moment it can be shown.
+//! is the one moment it can be shown. It is then alone on the last line of stdout, so that
+//! `| tail -n 1` captures it (as with `brokkr-broker create`).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -232,10 +233,10 @@ pub async fn agent(client: &Client, command: AgentCommand) -> anyhow::Result<Exi
                 })
                 .await?;
             println!(
-                "agent '{}' registered ({}), status {}",
+                "agent '{}' registered ({}), status {}; its PAK (shown only now) on the next line",
                 created.agent.name, created.agent.id, created.agent.status
             );
-            println!("PAK (shown only now): {}", created.initial_pak);
+            println!("{}", created.initial_pak);
         }
         AgentCommand::Activate { agent } => {
             let agent = resolve::agent(client, &agent).await?;
@@ -251,9 +252,10 @@ pub async fn agent(client: &Client, command: AgentCommand) -> anyhow::Result<Exi
             let agent = resolve::agent(client, &agent).await?;
             let rotated = client.rotate_agent_pak(agent.id).await?;
             println!(
-                "agent '{}': new PAK (shown only now): {}",
-                agent.name, rotated.pak
+                "agent '{}': new PAK (shown only now) on the next line",
+                agent.name
             );
+            println!("{}", rotated.pak);
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -266,18 +268,19 @@ pub async fn generator(client: &Client, command: GeneratorCommand) -> anyhow::Re
                 .create_generator(&NewGenerator { name, description })
                 .await?;
             println!(
-                "generator '{}' created ({})",
+                "generator '{}' created ({}); its PAK (shown only now) on the next line",
                 created.generator.name, created.generator.id
             );
-            println!("PAK (shown only now): {}", created.pak);
+            println!("{}", created.pak);
         }
         GeneratorCommand::RotatePak { generator } => {
             let generator = resolve::generator(client, &generator).await?;
             let rotated = client.rotate_generator_pak(generator.id).await?;
             println!(
-                "generator '{}': new PAK (shown only now): {}",
-                generator.name, rotated.pak
+                "generator '{}': new PAK (shown only now) on the next line",
+                generator.name
             );
+            println!("{}", rotated.pak);
         }
     }
     Ok(ExitCode::SUCCESS)
