@@ -9,7 +9,7 @@
 //!
 //! Modules, one per resource: `agents` (agents, their labels, annotations, targets, events and
 //! registrations), `stacks` (stacks, labels, annotations, deployment objects, health, template
-//! instantiation), `generators`, `templates`, `webhooks` (subscriptions and deliveries),
+//! instantiation), `generators`, `templates`, `diagnostics`, `webhooks` (subscriptions and deliveries),
 //! `work_orders`, `audit` (the audit log and the probes), [`target_state`]; `client` is the HTTP
 //! core and [`retry`] decides when to try again. The `brokkr` command-line tool is built on this
 //! crate (`src/bin/brokkr/`).
@@ -44,6 +44,7 @@
 mod agents;
 mod audit;
 mod client;
+mod diagnostics;
 mod error;
 mod generators;
 pub mod retry;

@@ -1,8 +1,8 @@
 //! Webhook subscriptions and their deliveries.
 
 use brokkr_schema::models::{
-    CreateWebhookRequest, UpdateWebhookRequest, WebhookDelivery, WebhookDeliveryDetail,
-    WebhookResponse,
+    CreateWebhookRequest, DeliveryResultRequest, DeliveryResultResponse, PendingWebhookDelivery,
+    UpdateWebhookRequest, WebhookDelivery, WebhookDeliveryDetail, WebhookResponse,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -117,6 +117,45 @@ impl Client {
             Method::POST,
             &["api", "v1", "webhooks", &id.to_string(), "test"],
         ))
+        .await
+    }
+
+    /// `GET /agents/{id}/webhooks/pending`: claims (with a lease) deliveries this agent sends.
+    pub async fn pending_agent_webhooks(
+        &self,
+        agent: Uuid,
+        limit: Option<i64>,
+    ) -> Result<Vec<PendingWebhookDelivery>> {
+        self.json(
+            Call::new(
+                Method::GET,
+                &[
+                    "api",
+                    "v1",
+                    "agents",
+                    &agent.to_string(),
+                    "webhooks",
+                    "pending",
+                ],
+            )
+            .query_opt("limit", limit),
+        )
+        .await
+    }
+
+    /// `POST /webhook-deliveries/{id}/result`: the outcome of a delivery an agent sent.
+    pub async fn report_webhook_delivery_result(
+        &self,
+        id: Uuid,
+        body: &DeliveryResultRequest,
+    ) -> Result<DeliveryResultResponse> {
+        self.json(
+            Call::new(
+                Method::POST,
+                &["api", "v1", "webhook-deliveries", &id.to_string(), "result"],
+            )
+            .body(body),
+        )
         .await
     }
 }
