@@ -130,8 +130,56 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
     let versions: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output parses");
     assert_eq!(versions.as_array().map(Vec::len), Some(1), "{versions}");
 
-    // A change, applied and awaited in one command (the admin may also follow the rollout).
+    // The change to come: diff shows it object by object, --dry-run sends nothing.
     let green = folder(&h, &ns, "green");
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "diff",
+            "-f",
+            green.to_str().unwrap(),
+            "-R",
+            "--stack",
+            "cli-web",
+            "--exit-code",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 1, "diff --exit-code with a change");
+    assert!(
+        stdout.contains(&format!("a/ConfigMap/{ns}/app"))
+            && stdout.contains("-  color: blue")
+            && stdout.contains("+  color: green"),
+        "{stdout}"
+    );
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "apply",
+            "-f",
+            green.to_str().unwrap(),
+            "-R",
+            "--stack",
+            "cli-web",
+            "--dry-run",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "apply --dry-run");
+    assert!(
+        stdout.contains(&format!("ConfigMap/{ns}/app would be changed")),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["describe", "stack", "cli-web"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe stack");
+    assert!(
+        stdout.contains("ci:e2e") && stdout.contains("version 1"),
+        "{stdout}"
+    );
+
+    // A change, applied and awaited in one command (the admin may also follow the rollout).
     let out = brokkr(
         &h,
         &h.admin,
