@@ -297,8 +297,7 @@ async fn mistakes_get_one_line_errors_and_non_zero_codes() {
     );
 
     // A stack that does not exist, with a suggestion when one is close.
-    let stack = h.create_stack("web-app").await.expect("stack");
-    let _ = stack;
+    h.create_stack("web-app").await.expect("stack");
     let out = brokkr(&h, &h.admin, &["rollout", "status", "web"]).await;
     let (_, stderr) = expect_code(&out, 1, "unknown stack");
     one_line(&stderr);
@@ -334,4 +333,61 @@ async fn mistakes_get_one_line_errors_and_non_zero_codes() {
     // A usage error.
     let out = brokkr(&h, &h.admin, &["get", "nothing"]).await;
     expect_code(&out, 64, "usage error");
+}
+
+#[tokio::test]
+async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    h.create_stack("web-app").await.expect("stack");
+    // A template, created and rendered into the stack by name.
+    let dir = h.log_dir().join("template");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cfg.yaml.tera"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cfg.schema.json"),
+        r#"{"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}"#,
+    )
+    .unwrap();
+    let (file, schema) = (dir.join("cfg.yaml.tera"), dir.join("cfg.schema.json"));
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "template",
+            "create",
+            "cfg",
+            "-f",
+            file.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+    )
+    .await;
+    expect_code(&out, 0, "template create");
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "template",
+            "instantiate",
+            "cfg",
+            "--stack",
+            "web-app",
+            "--param",
+            "name=settings",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "template instantiate");
+    assert!(stdout.contains("stack 'web-app' version 1"), "{stdout}");
 }

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use brokkr_client::Client;
 use brokkr_client::models::{
-    CreateWebhookRequest, CreateWorkOrderRequest, NewAgent, NewGenerator,
+    CreateTemplateRequest, CreateWebhookRequest, CreateWorkOrderRequest, NewAgent, NewGenerator,
     TemplateInstantiationRequest, WorkOrderTargeting,
 };
 use clap::Subcommand;
@@ -189,6 +189,26 @@ pub enum WorkOrderCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum TemplateCommand {
+    /// Create a template (Tera source rendering Kubernetes YAML) with the JSON Schema of its parameters
+    #[command(
+        after_help = "Example:\n  brokkr template create web -f web.yaml.tera --schema web.schema.json"
+    )]
+    Create {
+        /// Template name
+        name: String,
+        /// The Tera template
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// JSON Schema of the parameters
+        #[arg(long)]
+        schema: PathBuf,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+        /// Owner (admin only; default: a system template, or the calling generator)
+        #[arg(long)]
+        generator: Option<String>,
+    },
     /// Render a template into a new version of a stack
     #[command(
         after_help = "Example:\n  brokkr template instantiate web --stack web-prod --param replicas=3 --param image=nginx:1.27"
@@ -464,6 +484,38 @@ pub async fn work_order(client: &Client, command: WorkOrderCommand) -> anyhow::R
 
 pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Result<ExitCode> {
     match command {
+        TemplateCommand::Create {
+            name,
+            file,
+            schema,
+            description,
+            generator,
+        } => {
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+            };
+            let template_content = read(&file)?;
+            let parameters_schema = read(&schema)?;
+            serde_json::from_str::<serde_json::Value>(&parameters_schema)
+                .with_context(|| format!("{} is not JSON", schema.display()))?;
+            let generator_id = match generator {
+                Some(g) => Some(resolve::generator(client, &g).await?.id),
+                None => None,
+            };
+            let template = client
+                .create_template(&CreateTemplateRequest {
+                    name,
+                    description,
+                    template_content,
+                    parameters_schema,
+                    generator_id,
+                })
+                .await?;
+            println!(
+                "template '{}' version {} created ({})",
+                template.name, template.version, template.id
+            );
+        }
         TemplateCommand::Instantiate {
             template,
             stack,
