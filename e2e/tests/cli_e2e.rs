@@ -391,3 +391,118 @@ async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
     let (stdout, _) = expect_code(&out, 0, "template instantiate");
     assert!(stdout.contains("stack 'web-app' version 1"), "{stdout}");
 }
+
+#[tokio::test]
+async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
+    // Webhook secrets are encrypted at rest: the broker needs a key (any 64 hex digits here).
+    let key = "5a".repeat(32);
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        server_env: vec![("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY".into(), key)],
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+
+    // The new PAK is alone on the last line, and it works.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "create", "nightly", "--description", "builds"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "generator create");
+    let generator_pak = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(generator_pak.starts_with("brokkr_BR"), "{stdout}");
+    let out = brokkr(&h, &generator_pak, &["get", "stacks", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "the new generator PAK works");
+    assert_eq!(stdout.trim(), "[]");
+
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "agent",
+            "register",
+            "edge-01",
+            "--cluster",
+            "edge-1",
+            "--generator",
+            "nightly",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "agent register");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("brokkr_BR"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["agent", "deactivate", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent deactivate");
+    assert!(stdout.contains("INACTIVE"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["agent", "activate", "edge-01/edge-1"]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent activate");
+    assert!(stdout.contains("ACTIVE"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get agents NAME");
+    let agents: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(agents[0]["cluster_name"], "edge-1", "{stdout}");
+    let out = brokkr(&h, &h.admin, &["describe", "agent", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(
+        stdout.contains("nightly"),
+        "registrations are shown: {stdout}"
+    );
+
+    // A webhook whose secret comes from the environment; the table never shows it.
+    let out = tokio::process::Command::new(binary("brokkr").unwrap())
+        .args([
+            "webhook",
+            "create",
+            "alerts",
+            "--destination",
+            "https://hooks.example.com/brokkr",
+            "--event",
+            "deployment.*",
+            "--secret-env",
+            "HOOK_SECRET",
+        ])
+        .env("BROKKR_URL", &h.base)
+        .env("BROKKR_PAK", &h.admin)
+        .env("HOOK_SECRET", "a-secret-of-enough-length")
+        .env("XDG_CONFIG_HOME", h.log_dir().join("cli-config"))
+        .output()
+        .await
+        .unwrap();
+    expect_code(&out, 0, "webhook create");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "-o", "wide"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks -o wide");
+    let header = stdout.lines().next().unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME", "ENABLED", "EVENTS", "SIGNED", "AGENT", "LABELS", "ID"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("alerts") && !stdout.contains("a-secret"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["webhook", "ping", "alerts"]).await;
+    expect_code(&out, 0, "webhook ping");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "deliveries", "--webhook", "alerts", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get deliveries");
+    let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
+}

@@ -530,4 +530,33 @@ mod tests {
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
     }
+
+    /// A subcommand flag named like a global one (`--url`) would silently take its value.
+    #[test]
+    fn no_subcommand_shadows_a_global_flag() {
+        fn walk(command: &clap::Command, globals: &[String], path: &str) {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    for global in globals {
+                        assert!(
+                            long != global || arg.is_global_set(),
+                            "{path} --{long} shadows the global flag"
+                        );
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, globals, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut root = Cli::command();
+        root.build();
+        let globals: Vec<String> = root
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| Some(a.get_long()?.to_owned()))
+            .collect();
+        assert!(globals.iter().any(|l| l == "url"), "{globals:?}");
+        walk(&root, &globals, "brokkr");
+    }
 }

@@ -100,14 +100,14 @@ pub enum TargetCommand {
 pub enum WebhookCommand {
     /// Subscribe a URL to events
     #[command(after_help = "Examples:
-  brokkr webhook create alerts --url https://hooks.example.com/brokkr --event 'deployment.*'
-  SECRET=... brokkr webhook create audit --url https://x.example.com --event '*' --secret-env SECRET")]
+  brokkr webhook create alerts --destination https://hooks.example.com/brokkr --event 'deployment.*'
+  SECRET=... brokkr webhook create audit --destination https://x.example.com --event '*' --secret-env SECRET")]
     Create {
         /// Subscription name
         name: String,
-        /// Destination URL (stored encrypted, never shown again)
+        /// Destination URL (stored encrypted, never shown again; `--url` names the broker)
         #[arg(long)]
-        url: String,
+        destination: String,
         /// Event type or pattern (`*`, `prefix.*`), repeatable
         #[arg(long = "event", required = true)]
         events: Vec<String>,
@@ -330,7 +330,7 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
     match command {
         WebhookCommand::Create {
             name,
-            url,
+            destination,
             events,
             secret_env,
             agent_labels,
@@ -344,7 +344,7 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
             let created = client
                 .create_webhook(&CreateWebhookRequest {
                     name,
-                    url,
+                    url: destination,
                     auth_header: None,
                     secret,
                     event_types: events,
