@@ -483,7 +483,6 @@ async fn report(
     ctx: &AgentContext,
     mut entries: Vec<DeploymentObjectHealthUpdate>,
 ) -> Result<usize, crate::broker::BrokerError> {
-    let path = format!("/api/v1/agents/{}/health-status", ctx.agent_id);
     for attempt in 0..2 {
         if entries.is_empty() {
             return Ok(0);
@@ -493,8 +492,10 @@ async fn report(
         };
         match ctx
             .broker
-            .patch_json::<_, serde_json::Value>(&path, &body)
+            .api()
+            .report_health(ctx.agent_id, &body)
             .await
+            .map_err(crate::broker::BrokerError::from)
         {
             Ok(_) => {
                 count_statuses(ctx, &body.deployment_objects);

@@ -388,11 +388,16 @@ async fn submit(
     request_id: uuid::Uuid,
     body: &SubmitDiagnosticResult,
 ) -> Result<(), BrokerError> {
-    let path = format!("/api/v1/diagnostics/{request_id}/result");
     let mut attempt: u64 = 0;
     loop {
         attempt += 1;
-        match ctx.broker.post_json::<_, Value>(&path, body).await {
+        match ctx
+            .broker
+            .api()
+            .submit_diagnostic_result(request_id, body)
+            .await
+            .map_err(BrokerError::from)
+        {
             Ok(_) => return Ok(()),
             Err(e) if e.is_transient() && attempt < 3 => {
                 if !ctx.sleep(Duration::from_secs(attempt)).await {
@@ -406,8 +411,13 @@ async fn submit(
 
 /// Claims, collects and submits one request.
 async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
-    let claim = format!("/api/v1/diagnostics/{}/claim", request.id);
-    match ctx.broker.post_empty::<Value>(&claim).await {
+    match ctx
+        .broker
+        .api()
+        .claim_diagnostic(request.id)
+        .await
+        .map_err(BrokerError::from)
+    {
         Ok(_) => {}
         Err(e) if e.is_conflict() || e.is_not_found() => {
             tracing::debug!(request = %request.id, "diagnostic request taken or gone; skipped");
@@ -423,13 +433,10 @@ async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
             Some(deployment) => deployment,
             None => {
                 // Its pods carry its stack's label: ask the broker which stack that is.
-                let path = format!(
-                    "/api/v1/deployment-objects/{}",
-                    request.deployment_object_id
-                );
                 let object: DeploymentObject = ctx
                     .broker
-                    .get_json(&path)
+                    .api()
+                    .get_deployment_object(request.deployment_object_id)
                     .await
                     .map_err(|e| format!("reading the deployment object: {e}"))?;
                 located_by_label(ctx, request.deployment_object_id, object.stack_id).await?
@@ -474,8 +481,8 @@ async fn handle(ctx: &AgentContext, request: DiagnosticRequest) {
 
 /// One round: fetch pending requests and handle them.
 pub async fn poll_once(ctx: &AgentContext) -> Result<usize, BrokerError> {
-    let path = format!("/api/v1/agents/{}/diagnostics/pending", ctx.agent_id);
-    let pending: Vec<DiagnosticRequest> = ctx.broker.get_json(&path).await?;
+    let pending: Vec<DiagnosticRequest> =
+        ctx.broker.api().pending_diagnostics(ctx.agent_id).await?;
     let count = pending.len();
     let jobs: Vec<_> = pending.into_iter().map(|r| handle(ctx, r)).collect();
     stream::iter(jobs)

@@ -5,9 +5,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use brokkr_schema::models::Agent;
 use rand::Rng;
 
+use crate::broker::BrokerError;
 use crate::context::AgentContext;
 
 /// Runs until the agent shuts down.
@@ -24,8 +24,8 @@ pub async fn run(ctx: Arc<AgentContext>) {
 
 /// One heartbeat and, when it was accepted, a refresh of the agent's record.
 pub async fn beat(ctx: &AgentContext) {
-    let path = format!("/api/v1/agents/{}/heartbeat", ctx.agent_id);
-    match ctx.broker.post_empty::<serde_json::Value>(&path).await {
+    let api = ctx.broker.api();
+    match api.heartbeat(ctx.agent_id).await.map_err(BrokerError::from) {
         Ok(_) => {
             ctx.metrics.heartbeats.inc();
             ctx.status.heartbeat_ok();
@@ -37,8 +37,7 @@ pub async fn beat(ctx: &AgentContext) {
             return;
         }
     }
-    let path = format!("/api/v1/agents/{}", ctx.agent_id);
-    match ctx.broker.get_json::<Agent>(&path).await {
+    match api.get_agent(ctx.agent_id).await.map_err(BrokerError::from) {
         Ok(agent) => {
             let before = ctx.agent().status;
             if !before.eq_ignore_ascii_case(&agent.status) {

@@ -22,10 +22,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use brokkr_schema::models::{AgentEvent, DeploymentObject};
+use brokkr_client::TargetState;
+use brokkr_schema::models::{DeploymentObject, NewAgentEvent};
 use rand::Rng;
-use reqwest::{Method, StatusCode};
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::apply::{self, ApplyFailure, ClusterView, ObjectKey, OwnedObject, Target};
@@ -41,19 +40,6 @@ enum Poll {
     /// The new state, its ETag and the stacks withdrawn from the agent.
     Changed(Vec<DeploymentObject>, Option<String>, Vec<Uuid>),
     Unchanged,
-}
-
-/// The header of the target state listing the stacks the agent stopped serving when it
-/// deregistered from their generator.
-const WITHDRAWN_HEADER: &str = "x-brokkr-withdrawn-stacks";
-
-/// Parses the withdrawn-stacks header (comma-separated ids; anything else is ignored).
-fn parse_withdrawn(header: Option<&str>) -> Vec<Uuid> {
-    header
-        .unwrap_or_default()
-        .split(',')
-        .filter_map(|s| s.trim().parse().ok())
-        .collect()
 }
 
 /// Outcome of one deployment object, as reported.
@@ -223,48 +209,28 @@ impl Reconciler {
     /// One target-state request.
     async fn poll(&self, wait: u64) -> Result<Poll, BrokerError> {
         let ctx = &self.ctx;
-        let path = format!("/api/v1/agents/{}/target-state", ctx.agent_id);
-        let wait_text = wait.to_string();
-        let mut query = vec![("mode", "full")];
-        if wait > 0 {
-            query.push(("wait", wait_text.as_str()));
-        }
-        let mut headers = Vec::new();
-        if let Some(etag) = &self.etag {
-            headers.push(("If-None-Match", etag.as_str()));
-        }
         let started = Instant::now();
+        // Full mode: objects already reported on are included (the agent corrects drift).
         let result = ctx
             .broker
-            .send(
-                Method::GET,
-                &path,
-                &query,
-                &headers,
-                None,
-                Duration::from_secs(wait),
-            )
+            .api()
+            .target_state(ctx.agent_id, true, self.etag.as_deref(), Some(wait))
             .await;
         ctx.metrics
             .poll_duration
             .observe(started.elapsed().as_secs_f64());
         let outcome = match result {
-            Ok(response) if response.status == StatusCode::NOT_MODIFIED => Ok(Poll::Unchanged),
-            Ok(response) if response.status == StatusCode::OK => {
-                let etag = response.header("etag").map(str::to_owned);
-                let withdrawn = parse_withdrawn(response.header(WITHDRAWN_HEADER));
-                response
-                    .json::<Vec<DeploymentObject>>()
-                    .map(|objects| Poll::Changed(objects, etag, withdrawn))
-            }
-            Ok(response) => Err(BrokerError::Status {
-                status: response.status.as_u16(),
-                body: String::from_utf8_lossy(&response.body)
-                    .chars()
-                    .take(1000)
-                    .collect(),
-            }),
-            Err(e) => Err(e),
+            Ok(TargetState::NotModified { .. }) => Ok(Poll::Unchanged),
+            Ok(TargetState::Changed {
+                objects,
+                etag,
+                withdrawn_stacks,
+            }) => Ok(Poll::Changed(
+                objects,
+                (!etag.is_empty()).then_some(etag),
+                withdrawn_stacks,
+            )),
+            Err(e) => Err(BrokerError::from(e)),
         };
         match &outcome {
             Ok(_) => {
@@ -288,8 +254,13 @@ impl Reconciler {
     /// Remembers the outcomes reported before a restart (the newest event per deployment
     /// object), so a restart does not repeat them. Best effort.
     async fn load_reported(&mut self) {
-        let path = format!("/api/v1/agents/{}/events", self.ctx.agent_id);
-        match self.ctx.broker.get_json::<Vec<AgentEvent>>(&path).await {
+        match self
+            .ctx
+            .broker
+            .api()
+            .list_agent_events_of(self.ctx.agent_id)
+            .await
+        {
             Ok(events) => {
                 let current: HashSet<Uuid> = self.target.iter().map(|d| d.id).collect();
                 // Newest first: the first event seen per deployment object is its latest.
@@ -527,21 +498,22 @@ impl Reconciler {
             return;
         }
         let ctx = &self.ctx;
-        let path = format!("/api/v1/agents/{}/events", ctx.agent_id);
-        let body = json!({
-            "agent_id": ctx.agent_id,
-            "deployment_object_id": id,
-            "event_type": "DEPLOY",
-            "status": outcome.as_str(),
-            "message": message,
-        });
+        let body = NewAgentEvent {
+            agent_id: Some(ctx.agent_id),
+            deployment_object_id: id,
+            event_type: "DEPLOY".into(),
+            status: outcome.as_str().into(),
+            message: message.clone(),
+        };
         let mut delay = Duration::from_secs(ctx.settings.event_message_retry_delay.max(1));
         let mut attempt = 0;
         loop {
             match ctx
                 .broker
-                .post_json::<_, serde_json::Value>(&path, &body)
+                .api()
+                .report_agent_event(ctx.agent_id, &body)
                 .await
+                .map_err(BrokerError::from)
             {
                 Ok(_) => {
                     self.reported.insert(id, outcome);

@@ -18,7 +18,6 @@ use std::time::Duration;
 use anyhow::{Context, anyhow, bail};
 use brokkr_schema::config::AgentSettings;
 use brokkr_schema::live::LiveSettings;
-use brokkr_schema::models::{Agent, AuthResponse};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -130,9 +129,8 @@ pub async fn run(
     .map_err(|e| anyhow!("agent.pak: {e}"))?;
 
     wait_for_broker(&broker, settings.max_retries, &cancel).await?;
-    let empty = serde_json::json!({});
-    let auth = with_startup_retries(&cancel, "PAK verification", || {
-        broker.post_json::<_, AuthResponse>("/api/v1/auth/pak", &empty)
+    let auth = with_startup_retries(&cancel, "PAK verification", || async {
+        Ok(broker.api().whoami().await?)
     })
     .await
     .map_err(|e| match e.status() {
@@ -142,12 +140,11 @@ pub async fn run(
     let Some(pak_agent) = auth.agent else {
         bail!("agent.pak is not an agent's PAK (it belongs to an admin or a generator)");
     };
-    let query = [
-        ("name", id.agent_name.as_str()),
-        ("cluster_name", id.cluster_name.as_str()),
-    ];
-    let agent = with_startup_retries(&cancel, "agent lookup", || {
-        broker.get_json_query::<Agent>("/api/v1/agents/search", &query)
+    let agent = with_startup_retries(&cancel, "agent lookup", || async {
+        Ok(broker
+            .api()
+            .find_agent(&id.agent_name, &id.cluster_name)
+            .await?)
     })
     .await
     .map_err(|e| match e.status() {
@@ -334,11 +331,10 @@ async fn register_with_generators(
     generator_ids: &[Uuid],
     cancel: &CancellationToken,
 ) {
-    let empty = serde_json::json!({});
     for generator in generator_ids {
-        let path = format!("/api/v1/generators/{generator}/register");
-        let result = with_startup_retries(cancel, "generator registration", || {
-            broker.post_json::<_, serde_json::Value>(&path, &empty)
+        // No agent id: an agent registers itself.
+        let result = with_startup_retries(cancel, "generator registration", || async {
+            Ok(broker.api().register_agent(*generator, None).await?)
         })
         .await;
         match result {

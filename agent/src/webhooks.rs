@@ -215,15 +215,16 @@ pub async fn send(
 
 /// Reports an outcome, retrying transient broker errors a few times.
 async fn report(ctx: &AgentContext, id: uuid::Uuid, outcome: Outcome) -> Result<(), BrokerError> {
-    let path = format!("/api/v1/webhook-deliveries/{id}/result");
     let body = outcome.into_request();
     let mut attempt: u64 = 0;
     loop {
         attempt += 1;
         match ctx
             .broker
-            .post_json::<_, serde_json::Value>(&path, &body)
+            .api()
+            .report_webhook_delivery_result(id, &body)
             .await
+            .map_err(BrokerError::from)
         {
             Ok(_) => return Ok(()),
             Err(e) if e.is_transient() && attempt < 3 => {
@@ -282,11 +283,10 @@ async fn deliver(
 
 /// One round: claim deliveries, send them, report. Returns how many were claimed.
 pub async fn poll_once(ctx: &AgentContext, http: &reqwest::Client) -> Result<usize, BrokerError> {
-    let path = format!("/api/v1/agents/{}/webhooks/pending", ctx.agent_id);
-    let limit = CLAIM_LIMIT.to_string();
     let pending: Vec<PendingWebhookDelivery> = ctx
         .broker
-        .get_json_query(&path, &[("limit", limit.as_str())])
+        .api()
+        .pending_agent_webhooks(ctx.agent_id, i64::try_from(CLAIM_LIMIT).ok())
         .await?;
     let claimed = Instant::now();
     let count = pending.len();

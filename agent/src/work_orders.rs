@@ -28,7 +28,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use brokkr_schema::models::{ClaimWorkOrderRequest, CompleteWorkOrderRequest, WorkOrder};
+use brokkr_schema::models::{CompleteWorkOrderRequest, WorkOrder};
 use kube::api::{
     Api, ApiResource, DynamicObject, GroupVersionKind, Patch, PatchParams, PostParams,
 };
@@ -192,8 +192,11 @@ async fn poll_once(
     if slots.available_permits() == 0 {
         return Ok(0);
     }
-    let path = format!("/api/v1/agents/{}/work-orders/pending", ctx.agent_id);
-    let pending: Vec<WorkOrder> = ctx.broker.get_json(&path).await?;
+    let pending: Vec<WorkOrder> = ctx
+        .broker
+        .api()
+        .pending_work_orders(ctx.agent_id, None)
+        .await?;
     let mut started = 0;
     for order in pending {
         if running
@@ -206,13 +209,12 @@ async fn poll_once(
         let Ok(permit) = slots.clone().try_acquire_owned() else {
             break;
         };
-        let claim = ClaimWorkOrderRequest {
-            agent_id: ctx.agent_id,
-        };
         let claimed: WorkOrder = match ctx
             .broker
-            .post_json(&format!("/api/v1/work-orders/{}/claim", order.id), &claim)
+            .api()
+            .claim_work_order(order.id, ctx.agent_id)
             .await
+            .map_err(crate::broker::BrokerError::from)
         {
             Ok(order) => order,
             Err(e) if e.is_not_found() || e.is_conflict() => {
@@ -289,9 +291,14 @@ fn cut(message: &str) -> String {
 
 /// Reports the outcome, retrying transient broker errors (once more only, when shutting down).
 async fn complete(ctx: &AgentContext, id: Uuid, body: &CompleteWorkOrderRequest) {
-    let path = format!("/api/v1/work-orders/{id}/complete");
     for attempt in 1..=5u64 {
-        match ctx.broker.post_json::<_, Value>(&path, body).await {
+        match ctx
+            .broker
+            .api()
+            .complete_work_order(id, body)
+            .await
+            .map_err(crate::broker::BrokerError::from)
+        {
             Ok(_) => return,
             Err(e) if e.is_transient() && attempt < 5 && !ctx.is_cancelled() => {
                 tracing::info!(work_order = %id, error = %e, "completing work order failed; retrying");

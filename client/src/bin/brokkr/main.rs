@@ -1,0 +1,562 @@
+//! `brokkr`: the command-line client of Brokkr, for CI pipelines and operators.
+//!
+//! `apply` makes a folder of manifests a stack's desired state (idempotently, by checksum),
+//! `rollout status` waits until every agent running the stack has applied it, `get` and
+//! `describe` show the fleet, and the operation commands register agents, rotate PAKs, target
+//! stacks, manage webhooks, work orders and templates. Modules: [`config`] (flags, environment,
+//! contexts), [`manifests`] (reading and checking files), [`apply`] (apply and diff),
+//! [`rollout`], [`get`] (lists and describe), [`ops`] (operations), [`resolve`] (names or ids),
+//! [`output`] (tables, JSON, YAML). Everything goes through `brokkr-client`.
+//!
+//! Exit codes: 0 success; 1 failure (an error, or a rollout an agent failed); 2 a wait timed out
+//! (or, without `--wait`, agents are still pending); 3 the broker could not be reached; 64 the
+//! command line is wrong.
+
+mod apply;
+mod config;
+mod get;
+mod manifests;
+mod ops;
+mod output;
+mod resolve;
+mod rollout;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail};
+use brokkr_client::{Client, RetryPolicy};
+use clap::{Args, CommandFactory, Parser, Subcommand};
+
+/// Exit code: the command failed.
+const EXIT_FAILURE: u8 = 1;
+/// Exit code: a wait timed out, or agents are still pending.
+const EXIT_TIMEOUT: u8 = 2;
+/// Exit code: the broker could not be reached.
+const EXIT_UNREACHABLE: u8 = 3;
+/// Exit code: the command line is wrong.
+const EXIT_USAGE: u8 = 64;
+
+const AFTER_HELP: &str = "\
+Configuration: --url/--pak, else BROKKR_URL/BROKKR_PAK, else the current context of
+$XDG_CONFIG_HOME/brokkr/config.toml (~/.config/brokkr/config.toml).
+
+Exit codes: 0 success, 1 failure (error or failed rollout), 2 timed out or still pending,
+3 broker unreachable, 64 usage error.
+
+Examples:
+  brokkr config set-context prod --url https://brokkr.example.com --pak-stdin < pak.txt
+  brokkr apply -f k8s/ --stack web --label env:prod --wait --timeout 5m
+  brokkr rollout status web --wait
+  brokkr get agents -o wide
+  brokkr describe stack web";
+
+/// The Brokkr command-line client.
+#[derive(Debug, Parser)]
+#[command(
+    name = "brokkr",
+    version,
+    about = "The Brokkr command-line client: apply manifests to stacks, follow rollouts, operate the fleet",
+    after_help = AFTER_HELP
+)]
+struct Cli {
+    #[command(flatten)]
+    global: Global,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Args)]
+struct Global {
+    /// Broker URL, e.g. https://brokkr.example.com
+    #[arg(long, env = "BROKKR_URL", global = true)]
+    url: Option<String>,
+    /// PAK to authenticate with (admin, generator or agent); prefer BROKKR_PAK or a context
+    #[arg(long, env = "BROKKR_PAK", global = true, hide_env_values = true)]
+    pak: Option<String>,
+    /// Context of the config file to use instead of the current one
+    #[arg(long, global = true)]
+    context: Option<String>,
+    /// Time allowed for each request to the broker
+    #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
+    request_timeout: Duration,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Make files of manifests a stack's desired state (a new version only when they changed)
+    #[command(after_help = "Examples:
+  brokkr apply -f k8s/ --stack web
+  brokkr apply -f k8s/ -R --stack web --label env:prod --annotation team=payments --wait --timeout 5m
+  helm template web ./chart | brokkr apply -f - --stack web
+  brokkr apply -f k8s/ --stack web --dry-run")]
+    Apply(ApplyArgs),
+    /// Show the differences between a stack's desired state and files, object by object
+    #[command(after_help = "Examples:
+  brokkr diff -f k8s/ --stack web
+  brokkr diff -f k8s/ --stack web --exit-code   # 1 when they differ")]
+    Diff(DiffArgs),
+    /// Follow the rollout of a stack's newest version to its agents
+    #[command(subcommand)]
+    Rollout(RolloutCommand),
+    /// List objects
+    #[command(after_help = "Examples:
+  brokkr get stacks -l env:prod
+  brokkr get agents -o wide
+  brokkr get deployments --stack web -o yaml
+  brokkr get deliveries --webhook alerts --status dead
+  brokkr get audit --limit 20 -o json")]
+    Get(get::GetArgs),
+    /// Show one object with its related objects, recent events and health
+    #[command(after_help = "Examples:
+  brokkr describe stack web
+  brokkr describe agent prod-eu-1
+  brokkr describe work-order 3f0c…")]
+    Describe(get::DescribeArgs),
+    /// Register, activate, deactivate agents; rotate their PAKs
+    #[command(subcommand)]
+    Agent(ops::AgentCommand),
+    /// Create generators; rotate their PAKs
+    #[command(subcommand)]
+    Generator(ops::GeneratorCommand),
+    /// Make an agent run a stack, or stop running it
+    #[command(subcommand)]
+    Target(ops::TargetCommand),
+    /// Webhook subscriptions and their deliveries
+    #[command(subcommand)]
+    Webhook(ops::WebhookCommand),
+    /// One-off tasks run by agents
+    #[command(subcommand, name = "work-order")]
+    WorkOrder(ops::WorkOrderCommand),
+    /// Stack templates
+    #[command(subcommand)]
+    Template(ops::TemplateCommand),
+    /// Manage contexts (broker URL and PAK) in the config file
+    #[command(subcommand)]
+    Config(ConfigCommand),
+    /// Print a shell completion script
+    #[command(after_help = "Examples:
+  brokkr completion bash > /etc/bash_completion.d/brokkr
+  brokkr completion zsh > \"${fpath[1]}/_brokkr\"
+  brokkr completion fish > ~/.config/fish/completions/brokkr.fish")]
+    Completion {
+        /// The shell
+        shell: clap_complete::Shell,
+    },
+}
+
+#[derive(Debug, Args)]
+struct ApplyArgs {
+    /// A directory, a file, or - for stdin (repeatable)
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// Read directories recursively
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// The stack (name or id); created when missing
+    #[arg(long)]
+    stack: String,
+    /// Owner of a stack created by the admin (generator name or id)
+    #[arg(long)]
+    generator: Option<String>,
+    /// Description of a stack created now
+    #[arg(long)]
+    description: Option<String>,
+    /// A label the stack must carry (repeatable; labels are plain strings such as env:prod)
+    #[arg(long = "label")]
+    labels: Vec<String>,
+    /// An annotation KEY=VALUE the stack must carry (repeatable)
+    #[arg(long = "annotation", value_parser = apply::key_value)]
+    annotations: Vec<(String, String)>,
+    /// Show what would change; send nothing
+    #[arg(long)]
+    dry_run: bool,
+    /// Then wait until every agent running the stack has applied it (as `rollout status --wait`)
+    #[arg(long)]
+    wait: bool,
+    /// How long --wait waits
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    timeout: Duration,
+}
+
+#[derive(Debug, Args)]
+struct DiffArgs {
+    /// A directory, a file, or - for stdin (repeatable)
+    #[arg(short = 'f', long = "filename", required = true)]
+    files: Vec<PathBuf>,
+    /// Read directories recursively
+    #[arg(short = 'R', long)]
+    recursive: bool,
+    /// The stack (name or id)
+    #[arg(long)]
+    stack: String,
+    /// Exit with 1 when there are differences
+    #[arg(long)]
+    exit_code: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum RolloutCommand {
+    /// Each agent's state for the stack's newest version: pending, applied, or failed
+    #[command(
+        after_help = "Exit codes: 0 every agent applied it, 1 an agent failed, 2 timed out
+(or, without --wait, still pending).
+
+Examples:
+  brokkr rollout status web
+  brokkr rollout status web --wait --timeout 10m"
+    )]
+    Status {
+        /// The stack (name or id)
+        stack: String,
+        /// Wait until every agent has answered
+        #[arg(long)]
+        wait: bool,
+        /// How long --wait waits
+        #[arg(long, default_value = "5m", value_parser = parse_duration)]
+        timeout: Duration,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Add or change a context
+    #[command(after_help = "Examples:
+  brokkr config set-context prod --url https://brokkr.example.com --pak-stdin < admin.pak
+  BROKKR_PAK=... brokkr config set-context ci --url http://localhost:3000 --pak-from-env")]
+    SetContext {
+        /// Context name (the broker URL is given with --url or BROKKR_URL)
+        name: String,
+        /// Read the PAK from stdin (first line)
+        #[arg(long)]
+        pak_stdin: bool,
+        /// Take the PAK from BROKKR_PAK (or --pak)
+        #[arg(long)]
+        pak_from_env: bool,
+    },
+    /// Make a context the current one
+    UseContext {
+        /// Context name
+        name: String,
+    },
+    /// List contexts (PAKs are never shown)
+    GetContexts,
+    /// Remove a context
+    DeleteContext {
+        /// Context name
+        name: String,
+    },
+}
+
+/// Parses `90`, `30s`, `5m`, `2h`.
+fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let number: u64 = number
+        .parse()
+        .map_err(|_| format!("expected a duration such as 30s, 5m or 1h, got '{text}'"))?;
+    let seconds = match unit {
+        "" | "s" => number,
+        "m" => number * 60,
+        "h" => number * 3600,
+        _ => return Err(format!("unknown unit '{unit}' in '{text}' (use s, m or h)")),
+    };
+    Ok(Duration::from_secs(seconds))
+}
+
+/// Builds the client from flags, environment and the config file.
+fn client(global: &Global) -> anyhow::Result<Client> {
+    let file = config::ConfigFile::load()?;
+    let context = file.context(global.context.as_deref())?;
+    let url = global
+        .url
+        .clone()
+        .or_else(|| context.as_ref().and_then(|(_, c)| c.url.clone()))
+        .ok_or_else(|| {
+            anyhow!("no broker URL: pass --url, set BROKKR_URL, or add a context (brokkr config set-context)")
+        })?;
+    let pak = global
+        .pak
+        .clone()
+        .or_else(|| context.as_ref().and_then(|(_, c)| c.pak.clone()))
+        .ok_or_else(|| {
+            anyhow!("no PAK: set BROKKR_PAK, pass --pak, or add one to a context (brokkr config set-context --pak-stdin)")
+        })?;
+    Ok(Client::builder(&url)
+        .pak(pak)
+        .timeout(global.request_timeout)
+        .retry(RetryPolicy::default())
+        .user_agent(concat!("brokkr-cli/", env!("CARGO_PKG_VERSION")))
+        .build()?)
+}
+
+fn rollout_exit(outcome: rollout::Outcome, stack: &str, wait: bool, timeout: Duration) -> ExitCode {
+    match outcome {
+        rollout::Outcome::Applied => ExitCode::SUCCESS,
+        rollout::Outcome::Failed => {
+            eprintln!("error: the rollout of stack '{stack}' failed on at least one agent");
+            ExitCode::from(EXIT_FAILURE)
+        }
+        rollout::Outcome::Pending if wait => {
+            eprintln!(
+                "error: timed out after {} waiting for the rollout of stack '{stack}'",
+                human(timeout)
+            );
+            ExitCode::from(EXIT_TIMEOUT)
+        }
+        rollout::Outcome::Pending => ExitCode::from(EXIT_TIMEOUT),
+    }
+}
+
+fn human(d: Duration) -> String {
+    let s = d.as_secs();
+    if s >= 60 && s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let global = &cli.global;
+    match cli.command {
+        Command::Apply(args) => {
+            let manifests = apply::read(&args.files, args.recursive)?;
+            let client = client(global)?;
+            let request = apply::ApplyRequest {
+                stack: &args.stack,
+                generator: args.generator.as_deref(),
+                description: args.description.as_deref(),
+                labels: &args.labels,
+                annotations: &args.annotations,
+                dry_run: args.dry_run,
+            };
+            let stack = apply::apply(&client, &request, &manifests).await?;
+            if args.wait && !args.dry_run {
+                let outcome = rollout::status(&client, &stack, true, args.timeout).await?;
+                return Ok(rollout_exit(outcome, &stack.name, true, args.timeout));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Diff(args) => {
+            let manifests = apply::read(&args.files, args.recursive)?;
+            let client = client(global)?;
+            let differs = apply::diff(&client, &args.stack, &manifests).await?;
+            Ok(if differs && args.exit_code {
+                ExitCode::from(EXIT_FAILURE)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Command::Rollout(RolloutCommand::Status {
+            stack,
+            wait,
+            timeout,
+        }) => {
+            let client = client(global)?;
+            let stack = resolve::stack(&client, &stack).await?;
+            let outcome = rollout::status(&client, &stack, wait, timeout).await?;
+            Ok(rollout_exit(outcome, &stack.name, wait, timeout))
+        }
+        Command::Get(args) => {
+            get::get(&client(global)?, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Describe(args) => {
+            get::describe(&client(global)?, &args).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Agent(command) => ops::agent(&client(global)?, command).await,
+        Command::Generator(command) => ops::generator(&client(global)?, command).await,
+        Command::Target(command) => ops::target(&client(global)?, command).await,
+        Command::Webhook(command) => ops::webhook(&client(global)?, command).await,
+        Command::WorkOrder(command) => ops::work_order(&client(global)?, command).await,
+        Command::Template(command) => ops::template(&client(global)?, command).await,
+        Command::Config(command) => {
+            config_command(global, command)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Completion { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "brokkr", &mut std::io::stdout());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn config_command(global: &Global, command: ConfigCommand) -> anyhow::Result<()> {
+    let mut file = config::ConfigFile::load()?;
+    match command {
+        ConfigCommand::SetContext {
+            name,
+            pak_stdin,
+            pak_from_env,
+        } => {
+            let context = file.contexts.entry(name.clone()).or_default();
+            if let Some(url) = &global.url {
+                context.url = Some(url.clone());
+            }
+            if pak_stdin {
+                let mut line = String::new();
+                std::io::stdin().read_line(&mut line)?;
+                let pak = line.trim();
+                if pak.is_empty() {
+                    bail!("no PAK on stdin");
+                }
+                context.pak = Some(pak.to_owned());
+            } else if pak_from_env {
+                context.pak = Some(
+                    global
+                        .pak
+                        .clone()
+                        .ok_or_else(|| anyhow!("--pak-from-env: BROKKR_PAK is not set"))?,
+                );
+            }
+            if file.current_context.is_none() {
+                file.current_context = Some(name.clone());
+            }
+            let path = file.save()?;
+            println!("context '{name}' saved in {}", path.display());
+        }
+        ConfigCommand::UseContext { name } => {
+            if !file.contexts.contains_key(&name) {
+                let names: Vec<String> = file.contexts.keys().cloned().collect();
+                match resolve::suggestion(&name, &names) {
+                    Some(close) => bail!("context '{name}' not found; did you mean '{close}'?"),
+                    None => bail!("context '{name}' not found"),
+                }
+            }
+            file.current_context = Some(name.clone());
+            file.save()?;
+            println!("current context: {name}");
+        }
+        ConfigCommand::GetContexts => {
+            let mut table = output::Table::new(vec!["CURRENT", "NAME", "URL", "PAK"]);
+            for (name, context) in &file.contexts {
+                let current = file.current_context.as_deref() == Some(name.as_str());
+                table.row(vec![
+                    if current { "*".into() } else { String::new() },
+                    name.clone(),
+                    context.url.clone().unwrap_or_else(|| "-".into()),
+                    if context.pak.is_some() { "set" } else { "-" }.into(),
+                ]);
+            }
+            print!("{}", table.render());
+        }
+        ConfigCommand::DeleteContext { name } => {
+            if file.contexts.remove(&name).is_none() {
+                bail!("context '{name}' not found");
+            }
+            if file.current_context.as_deref() == Some(name.as_str()) {
+                file.current_context = None;
+            }
+            file.save()?;
+            println!("context '{name}' deleted");
+        }
+    }
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::from(EXIT_FAILURE);
+        }
+    };
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(e) => {
+            let unreachable = e.chain().any(|cause| {
+                matches!(
+                    cause.downcast_ref::<brokkr_client::Error>(),
+                    Some(brokkr_client::Error::Connect(_) | brokkr_client::Error::Timeout(_))
+                )
+            });
+            eprintln!("error: {}", one_line_error(&e));
+            ExitCode::from(if unreachable {
+                EXIT_UNREACHABLE
+            } else {
+                EXIT_FAILURE
+            })
+        }
+    }
+}
+
+/// The error and its causes on one line.
+fn one_line_error(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let part = cause.to_string();
+        if text.contains(&part) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&part);
+    }
+    output::one_line(&text, 1000)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_take_units() {
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
+        assert!(parse_duration("5x").is_err());
+    }
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    /// A subcommand flag named like a global one (`--url`) would silently take its value.
+    #[test]
+    fn no_subcommand_shadows_a_global_flag() {
+        fn walk(command: &clap::Command, globals: &[String], path: &str) {
+            for arg in command.get_arguments() {
+                if let Some(long) = arg.get_long() {
+                    for global in globals {
+                        assert!(
+                            long != global || arg.is_global_set(),
+                            "{path} --{long} shadows the global flag"
+                        );
+                    }
+                }
+            }
+            for sub in command.get_subcommands() {
+                walk(sub, globals, &format!("{path} {}", sub.get_name()));
+            }
+        }
+        let mut root = Cli::command();
+        root.build();
+        let globals: Vec<String> = root
+            .get_arguments()
+            .filter(|a| a.is_global_set())
+            .filter_map(|a| Some(a.get_long()?.to_owned()))
+            .collect();
+        assert!(globals.iter().any(|l| l == "url"), "{globals:?}");
+        walk(&root, &globals, "brokkr");
+    }
+}

@@ -1,0 +1,576 @@
+//! Operations: agents, generators, targets, webhooks, work orders and templates.
+//!
+//! A PAK is printed only where the broker issues a new one (register, create, rotate-pak): that
+//! is the one moment it can be shown. It is then alone on the last line of stdout, so that
+//! `| tail -n 1` captures it (as with `brokkr-broker create`).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use brokkr_client::Client;
+use brokkr_client::models::{
+    CreateTemplateRequest, CreateWebhookRequest, CreateWorkOrderRequest, NewAgent, NewGenerator,
+    TemplateInstantiationRequest, WorkOrderTargeting,
+};
+use clap::Subcommand;
+
+use crate::apply::key_value;
+use crate::output::{one_line, opt, when};
+use crate::resolve;
+
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Register an agent; prints its id and PAK (shown only this once)
+    #[command(
+        after_help = "Example:\n  brokkr agent register prod-eu-1 --cluster prod-eu-1 --generator ci"
+    )]
+    Register {
+        /// Agent name
+        name: String,
+        /// Cluster name
+        #[arg(long)]
+        cluster: String,
+        /// Generators whose stacks it may run (name or id, repeatable)
+        #[arg(long = "generator")]
+        generators: Vec<String>,
+    },
+    /// Let an agent receive its target state
+    #[command(after_help = "Example:\n  brokkr agent activate prod-eu-1")]
+    Activate {
+        /// Agent name, name/cluster, or id
+        agent: String,
+    },
+    /// Stop an agent from receiving its target state
+    #[command(after_help = "Example:\n  brokkr agent deactivate prod-eu-1")]
+    Deactivate {
+        /// Agent name, name/cluster, or id
+        agent: String,
+    },
+    /// Issue a new PAK (the old one stops working at once)
+    #[command(after_help = "Example:\n  brokkr agent rotate-pak prod-eu-1")]
+    RotatePak {
+        /// Agent name, name/cluster, or id
+        agent: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GeneratorCommand {
+    /// Create a generator; prints its id and PAK (shown only this once)
+    #[command(
+        after_help = "Example:\n  brokkr generator create ci --description \"GitHub Actions\""
+    )]
+    Create {
+        /// Generator name
+        name: String,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+    },
+    /// Issue a new PAK (the old one stops working at once)
+    #[command(after_help = "Example:\n  brokkr generator rotate-pak ci")]
+    RotatePak {
+        /// Generator name or id
+        generator: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TargetCommand {
+    /// Make an agent run a stack
+    #[command(after_help = "Example:\n  brokkr target add prod-eu-1 web")]
+    Add {
+        /// Agent name, name/cluster, or id
+        agent: String,
+        /// Stack name or id
+        stack: String,
+    },
+    /// Stop an agent running a stack (by target; labels may still associate them)
+    #[command(after_help = "Example:\n  brokkr target remove prod-eu-1 web")]
+    Remove {
+        /// Agent name, name/cluster, or id
+        agent: String,
+        /// Stack name or id
+        stack: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WebhookCommand {
+    /// Subscribe a URL to events
+    #[command(after_help = "Examples:
+  brokkr webhook create alerts --destination https://hooks.example.com/brokkr --event 'deployment.*'
+  SECRET=... brokkr webhook create audit --destination https://x.example.com --event '*' --secret-env SECRET")]
+    Create {
+        /// Subscription name
+        name: String,
+        /// Destination URL (stored encrypted, never shown again; `--url` names the broker)
+        #[arg(long)]
+        destination: String,
+        /// Event type or pattern (`*`, `prefix.*`), repeatable
+        #[arg(long = "event", required = true)]
+        events: Vec<String>,
+        /// Name of an environment variable holding the signing secret
+        #[arg(long)]
+        secret_env: Option<String>,
+        /// Labels of the agents that deliver it from inside their cluster (repeatable)
+        #[arg(long = "agent-label")]
+        agent_labels: Vec<String>,
+    },
+    /// Send one delivery now and show the receiver's answer
+    #[command(after_help = "Example:\n  brokkr webhook test alerts")]
+    Test {
+        /// Webhook name or id
+        webhook: String,
+    },
+    /// Queue a `ping` event
+    #[command(after_help = "Example:\n  brokkr webhook ping alerts")]
+    Ping {
+        /// Webhook name or id
+        webhook: String,
+    },
+    /// List deliveries (same as `brokkr get deliveries --webhook NAME`)
+    #[command(after_help = "Example:\n  brokkr webhook deliveries alerts --status dead")]
+    Deliveries {
+        /// Webhook name or id
+        webhook: String,
+        /// Only this status (pending, acquired, success, failed, dead)
+        #[arg(long)]
+        status: Option<String>,
+    },
+    /// Queue a delivery again
+    #[command(after_help = "Example:\n  brokkr webhook redeliver 6f1e…")]
+    Redeliver {
+        /// Delivery id
+        delivery: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum WorkOrderCommand {
+    /// Queue a work order for agents
+    #[command(
+        after_help = "Example:\n  brokkr work-order create --type build -f build.yaml --label env:prod"
+    )]
+    Create {
+        /// Work type (`build`, `custom`…)
+        #[arg(long = "type")]
+        work_type: String,
+        /// The task's YAML
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// Agents that may claim it (name or id, repeatable)
+        #[arg(long = "agent")]
+        agents: Vec<String>,
+        /// Agents with any of these labels may claim it (repeatable)
+        #[arg(long = "label")]
+        labels: Vec<String>,
+        /// Agents with any of these annotations KEY=VALUE may claim it (repeatable)
+        #[arg(long = "annotation", value_parser = key_value)]
+        annotations: Vec<(String, String)>,
+        /// Retries after the first attempt
+        #[arg(long)]
+        max_retries: Option<i32>,
+    },
+    /// Show a work order's outcome and message
+    #[command(after_help = "Example:\n  brokkr work-order logs 3f0c…")]
+    Logs {
+        /// Work order id
+        id: String,
+    },
+    /// Cancel a work order not yet finished
+    #[command(after_help = "Example:\n  brokkr work-order cancel 3f0c…")]
+    Cancel {
+        /// Work order id
+        id: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TemplateCommand {
+    /// Create a template (Tera source rendering Kubernetes YAML) with the JSON Schema of its parameters
+    #[command(
+        after_help = "Example:\n  brokkr template create web -f web.yaml.tera --schema web.schema.json"
+    )]
+    Create {
+        /// Template name
+        name: String,
+        /// The Tera template
+        #[arg(short = 'f', long = "filename")]
+        file: PathBuf,
+        /// JSON Schema of the parameters
+        #[arg(long)]
+        schema: PathBuf,
+        /// Description
+        #[arg(long)]
+        description: Option<String>,
+        /// Owner (admin only; default: a system template, or the calling generator)
+        #[arg(long)]
+        generator: Option<String>,
+    },
+    /// Render a template into a new version of a stack
+    #[command(
+        after_help = "Example:\n  brokkr template instantiate web --stack web-prod --param replicas=3 --param image=nginx:1.27"
+    )]
+    Instantiate {
+        /// Template name or id
+        template: String,
+        /// Stack name or id
+        #[arg(long)]
+        stack: String,
+        /// A parameter KEY=VALUE (VALUE is parsed as JSON when it can be), repeatable
+        #[arg(long = "param", value_parser = key_value)]
+        params: Vec<(String, String)>,
+        /// A JSON file of parameters (merged under --param)
+        #[arg(long)]
+        params_file: Option<PathBuf>,
+    },
+    /// Re-render every stack made from a template with its newest version
+    #[command(after_help = "Example:\n  brokkr template rollout web")]
+    Rollout {
+        /// Template name or id
+        template: String,
+    },
+}
+
+pub async fn agent(client: &Client, command: AgentCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AgentCommand::Register {
+            name,
+            cluster,
+            generators,
+        } => {
+            let mut generator_ids = Vec::new();
+            for g in &generators {
+                generator_ids.push(resolve::generator(client, g).await?.id);
+            }
+            let created = client
+                .create_agent(&NewAgent {
+                    name,
+                    cluster_name: cluster,
+                    generator_ids: Some(generator_ids),
+                })
+                .await?;
+            println!(
+                "agent '{}' registered ({}), status {}; its PAK (shown only now) on the next line",
+                created.agent.name, created.agent.id, created.agent.status
+            );
+            println!("{}", created.initial_pak);
+        }
+        AgentCommand::Activate { agent } => {
+            let agent = resolve::agent(client, &agent).await?;
+            let agent = client.set_agent_status(agent.id, "ACTIVE").await?;
+            println!("agent '{}' is {}", agent.name, agent.status);
+        }
+        AgentCommand::Deactivate { agent } => {
+            let agent = resolve::agent(client, &agent).await?;
+            let agent = client.set_agent_status(agent.id, "INACTIVE").await?;
+            println!("agent '{}' is {}", agent.name, agent.status);
+        }
+        AgentCommand::RotatePak { agent } => {
+            let agent = resolve::agent(client, &agent).await?;
+            let rotated = client.rotate_agent_pak(agent.id).await?;
+            println!(
+                "agent '{}': new PAK (shown only now) on the next line",
+                agent.name
+            );
+            println!("{}", rotated.pak);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn generator(client: &Client, command: GeneratorCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        GeneratorCommand::Create { name, description } => {
+            let created = client
+                .create_generator(&NewGenerator { name, description })
+                .await?;
+            println!(
+                "generator '{}' created ({}); its PAK (shown only now) on the next line",
+                created.generator.name, created.generator.id
+            );
+            println!("{}", created.pak);
+        }
+        GeneratorCommand::RotatePak { generator } => {
+            let generator = resolve::generator(client, &generator).await?;
+            let rotated = client.rotate_generator_pak(generator.id).await?;
+            println!(
+                "generator '{}': new PAK (shown only now) on the next line",
+                generator.name
+            );
+            println!("{}", rotated.pak);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn target(client: &Client, command: TargetCommand) -> anyhow::Result<ExitCode> {
+    let (agent, stack, add) = match command {
+        TargetCommand::Add { agent, stack } => (agent, stack, true),
+        TargetCommand::Remove { agent, stack } => (agent, stack, false),
+    };
+    let agent = resolve::agent(client, &agent).await?;
+    let stack = resolve::stack(client, &stack).await?;
+    if add {
+        client.add_agent_target(agent.id, stack.id).await?;
+        println!("agent '{}' now runs stack '{}'", agent.name, stack.name);
+    } else {
+        client.remove_agent_target(agent.id, stack.id).await?;
+        println!(
+            "agent '{}' no longer targets stack '{}'",
+            agent.name, stack.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WebhookCommand::Create {
+            name,
+            destination,
+            events,
+            secret_env,
+            agent_labels,
+        } => {
+            let secret = match secret_env {
+                Some(var) => Some(
+                    std::env::var(&var).map_err(|_| anyhow!("--secret-env: {var} is not set"))?,
+                ),
+                None => None,
+            };
+            let created = client
+                .create_webhook(&CreateWebhookRequest {
+                    name,
+                    url: destination,
+                    auth_header: None,
+                    secret,
+                    event_types: events,
+                    filters: None,
+                    max_retries: None,
+                    timeout_seconds: None,
+                    validate: false,
+                    target_labels: (!agent_labels.is_empty()).then_some(agent_labels),
+                })
+                .await?;
+            println!("webhook '{}' created ({})", created.name, created.id);
+        }
+        WebhookCommand::Test { webhook } => {
+            let webhook = resolve::webhook(client, &webhook).await?;
+            let answer = client.test_webhook(webhook.id).await?;
+            println!("{}", serde_json::to_string_pretty(&answer)?);
+        }
+        WebhookCommand::Ping { webhook } => {
+            let webhook = resolve::webhook(client, &webhook).await?;
+            let delivery = client.ping_webhook(webhook.id).await?;
+            println!("ping queued: delivery {}", delivery.id);
+        }
+        WebhookCommand::Deliveries { webhook, status } => {
+            let webhook = resolve::webhook(client, &webhook).await?;
+            let deliveries = client
+                .list_webhook_deliveries(webhook.id, status.as_deref(), None)
+                .await?;
+            let mut table = crate::output::Table::new(vec![
+                "EVENT",
+                "STATUS",
+                "ATTEMPTS",
+                "CREATED",
+                "LAST ERROR",
+                "ID",
+            ]);
+            for d in &deliveries {
+                table.row(vec![
+                    d.event_type.clone(),
+                    d.status.clone(),
+                    d.attempts.to_string(),
+                    when(&d.created_at),
+                    opt(&d.last_error),
+                    d.id.to_string(),
+                ]);
+            }
+            print!("{}", table.render());
+        }
+        WebhookCommand::Redeliver { delivery } => {
+            let id = resolve::id("delivery", &delivery)?;
+            let delivery = client.redeliver_webhook_delivery(id).await?;
+            println!(
+                "delivery {} queued again ({})",
+                delivery.id, delivery.status
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn work_order(client: &Client, command: WorkOrderCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        WorkOrderCommand::Create {
+            work_type,
+            file,
+            agents,
+            labels,
+            annotations,
+            max_retries,
+        } => {
+            let yaml_content = std::fs::read_to_string(&file)
+                .with_context(|| format!("reading {}", file.display()))?;
+            let mut agent_ids = Vec::new();
+            for a in &agents {
+                agent_ids.push(resolve::agent(client, a).await?.id);
+            }
+            let targeting = WorkOrderTargeting {
+                agent_ids: (!agent_ids.is_empty()).then_some(agent_ids),
+                labels: (!labels.is_empty()).then_some(labels),
+                annotations: (!annotations.is_empty()).then(|| annotations.into_iter().collect()),
+            };
+            let order = client
+                .create_work_order(&CreateWorkOrderRequest {
+                    work_type,
+                    yaml_content,
+                    max_retries,
+                    backoff_seconds: None,
+                    claim_timeout_seconds: None,
+                    targeting: Some(targeting),
+                    target_agent_ids: None,
+                })
+                .await?;
+            println!("work order {} queued ({})", order.id, order.status);
+        }
+        WorkOrderCommand::Logs { id } => {
+            let id = resolve::id("work order", &id)?;
+            match client.get_work_order_log(id).await {
+                Ok(log) => {
+                    println!(
+                        "{} {} after {} retries on agent {}",
+                        if log.success { "succeeded" } else { "failed" },
+                        when(&log.completed_at),
+                        log.retries_attempted,
+                        log.claimed_by
+                            .map(|a| a.to_string())
+                            .unwrap_or_else(|| "-".into())
+                    );
+                    println!("{}", log.result_message.unwrap_or_default());
+                    if !log.success {
+                        return Ok(ExitCode::FAILURE);
+                    }
+                }
+                Err(e) if e.is_not_found() => {
+                    let order = client.get_work_order(id).await?;
+                    println!(
+                        "not finished: {} (retries {}/{}){}",
+                        order.status,
+                        order.retry_count,
+                        order.max_retries,
+                        order
+                            .last_error
+                            .as_deref()
+                            .map(|m| format!("; last error: {}", one_line(m, 300)))
+                            .unwrap_or_default()
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        WorkOrderCommand::Cancel { id } => {
+            let id = resolve::id("work order", &id)?;
+            client.cancel_work_order(id).await?;
+            println!("work order {id} cancelled");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        TemplateCommand::Create {
+            name,
+            file,
+            schema,
+            description,
+            generator,
+        } => {
+            let read = |path: &PathBuf| {
+                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+            };
+            let template_content = read(&file)?;
+            let parameters_schema = read(&schema)?;
+            serde_json::from_str::<serde_json::Value>(&parameters_schema)
+                .with_context(|| format!("{} is not JSON", schema.display()))?;
+            let generator_id = match generator {
+                Some(g) => Some(resolve::generator(client, &g).await?.id),
+                None => None,
+            };
+            let template = client
+                .create_template(&CreateTemplateRequest {
+                    name,
+                    description,
+                    template_content,
+                    parameters_schema,
+                    generator_id,
+                })
+                .await?;
+            println!(
+                "template '{}' version {} created ({})",
+                template.name, template.version, template.id
+            );
+        }
+        TemplateCommand::Instantiate {
+            template,
+            stack,
+            params,
+            params_file,
+        } => {
+            let template = resolve::template(client, &template).await?;
+            let stack = resolve::stack(client, &stack).await?;
+            let mut parameters = match params_file {
+                Some(path) => {
+                    let text = std::fs::read_to_string(&path)
+                        .with_context(|| format!("reading {}", path.display()))?;
+                    serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text)
+                        .with_context(|| format!("{} is not a JSON object", path.display()))?
+                }
+                None => serde_json::Map::new(),
+            };
+            for (key, value) in params {
+                let value =
+                    serde_json::from_str(&value).unwrap_or(serde_json::Value::String(value));
+                parameters.insert(key, value);
+            }
+            let object = client
+                .instantiate_template(
+                    stack.id,
+                    &TemplateInstantiationRequest {
+                        template_id: template.id,
+                        parameters: serde_json::Value::Object(parameters),
+                    },
+                )
+                .await?;
+            println!(
+                "stack '{}' version {} ({}) rendered from template '{}' version {}",
+                stack.name, object.sequence_id, object.id, template.name, template.version
+            );
+        }
+        TemplateCommand::Rollout { template } => {
+            let template = resolve::template(client, &template).await?;
+            let rollout = client.rollout_template(template.id).await?;
+            println!(
+                "rollout {} of template '{}' version {}: {}",
+                rollout.id, rollout.template_name, rollout.template_version, rollout.status
+            );
+            for s in &rollout.stacks {
+                println!(
+                    "  stack {}: {}{}",
+                    s.stack_id,
+                    s.status,
+                    s.error
+                        .as_deref()
+                        .map(|e| format!(": {e}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

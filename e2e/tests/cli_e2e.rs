@@ -1,0 +1,508 @@
+//! The `brokkr` CLI end to end, the way a CI pipeline and an operator use it: real broker,
+//! worker and agent processes against PostgreSQL and kubesim, the CLI run as a process and
+//! judged by its exit code and output.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use brokkr_e2e::harness::{Harness, Options, binary, free_port};
+
+/// Runs `brokkr` against the harness's broker with `pak` (flags, not a config file: the
+/// config directory points at an empty temporary one).
+async fn brokkr(h: &Harness, pak: &str, args: &[&str]) -> Output {
+    brokkr_at(&h.base, pak, h.log_dir(), args).await
+}
+
+async fn brokkr_at(url: &str, pak: &str, config_dir: &Path, args: &[&str]) -> Output {
+    tokio::process::Command::new(binary("brokkr").expect("the brokkr binary is built"))
+        .args(args)
+        .env("BROKKR_URL", url)
+        .env("BROKKR_PAK", pak)
+        .env("XDG_CONFIG_HOME", config_dir.join("cli-config"))
+        .env_remove("HOME")
+        .output()
+        .await
+        .expect("brokkr runs")
+}
+
+fn text(output: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// Asserts the exit code, showing everything the command printed when it differs.
+fn expect_code(output: &Output, code: i32, what: &str) -> (String, String) {
+    let (out, err) = text(output);
+    assert_eq!(
+        output.status.code(),
+        Some(code),
+        "{what}: expected exit code {code}\nstdout:\n{out}\nstderr:\n{err}"
+    );
+    (out, err)
+}
+
+/// A folder of manifests: a namespace and a ConfigMap (in a subfolder, read with -R).
+fn folder(h: &Harness, ns: &str, color: &str) -> PathBuf {
+    let dir = h.log_dir().join(format!("manifests-{color}"));
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::write(
+        dir.join("00-namespace.yaml"),
+        format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {ns}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("config/app.yaml"),
+        format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app\n  namespace: {ns}\ndata:\n  color: {color}\n"
+        ),
+    )
+    .unwrap();
+    dir
+}
+
+#[tokio::test]
+async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
+    let mut h = Harness::start(Options::default())
+        .await
+        .expect("harness starts");
+    let ns = h.ns("cli");
+    let blue = folder(&h, &ns, "blue");
+    let blue = blue.to_str().unwrap();
+
+    // The pipeline (generator PAK) applies the folder; the stack is created on the way.
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "apply", "-f", blue, "-R", "--stack", "cli-web", "--label", "ci:e2e",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "first apply");
+    assert!(stdout.contains("stack 'cli-web' created"), "{stdout}");
+    assert!(
+        stdout.contains("applied: stack 'cli-web' version"),
+        "{stdout}"
+    );
+
+    // The admin targets the stack at the agent, by names.
+    let out = brokkr(&h, &h.admin, &["target", "add", &h.agent_name, "cli-web"]).await;
+    expect_code(&out, 0, "target add");
+
+    // rollout status --wait: every agent applied it (plain lines: stdout is not a terminal).
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["rollout", "status", "cli-web", "--wait", "--timeout", "60s"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "rollout status --wait");
+    assert!(
+        stdout.contains(&format!(
+            "agent {}/{}: applied",
+            h.agent_name, h.cluster_name
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 applied, 0 failed, 0 pending"),
+        "{stdout}"
+    );
+
+    // Re-applying the unchanged folder makes no new version.
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &["apply", "-f", blue, "-R", "--stack", "cli-web"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "unchanged apply");
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &["get", "deployments", "--stack", "cli-web", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get deployments -o json");
+    let versions: serde_json::Value = serde_json::from_str(&stdout).expect("JSON output parses");
+    assert_eq!(versions.as_array().map(Vec::len), Some(1), "{versions}");
+
+    // The change to come: diff shows it object by object, --dry-run sends nothing.
+    let green = folder(&h, &ns, "green");
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "diff",
+            "-f",
+            green.to_str().unwrap(),
+            "-R",
+            "--stack",
+            "cli-web",
+            "--exit-code",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 1, "diff --exit-code with a change");
+    assert!(
+        stdout.contains(&format!("a/ConfigMap/{ns}/app"))
+            && stdout.contains("-  color: blue")
+            && stdout.contains("+  color: green"),
+        "{stdout}"
+    );
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "apply",
+            "-f",
+            green.to_str().unwrap(),
+            "-R",
+            "--stack",
+            "cli-web",
+            "--dry-run",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "apply --dry-run");
+    assert!(
+        stdout.contains(&format!("ConfigMap/{ns}/app would be changed")),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["describe", "stack", "cli-web"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe stack");
+    assert!(
+        stdout.contains("ci:e2e") && stdout.contains("version 1"),
+        "{stdout}"
+    );
+
+    // A change, applied and awaited in one command (the admin may also follow the rollout).
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "apply",
+            "-f",
+            green.to_str().unwrap(),
+            "-R",
+            "--stack",
+            "cli-web",
+            "--wait",
+            "--timeout",
+            "60s",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "apply --wait");
+    assert!(stdout.contains("version 2"), "{stdout}");
+
+    // YAML output parses and carries the stack.
+    let out = brokkr(&h, &h.admin, &["get", "stacks", "-o", "yaml"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get stacks -o yaml");
+    let stacks: serde_json::Value = serde_yaml_ng::from_str(&stdout).expect("YAML output parses");
+    assert!(
+        stacks
+            .as_array()
+            .is_some_and(|s| s.iter().any(|s| s["name"] == "cli-web")),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["get", "stacks", "-l", "ci:e2e"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get stacks -l");
+    assert!(
+        stdout.starts_with("NAME") && stdout.contains("cli-web"),
+        "{stdout}"
+    );
+
+    // A manifest of a kind the cluster does not serve: exit 1 with the agent's message.
+    let broken = h.log_dir().join("broken");
+    std::fs::create_dir_all(&broken).unwrap();
+    std::fs::write(
+        broken.join("widget.yaml"),
+        format!("apiVersion: example.com/v1\nkind: NoSuchWidget\nmetadata:\n  name: w\n  namespace: {ns}\n"),
+    )
+    .unwrap();
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "apply",
+            "-f",
+            broken.to_str().unwrap(),
+            "--stack",
+            "cli-web",
+            "--wait",
+            "--timeout",
+            "60s",
+        ],
+    )
+    .await;
+    let (stdout, stderr) = expect_code(&out, 1, "apply --wait of an unknown kind");
+    assert!(
+        stdout.contains("failed:") && stdout.contains("NoSuchWidget"),
+        "the agent's message is shown\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+
+    // Without the agent nothing answers: the wait times out with 2.
+    h.stop_agent().await.expect("agent stops");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "apply",
+            "-f",
+            blue,
+            "-R",
+            "--stack",
+            "cli-web",
+            "--wait",
+            "--timeout",
+            "2s",
+        ],
+    )
+    .await;
+    let (_, stderr) = expect_code(&out, 2, "apply --wait with no agent answering");
+    assert!(stderr.contains("timed out"), "{stderr}");
+}
+
+#[tokio::test]
+async fn mistakes_get_one_line_errors_and_non_zero_codes() {
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    let one_line = |stderr: &str| {
+        assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+        assert!(stderr.starts_with("error: "), "{stderr}");
+    };
+
+    // A PAK the broker does not know.
+    let out = brokkr(
+        &h,
+        "brokkr_BRnotakeyx_abcdefghijklmnopqrstuvwx",
+        &["get", "stacks"],
+    )
+    .await;
+    let (_, stderr) = expect_code(&out, 1, "wrong PAK");
+    one_line(&stderr);
+    assert!(stderr.contains("401"), "{stderr}");
+    assert!(
+        !stderr.contains("notakey"),
+        "the PAK is not echoed: {stderr}"
+    );
+
+    // A stack that does not exist, with a suggestion when one is close.
+    h.create_stack("web-app").await.expect("stack");
+    let out = brokkr(&h, &h.admin, &["rollout", "status", "web"]).await;
+    let (_, stderr) = expect_code(&out, 1, "unknown stack");
+    one_line(&stderr);
+    assert!(
+        stderr.contains("stack 'web' not found; did you mean 'web-app'?"),
+        "{stderr}"
+    );
+
+    // Invalid manifests are refused locally, naming the file and the document.
+    let dir = h.log_dir().join("invalid");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("cm.yaml"), "apiVersion: v1\nkind: ConfigMap\n").unwrap();
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &["apply", "-f", dir.to_str().unwrap(), "--stack", "x"],
+    )
+    .await;
+    let (_, stderr) = expect_code(&out, 1, "invalid manifest");
+    one_line(&stderr);
+    assert!(
+        stderr.contains("cm.yaml") && stderr.contains("document 0"),
+        "{stderr}"
+    );
+
+    // A broker nobody listens on.
+    let nobody = format!("http://127.0.0.1:{}", free_port().unwrap());
+    let out = brokkr_at(&nobody, &h.admin, h.log_dir(), &["get", "agents"]).await;
+    let (_, stderr) = expect_code(&out, 3, "unreachable broker");
+    one_line(&stderr);
+    assert!(stderr.contains("cannot reach the broker"), "{stderr}");
+
+    // A usage error.
+    let out = brokkr(&h, &h.admin, &["get", "nothing"]).await;
+    expect_code(&out, 64, "usage error");
+}
+
+#[tokio::test]
+async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    h.create_stack("web-app").await.expect("stack");
+    // A template, created and rendered into the stack by name.
+    let dir = h.log_dir().join("template");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("cfg.yaml.tera"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ name }}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("cfg.schema.json"),
+        r#"{"type": "object", "properties": {"name": {"type": "string"}}, "required": ["name"]}"#,
+    )
+    .unwrap();
+    let (file, schema) = (dir.join("cfg.yaml.tera"), dir.join("cfg.schema.json"));
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "template",
+            "create",
+            "cfg",
+            "-f",
+            file.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+        ],
+    )
+    .await;
+    expect_code(&out, 0, "template create");
+    let out = brokkr(
+        &h,
+        &h.generator_pak,
+        &[
+            "template",
+            "instantiate",
+            "cfg",
+            "--stack",
+            "web-app",
+            "--param",
+            "name=settings",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "template instantiate");
+    assert!(stdout.contains("stack 'web-app' version 1"), "{stdout}");
+}
+
+#[tokio::test]
+async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
+    // Webhook secrets are encrypted at rest: the broker needs a key (any 64 hex digits here).
+    let key = "5a".repeat(32);
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        server_env: vec![("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY".into(), key)],
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+
+    // The new PAK is alone on the last line, and it works.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "create", "nightly", "--description", "builds"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "generator create");
+    let generator_pak = stdout.lines().last().unwrap_or_default().to_owned();
+    assert!(generator_pak.starts_with("brokkr_BR"), "{stdout}");
+    let out = brokkr(&h, &generator_pak, &["get", "stacks", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "the new generator PAK works");
+    assert_eq!(stdout.trim(), "[]");
+
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "agent",
+            "register",
+            "edge-01",
+            "--cluster",
+            "edge-1",
+            "--generator",
+            "nightly",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "agent register");
+    assert!(
+        stdout
+            .lines()
+            .last()
+            .unwrap_or_default()
+            .starts_with("brokkr_BR"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["agent", "deactivate", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent deactivate");
+    assert!(stdout.contains("INACTIVE"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["agent", "activate", "edge-01/edge-1"]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent activate");
+    assert!(stdout.contains("ACTIVE"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get agents NAME");
+    let agents: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(agents[0]["cluster_name"], "edge-1", "{stdout}");
+    let out = brokkr(&h, &h.admin, &["describe", "agent", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(
+        stdout.contains("nightly"),
+        "registrations are shown: {stdout}"
+    );
+
+    // A webhook whose secret comes from the environment; the table never shows it.
+    let out = tokio::process::Command::new(binary("brokkr").unwrap())
+        .args([
+            "webhook",
+            "create",
+            "alerts",
+            "--destination",
+            "https://hooks.example.com/brokkr",
+            "--event",
+            "deployment.*",
+            "--secret-env",
+            "HOOK_SECRET",
+        ])
+        .env("BROKKR_URL", &h.base)
+        .env("BROKKR_PAK", &h.admin)
+        .env("HOOK_SECRET", "a-secret-of-enough-length")
+        .env("XDG_CONFIG_HOME", h.log_dir().join("cli-config"))
+        .output()
+        .await
+        .unwrap();
+    expect_code(&out, 0, "webhook create");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "-o", "wide"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks -o wide");
+    let header = stdout.lines().next().unwrap_or_default();
+    assert_eq!(
+        header.split_whitespace().collect::<Vec<_>>(),
+        [
+            "NAME", "ENABLED", "EVENTS", "SIGNED", "AGENT", "LABELS", "ID"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("alerts") && !stdout.contains("a-secret"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["webhook", "ping", "alerts"]).await;
+    expect_code(&out, 0, "webhook ping");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "deliveries", "--webhook", "alerts", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get deliveries");
+    let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
+}
