@@ -246,7 +246,7 @@ async fn deployment_objects_must_be_kubernetes_objects() {
         ),
         ("key: [unclosed", 0, "invalid YAML"),
         ("- just\n- a list\n", 0, "mapping"),
-        ("# a comment\n---\nkind: ConfigMap\n", 1, "apiVersion"),
+        ("# a comment\n---\nkind: ConfigMap\n", 0, "apiVersion"),
         ("apiVersion: v1\nmetadata:\n  name: a\n", 0, "kind"),
     ] {
         let (status, body) = b.post(&path, &gen_pak, json!({"yaml_content": yaml})).await;

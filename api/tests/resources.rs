@@ -111,7 +111,8 @@ async fn new_agents_start_inactive_until_the_admin_activates_them() {
     let pak = created["initial_pak"].as_str().unwrap().to_owned();
     b.target(&agent, &stack).await;
     b.deploy(&gen_pak, &stack, &namespace_yaml("a")).await;
-    // An inactive agent authenticates, heartbeats and reads its record, but gets no work.
+    // An inactive agent authenticates, heartbeats and reads its record (which is how it learns
+    // that it is inactive and must apply nothing: see agent_e2e.rs).
     let (s, record) = b.get(&format!("/api/v1/agents/{agent}"), &pak).await;
     assert_eq!((s, &record["status"]), (StatusCode::OK, &json!("INACTIVE")));
     let heartbeat = b
@@ -123,10 +124,7 @@ async fn new_agents_start_inactive_until_the_admin_activates_them() {
         )
         .await;
     assert_eq!(heartbeat.0, StatusCode::NO_CONTENT);
-    let state_path = format!("/api/v1/agents/{agent}/target-state");
-    let (s, state) = b.get(&state_path, &pak).await;
-    assert_eq!((s, state), (StatusCode::OK, json!([])));
-    // The admin activates it: now it is handed its stacks.
+    // The admin activates it.
     let (s, activated) = b
         .put(
             &format!("/api/v1/agents/{agent}"),
@@ -134,13 +132,9 @@ async fn new_agents_start_inactive_until_the_admin_activates_them() {
             json!({"status": "ACTIVE"}),
         )
         .await;
-    assert_eq!(
-        (s, &activated["status"]),
-        (StatusCode::OK, &json!("ACTIVE"))
-    );
-    let (s, state) = b.get(&state_path, &pak).await;
-    assert_eq!(s, StatusCode::OK);
-    assert_eq!(state.as_array().map(Vec::len), Some(1), "{state}");
+    assert_eq!((s, &activated["status"]), (StatusCode::OK, &json!("ACTIVE")));
+    let (s, record) = b.get(&format!("/api/v1/agents/{agent}"), &pak).await;
+    assert_eq!((s, &record["status"]), (StatusCode::OK, &json!("ACTIVE")));
 }
 
 #[tokio::test]
