@@ -132,7 +132,10 @@ async fn new_agents_start_inactive_until_the_admin_activates_them() {
             json!({"status": "ACTIVE"}),
         )
         .await;
-    assert_eq!((s, &activated["status"]), (StatusCode::OK, &json!("ACTIVE")));
+    assert_eq!(
+        (s, &activated["status"]),
+        (StatusCode::OK, &json!("ACTIVE"))
+    );
     let (s, record) = b.get(&format!("/api/v1/agents/{agent}"), &pak).await;
     assert_eq!((s, &record["status"]), (StatusCode::OK, &json!("ACTIVE")));
 }
