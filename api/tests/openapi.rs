@@ -103,7 +103,7 @@ async fn the_document_describes_what_the_broker_answers() {
         );
     }
     // Fields with a default are optional.
-    let required = &schemas["NewDeploymentObject"]["required"];
+    let required = &schemas["CreateDeploymentObjectRequest"]["required"];
     assert!(
         !required
             .as_array()

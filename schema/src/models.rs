@@ -3,6 +3,11 @@
 //! Field names follow the original Brokkr API so existing clients keep working. Secrets (PAK
 //! hashes, encrypted webhook fields) have no field here at all, so they cannot leak into a
 //! response.
+//!
+//! OpenAPI conventions (the document SDKs are generated from, `api/openapi.json`): every
+//! `Option` field the broker sends as `null` is `#[oai(nullable)]` (those that are left out
+//! instead are `skip_serializing_if_is_none`); request bodies are named `Create*Request`,
+//! `Add*Request` and `Update*Request` in the document (`#[oai(rename)]`, which changes no JSON).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Object, Union};
@@ -52,6 +57,7 @@ pub struct Agent {
 
 /// Body of `POST /agents`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateAgentRequest")]
 pub struct NewAgent {
     pub name: String,
     pub cluster_name: String,
@@ -94,6 +100,7 @@ pub struct AgentPakResponse {
 
 /// Body of `PUT /agents/{id}`: the fields a client may change. Others are ignored.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateAgentRequest")]
 pub struct UpdateAgent {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -121,6 +128,7 @@ pub struct AgentLabel {
 
 /// Body of `POST /agents/{id}/labels` in object form.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentLabelRequest")]
 pub struct NewAgentLabel {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -147,6 +155,7 @@ pub struct AgentAnnotation {
 
 /// Body of `POST /agents/{id}/annotations`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentAnnotationRequest")]
 pub struct NewAgentAnnotation {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -166,6 +175,7 @@ pub struct AgentTarget {
 
 /// Body of `POST /agents/{id}/targets`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentTargetRequest")]
 pub struct NewAgentTarget {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -192,6 +202,7 @@ pub struct AgentEvent {
 
 /// Body of `POST /agents/{id}/events`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateAgentEventRequest")]
 pub struct NewAgentEvent {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -226,6 +237,7 @@ pub struct Generator {
 
 /// Body of `POST /generators`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateGeneratorRequest")]
 pub struct NewGenerator {
     pub name: String,
     #[oai(nullable)]
@@ -242,6 +254,7 @@ pub struct GeneratorPakResponse {
 /// Body of `PUT /generators/{id}`: the fields a client may change. Others are ignored, so the
 /// full record a client read earlier is accepted too.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateGeneratorRequest")]
 pub struct UpdateGenerator {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -272,6 +285,7 @@ pub struct Stack {
 
 /// Body of `POST /stacks`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateStackRequest")]
 pub struct NewStack {
     pub name: String,
     #[oai(nullable)]
@@ -284,6 +298,7 @@ pub struct NewStack {
 
 /// Body of `PUT /stacks/{id}`: the fields a client may change; others are ignored.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateStackRequest")]
 pub struct UpdateStack {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -318,6 +333,7 @@ pub struct StackAnnotation {
 
 /// Body of `POST /stacks/{id}/annotations`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddStackAnnotationRequest")]
 pub struct NewStackAnnotation {
     /// Must equal the path id when given.
     #[oai(nullable)]
@@ -345,6 +361,7 @@ pub struct DeploymentObject {
 
 /// Body of `POST /stacks/{id}/deployment-objects`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateDeploymentObjectRequest")]
 pub struct NewDeploymentObject {
     /// One or more Kubernetes objects as (multi-document) YAML.
     pub yaml_content: String,
