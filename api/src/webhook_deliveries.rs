@@ -380,7 +380,8 @@ pub enum TestAnswer {
     /// The endpoint answered 2xx.
     #[oai(status = 200)]
     Delivered(Json<WebhookTestResult>),
-    /// The endpoint refused, failed or could not be reached.
+    /// The endpoint refused, failed or could not be reached (a `WebhookTestResult`), or no
+    /// encryption key is configured (an `ErrorBody`).
     #[oai(status = 400)]
     Failed(Json<WebhookTestResult>),
 }

@@ -91,7 +91,8 @@ pub enum WebhookCreated {
     /// The subscription was stored.
     #[oai(status = 201)]
     Created(Json<WebhookResponse>),
-    /// `validate` was set and the test delivery failed: nothing was stored.
+    /// `validate` was set and the test delivery failed (a `WebhookTestResult`), or the request
+    /// is invalid (an `ErrorBody`): nothing was stored.
     #[oai(status = 400)]
     ValidationFailed(Json<brokkr_schema::models::WebhookTestResult>),
 }
