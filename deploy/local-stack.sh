@@ -341,9 +341,16 @@ if [[ $WITH_AGENT == 1 ]]; then
                 AGENT_PAK=$(curl -fsS --max-time 5 "${auth[@]}" -X POST \
                     "$PROBE_URL/api/v1/agents/$agent_id/rotate-pak" | json_field pak)
             else
-                AGENT_PAK=$(curl -fsS --max-time 5 "${auth[@]}" -H 'Content-Type: application/json' \
+                created=$(curl -fsS --max-time 5 "${auth[@]}" -H 'Content-Type: application/json' \
                     -d "{\"name\": \"$AGENT_NAME\", \"cluster_name\": \"$CLUSTER_NAME\"}" \
-                    "$PROBE_URL/api/v1/agents" | json_field initial_pak)
+                    "$PROBE_URL/api/v1/agents" || true)
+                AGENT_PAK=$(printf '%s' "$created" | json_field initial_pak)
+                agent_id=$(printf '%s' "$created" | json_field id)
+                # New agents start INACTIVE: activate this one.
+                [[ -z $agent_id ]] || curl -fsS --max-time 5 "${auth[@]}" -X PUT \
+                    -H 'Content-Type: application/json' -d '{"status": "ACTIVE"}' \
+                    "$PROBE_URL/api/v1/agents/$agent_id" >/dev/null ||
+                    brokkr_die "could not activate the agent (see .stack/broker.log)"
             fi
             [[ -n $AGENT_PAK ]] || brokkr_die "could not register the agent (see .stack/broker.log)"
             (

@@ -6,8 +6,10 @@
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
-# A full run (no -p) also runs scripts/check-charts.sh: the Helm charts and Containerfile in
-# deploy/ (BROKKR_SKIP_CHART_CHECKS=1 skips them).
+# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document and
+# webhook signatures checked with real verifier libraries (BROKKR_SKIP_OPENAPI_CHECKS=1 skips
+# them), and scripts/check-charts.sh: the Helm charts and Containerfile in deploy/
+# (BROKKR_SKIP_CHART_CHECKS=1 skips them).
 #
 # Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
 # else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started
@@ -40,6 +42,10 @@ brokkr_say "cargo build --workspace --bins"
 cargo build --workspace --bins
 brokkr_say "cargo test ${scope[*]} $*"
 cargo test "${scope[@]}" "$@"
+if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_OPENAPI_CHECKS:-0} != 1 ]]; then
+    brokkr_say "scripts/check-openapi.sh"
+    bash "$ROOT/scripts/check-openapi.sh"
+fi
 if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_CHART_CHECKS:-0} != 1 ]]; then
     brokkr_say "scripts/check-charts.sh"
     bash "$ROOT/scripts/check-charts.sh"

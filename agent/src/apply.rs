@@ -286,12 +286,9 @@ pub async fn apply_deployment(
     previous: &[OwnedObject],
     adopted: &mut HashSet<ObjectKey>,
 ) -> Result<AppliedDeployment, ApplyFailure> {
+    // No objects (empty YAML, comments only) is an empty desired state: nothing is applied and
+    // the prune below removes everything the stack had, as for a deletion marker.
     let mut objects = manifest::parse(target.yaml).map_err(|e| ApplyFailure(e.to_string()))?;
-    if objects.is_empty() {
-        return Err(ApplyFailure(
-            "the deployment object contains no Kubernetes objects".into(),
-        ));
-    }
     manifest::order(&mut objects);
     let has_crds = objects.iter().any(|o| o.phase() == 1);
     let mut planned = plan(view, objects);

@@ -29,7 +29,11 @@ impl AgentEventsApi {
 #[OpenApi(tag = "ApiTags::AgentEvents")]
 impl AgentEventsApi {
     /// Lists events, newest first: all of them for the admin, its own for an agent.
-    #[oai(path = "/agent-events", method = "get")]
+    #[oai(
+        path = "/agent-events",
+        method = "get",
+        operation_id = "listAgentEvents"
+    )]
     async fn list_agent_events(&self, auth: Pakauth) -> ApiResult<Json<Vec<AgentEvent>>> {
         let scope = if auth.0.is_admin() {
             None
@@ -43,7 +47,11 @@ impl AgentEventsApi {
     }
 
     /// Reads one event (the admin, or the agent that reported it).
-    #[oai(path = "/agent-events/:id", method = "get")]
+    #[oai(
+        path = "/agent-events/:id",
+        method = "get",
+        operation_id = "getAgentEvent"
+    )]
     async fn get_agent_event(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentEvent>> {
         if !auth.0.is_admin() && auth.0.agent().is_none() {
             return Err(ApiError::forbidden("Admin or agent access required"));

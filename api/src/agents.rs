@@ -83,14 +83,14 @@ pub fn check_body_id(body: Option<Uuid>, path: Uuid, field: &str) -> ApiResult<(
 #[OpenApi(tag = "ApiTags::Agents")]
 impl AgentsApi {
     /// Lists agents (admin).
-    #[oai(path = "/agents", method = "get")]
+    #[oai(path = "/agents", method = "get", operation_id = "listAgents")]
     async fn list_agents(&self, auth: Pakauth) -> ApiResult<Json<Vec<Agent>>> {
         auth.0.require_admin()?;
         Ok(Json(store::agents::list(&self.state.pool).await?))
     }
 
     /// Registers an agent and returns its PAK, shown only this once (admin).
-    #[oai(path = "/agents", method = "post")]
+    #[oai(path = "/agents", method = "post", operation_id = "createAgent")]
     async fn create_agent(
         &self,
         auth: Pakauth,
@@ -130,7 +130,7 @@ impl AgentsApi {
 
     /// Finds an agent by name and cluster (admin, or the agent itself). Also served at the
     /// original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
-    #[oai(path = "/agents/search", method = "get")]
+    #[oai(path = "/agents/search", method = "get", operation_id = "searchAgents")]
     async fn search_agent(
         &self,
         auth: Pakauth,
@@ -157,7 +157,7 @@ impl AgentsApi {
     }
 
     /// Reads an agent (admin, or the agent itself).
-    #[oai(path = "/agents/:id", method = "get")]
+    #[oai(path = "/agents/:id", method = "get", operation_id = "getAgent")]
     async fn get_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Agent>> {
         require_admin_or_agent(&auth.0, id.0)?;
         Ok(Json(self.load(id.0).await?))
@@ -165,7 +165,7 @@ impl AgentsApi {
 
     /// Changes an agent's name, cluster name or status (admin, or the agent itself). Other
     /// fields of the body are ignored.
-    #[oai(path = "/agents/:id", method = "put")]
+    #[oai(path = "/agents/:id", method = "put", operation_id = "updateAgent")]
     async fn update_agent(
         &self,
         auth: Pakauth,
@@ -214,7 +214,7 @@ impl AgentsApi {
     }
 
     /// Deletes an agent (soft delete); its PAK stops working at once (admin).
-    #[oai(path = "/agents/:id", method = "delete")]
+    #[oai(path = "/agents/:id", method = "delete", operation_id = "deleteAgent")]
     async fn delete_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         auth.0.require_admin()?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -233,7 +233,11 @@ impl AgentsApi {
     }
 
     /// Lists an agent's events, newest first (admin, or the agent itself).
-    #[oai(path = "/agents/:id/events", method = "get")]
+    #[oai(
+        path = "/agents/:id/events",
+        method = "get",
+        operation_id = "listAgentEventsOfAgent"
+    )]
     async fn list_events(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentEvent>>> {
         require_admin_or_agent(&auth.0, id.0)?;
         self.load(id.0).await?;
@@ -245,7 +249,11 @@ impl AgentsApi {
 
     /// Reports the outcome of applying a deployment object (admin, or the agent itself, for an
     /// object of one of its stacks).
-    #[oai(path = "/agents/:id/events", method = "post")]
+    #[oai(
+        path = "/agents/:id/events",
+        method = "post",
+        operation_id = "createAgentEvent"
+    )]
     async fn create_event(
         &self,
         auth: Pakauth,
@@ -290,7 +298,11 @@ impl AgentsApi {
     }
 
     /// Lists an agent's labels (admin, or the agent itself).
-    #[oai(path = "/agents/:id/labels", method = "get")]
+    #[oai(
+        path = "/agents/:id/labels",
+        method = "get",
+        operation_id = "listAgentLabels"
+    )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentLabel>>> {
         require_admin_or_agent(&auth.0, id.0)?;
         self.load(id.0).await?;
@@ -299,7 +311,11 @@ impl AgentsApi {
     }
 
     /// Adds a label; the body is a bare JSON string (`"env:prod"`) or `{agent_id, label}` (admin).
-    #[oai(path = "/agents/:id/labels", method = "post")]
+    #[oai(
+        path = "/agents/:id/labels",
+        method = "post",
+        operation_id = "addAgentLabel"
+    )]
     async fn add_label(
         &self,
         auth: Pakauth,
@@ -331,7 +347,11 @@ impl AgentsApi {
     }
 
     /// Removes a label (admin).
-    #[oai(path = "/agents/:id/labels/:label", method = "delete")]
+    #[oai(
+        path = "/agents/:id/labels/:label",
+        method = "delete",
+        operation_id = "removeAgentLabel"
+    )]
     async fn remove_label(
         &self,
         auth: Pakauth,
@@ -354,7 +374,11 @@ impl AgentsApi {
     }
 
     /// Lists an agent's annotations (admin, or the agent itself).
-    #[oai(path = "/agents/:id/annotations", method = "get")]
+    #[oai(
+        path = "/agents/:id/annotations",
+        method = "get",
+        operation_id = "listAgentAnnotations"
+    )]
     async fn list_annotations(
         &self,
         auth: Pakauth,
@@ -367,7 +391,11 @@ impl AgentsApi {
     }
 
     /// Adds an annotation (admin).
-    #[oai(path = "/agents/:id/annotations", method = "post")]
+    #[oai(
+        path = "/agents/:id/annotations",
+        method = "post",
+        operation_id = "addAgentAnnotation"
+    )]
     async fn add_annotation(
         &self,
         auth: Pakauth,
@@ -396,7 +424,11 @@ impl AgentsApi {
     }
 
     /// Removes an annotation by key (admin).
-    #[oai(path = "/agents/:id/annotations/:key", method = "delete")]
+    #[oai(
+        path = "/agents/:id/annotations/:key",
+        method = "delete",
+        operation_id = "removeAgentAnnotation"
+    )]
     async fn remove_annotation(
         &self,
         auth: Pakauth,
@@ -419,7 +451,11 @@ impl AgentsApi {
     }
 
     /// Lists an agent's explicit targets (admin, or the agent itself).
-    #[oai(path = "/agents/:id/targets", method = "get")]
+    #[oai(
+        path = "/agents/:id/targets",
+        method = "get",
+        operation_id = "listAgentTargets"
+    )]
     async fn list_targets(
         &self,
         auth: Pakauth,
@@ -432,7 +468,11 @@ impl AgentsApi {
     }
 
     /// Targets an agent at a stack (admin only: an agent can never widen what it may read).
-    #[oai(path = "/agents/:id/targets", method = "post")]
+    #[oai(
+        path = "/agents/:id/targets",
+        method = "post",
+        operation_id = "addAgentTarget"
+    )]
     async fn add_target(
         &self,
         auth: Pakauth,
@@ -462,7 +502,11 @@ impl AgentsApi {
     }
 
     /// Removes a target (admin, or the agent itself).
-    #[oai(path = "/agents/:id/targets/:stack_id", method = "delete")]
+    #[oai(
+        path = "/agents/:id/targets/:stack_id",
+        method = "delete",
+        operation_id = "removeAgentTarget"
+    )]
     async fn remove_target(
         &self,
         auth: Pakauth,
@@ -491,7 +535,11 @@ impl AgentsApi {
     }
 
     /// Records a heartbeat (the agent itself only).
-    #[oai(path = "/agents/:id/heartbeat", method = "post")]
+    #[oai(
+        path = "/agents/:id/heartbeat",
+        method = "post",
+        operation_id = "recordAgentHeartbeat"
+    )]
     async fn record_heartbeat(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         if auth.0.agent() != Some(id.0) {
             return Err(ApiError::forbidden(
@@ -507,7 +555,11 @@ impl AgentsApi {
 
     /// Lists the stacks an agent manages: targets, plus stacks sharing a label or an annotation
     /// (admin, or the agent itself).
-    #[oai(path = "/agents/:id/stacks", method = "get")]
+    #[oai(
+        path = "/agents/:id/stacks",
+        method = "get",
+        operation_id = "listAgentStacks"
+    )]
     async fn associated_stacks(
         &self,
         auth: Pakauth,
@@ -522,7 +574,11 @@ impl AgentsApi {
     }
 
     /// Issues a new PAK; the old one stops working at once (admin, or the agent itself).
-    #[oai(path = "/agents/:id/rotate-pak", method = "post")]
+    #[oai(
+        path = "/agents/:id/rotate-pak",
+        method = "post",
+        operation_id = "rotateAgentPak"
+    )]
     async fn rotate_pak(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentPakResponse>> {
         require_admin_or_agent(&auth.0, id.0)?;
         let pak = Pak::generate(&self.state.settings.pak);

@@ -127,7 +127,11 @@ impl AuditApi {
     /// Lists audit entries, newest first, with filters and pagination (admin). `action` matches
     /// exactly, or as a prefix when it ends with `*`; `from` is inclusive, `to` exclusive.
     #[allow(clippy::too_many_arguments)]
-    #[oai(path = "/admin/audit-logs", method = "get")]
+    #[oai(
+        path = "/admin/audit-logs",
+        method = "get",
+        operation_id = "listAuditLogs"
+    )]
     async fn list_audit_logs(
         &self,
         auth: Pakauth,

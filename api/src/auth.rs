@@ -229,7 +229,7 @@ pub struct AuthApi;
 #[OpenApi(prefix_path = "/auth", tag = "crate::ApiTags::Auth")]
 impl AuthApi {
     /// Tells who the presented PAK belongs to.
-    #[oai(path = "/pak", method = "post")]
+    #[oai(path = "/pak", method = "post", operation_id = "verifyPak")]
     async fn verify_pak(&self, auth: Pakauth) -> Json<AuthResponse> {
         let caller = auth.0;
         Json(AuthResponse {

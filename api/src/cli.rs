@@ -1,4 +1,5 @@
-//! The `brokkr-broker` command line: `serve`, `migrate`, `create`, `rotate`, `config check`.
+//! The `brokkr-broker` command line: `serve`, `migrate`, `create`, `rotate`, `config check`,
+//! `openapi`.
 //!
 //! `create` and `rotate` print the new PAK alone on the last line of stdout, so scripts can take
 //! it with `tail -n1`. They write through the same change seam as the API, so running brokers
@@ -45,6 +46,9 @@ pub enum Command {
     /// Work with configuration files without starting anything.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Print the OpenAPI document of the API (as served at `/docs/openapi.json` and committed
+    /// as `api/openapi.json`); needs no database.
+    Openapi,
 }
 
 /// `config` actions.
@@ -76,6 +80,9 @@ pub enum CreateCommand {
         name: String,
         #[arg(long = "cluster-name", alias = "cluster_name")]
         cluster_name: String,
+        /// Activate it at once (a new agent starts INACTIVE and gets no work until activated).
+        #[arg(long)]
+        activate: bool,
     },
     /// Create a generator.
     Generator {
@@ -123,7 +130,11 @@ pub async fn run_admin_command(
     let mut tx = pool.begin().await?;
     let mut lines = Vec::new();
     match command {
-        Command::Create(CreateCommand::Agent { name, cluster_name }) => {
+        Command::Create(CreateCommand::Agent {
+            name,
+            cluster_name,
+            activate,
+        }) => {
             validation::name("Agent name", &name, Some(validation::MAX_NAME_LEN))?;
             validation::name(
                 "Cluster name",
@@ -144,10 +155,30 @@ pub async fn run_admin_command(
             .await?;
             crate::registrations::register_new_agent(&mut tx, &channels, &actor, &agent, &[])
                 .await?;
+            let agent = if activate {
+                let active =
+                    store::agents::update(&mut tx, agent.id, None, None, Some("ACTIVE")).await?;
+                changes::record(
+                    &mut tx,
+                    &channels,
+                    &actor,
+                    Change::AgentUpdated {
+                        id: active.id,
+                        name: &active.name,
+                        cluster_name: &active.cluster_name,
+                        status: &active.status,
+                    },
+                )
+                .await?;
+                active
+            } else {
+                agent
+            };
             lines.push("Agent created successfully:".into());
             lines.push(format!("ID: {}", agent.id));
             lines.push(format!("Name: {}", agent.name));
             lines.push(format!("Cluster: {}", agent.cluster_name));
+            lines.push(format!("Status: {}", agent.status));
         }
         Command::Create(CreateCommand::Generator { name, description }) => {
             validation::name("Generator name", &name, Some(validation::MAX_NAME_LEN))?;
@@ -226,7 +257,7 @@ pub async fn run_admin_command(
             }
             return Ok(lines);
         }
-        Command::Serve | Command::Migrate | Command::Config(_) => {
+        Command::Serve | Command::Migrate | Command::Config(_) | Command::Openapi => {
             anyhow::bail!("not an admin command")
         }
     }

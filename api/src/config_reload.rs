@@ -33,7 +33,11 @@ impl ConfigApi {
 impl ConfigApi {
     /// Reloads the configuration (admin). An invalid source is refused with 400 naming the key,
     /// and nothing changes.
-    #[oai(path = "/admin/config/reload", method = "post")]
+    #[oai(
+        path = "/admin/config/reload",
+        method = "post",
+        operation_id = "reloadConfig"
+    )]
     async fn reload_config(&self, auth: Pakauth) -> ApiResult<Json<ConfigReloadResponse>> {
         auth.0.require_admin()?;
         let live = self.state.live.clone();

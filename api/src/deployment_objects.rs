@@ -29,7 +29,11 @@ impl DeploymentObjectsApi {
 #[OpenApi(tag = "ApiTags::DeploymentObjects")]
 impl DeploymentObjectsApi {
     /// Reads a deployment object, YAML included.
-    #[oai(path = "/deployment-objects/:id", method = "get")]
+    #[oai(
+        path = "/deployment-objects/:id",
+        method = "get",
+        operation_id = "getDeploymentObject"
+    )]
     async fn get_deployment_object(
         &self,
         auth: Pakauth,

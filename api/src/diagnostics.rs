@@ -87,7 +87,11 @@ fn json_field(name: &str, value: &str) -> ApiResult<()> {
 impl DiagnosticsApi {
     /// Asks an agent for diagnostics on a deployment object (admin). The agent must manage the
     /// object's stack.
-    #[oai(path = "/deployment-objects/:id/diagnostics", method = "post")]
+    #[oai(
+        path = "/deployment-objects/:id/diagnostics",
+        method = "post",
+        operation_id = "createDiagnosticRequest"
+    )]
     async fn create_diagnostic_request(
         &self,
         auth: Pakauth,
@@ -141,7 +145,11 @@ impl DiagnosticsApi {
     }
 
     /// Reads a request and its result (the admin, or the assigned agent).
-    #[oai(path = "/diagnostics/:id", method = "get")]
+    #[oai(
+        path = "/diagnostics/:id",
+        method = "get",
+        operation_id = "getDiagnosticRequest"
+    )]
     async fn get_diagnostic(
         &self,
         auth: Pakauth,
@@ -162,7 +170,11 @@ impl DiagnosticsApi {
     }
 
     /// An agent's pending, unexpired requests, oldest first (the admin, or the agent itself).
-    #[oai(path = "/agents/:id/diagnostics/pending", method = "get")]
+    #[oai(
+        path = "/agents/:id/diagnostics/pending",
+        method = "get",
+        operation_id = "listAgentPendingDiagnostics"
+    )]
     async fn get_pending_diagnostics(
         &self,
         auth: Pakauth,
@@ -179,7 +191,11 @@ impl DiagnosticsApi {
 
     /// Claims a pending request (the assigned agent, or the admin). Of concurrent claims exactly
     /// one succeeds; the others get 409.
-    #[oai(path = "/diagnostics/:id/claim", method = "post")]
+    #[oai(
+        path = "/diagnostics/:id/claim",
+        method = "post",
+        operation_id = "claimDiagnosticRequest"
+    )]
     async fn claim_diagnostic(
         &self,
         auth: Pakauth,
@@ -214,7 +230,11 @@ impl DiagnosticsApi {
     }
 
     /// Submits what the agent collected for a claimed request (the assigned agent only).
-    #[oai(path = "/diagnostics/:id/result", method = "post")]
+    #[oai(
+        path = "/diagnostics/:id/result",
+        method = "post",
+        operation_id = "submitDiagnosticResult"
+    )]
     async fn submit_diagnostic_result(
         &self,
         auth: Pakauth,

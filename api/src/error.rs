@@ -167,3 +167,57 @@ pub enum NoContent {
     #[oai(status = 204)]
     Done,
 }
+
+/// A handler answer whose own responses share a status with [`ApiError`] (the 400 of a failed
+/// test delivery, whose body is a `WebhookTestResult`). poem-openapi would list that status
+/// twice, which is a duplicate key in the document; this lists it once, with a body of either
+/// shape (`anyOf`). The answer itself is the wrapped result, unchanged.
+pub struct OneResponsePerStatus<T>(pub ApiResult<T>);
+
+impl<T: poem_openapi::ApiResponse> poem_openapi::ApiResponse for OneResponsePerStatus<T> {
+    fn meta() -> poem_openapi::registry::MetaResponses {
+        use poem_openapi::registry::{MetaResponse, MetaSchema, MetaSchemaRef};
+        let mut merged: Vec<MetaResponse> = Vec::new();
+        for response in ApiResult::<T>::meta().responses {
+            let Some(kept) = merged
+                .iter_mut()
+                .find(|m| m.status == response.status && m.status_range == response.status_range)
+            else {
+                merged.push(response);
+                continue;
+            };
+            for media in response.content {
+                match kept
+                    .content
+                    .iter_mut()
+                    .find(|m| m.content_type == media.content_type)
+                {
+                    Some(same) if same.schema != media.schema => {
+                        let mut shapes = match &same.schema {
+                            MetaSchemaRef::Inline(s) if !s.any_of.is_empty() => s.any_of.clone(),
+                            other => vec![other.clone()],
+                        };
+                        shapes.push(media.schema);
+                        same.schema = MetaSchemaRef::Inline(Box::new(MetaSchema {
+                            any_of: shapes,
+                            ..MetaSchema::ANY
+                        }));
+                    }
+                    Some(_) => {}
+                    None => kept.content.push(media),
+                }
+            }
+        }
+        poem_openapi::registry::MetaResponses { responses: merged }
+    }
+
+    fn register(registry: &mut poem_openapi::registry::Registry) {
+        ApiResult::<T>::register(registry);
+    }
+}
+
+impl<T: poem::IntoResponse> poem::error::IntoResult<T> for OneResponsePerStatus<T> {
+    fn into_result(self) -> poem::Result<T> {
+        self.0.map_err(Into::into)
+    }
+}

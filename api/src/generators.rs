@@ -65,14 +65,18 @@ fn refuse_reserved_name(name: &str) -> ApiResult<()> {
 #[OpenApi(tag = "ApiTags::Generators")]
 impl GeneratorsApi {
     /// Lists generators (admin).
-    #[oai(path = "/generators", method = "get")]
+    #[oai(path = "/generators", method = "get", operation_id = "listGenerators")]
     async fn list_generators(&self, auth: Pakauth) -> ApiResult<Json<Vec<Generator>>> {
         auth.0.require_admin()?;
         Ok(Json(store::generators::list(&self.state.pool).await?))
     }
 
     /// Creates a generator and returns its PAK, shown only this once (admin).
-    #[oai(path = "/generators", method = "post")]
+    #[oai(
+        path = "/generators",
+        method = "post",
+        operation_id = "createGenerator"
+    )]
     async fn create_generator(
         &self,
         auth: Pakauth,
@@ -106,7 +110,11 @@ impl GeneratorsApi {
     }
 
     /// Reads a generator (admin, or the generator itself).
-    #[oai(path = "/generators/:id", method = "get")]
+    #[oai(
+        path = "/generators/:id",
+        method = "get",
+        operation_id = "getGenerator"
+    )]
     async fn get_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Generator>> {
         require_admin_or_self(&auth.0, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
@@ -118,7 +126,11 @@ impl GeneratorsApi {
 
     /// Changes a generator's name or description (admin, or the generator itself); only the
     /// admin may change `is_active`. Other fields of the body are ignored.
-    #[oai(path = "/generators/:id", method = "put")]
+    #[oai(
+        path = "/generators/:id",
+        method = "put",
+        operation_id = "updateGenerator"
+    )]
     async fn update_generator(
         &self,
         auth: Pakauth,
@@ -161,7 +173,11 @@ impl GeneratorsApi {
     }
 
     /// Deletes a generator and its stacks (admin, or the generator itself).
-    #[oai(path = "/generators/:id", method = "delete")]
+    #[oai(
+        path = "/generators/:id",
+        method = "delete",
+        operation_id = "deleteGenerator"
+    )]
     async fn delete_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         require_admin_or_self(&auth.0, id.0)?;
         refuse_builtin(id.0, "deleted")?;
@@ -193,7 +209,11 @@ impl GeneratorsApi {
     }
 
     /// Issues a new PAK; the old one stops working at once (admin, or the generator itself).
-    #[oai(path = "/generators/:id/rotate-pak", method = "post")]
+    #[oai(
+        path = "/generators/:id/rotate-pak",
+        method = "post",
+        operation_id = "rotateGeneratorPak"
+    )]
     async fn rotate_generator_pak(
         &self,
         auth: Pakauth,

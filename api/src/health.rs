@@ -62,7 +62,11 @@ impl HealthApi {
     /// Reports the health of deployment objects the agent applies (the agent itself, or the
     /// admin on its behalf). Every entry must be valid and in the agent's target state, or
     /// nothing is stored.
-    #[oai(path = "/agents/:id/health-status", method = "patch")]
+    #[oai(
+        path = "/agents/:id/health-status",
+        method = "patch",
+        operation_id = "updateAgentHealthStatus"
+    )]
     async fn update_health_status(
         &self,
         auth: Pakauth,
@@ -170,7 +174,11 @@ impl HealthApi {
 
     /// Every agent's record for a deployment object and the overall status (the admin, or the
     /// generator that owns the stack).
-    #[oai(path = "/deployment-objects/:id/health", method = "get")]
+    #[oai(
+        path = "/deployment-objects/:id/health",
+        method = "get",
+        operation_id = "getDeploymentObjectHealth"
+    )]
     async fn get_deployment_health(
         &self,
         auth: Pakauth,
@@ -200,7 +208,11 @@ impl HealthApi {
 
     /// The health of a stack's deployment objects, newest first, and the stack's overall status
     /// (the admin, or the generator that owns the stack).
-    #[oai(path = "/stacks/:id/health", method = "get")]
+    #[oai(
+        path = "/stacks/:id/health",
+        method = "get",
+        operation_id = "getStackHealth"
+    )]
     async fn get_stack_health(
         &self,
         auth: Pakauth,

@@ -9,7 +9,8 @@
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`unstorable_input`] (the envelope's refusal of NUL characters in
 //! any input, which PostgreSQL cannot store), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
-//! [`server`] (start-up and graceful shutdown), [`bootstrap`] (the admin PAK) and [`cli`].
+//! [`server`] (start-up and graceful shutdown), [`openapi`] (the
+//! document clients are generated from), [`bootstrap`] (the admin PAK) and [`cli`].
 //!
 //! Every state change goes through [`state::Write`], which records it with
 //! `brokkr_schema::store::changes::record` in the same transaction: audit entry, webhook event,
@@ -30,6 +31,7 @@ pub mod generators;
 pub mod health;
 pub mod http;
 pub mod metrics;
+pub mod openapi;
 pub mod probes;
 pub mod propagation;
 pub mod registrations;

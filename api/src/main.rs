@@ -32,6 +32,18 @@ async fn main() -> ExitCode {
             }
         };
     }
+    if let Some(Command::Openapi) = &cli.command {
+        return match brokkr_api::openapi::offline_document() {
+            Ok(document) => {
+                print!("{document}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("brokkr-broker: {e:#}");
+                ExitCode::FAILURE
+            }
+        };
+    }
     let settings = match Settings::from_process(cli.config.as_deref()) {
         Ok(s) => s,
         Err(e) => {
@@ -43,7 +55,7 @@ async fn main() -> ExitCode {
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run_server(settings, cli.config, log_level).await,
         Command::Migrate => migrate(settings).await,
-        Command::Config(_) => Ok(()),
+        Command::Config(_) | Command::Openapi => Ok(()),
         command => match brokkr_api::cli::run_admin_command(&settings, command).await {
             Ok(lines) => {
                 for line in lines {

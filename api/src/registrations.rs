@@ -155,7 +155,11 @@ fn subject(caller: &Caller, body: Option<RegistrationRequest>) -> ApiResult<Uuid
 impl RegistrationsApi {
     /// Registers an agent with a generator: the agent will run the generator's stacks (admin
     /// with `agent_id`, or the agent itself). Registering again changes nothing.
-    #[oai(path = "/generators/:id/register", method = "post")]
+    #[oai(
+        path = "/generators/:id/register",
+        method = "post",
+        operation_id = "registerAgentWithGenerator"
+    )]
     async fn register(
         &self,
         auth: Pakauth,
@@ -192,7 +196,11 @@ impl RegistrationsApi {
     /// Deregisters an agent from a generator (admin with `agent_id`, or the agent itself): in
     /// the same transaction its explicit targets on the generator's stacks are removed, and the
     /// agent removes those stacks' objects.
-    #[oai(path = "/generators/:id/register", method = "delete")]
+    #[oai(
+        path = "/generators/:id/register",
+        method = "delete",
+        operation_id = "deregisterAgentFromGenerator"
+    )]
     async fn deregister(
         &self,
         auth: Pakauth,
@@ -227,7 +235,11 @@ impl RegistrationsApi {
     }
 
     /// Lists the generators an agent is registered with (admin, or the agent itself).
-    #[oai(path = "/agents/:id/registrations", method = "get")]
+    #[oai(
+        path = "/agents/:id/registrations",
+        method = "get",
+        operation_id = "listAgentRegistrations"
+    )]
     async fn list_registrations(
         &self,
         auth: Pakauth,
@@ -244,7 +256,11 @@ impl RegistrationsApi {
     }
 
     /// Lists the agents registered with a generator (admin, or the generator itself).
-    #[oai(path = "/generators/:id/registered-agents", method = "get")]
+    #[oai(
+        path = "/generators/:id/registered-agents",
+        method = "get",
+        operation_id = "listGeneratorRegisteredAgents"
+    )]
     async fn list_registered_agents(
         &self,
         auth: Pakauth,

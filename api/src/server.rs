@@ -70,13 +70,28 @@ pub fn openapi(state: &Arc<AppState>) -> OpenApiService<ApiV1, ()> {
         env!("CARGO_PKG_VERSION"),
     )
     .description("Control plane for fleets of Kubernetes clusters.")
+    .license(
+        poem_openapi::LicenseObject::new(env!("CARGO_PKG_LICENSE"))
+            .url("https://www.apache.org/licenses/LICENSE-2.0"),
+    )
     .server("/api/v1")
 }
 
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
     let api = openapi(&state);
-    let spec = api.spec_endpoint();
+    let document = match crate::openapi::document(&api) {
+        Ok(doc) => crate::openapi::render(&doc),
+        Err(e) => {
+            tracing::error!(error = %e, "serving the OpenAPI document as poem-openapi made it");
+            api.spec()
+        }
+    };
+    let spec = poem::get(poem::endpoint::make_sync(move |_| {
+        poem::Response::builder()
+            .content_type("application/json; charset=utf-8")
+            .body(document.clone())
+    }));
     let swagger = api.swagger_ui();
     let cors = crate::cors::LiveCors::new(state.live.clone());
     Route::new()

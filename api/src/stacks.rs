@@ -92,7 +92,7 @@ fn require_admin_or_generator(caller: &Caller) -> ApiResult<()> {
 #[OpenApi(tag = "ApiTags::Stacks")]
 impl StacksApi {
     /// Lists stacks: all of them for the admin, its own for a generator.
-    #[oai(path = "/stacks", method = "get")]
+    #[oai(path = "/stacks", method = "get", operation_id = "listStacks")]
     async fn list_stacks(&self, auth: Pakauth) -> ApiResult<Json<Vec<Stack>>> {
         require_admin_or_generator(&auth.0)?;
         Ok(Json(
@@ -102,7 +102,7 @@ impl StacksApi {
 
     /// Creates a stack. A generator creates stacks for itself; the admin may name any
     /// generator as owner, or none (the built-in admin owner).
-    #[oai(path = "/stacks", method = "post")]
+    #[oai(path = "/stacks", method = "post", operation_id = "createStack")]
     async fn create_stack(&self, auth: Pakauth, body: Json<NewStack>) -> ApiResult<Json<Stack>> {
         require_admin_or_generator(&auth.0)?;
         let body = body.0;
@@ -133,7 +133,7 @@ impl StacksApi {
     }
 
     /// Reads a stack (admin, owning generator, or an agent that manages it).
-    #[oai(path = "/stacks/:id", method = "get")]
+    #[oai(path = "/stacks/:id", method = "get", operation_id = "getStack")]
     async fn get_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Stack>> {
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
@@ -144,7 +144,7 @@ impl StacksApi {
 
     /// Changes a stack's name or description (admin or owning generator); only the admin may
     /// hand it to another generator. Other fields of the body are ignored.
-    #[oai(path = "/stacks/:id", method = "put")]
+    #[oai(path = "/stacks/:id", method = "put", operation_id = "updateStack")]
     async fn update_stack(
         &self,
         auth: Pakauth,
@@ -193,7 +193,7 @@ impl StacksApi {
 
     /// Deletes a stack: a deletion marker is stored first so agents remove what they applied
     /// (admin or owning generator).
-    #[oai(path = "/stacks/:id", method = "delete")]
+    #[oai(path = "/stacks/:id", method = "delete", operation_id = "deleteStack")]
     async fn delete_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
         self.authorize(write.conn(), &auth.0, id.0, Access::Write)
@@ -216,7 +216,11 @@ impl StacksApi {
     }
 
     /// Lists a stack's deployment objects, newest first (admin or owning generator).
-    #[oai(path = "/stacks/:id/deployment-objects", method = "get")]
+    #[oai(
+        path = "/stacks/:id/deployment-objects",
+        method = "get",
+        operation_id = "listStackDeploymentObjects"
+    )]
     async fn list_deployment_objects(
         &self,
         auth: Pakauth,
@@ -233,7 +237,11 @@ impl StacksApi {
 
     /// Stores a new deployment object: the stack's complete desired state as (multi-document)
     /// YAML of Kubernetes objects, or a deletion marker (admin or owning generator).
-    #[oai(path = "/stacks/:id/deployment-objects", method = "post")]
+    #[oai(
+        path = "/stacks/:id/deployment-objects",
+        method = "post",
+        operation_id = "createDeploymentObject"
+    )]
     async fn create_deployment_object(
         &self,
         auth: Pakauth,
@@ -268,7 +276,11 @@ impl StacksApi {
     }
 
     /// Lists a stack's labels (admin, owning generator, or an agent that manages it).
-    #[oai(path = "/stacks/:id/labels", method = "get")]
+    #[oai(
+        path = "/stacks/:id/labels",
+        method = "get",
+        operation_id = "listStackLabels"
+    )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<StackLabel>>> {
         let mut conn = self.state.pool.acquire().await?;
         self.authorize(&mut conn, &auth.0, id.0, Access::Read)
@@ -278,7 +290,11 @@ impl StacksApi {
 
     /// Adds a label; the body is a bare JSON string such as `"env:prod"` (admin or owning
     /// generator).
-    #[oai(path = "/stacks/:id/labels", method = "post")]
+    #[oai(
+        path = "/stacks/:id/labels",
+        method = "post",
+        operation_id = "addStackLabel"
+    )]
     async fn add_label(
         &self,
         auth: Pakauth,
@@ -302,7 +318,11 @@ impl StacksApi {
     }
 
     /// Removes a label (admin or owning generator).
-    #[oai(path = "/stacks/:id/labels/:label", method = "delete")]
+    #[oai(
+        path = "/stacks/:id/labels/:label",
+        method = "delete",
+        operation_id = "removeStackLabel"
+    )]
     async fn remove_label(
         &self,
         auth: Pakauth,
@@ -326,7 +346,11 @@ impl StacksApi {
     }
 
     /// Lists a stack's annotations (admin, owning generator, or an agent that manages it).
-    #[oai(path = "/stacks/:id/annotations", method = "get")]
+    #[oai(
+        path = "/stacks/:id/annotations",
+        method = "get",
+        operation_id = "listStackAnnotations"
+    )]
     async fn list_annotations(
         &self,
         auth: Pakauth,
@@ -339,7 +363,11 @@ impl StacksApi {
     }
 
     /// Adds an annotation (admin or owning generator).
-    #[oai(path = "/stacks/:id/annotations", method = "post")]
+    #[oai(
+        path = "/stacks/:id/annotations",
+        method = "post",
+        operation_id = "addStackAnnotation"
+    )]
     async fn add_annotation(
         &self,
         auth: Pakauth,
@@ -368,7 +396,11 @@ impl StacksApi {
     }
 
     /// Removes an annotation by key (admin or owning generator).
-    #[oai(path = "/stacks/:id/annotations/:key", method = "delete")]
+    #[oai(
+        path = "/stacks/:id/annotations/:key",
+        method = "delete",
+        operation_id = "removeStackAnnotation"
+    )]
     async fn remove_annotation(
         &self,
         auth: Pakauth,

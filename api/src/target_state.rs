@@ -83,7 +83,11 @@ impl TargetStateApi {
     /// The agent's target state (admin, or the agent itself). `mode=full` includes objects the
     /// agent already reported on; `wait=N` long-polls up to N seconds when `If-None-Match`
     /// still matches.
-    #[oai(path = "/agents/:id/target-state", method = "get")]
+    #[oai(
+        path = "/agents/:id/target-state",
+        method = "get",
+        operation_id = "getAgentTargetState"
+    )]
     async fn get_target_state(
         &self,
         auth: Pakauth,

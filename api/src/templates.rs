@@ -213,7 +213,7 @@ impl TemplatesApi {
 impl TemplatesApi {
     /// Lists live template versions: all for the admin, system templates and its own for a
     /// generator.
-    #[oai(path = "/templates", method = "get")]
+    #[oai(path = "/templates", method = "get", operation_id = "listTemplates")]
     async fn list_templates(&self, auth: Pakauth) -> ApiResult<Json<Vec<StackTemplate>>> {
         require_admin_or_generator(&auth.0)?;
         let mut conn = self.state.pool.acquire().await?;
@@ -225,7 +225,7 @@ impl TemplatesApi {
     /// Creates a template (version 1, or the next version when the owner already has a
     /// template of that name). The admin creates system templates, or one for `generator_id`;
     /// a generator creates its own. The Tera source and the JSON Schema are checked (400).
-    #[oai(path = "/templates", method = "post")]
+    #[oai(path = "/templates", method = "post", operation_id = "createTemplate")]
     async fn create_template(
         &self,
         auth: Pakauth,
@@ -268,7 +268,7 @@ impl TemplatesApi {
     }
 
     /// Reads a template version.
-    #[oai(path = "/templates/:id", method = "get")]
+    #[oai(path = "/templates/:id", method = "get", operation_id = "getTemplate")]
     async fn get_template(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<StackTemplate>> {
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(readable(&mut conn, &auth.0, id.0).await?))
@@ -277,7 +277,11 @@ impl TemplatesApi {
     /// Stores the next version of a template (new id, version + 1, same name and owner, labels
     /// and annotations carried over); the old version stays. `description` defaults to the
     /// current one.
-    #[oai(path = "/templates/:id", method = "put")]
+    #[oai(
+        path = "/templates/:id",
+        method = "put",
+        operation_id = "updateTemplate"
+    )]
     async fn update_template(
         &self,
         auth: Pakauth,
@@ -308,7 +312,11 @@ impl TemplatesApi {
     }
 
     /// Deletes one template version (soft delete); other versions stay.
-    #[oai(path = "/templates/:id", method = "delete")]
+    #[oai(
+        path = "/templates/:id",
+        method = "delete",
+        operation_id = "deleteTemplate"
+    )]
     async fn delete_template(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
         modifiable(write.conn(), &auth.0, id.0).await?;
@@ -327,7 +335,11 @@ impl TemplatesApi {
     }
 
     /// Lists a template version's labels.
-    #[oai(path = "/templates/:id/labels", method = "get")]
+    #[oai(
+        path = "/templates/:id/labels",
+        method = "get",
+        operation_id = "listTemplateLabels"
+    )]
     async fn list_labels(
         &self,
         auth: Pakauth,
@@ -340,7 +352,11 @@ impl TemplatesApi {
 
     /// Adds a label (a bare JSON string, e.g. `"env=production"`); a stack must carry every
     /// label of a template to receive it.
-    #[oai(path = "/templates/:id/labels", method = "post")]
+    #[oai(
+        path = "/templates/:id/labels",
+        method = "post",
+        operation_id = "addTemplateLabel"
+    )]
     async fn add_label(
         &self,
         auth: Pakauth,
@@ -363,7 +379,11 @@ impl TemplatesApi {
     }
 
     /// Removes a label.
-    #[oai(path = "/templates/:id/labels/:label", method = "delete")]
+    #[oai(
+        path = "/templates/:id/labels/:label",
+        method = "delete",
+        operation_id = "removeTemplateLabel"
+    )]
     async fn remove_label(
         &self,
         auth: Pakauth,
@@ -386,7 +406,11 @@ impl TemplatesApi {
     }
 
     /// Lists a template version's annotations.
-    #[oai(path = "/templates/:id/annotations", method = "get")]
+    #[oai(
+        path = "/templates/:id/annotations",
+        method = "get",
+        operation_id = "listTemplateAnnotations"
+    )]
     async fn list_annotations(
         &self,
         auth: Pakauth,
@@ -398,7 +422,11 @@ impl TemplatesApi {
     }
 
     /// Adds an annotation; a stack must carry it with the same value to receive the template.
-    #[oai(path = "/templates/:id/annotations", method = "post")]
+    #[oai(
+        path = "/templates/:id/annotations",
+        method = "post",
+        operation_id = "addTemplateAnnotation"
+    )]
     async fn add_annotation(
         &self,
         auth: Pakauth,
@@ -423,7 +451,11 @@ impl TemplatesApi {
     }
 
     /// Removes an annotation by key.
-    #[oai(path = "/templates/:id/annotations/:key", method = "delete")]
+    #[oai(
+        path = "/templates/:id/annotations/:key",
+        method = "delete",
+        operation_id = "removeTemplateAnnotation"
+    )]
     async fn remove_annotation(
         &self,
         auth: Pakauth,
@@ -449,7 +481,11 @@ impl TemplatesApi {
     /// rendered from an older version (a generator: of its own stacks) is re-rendered by the
     /// worker with the parameters stored in that object's provenance. Stacks whose parameters
     /// break the new schema are reported, not changed.
-    #[oai(path = "/templates/:id/rollout", method = "post")]
+    #[oai(
+        path = "/templates/:id/rollout",
+        method = "post",
+        operation_id = "startTemplateRollout"
+    )]
     async fn start_rollout(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<RolloutAccepted> {
         let actor = auth.0.actor();
         let mut write = self.state.write(actor.clone()).await?;
@@ -482,7 +518,11 @@ impl TemplatesApi {
 
     /// A rollout of this template and what happened to each of its stacks (admin or owning
     /// generator).
-    #[oai(path = "/templates/:id/rollouts/:rollout_id", method = "get")]
+    #[oai(
+        path = "/templates/:id/rollouts/:rollout_id",
+        method = "get",
+        operation_id = "getTemplateRollout"
+    )]
     async fn get_rollout(
         &self,
         auth: Pakauth,
@@ -512,6 +552,7 @@ impl TemplatesApi {
     #[oai(
         path = "/stacks/:id/deployment-objects/from-template",
         method = "post",
+        operation_id = "instantiateTemplate",
         tag = "ApiTags::Stacks"
     )]
     async fn instantiate_template(

@@ -32,7 +32,7 @@ use uuid::Uuid;
 use crate::ApiTags;
 use crate::agents::require_admin_or_agent;
 use crate::auth::Pakauth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::{ApiError, ApiResult, OneResponsePerStatus};
 use crate::state::AppState;
 
 /// Lease of a delivery claimed by an agent.
@@ -127,7 +127,11 @@ impl WebhookDeliveriesApi {
 impl WebhookDeliveriesApi {
     /// A delivery with every attempt: time, duration, status code, response headers and the
     /// first 4 KiB of the body, or the connection error (admin).
-    #[oai(path = "/webhook-deliveries/:id", method = "get")]
+    #[oai(
+        path = "/webhook-deliveries/:id",
+        method = "get",
+        operation_id = "getWebhookDelivery"
+    )]
     async fn get_delivery(
         &self,
         auth: Pakauth,
@@ -146,7 +150,11 @@ impl WebhookDeliveriesApi {
     }
 
     /// Sends a delivery once more, whatever its state (admin). The delivery keeps its id.
-    #[oai(path = "/webhook-deliveries/:id/redeliver", method = "post")]
+    #[oai(
+        path = "/webhook-deliveries/:id/redeliver",
+        method = "post",
+        operation_id = "redeliverWebhookDelivery"
+    )]
     async fn redeliver(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<DeliveryAccepted> {
         auth.0.require_admin()?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -172,7 +180,11 @@ impl WebhookDeliveriesApi {
 
     /// Sends a `ping` event to one subscription through the normal queue, recorded like any
     /// delivery (admin).
-    #[oai(path = "/webhooks/:id/ping", method = "post")]
+    #[oai(
+        path = "/webhooks/:id/ping",
+        method = "post",
+        operation_id = "pingWebhook"
+    )]
     async fn ping(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<DeliveryAccepted> {
         auth.0.require_admin()?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -193,49 +205,22 @@ impl WebhookDeliveriesApi {
 
     /// Sends a test event straight to the subscription's URL and reports the answer (admin).
     /// Nothing is recorded; use `ping` for a delivery through the queue.
-    #[oai(path = "/webhooks/:id/test", method = "post")]
-    async fn test(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<TestAnswer> {
-        auth.0.require_admin()?;
-        let subscription = {
-            let mut conn = self.state.pool.acquire().await?;
-            store::subscriptions::get(&mut conn, id.0)
-                .await
-                .map_err(|e| ApiError::from_store(e, "Webhook subscription"))?
-        };
-        let keyring = self
-            .state
-            .keyring
-            .as_ref()
-            .ok_or_else(|| ApiError::bad_request(crate::webhooks::NO_KEY_MESSAGE))?;
-        let destination = keyring
-            .destination(
-                &subscription.url_encrypted,
-                subscription.auth_header_encrypted.as_deref(),
-                subscription.secret_encrypted.as_deref(),
-            )
-            .map_err(|e| {
-                tracing::error!(error = %e, subscription = %id.0, "cannot decrypt a webhook secret");
-                ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
-                    error: "cannot decrypt the subscription's secrets".into(),
-                    document_index: None,
-                    code: None,
-                }))
-            })?;
-        Ok(send_test(
-            &self.state,
-            &destination.url,
-            destination.auth_header.as_deref(),
-            destination.secret.as_deref(),
-            subscription.timeout_seconds,
-            Some(subscription.id),
-        )
-        .await
-        .into())
+    #[oai(
+        path = "/webhooks/:id/test",
+        method = "post",
+        operation_id = "testWebhook"
+    )]
+    async fn test(&self, auth: Pakauth, id: Path<Uuid>) -> OneResponsePerStatus<TestAnswer> {
+        OneResponsePerStatus(self.send_subscription_test(auth, id).await)
     }
 
     /// Claims deliveries this agent should send from inside its cluster (admin, or the agent
     /// itself). Each comes with a 60 s lease; unreported leases return to pending.
-    #[oai(path = "/agents/:id/webhooks/pending", method = "get")]
+    #[oai(
+        path = "/agents/:id/webhooks/pending",
+        method = "get",
+        operation_id = "listAgentPendingWebhookDeliveries"
+    )]
     async fn pending_for_agent(
         &self,
         auth: Pakauth,
@@ -271,7 +256,11 @@ impl WebhookDeliveriesApi {
     }
 
     /// Records the outcome of a delivery the calling agent holds.
-    #[oai(path = "/webhook-deliveries/:id/result", method = "post")]
+    #[oai(
+        path = "/webhook-deliveries/:id/result",
+        method = "post",
+        operation_id = "reportWebhookDeliveryResult"
+    )]
     async fn report_result(
         &self,
         auth: Pakauth,
@@ -343,13 +332,56 @@ impl WebhookDeliveriesApi {
     }
 }
 
+impl WebhookDeliveriesApi {
+    /// `POST /webhooks/{id}/test`.
+    async fn send_subscription_test(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<TestAnswer> {
+        auth.0.require_admin()?;
+        let subscription = {
+            let mut conn = self.state.pool.acquire().await?;
+            store::subscriptions::get(&mut conn, id.0)
+                .await
+                .map_err(|e| ApiError::from_store(e, "Webhook subscription"))?
+        };
+        let keyring = self
+            .state
+            .keyring
+            .as_ref()
+            .ok_or_else(|| ApiError::bad_request(crate::webhooks::NO_KEY_MESSAGE))?;
+        let destination = keyring
+            .destination(
+                &subscription.url_encrypted,
+                subscription.auth_header_encrypted.as_deref(),
+                subscription.secret_encrypted.as_deref(),
+            )
+            .map_err(|e| {
+                tracing::error!(error = %e, subscription = %id.0, "cannot decrypt a webhook secret");
+                ApiError::Internal(Json(brokkr_schema::models::ErrorBody {
+                    error: "cannot decrypt the subscription's secrets".into(),
+                    document_index: None,
+                    code: None,
+                }))
+            })?;
+        Ok(send_test(
+            &self.state,
+            &destination.url,
+            destination.auth_header.as_deref(),
+            destination.secret.as_deref(),
+            subscription.timeout_seconds,
+            Some(subscription.id),
+        )
+        .await
+        .into())
+    }
+}
+
 /// A test delivery's answer: 200 when the endpoint accepted it, 400 when it did not.
 #[derive(ApiResponse)]
 pub enum TestAnswer {
     /// The endpoint answered 2xx.
     #[oai(status = 200)]
     Delivered(Json<WebhookTestResult>),
-    /// The endpoint refused, failed or could not be reached.
+    /// The endpoint refused, failed or could not be reached (a `WebhookTestResult`), or no
+    /// encryption key is configured (an `ErrorBody`).
     #[oai(status = 400)]
     Failed(Json<WebhookTestResult>),
 }

@@ -3,7 +3,8 @@
 //! The URL, auth header and signing secret are encrypted with the keyring of
 //! `broker.webhook_encryption_key` (see [`brokkr_schema::crypto`]) before they reach the
 //! database, and no response ever contains them: the safe view says only `has_url`,
-//! `has_auth_header` and `has_secret`. Without a configured key the broker refuses to store
+//! `has_auth_header` and `has_secret` (the one exception: a secret the broker generated on
+//! create, `generate_secret: true`, is in that create's answer, once). Without a configured key the broker refuses to store
 //! them. URLs are checked against the destination policy ([`brokkr_schema::destinations`]) on
 //! create and on every update. Every change is recorded (audit entry with the real actor) in the
 //! transaction that makes it.
@@ -33,7 +34,7 @@ use uuid::Uuid;
 
 use crate::ApiTags;
 use crate::auth::Pakauth;
-use crate::error::{ApiError, ApiResult, NoContent};
+use crate::error::{ApiError, ApiResult, NoContent, OneResponsePerStatus};
 use crate::state::AppState;
 
 /// Why a webhook cannot be stored on a broker without an encryption key.
@@ -90,7 +91,8 @@ pub enum WebhookCreated {
     /// The subscription was stored.
     #[oai(status = 201)]
     Created(Json<WebhookResponse>),
-    /// `validate` was set and the test delivery failed: nothing was stored.
+    /// `validate` was set and the test delivery failed (a `WebhookTestResult`), or the request
+    /// is invalid (an `ErrorBody`): nothing was stored.
     #[oai(status = 400)]
     ValidationFailed(Json<brokkr_schema::models::WebhookTestResult>),
 }
@@ -128,6 +130,96 @@ impl WebhooksApi {
                 code: None,
             }))
         })
+    }
+
+    async fn create(
+        &self,
+        auth: Pakauth,
+        body: Json<CreateWebhookRequest>,
+    ) -> ApiResult<WebhookCreated> {
+        auth.0.require_admin()?;
+        self.keyring()?;
+        let body = body.0;
+        let name = check_name(&body.name)?;
+        let url = self.check_url(&body.url)?;
+        let event_types = check_event_types(&body.event_types)?;
+        if let Some(h) = &body.auth_header {
+            check_auth_header(h)?;
+        }
+        if let Some(s) = &body.secret {
+            check_secret(s)?;
+        }
+        let generated = match (body.generate_secret, &body.secret) {
+            (true, Some(_)) => {
+                return Err(ApiError::bad_request(
+                    "send either secret or generate_secret: true, not both",
+                ));
+            }
+            (true, None) => Some(brokkr_jobs::signing::generate_secret()),
+            (false, _) => None,
+        };
+        let secret = generated.clone().or_else(|| body.secret.clone());
+        let max_retries = check_max_retries(body.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))?;
+        let timeout_seconds =
+            check_timeout(body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS))?;
+        let target_labels = body
+            .target_labels
+            .as_deref()
+            .map(check_target_labels)
+            .transpose()?;
+        let filters = match &body.filters {
+            Some(f) => check_filters(f)?,
+            None => None,
+        };
+        if body.validate {
+            // The endpoint must accept a test delivery before anything is stored.
+            let result = crate::webhook_deliveries::send_test(
+                &self.state,
+                &url,
+                body.auth_header.as_deref(),
+                secret.as_deref(),
+                timeout_seconds,
+                None,
+            )
+            .await;
+            if !result.success {
+                return Ok(WebhookCreated::ValidationFailed(Json(result)));
+            }
+        }
+        let fields = SubscriptionFields {
+            name,
+            url_encrypted: self.encrypt(context::WEBHOOK_URL, &url)?,
+            auth_header_encrypted: body
+                .auth_header
+                .as_deref()
+                .map(|h| self.encrypt(context::WEBHOOK_AUTH_HEADER, h))
+                .transpose()?,
+            secret_encrypted: secret
+                .as_deref()
+                .map(|s| self.encrypt(context::WEBHOOK_SECRET, s))
+                .transpose()?,
+            event_types,
+            filters,
+            target_labels,
+            enabled: true,
+            max_retries,
+            timeout_seconds,
+        };
+        let actor = auth.0.actor();
+        let created_by = actor.kind.as_str();
+        let mut write = self.state.write(actor.clone()).await?;
+        let sub = subscriptions::create(write.conn(), &fields, Some(created_by)).await?;
+        write
+            .record(Change::WebhookCreated {
+                id: sub.id,
+                name: &sub.name,
+                event_types: &sub.event_types,
+            })
+            .await?;
+        write.commit().await?;
+        let mut view = sub.view();
+        view.secret = generated;
+        Ok(WebhookCreated::Created(Json(view)))
     }
 }
 
@@ -260,7 +352,7 @@ fn check_filters(filters: &WebhookFilters) -> ApiResult<Option<serde_json::Value
 #[OpenApi(tag = "ApiTags::Webhooks")]
 impl WebhooksApi {
     /// Lists every subscription, disabled ones included (admin).
-    #[oai(path = "/webhooks", method = "get")]
+    #[oai(path = "/webhooks", method = "get", operation_id = "listWebhooks")]
     async fn list_webhooks(&self, auth: Pakauth) -> ApiResult<Json<Vec<WebhookResponse>>> {
         auth.0.require_admin()?;
         let mut conn = self.state.pool.acquire().await?;
@@ -270,96 +362,29 @@ impl WebhooksApi {
 
     /// Subscribes a URL to events (admin). The URL, `auth_header` and `secret` are stored
     /// encrypted and never returned. Needs `broker.webhook_encryption_key`.
-    #[oai(path = "/webhooks", method = "post")]
+    #[oai(path = "/webhooks", method = "post", operation_id = "createWebhook")]
     async fn create_webhook(
         &self,
         auth: Pakauth,
         body: Json<CreateWebhookRequest>,
-    ) -> ApiResult<WebhookCreated> {
-        auth.0.require_admin()?;
-        self.keyring()?;
-        let body = body.0;
-        let name = check_name(&body.name)?;
-        let url = self.check_url(&body.url)?;
-        let event_types = check_event_types(&body.event_types)?;
-        if let Some(h) = &body.auth_header {
-            check_auth_header(h)?;
-        }
-        if let Some(s) = &body.secret {
-            check_secret(s)?;
-        }
-        let max_retries = check_max_retries(body.max_retries.unwrap_or(DEFAULT_MAX_RETRIES))?;
-        let timeout_seconds =
-            check_timeout(body.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS))?;
-        let target_labels = body
-            .target_labels
-            .as_deref()
-            .map(check_target_labels)
-            .transpose()?;
-        let filters = match &body.filters {
-            Some(f) => check_filters(f)?,
-            None => None,
-        };
-        if body.validate {
-            // The endpoint must accept a test delivery before anything is stored.
-            let result = crate::webhook_deliveries::send_test(
-                &self.state,
-                &url,
-                body.auth_header.as_deref(),
-                body.secret.as_deref(),
-                timeout_seconds,
-                None,
-            )
-            .await;
-            if !result.success {
-                return Ok(WebhookCreated::ValidationFailed(Json(result)));
-            }
-        }
-        let fields = SubscriptionFields {
-            name,
-            url_encrypted: self.encrypt(context::WEBHOOK_URL, &url)?,
-            auth_header_encrypted: body
-                .auth_header
-                .as_deref()
-                .map(|h| self.encrypt(context::WEBHOOK_AUTH_HEADER, h))
-                .transpose()?,
-            secret_encrypted: body
-                .secret
-                .as_deref()
-                .map(|s| self.encrypt(context::WEBHOOK_SECRET, s))
-                .transpose()?,
-            event_types,
-            filters,
-            target_labels,
-            enabled: true,
-            max_retries,
-            timeout_seconds,
-        };
-        let actor = auth.0.actor();
-        let created_by = actor.kind.as_str();
-        let mut write = self.state.write(actor.clone()).await?;
-        let sub = subscriptions::create(write.conn(), &fields, Some(created_by)).await?;
-        write
-            .record(Change::WebhookCreated {
-                id: sub.id,
-                name: &sub.name,
-                event_types: &sub.event_types,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(WebhookCreated::Created(Json(sub.view())))
+    ) -> OneResponsePerStatus<WebhookCreated> {
+        OneResponsePerStatus(self.create(auth, body).await)
     }
 
     /// Lists the event types a subscription can name; `*` and `<prefix>.*` patterns are also
     /// accepted (admin).
-    #[oai(path = "/webhooks/event-types", method = "get")]
+    #[oai(
+        path = "/webhooks/event-types",
+        method = "get",
+        operation_id = "listWebhookEventTypes"
+    )]
     async fn list_event_types(&self, auth: Pakauth) -> ApiResult<Json<Vec<String>>> {
         auth.0.require_admin()?;
         Ok(Json(EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect()))
     }
 
     /// Reads a subscription (admin).
-    #[oai(path = "/webhooks/:id", method = "get")]
+    #[oai(path = "/webhooks/:id", method = "get", operation_id = "getWebhook")]
     async fn get_webhook(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<WebhookResponse>> {
         auth.0.require_admin()?;
         let mut conn = self.state.pool.acquire().await?;
@@ -372,7 +397,7 @@ impl WebhooksApi {
     /// Changes a subscription (admin). Absent fields are kept; `null` clears `auth_header`,
     /// `secret`, `filters` and `target_labels`. A new URL is checked like on creation;
     /// re-enabling clears `disabled_reason`.
-    #[oai(path = "/webhooks/:id", method = "put")]
+    #[oai(path = "/webhooks/:id", method = "put", operation_id = "updateWebhook")]
     async fn update_webhook(
         &self,
         auth: Pakauth,
@@ -488,7 +513,11 @@ impl WebhooksApi {
     }
 
     /// Deletes a subscription with its deliveries (admin).
-    #[oai(path = "/webhooks/:id", method = "delete")]
+    #[oai(
+        path = "/webhooks/:id",
+        method = "delete",
+        operation_id = "deleteWebhook"
+    )]
     async fn delete_webhook(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         auth.0.require_admin()?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -507,7 +536,11 @@ impl WebhooksApi {
 
     /// Lists a subscription's deliveries, newest first (admin). `status` is one of `pending`,
     /// `acquired`, `success`, `failed`, `dead`; `limit` defaults to 50 and is capped at 500.
-    #[oai(path = "/webhooks/:id/deliveries", method = "get")]
+    #[oai(
+        path = "/webhooks/:id/deliveries",
+        method = "get",
+        operation_id = "listWebhookDeliveries"
+    )]
     async fn list_deliveries(
         &self,
         auth: Pakauth,

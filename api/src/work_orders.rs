@@ -160,7 +160,7 @@ fn targeting_json(t: &Targeting) -> serde_json::Value {
 impl WorkOrdersApi {
     /// Lists active work orders, oldest first, optionally by `status` (`PENDING`, `CLAIMED`,
     /// `RETRY_PENDING`) and `work_type` (admin).
-    #[oai(path = "/work-orders", method = "get")]
+    #[oai(path = "/work-orders", method = "get", operation_id = "listWorkOrders")]
     async fn list_work_orders(
         &self,
         auth: Pakauth,
@@ -184,7 +184,11 @@ impl WorkOrdersApi {
 
     /// Queues a work order for the agents its `targeting` selects: listed `agent_ids`, agents
     /// with one of the `labels`, or with one of the `annotations` (admin). `201`.
-    #[oai(path = "/work-orders", method = "post")]
+    #[oai(
+        path = "/work-orders",
+        method = "post",
+        operation_id = "createWorkOrder"
+    )]
     async fn create_work_order(
         &self,
         auth: Pakauth,
@@ -207,7 +211,11 @@ impl WorkOrdersApi {
 
     /// Reads a work order (admin). A finished order is shown from the log, with status
     /// `COMPLETED` or `FAILED`.
-    #[oai(path = "/work-orders/:id", method = "get")]
+    #[oai(
+        path = "/work-orders/:id",
+        method = "get",
+        operation_id = "getWorkOrder"
+    )]
     async fn get_work_order(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<WorkOrder>> {
         auth.0.require_admin()?;
         let mut conn = self.state.pool.acquire().await?;
@@ -221,7 +229,11 @@ impl WorkOrdersApi {
     }
 
     /// Cancels an active work order (admin). Finished orders stay in the log.
-    #[oai(path = "/work-orders/:id", method = "delete")]
+    #[oai(
+        path = "/work-orders/:id",
+        method = "delete",
+        operation_id = "deleteWorkOrder"
+    )]
     async fn delete_work_order(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         auth.0.require_admin()?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -237,7 +249,11 @@ impl WorkOrdersApi {
 
     /// The `PENDING` work orders this agent may claim, oldest first (admin, or the agent
     /// itself).
-    #[oai(path = "/agents/:id/work-orders/pending", method = "get")]
+    #[oai(
+        path = "/agents/:id/work-orders/pending",
+        method = "get",
+        operation_id = "listAgentPendingWorkOrders"
+    )]
     async fn list_pending_for_agent(
         &self,
         auth: Pakauth,
@@ -259,7 +275,11 @@ impl WorkOrdersApi {
     /// Claims a `PENDING` work order for `agent_id` (the agent itself, or the admin on its
     /// behalf). `404` when the order does not exist, the agent may not claim it, or another
     /// agent claimed it first.
-    #[oai(path = "/work-orders/:id/claim", method = "post")]
+    #[oai(
+        path = "/work-orders/:id/claim",
+        method = "post",
+        operation_id = "claimWorkOrder"
+    )]
     async fn claim_work_order(
         &self,
         auth: Pakauth,
@@ -282,7 +302,11 @@ impl WorkOrdersApi {
     /// Reports the outcome of a claimed work order (the claiming agent, or the admin). Success,
     /// a non-retryable failure or a failure with no retries left moves it to the log (`200`
     /// with the log entry); another failure schedules a retry (`202`).
-    #[oai(path = "/work-orders/:id/complete", method = "post")]
+    #[oai(
+        path = "/work-orders/:id/complete",
+        method = "post",
+        operation_id = "completeWorkOrder"
+    )]
     async fn complete_work_order(
         &self,
         auth: Pakauth,
@@ -345,7 +369,11 @@ impl WorkOrdersApi {
 
     /// Lists finished work orders, newest first, by `work_type`, `success` and `agent_id`
     /// (admin). `limit`: default 100, at most 1000.
-    #[oai(path = "/work-order-log", method = "get")]
+    #[oai(
+        path = "/work-order-log",
+        method = "get",
+        operation_id = "listWorkOrderLog"
+    )]
     async fn list_work_order_log(
         &self,
         auth: Pakauth,
@@ -371,7 +399,11 @@ impl WorkOrdersApi {
     }
 
     /// Reads one finished work order (admin).
-    #[oai(path = "/work-order-log/:id", method = "get")]
+    #[oai(
+        path = "/work-order-log/:id",
+        method = "get",
+        operation_id = "getWorkOrderLogEntry"
+    )]
     async fn get_work_order_log(
         &self,
         auth: Pakauth,

@@ -246,7 +246,7 @@ async fn deployment_objects_must_be_kubernetes_objects() {
         ),
         ("key: [unclosed", 0, "invalid YAML"),
         ("- just\n- a list\n", 0, "mapping"),
-        ("", 0, "no Kubernetes objects"),
+        ("# a comment\n---\nkind: ConfigMap\n", 0, "apiVersion"),
         ("apiVersion: v1\nmetadata:\n  name: a\n", 0, "kind"),
     ] {
         let (status, body) = b.post(&path, &gen_pak, json!({"yaml_content": yaml})).await;
@@ -271,6 +271,34 @@ async fn deployment_objects_must_be_kubernetes_objects() {
         .post(&path, &gen_pak, json!({"yaml_content": "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: b\n  namespace: a\n---\n"}))
         .await;
     assert_eq!(ok.0, StatusCode::OK, "{}", ok.1);
+}
+
+#[tokio::test]
+async fn deployment_objects_without_objects_are_an_empty_desired_state() {
+    let b = TestBroker::start().await;
+    let (_, gen_pak) = b.generator("ci").await;
+    let stack = b.stack(&gen_pak, "web").await;
+    let (agent, agent_pak) = b.agent("a1").await;
+    b.target(&agent, &stack).await;
+    let path = format!("/api/v1/stacks/{stack}/deployment-objects");
+    for yaml in [
+        "",
+        "\n",
+        "# only a comment\n",
+        "---\n",
+        "---\n# nothing\n---\n",
+    ] {
+        let (status, body) = b.post(&path, &gen_pak, json!({"yaml_content": yaml})).await;
+        assert_eq!(status, StatusCode::OK, "{yaml:?}: {body}");
+        assert_eq!(body["yaml_content"], json!(yaml), "{body}");
+        assert_eq!(body["is_deletion_marker"], json!(false), "{body}");
+        // The agent is handed the empty desired state like any other.
+        let (status, state) = b
+            .get(&format!("/api/v1/agents/{agent}/target-state"), &agent_pak)
+            .await;
+        assert_eq!(status, StatusCode::OK, "{state}");
+        assert_eq!(state[0]["id"], body["id"], "{state}");
+    }
 }
 
 #[tokio::test]

@@ -94,6 +94,53 @@ async fn updates_change_only_what_a_client_may_change() {
 }
 
 #[tokio::test]
+async fn new_agents_start_inactive_until_the_admin_activates_them() {
+    let b = TestBroker::start().await;
+    let (_, gen_pak) = b.generator("ci").await;
+    let stack = b.stack(&gen_pak, "web").await;
+    let (s, created) = b
+        .post(
+            "/api/v1/agents",
+            &b.admin,
+            json!({"name": "edge", "cluster_name": "c1"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{created}");
+    assert_eq!(created["agent"]["status"], json!("INACTIVE"), "{created}");
+    let agent = id_of(&created["agent"]);
+    let pak = created["initial_pak"].as_str().unwrap().to_owned();
+    b.target(&agent, &stack).await;
+    b.deploy(&gen_pak, &stack, &namespace_yaml("a")).await;
+    // An inactive agent authenticates, heartbeats and reads its record (which is how it learns
+    // that it is inactive and must apply nothing: see agent_e2e.rs).
+    let (s, record) = b.get(&format!("/api/v1/agents/{agent}"), &pak).await;
+    assert_eq!((s, &record["status"]), (StatusCode::OK, &json!("INACTIVE")));
+    let heartbeat = b
+        .call(
+            reqwest::Method::POST,
+            &format!("/api/v1/agents/{agent}/heartbeat"),
+            Some(&pak),
+            None,
+        )
+        .await;
+    assert_eq!(heartbeat.0, StatusCode::NO_CONTENT);
+    // The admin activates it.
+    let (s, activated) = b
+        .put(
+            &format!("/api/v1/agents/{agent}"),
+            &b.admin,
+            json!({"status": "ACTIVE"}),
+        )
+        .await;
+    assert_eq!(
+        (s, &activated["status"]),
+        (StatusCode::OK, &json!("ACTIVE"))
+    );
+    let (s, record) = b.get(&format!("/api/v1/agents/{agent}"), &pak).await;
+    assert_eq!((s, &record["status"]), (StatusCode::OK, &json!("ACTIVE")));
+}
+
+#[tokio::test]
 async fn deleting_a_generator_deletes_its_stacks_with_deletion_markers() {
     let b = TestBroker::start().await;
     let (gen_id, gen_pak) = b.generator("ci").await;

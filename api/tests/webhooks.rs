@@ -181,6 +181,54 @@ async fn secrets_are_encrypted_at_rest_and_decrypt_with_the_keyring() {
 }
 
 #[tokio::test]
+async fn a_generated_secret_is_returned_once_and_stored_encrypted() {
+    let b = broker().await;
+    let mut body = full_body("generated");
+    body.as_object_mut().unwrap().remove("secret");
+    body["generate_secret"] = json!(true);
+    let created = create(&b, body.clone()).await;
+    let secret = created["secret"].as_str().unwrap_or_default().to_owned();
+    // whsec_ + base64 of 32 bytes (44 characters with padding).
+    let key = secret.strip_prefix("whsec_").unwrap_or_default();
+    assert!(
+        key.len() == 44
+            && key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+/=".contains(c)),
+        "{created}"
+    );
+    assert_eq!(created["has_secret"], json!(true));
+    let id = id_of(&created);
+    // Never again: not when read, not when listed.
+    let (_, got) = b.get(&format!("/api/v1/webhooks/{id}"), &b.admin).await;
+    let (_, listed) = b.get("/api/v1/webhooks", &b.admin).await;
+    for v in [&got, &listed] {
+        assert!(!v.to_string().contains(&secret), "{v}");
+    }
+    let mut conn = b.db.connect().await;
+    let (stored,): (Vec<u8>,) =
+        sqlx::query_as("SELECT secret_encrypted FROM webhook_subscriptions WHERE id = $1::uuid")
+            .bind(&id)
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(
+        keyring()
+            .decrypt_string(context::WEBHOOK_SECRET, &stored)
+            .unwrap(),
+        secret
+    );
+    // A secret of one's own stays the key, and is not echoed.
+    let own = create(&b, full_body("own")).await;
+    assert!(own.get("secret").is_none(), "{own}");
+    // Not both.
+    body["secret"] = json!(SECRET);
+    body["name"] = json!("both");
+    let (s, v) = b.post("/api/v1/webhooks", &b.admin, body).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST, "{v}");
+}
+
+#[tokio::test]
 async fn rotation_reencrypts_values_written_under_the_previous_key() {
     let b = broker().await;
     let id = id_of(&create(&b, full_body("rot")).await);

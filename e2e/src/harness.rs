@@ -395,6 +395,17 @@ impl Harness {
         }
         h.agent_id = uuid_at(&agent, "/agent/id")?;
         h.agent_pak = str_at(&agent, "/initial_pak")?;
+        // New agents start INACTIVE; the admin activates them.
+        let (status, activated) = h
+            .api(
+                Method::PUT,
+                &format!("/api/v1/agents/{}", h.agent_id),
+                Some(json!({"status": "ACTIVE"})),
+            )
+            .await?;
+        if status != StatusCode::OK {
+            bail!("activating the agent: {status} {activated}");
+        }
         if options.agent {
             h.start_agent().await?;
         }

@@ -230,6 +230,39 @@ async fn a_deletion_marker_removes_everything() {
 }
 
 #[tokio::test]
+async fn a_deployment_object_without_objects_removes_everything() {
+    let h = start(Options {
+        worker: false,
+        ..Options::default()
+    })
+    .await;
+    let ns = h.ns("shop");
+    let stack = h.create_stack("shop").await.unwrap();
+    let first = h.post_deployment(stack, &shop(&ns, 1, true)).await.unwrap();
+    h.wait_for_event(&first, "SUCCESS").await.unwrap();
+    // An empty desired state (comments and separators only) is accepted and applied as such.
+    let empty = h
+        .post_deployment(stack, "# nothing runs here any more\n---\n")
+        .await
+        .unwrap();
+    h.wait_for_event(&empty, "SUCCESS").await.unwrap();
+    eventually("the stack's objects removed", DEFAULT_DEADLINE, || async {
+        let cm = configmap(&h, &ns, "shop-config").await.is_some();
+        let web = deployment(&h, &ns, "web").await.is_some();
+        let left = !namespace_gone(&h, &ns).await;
+        if cm || web || left {
+            Err(format!(
+                "configmap {cm}, deployment {web}, namespace {left}"
+            ))
+        } else {
+            Ok(())
+        }
+    })
+    .await
+    .unwrap();
+}
+
+#[tokio::test]
 async fn an_object_deleted_behind_the_agents_back_comes_back() {
     let h = start(Options {
         worker: false,

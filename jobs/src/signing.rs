@@ -25,6 +25,19 @@ fn hmac(key: &[u8], parts: &[&[u8]]) -> Vec<u8> {
     mac.finalize().into_bytes().to_vec()
 }
 
+/// Prefix of secrets in the Standard Webhooks form.
+pub const STANDARD_SECRET_PREFIX: &str = "whsec_";
+/// Random bytes in a generated secret.
+pub const GENERATED_SECRET_BYTES: usize = 32;
+
+/// A new signing secret that every verifier accepts: `whsec_` + base64 of 32 random bytes.
+/// Standard Webhooks libraries use the decoded bytes as the key; GitHub-style verifiers use the
+/// whole string, which is what `X-Brokkr-Signature-256` is computed with.
+pub fn generate_secret() -> String {
+    let bytes: [u8; GENERATED_SECRET_BYTES] = rand::random();
+    format!("{STANDARD_SECRET_PREFIX}{}", STANDARD.encode(bytes))
+}
+
 /// The value of `X-Brokkr-Signature-256` for `body`.
 pub fn github_signature(secret: &str, body: &[u8]) -> String {
     format!("sha256={}", hex::encode(hmac(secret.as_bytes(), &[body])))
@@ -33,7 +46,7 @@ pub fn github_signature(secret: &str, body: &[u8]) -> String {
 /// The key Standard Webhooks signs with.
 fn standard_key(secret: &str) -> Vec<u8> {
     secret
-        .strip_prefix("whsec_")
+        .strip_prefix(STANDARD_SECRET_PREFIX)
         .and_then(|b64| STANDARD.decode(b64).ok())
         .unwrap_or_else(|| secret.as_bytes().to_vec())
 }
@@ -64,6 +77,16 @@ mod tests {
             github_signature("It's a Secret to Everybody", b"Hello, World!"),
             "sha256=757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17"
         );
+    }
+
+    #[test]
+    fn generated_secrets_are_standard_webhooks_secrets() {
+        let a = generate_secret();
+        let key = a
+            .strip_prefix("whsec_")
+            .map(|b| STANDARD.decode(b).unwrap());
+        assert_eq!(key.map(|k| k.len()), Some(GENERATED_SECRET_BYTES));
+        assert_ne!(a, generate_secret());
     }
 
     #[test]

@@ -3,6 +3,7 @@
 //! Every non-empty document of a (multi-document) YAML stream must be a mapping with a string
 //! `apiVersion`, a string `kind` and a non-empty string `metadata.name`. Errors name the document
 //! index (0-based, counting empty documents too, as `---` separators appear in the text).
+//! A stream with no objects at all (empty, comments, `---`) is valid: an empty desired state.
 //! A string or key that YAML's escapes (`"\0"`, `"\x00"`, `"\u0000"`) make into a NUL is refused
 //! too: agents would send it to Kubernetes and report it back, and PostgreSQL cannot store it.
 
@@ -58,12 +59,8 @@ pub fn parse_objects(yaml: &str) -> Result<Vec<ObjectRef>, ManifestError> {
         }
         objects.push(object_ref(index, &value)?);
     }
-    if objects.is_empty() {
-        return Err(ManifestError {
-            document_index: 0,
-            reason: "no Kubernetes objects found".into(),
-        });
-    }
+    // No objects (an empty text, only comments or separators) is a valid desired state: the
+    // stack runs nothing, and agents remove what it had.
     Ok(objects)
 }
 
@@ -137,8 +134,20 @@ mod tests {
         let err = parse_objects("apiVersion: v1\nkind: X\nmetadata:\n  name: a\n---\napiVersion: v1\nkind: X\nmetadata:\n  name: \"b\\0\"\n").unwrap_err();
         assert_eq!(err.document_index, 1);
         assert!(err.reason.contains("metadata.name contains a NUL"), "{err}");
+    }
 
-        assert!(parse_objects("").is_err());
-        assert!(parse_objects("# only a comment\n").is_err());
+    #[test]
+    fn a_stream_without_objects_is_an_empty_desired_state() {
+        for yaml in [
+            "",
+            "\n",
+            "# only a comment\n",
+            "---\n",
+            "---\n# x\n---\n...\n",
+        ] {
+            assert_eq!(parse_objects(yaml), Ok(vec![]), "{yaml:?}");
+        }
+        assert!(parse_objects("---\nfoo: [\n").is_err());
+        assert!(parse_objects("# c\n---\nkind: X\nmetadata:\n  name: a\n").is_err());
     }
 }

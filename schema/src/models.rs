@@ -3,6 +3,11 @@
 //! Field names follow the original Brokkr API so existing clients keep working. Secrets (PAK
 //! hashes, encrypted webhook fields) have no field here at all, so they cannot leak into a
 //! response.
+//!
+//! OpenAPI conventions (the document SDKs are generated from, `api/openapi.json`): every
+//! `Option` field the broker sends as `null` is `#[oai(nullable)]` (those that are left out
+//! instead are `skip_serializing_if_is_none`); request bodies are named `Create*Request`,
+//! `Add*Request` and `Update*Request` in the document (`#[oai(rename)]`, which changes no JSON).
 
 use chrono::{DateTime, Utc};
 use poem_openapi::{Object, Union};
@@ -27,8 +32,10 @@ pub struct AuthResponse {
     /// True for the admin PAK.
     pub admin: bool,
     /// The agent id, for an agent PAK.
+    #[oai(nullable)]
     pub agent: Option<String>,
     /// The generator id, for a generator PAK.
+    #[oai(nullable)]
     pub generator: Option<String>,
 }
 
@@ -39,19 +46,23 @@ pub struct Agent {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub name: String,
     pub cluster_name: String,
+    #[oai(nullable)]
     pub last_heartbeat: Option<DateTime<Utc>>,
     pub status: String,
 }
 
 /// Body of `POST /agents`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateAgentRequest")]
 pub struct NewAgent {
     pub name: String,
     pub cluster_name: String,
     /// Generators to register the agent with at once (besides the system generator).
+    #[oai(nullable)]
     pub generator_ids: Option<Vec<Uuid>>,
 }
 
@@ -69,6 +80,7 @@ pub struct AgentRegistration {
 /// itself may leave it out.
 #[derive(Debug, Clone, Default, Object)]
 pub struct RegistrationRequest {
+    #[oai(nullable)]
     pub agent_id: Option<Uuid>,
 }
 
@@ -88,12 +100,17 @@ pub struct AgentPakResponse {
 
 /// Body of `PUT /agents/{id}`: the fields a client may change. Others are ignored.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateAgentRequest")]
 pub struct UpdateAgent {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub id: Option<Uuid>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub cluster_name: Option<String>,
     /// `ACTIVE` or `INACTIVE`.
+    #[oai(nullable)]
     pub status: Option<String>,
 }
 
@@ -111,8 +128,10 @@ pub struct AgentLabel {
 
 /// Body of `POST /agents/{id}/labels` in object form.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentLabelRequest")]
 pub struct NewAgentLabel {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub agent_id: Option<Uuid>,
     pub label: String,
 }
@@ -136,8 +155,10 @@ pub struct AgentAnnotation {
 
 /// Body of `POST /agents/{id}/annotations`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentAnnotationRequest")]
 pub struct NewAgentAnnotation {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub agent_id: Option<Uuid>,
     pub key: String,
     pub value: String,
@@ -154,8 +175,10 @@ pub struct AgentTarget {
 
 /// Body of `POST /agents/{id}/targets`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddAgentTargetRequest")]
 pub struct NewAgentTarget {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub agent_id: Option<Uuid>,
     pub stack_id: Uuid,
 }
@@ -167,23 +190,28 @@ pub struct AgentEvent {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub agent_id: Uuid,
     pub deployment_object_id: Uuid,
     pub event_type: String,
     pub status: String,
+    #[oai(nullable)]
     pub message: Option<String>,
 }
 
 /// Body of `POST /agents/{id}/events`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateAgentEventRequest")]
 pub struct NewAgentEvent {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub agent_id: Option<Uuid>,
     pub deployment_object_id: Uuid,
     pub event_type: String,
     /// `SUCCESS` or `FAILURE`.
     pub status: String,
+    #[oai(nullable)]
     pub message: Option<String>,
 }
 
@@ -197,17 +225,22 @@ pub struct Generator {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
+    #[oai(nullable)]
     pub last_active_at: Option<DateTime<Utc>>,
     pub is_active: bool,
 }
 
 /// Body of `POST /generators`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateGeneratorRequest")]
 pub struct NewGenerator {
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
 }
 
@@ -221,12 +254,17 @@ pub struct GeneratorPakResponse {
 /// Body of `PUT /generators/{id}`: the fields a client may change. Others are ignored, so the
 /// full record a client read earlier is accepted too.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateGeneratorRequest")]
 pub struct UpdateGenerator {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub id: Option<Uuid>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Only an admin may change this.
+    #[oai(nullable)]
     pub is_active: Option<bool>,
 }
 
@@ -237,30 +275,40 @@ pub struct Stack {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub generator_id: Uuid,
 }
 
 /// Body of `POST /stacks`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateStackRequest")]
 pub struct NewStack {
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Owner. A generator may only name itself (or omit it); an admin may omit it to use the
     /// nil id of the admin-owned stacks.
+    #[oai(nullable)]
     pub generator_id: Option<Uuid>,
 }
 
 /// Body of `PUT /stacks/{id}`: the fields a client may change; others are ignored.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "UpdateStackRequest")]
 pub struct UpdateStack {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub id: Option<Uuid>,
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// Only an admin may hand a stack to another generator.
+    #[oai(nullable)]
     pub generator_id: Option<Uuid>,
 }
 
@@ -285,8 +333,10 @@ pub struct StackAnnotation {
 
 /// Body of `POST /stacks/{id}/annotations`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "AddStackAnnotationRequest")]
 pub struct NewStackAnnotation {
     /// Must equal the path id when given.
+    #[oai(nullable)]
     pub stack_id: Option<Uuid>,
     pub key: String,
     pub value: String,
@@ -299,6 +349,7 @@ pub struct DeploymentObject {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     pub sequence_id: i64,
     pub stack_id: Uuid,
@@ -310,6 +361,7 @@ pub struct DeploymentObject {
 
 /// Body of `POST /stacks/{id}/deployment-objects`.
 #[derive(Debug, Clone, Object)]
+#[oai(rename = "CreateDeploymentObjectRequest")]
 pub struct NewDeploymentObject {
     /// One or more Kubernetes objects as (multi-document) YAML.
     pub yaml_content: String,
@@ -331,12 +383,17 @@ pub struct AuditLog {
     pub id: Uuid,
     pub timestamp: DateTime<Utc>,
     pub actor_type: String,
+    #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     pub action: String,
     pub resource_type: String,
+    #[oai(nullable)]
     pub resource_id: Option<Uuid>,
+    // Any JSON value, null included: an untyped schema says that (`nullable` needs a type).
     pub details: Option<serde_json::Value>,
+    #[oai(nullable)]
     pub ip_address: Option<String>,
+    #[oai(nullable)]
     pub user_agent: Option<String>,
     pub created_at: DateTime<Utc>,
 }
@@ -385,18 +442,25 @@ pub struct WebhookResponse {
     pub has_secret: bool,
     /// Event types or patterns (`*`, `prefix.*`).
     pub event_types: Vec<String>,
+    #[oai(nullable)]
     pub filters: Option<WebhookFilters>,
     /// When set, agents carrying all these labels deliver instead of the broker's workers.
+    #[oai(nullable)]
     pub target_labels: Option<Vec<String>>,
     pub enabled: bool,
     pub max_retries: i32,
     pub timeout_seconds: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub created_by: Option<String>,
     /// Why Brokkr disabled the subscription, if it did (e.g. deliveries failing for days).
     #[oai(skip_serializing_if_is_none)]
     pub disabled_reason: Option<String>,
+    /// Only in the answer to a create with `generate_secret: true`: the generated signing
+    /// secret (`whsec_...`), shown this once. Store it; it cannot be read again.
+    #[oai(skip_serializing_if_is_none)]
+    pub secret: Option<String>,
 }
 
 /// Body of `POST /webhooks`. (No `Debug`: it carries secrets.)
@@ -406,21 +470,32 @@ pub struct CreateWebhookRequest {
     /// `http://` or `https://` URL; stored encrypted, never returned.
     pub url: String,
     /// Sent as the `Authorization` header of each delivery; stored encrypted, never returned.
+    #[oai(nullable)]
     pub auth_header: Option<String>,
-    /// Signing secret (at least 16 characters); stored encrypted, never returned.
+    /// Signing secret (at least 16 characters); stored encrypted, never returned. A
+    /// `whsec_<base64>` secret also works with Standard Webhooks verifier libraries.
+    #[oai(nullable)]
     pub secret: Option<String>,
+    /// Have the broker generate the secret (`whsec_` + base64 of 32 random bytes), returned
+    /// once as `secret` in the answer. Not together with `secret`.
+    #[oai(default)]
+    pub generate_secret: bool,
     /// Event types or patterns (`*`, `prefix.*`); at least one.
     pub event_types: Vec<String>,
+    #[oai(nullable)]
     pub filters: Option<WebhookFilters>,
     /// 0 to 20; default 5.
+    #[oai(nullable)]
     pub max_retries: Option<i32>,
     /// 1 to 300; default 30.
+    #[oai(nullable)]
     pub timeout_seconds: Option<i32>,
     /// Ask for a test delivery to succeed before the subscription is stored. Not supported yet:
     /// `true` is refused with 400 rather than silently ignored.
     #[oai(default)]
     pub validate: bool,
     /// Labels of the agents that deliver instead of the broker's workers.
+    #[oai(nullable)]
     pub target_labels: Option<Vec<String>>,
 }
 
@@ -428,15 +503,25 @@ pub struct CreateWebhookRequest {
 /// `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
 #[derive(Clone, Object)]
 pub struct UpdateWebhookRequest {
+    #[oai(nullable)]
     pub name: Option<String>,
+    #[oai(nullable)]
     pub url: Option<String>,
+    #[oai(nullable)]
     pub auth_header: poem_openapi::types::MaybeUndefined<String>,
+    #[oai(nullable)]
     pub secret: poem_openapi::types::MaybeUndefined<String>,
+    #[oai(nullable)]
     pub event_types: Option<Vec<String>>,
+    #[oai(nullable)]
     pub filters: poem_openapi::types::MaybeUndefined<WebhookFilters>,
+    #[oai(nullable)]
     pub enabled: Option<bool>,
+    #[oai(nullable)]
     pub max_retries: Option<i32>,
+    #[oai(nullable)]
     pub timeout_seconds: Option<i32>,
+    #[oai(nullable)]
     pub target_labels: poem_openapi::types::MaybeUndefined<Vec<String>>,
 }
 
@@ -455,16 +540,23 @@ pub struct WebhookDelivery {
     pub event_id: Uuid,
     /// The event envelope `{id, event_type, timestamp, data}`.
     pub payload: serde_json::Value,
+    #[oai(nullable)]
     pub target_labels: Option<Vec<String>>,
     /// One of [`WEBHOOK_DELIVERY_STATUSES`].
     pub status: String,
+    #[oai(nullable)]
     pub acquired_by: Option<Uuid>,
+    #[oai(nullable)]
     pub acquired_until: Option<DateTime<Utc>>,
     pub attempts: i32,
+    #[oai(nullable)]
     pub last_attempt_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub next_retry_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
 }
 
@@ -476,15 +568,21 @@ pub struct DeliveryAttempt {
     /// 1 for the first attempt.
     pub attempt_number: i32,
     pub started_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub duration_ms: Option<i32>,
     /// HTTP status of the answer; absent when no answer came.
+    #[oai(nullable)]
     pub status_code: Option<i32>,
+    // Any JSON value, null included: an untyped schema says that (`nullable` needs a type).
     pub response_headers: Option<serde_json::Value>,
     /// The first 4 KiB of the answer's body.
+    #[oai(nullable)]
     pub response_body: Option<String>,
     /// The connection error, when there was no answer.
+    #[oai(nullable)]
     pub error: Option<String>,
     /// The worker or agent that made the attempt.
+    #[oai(nullable)]
     pub delivered_by: Option<String>,
 }
 
@@ -508,6 +606,7 @@ pub struct PendingWebhookDelivery {
     /// Destination (decrypted).
     pub url: String,
     /// `Authorization` value to send (decrypted), if any.
+    #[oai(nullable)]
     pub auth_header: Option<String>,
     pub timeout_seconds: i32,
     pub max_retries: i32,
@@ -525,8 +624,11 @@ pub struct PendingWebhookDelivery {
 #[derive(Debug, Clone, Object)]
 pub struct DeliveryResultRequest {
     pub success: bool,
+    #[oai(nullable)]
     pub status_code: Option<i32>,
+    #[oai(nullable)]
     pub error: Option<String>,
+    #[oai(nullable)]
     pub duration_ms: Option<i32>,
 }
 
@@ -537,6 +639,7 @@ pub struct DeliveryResultResponse {
     pub status: String,
     pub delivery_id: Uuid,
     pub attempts: i32,
+    #[oai(nullable)]
     pub next_retry_at: Option<DateTime<Utc>>,
 }
 
@@ -546,6 +649,7 @@ pub struct WebhookTestResult {
     /// True when the endpoint answered 2xx.
     pub success: bool,
     /// The endpoint's HTTP status, when it answered.
+    #[oai(nullable)]
     pub status_code: Option<i32>,
     /// On success, a short confirmation.
     #[oai(skip_serializing_if_is_none)]
@@ -571,9 +675,12 @@ pub struct DiagnosticRequest {
     pub deployment_object_id: Uuid,
     /// `pending`, `claimed`, `completed`, `failed` or `expired`.
     pub status: String,
+    #[oai(nullable)]
     pub requested_by: Option<String>,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub claimed_at: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
     /// A request not completed by then expires.
     pub expires_at: DateTime<Utc>,
@@ -585,8 +692,10 @@ pub struct CreateDiagnosticRequest {
     /// The agent that collects; it must be associated with the object's stack.
     pub agent_id: Uuid,
     /// Free text naming who asked (shown back, audited).
+    #[oai(nullable)]
     pub requested_by: Option<String>,
     /// Minutes before an unfinished request expires (1–1440, default 60).
+    #[oai(nullable)]
     pub retention_minutes: Option<i64>,
 }
 
@@ -601,6 +710,7 @@ pub struct DiagnosticResult {
     /// JSON-encoded Kubernetes events.
     pub events: String,
     /// JSON-encoded last log lines per container.
+    #[oai(nullable)]
     pub log_tails: Option<String>,
     pub collected_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -611,6 +721,7 @@ pub struct DiagnosticResult {
 pub struct SubmitDiagnosticResult {
     pub pod_statuses: String,
     pub events: String,
+    #[oai(nullable)]
     pub log_tails: Option<String>,
     pub collected_at: DateTime<Utc>,
 }
@@ -619,6 +730,7 @@ pub struct SubmitDiagnosticResult {
 #[derive(Debug, Clone, Object)]
 pub struct DiagnosticResponse {
     pub request: DiagnosticRequest,
+    #[oai(nullable)]
     pub result: Option<DiagnosticResult>,
 }
 
@@ -632,6 +744,7 @@ pub struct DeploymentHealth {
     /// `healthy`, `degraded`, `failing` or `unknown`.
     pub status: String,
     /// JSON-encoded [`HealthSummary`].
+    #[oai(nullable)]
     pub summary: Option<String>,
     pub checked_at: DateTime<Utc>,
     pub created_at: DateTime<Utc>,
@@ -668,6 +781,7 @@ pub struct DeploymentObjectHealthUpdate {
     /// The deployment object.
     pub id: Uuid,
     pub status: String,
+    #[oai(nullable)]
     pub summary: Option<HealthSummary>,
     pub checked_at: DateTime<Utc>,
 }
@@ -752,7 +866,9 @@ pub struct WorkOrder {
     /// `PENDING`, `CLAIMED` or `RETRY_PENDING` (`COMPLETED`/`FAILED` for a finished order).
     pub status: String,
     /// The agent holding the claim.
+    #[oai(nullable)]
     pub claimed_by: Option<Uuid>,
+    #[oai(nullable)]
     pub claimed_at: Option<DateTime<Utc>>,
     /// A claim older than this returns the order to `PENDING`.
     pub claim_timeout_seconds: i32,
@@ -763,8 +879,11 @@ pub struct WorkOrder {
     /// Base of the retry delay: `backoff_seconds × 2^retry_count`.
     pub backoff_seconds: i32,
     /// When a `RETRY_PENDING` order becomes claimable again.
+    #[oai(nullable)]
     pub next_retry_after: Option<DateTime<Utc>>,
+    #[oai(nullable)]
     pub last_error: Option<String>,
+    #[oai(nullable)]
     pub last_error_at: Option<DateTime<Utc>>,
 }
 
@@ -776,13 +895,16 @@ pub struct WorkOrderLog {
     pub id: Uuid,
     pub work_type: String,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub claimed_at: Option<DateTime<Utc>>,
     pub completed_at: DateTime<Utc>,
     /// The agent that last held the order.
+    #[oai(nullable)]
     pub claimed_by: Option<Uuid>,
     pub success: bool,
     pub retries_attempted: i32,
     /// The agent's message (a result on success, the error on failure).
+    #[oai(nullable)]
     pub result_message: Option<String>,
     pub yaml_content: String,
 }
@@ -791,8 +913,11 @@ pub struct WorkOrderLog {
 /// any agent with one of the annotations (same key and value).
 #[derive(Debug, Clone, Default, Object)]
 pub struct WorkOrderTargeting {
+    #[oai(nullable)]
     pub agent_ids: Option<Vec<Uuid>>,
+    #[oai(nullable)]
     pub labels: Option<Vec<String>>,
+    #[oai(nullable)]
     pub annotations: Option<std::collections::BTreeMap<String, String>>,
 }
 
@@ -802,14 +927,19 @@ pub struct CreateWorkOrderRequest {
     pub work_type: String,
     pub yaml_content: String,
     /// At least 0; default 3.
+    #[oai(nullable)]
     pub max_retries: Option<i32>,
     /// Greater than 0; default 60.
+    #[oai(nullable)]
     pub backoff_seconds: Option<i32>,
     /// Greater than 0; default 3600.
+    #[oai(nullable)]
     pub claim_timeout_seconds: Option<i32>,
     /// At least one of `agent_ids`, `labels`, `annotations` is required.
+    #[oai(nullable)]
     pub targeting: Option<WorkOrderTargeting>,
     /// Deprecated: merged into `targeting.agent_ids`.
+    #[oai(nullable)]
     pub target_agent_ids: Option<Vec<Uuid>>,
 }
 
@@ -829,6 +959,7 @@ fn default_retryable() -> bool {
 pub struct CompleteWorkOrderRequest {
     pub success: bool,
     /// A result on success, the error on failure.
+    #[oai(nullable)]
     pub message: Option<String>,
     /// On failure: may the order be tried again? Default true.
     #[oai(default = "default_retryable")]
@@ -843,6 +974,7 @@ pub struct WorkOrderRetryScheduled {
     /// Retries used, this one included.
     pub retry_count: i32,
     /// When the order becomes claimable again.
+    #[oai(nullable)]
     pub next_retry_after: Option<DateTime<Utc>>,
 }
 
@@ -858,10 +990,13 @@ pub struct StackTemplate {
     pub id: Uuid,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub deleted_at: Option<DateTime<Utc>>,
     /// The owning generator; absent for a system template.
+    #[oai(nullable)]
     pub generator_id: Option<Uuid>,
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     /// 1 for the first version, then one more per update.
     pub version: i32,
@@ -877,11 +1012,13 @@ pub struct StackTemplate {
 #[derive(Debug, Clone, Object)]
 pub struct CreateTemplateRequest {
     pub name: String,
+    #[oai(nullable)]
     pub description: Option<String>,
     pub template_content: String,
     /// JSON Schema of the parameters, as a JSON-encoded string.
     pub parameters_schema: String,
     /// Admin only: create the template for this generator instead of a system template.
+    #[oai(nullable)]
     pub generator_id: Option<Uuid>,
 }
 
@@ -889,6 +1026,7 @@ pub struct CreateTemplateRequest {
 #[derive(Debug, Clone, Object)]
 pub struct UpdateTemplateRequest {
     /// Defaults to the current version's description.
+    #[oai(nullable)]
     pub description: Option<String>,
     pub template_content: String,
     pub parameters_schema: String,
@@ -967,7 +1105,9 @@ pub struct TemplateRolloutStack {
     /// The template version that object was rendered from.
     pub previous_template_version: i32,
     /// The deployment object the rollout created.
+    #[oai(nullable)]
     pub deployment_object_id: Option<Uuid>,
+    #[oai(nullable)]
     pub error: Option<String>,
     /// For `invalid_parameters`: each failing path.
     pub validation_errors: Vec<String>,
@@ -983,10 +1123,12 @@ pub struct TemplateRollout {
     pub template_name: String,
     pub template_version: i32,
     /// The template's owner; absent for a system template.
+    #[oai(nullable)]
     pub generator_id: Option<Uuid>,
     /// `running` while a stack is pending, then `completed`.
     pub status: String,
     pub created_at: DateTime<Utc>,
+    #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
     pub stacks: Vec<TemplateRolloutStack>,
 }

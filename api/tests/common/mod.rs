@@ -231,7 +231,7 @@ impl TestBroker {
         )
     }
 
-    /// Creates an agent; returns (id, pak).
+    /// Creates an agent and activates it; returns (id, pak).
     pub async fn agent(&self, name: &str) -> (String, String) {
         let (s, v) = self
             .post(
@@ -241,10 +241,17 @@ impl TestBroker {
             )
             .await;
         assert_eq!(s, StatusCode::OK, "create agent: {v}");
-        (
-            id_of(&v["agent"]),
-            v["initial_pak"].as_str().unwrap().to_owned(),
-        )
+        let id = id_of(&v["agent"]);
+        // New agents start INACTIVE; the admin activates them.
+        let (s, a) = self
+            .put(
+                &format!("/api/v1/agents/{id}"),
+                &self.admin,
+                json!({"status": "ACTIVE"}),
+            )
+            .await;
+        assert_eq!(s, StatusCode::OK, "activate agent: {a}");
+        (id, v["initial_pak"].as_str().unwrap().to_owned())
     }
 
     /// Creates a stack as `pak` (a generator, or the admin); returns its id.

@@ -403,6 +403,12 @@ def check_kubesim(bin_dir: Path, database_url: str) -> None:
                                   "--cluster-name", "edge"], env=benv, capture_output=True, text=True,
                                  timeout=60, check=True)
             agent_pak = reg.stdout.strip().splitlines()[-1]
+            # New agents start INACTIVE: the admin activates this one.
+            agent_id = next(line.split("ID: ", 1)[1].strip() for line in reg.stdout.splitlines()
+                            if line.startswith("ID: "))
+            status, body = http("PUT", f"{base}/api/v1/agents/{agent_id}", {"status": "ACTIVE"}, admin)
+            if status != 200:
+                raise AssertionError(f"activating the agent: {status} {body}")
 
             # The chart, rendered for this broker, applied with server-side apply.
             health_port = free_port()

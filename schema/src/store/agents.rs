@@ -45,7 +45,7 @@ pub async fn create(
     pak_hash: &str,
 ) -> StoreResult<Agent> {
     sqlx::query_as(sqlf!(
-        "INSERT INTO agents (name, cluster_name, pak_hash) VALUES ($1, $2, $3) RETURNING {AGENT_COLUMNS}"
+        "INSERT INTO agents (name, cluster_name, pak_hash, status) VALUES ($1, $2, $3, 'INACTIVE') RETURNING {AGENT_COLUMNS}"
     ))
     .bind(name)
     .bind(cluster_name)

@@ -79,6 +79,7 @@ impl Subscription {
             updated_at: self.updated_at,
             created_by: self.created_by.clone(),
             disabled_reason: self.disabled_reason.clone(),
+            secret: None,
         }
     }
 
