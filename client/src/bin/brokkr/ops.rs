@@ -112,8 +112,12 @@ pub enum WebhookCommand {
         #[arg(long = "event", required = true)]
         events: Vec<String>,
         /// Name of an environment variable holding the signing secret
-        #[arg(long)]
+        #[arg(long, conflicts_with = "generate_secret")]
         secret_env: Option<String>,
+        /// Have the broker generate a `whsec_` signing secret (Standard Webhooks), printed
+        /// alone on the last line, this once
+        #[arg(long)]
+        generate_secret: bool,
         /// Labels of the agents that deliver it from inside their cluster (repeatable)
         #[arg(long = "agent-label")]
         agent_labels: Vec<String>,
@@ -333,6 +337,7 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
             destination,
             events,
             secret_env,
+            generate_secret,
             agent_labels,
         } => {
             let secret = match secret_env {
@@ -347,6 +352,7 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
                     url: destination,
                     auth_header: None,
                     secret,
+                    generate_secret,
                     event_types: events,
                     filters: None,
                     max_retries: None,
@@ -356,6 +362,10 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
                 })
                 .await?;
             println!("webhook '{}' created ({})", created.name, created.id);
+            if let Some(secret) = &created.secret {
+                // Alone on the last line, like a new PAK, so scripts capture it with tail -n 1.
+                println!("{secret}");
+            }
         }
         WebhookCommand::Test { webhook } => {
             let webhook = resolve::webhook(client, &webhook).await?;
