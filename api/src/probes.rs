@@ -7,6 +7,8 @@ use poem::http::StatusCode;
 use poem::web::Data;
 use poem::{Response, handler};
 
+use brokkr_schema::store::outage;
+
 use crate::http::json_error;
 use crate::state::AppState;
 
@@ -22,27 +24,21 @@ pub fn healthz() -> &'static str {
 #[handler]
 pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
     // Well inside the 1 s a Kubernetes probe waits by default.
-    let check = tokio::time::timeout(
-        Duration::from_millis(800),
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.pool),
-    )
-    .await;
-    match check {
-        Ok(Ok(_)) if state.propagation.is_live() => {
+    match outage::probe(&state.pool, Duration::from_millis(800)).await {
+        Ok(()) if state.propagation.is_live() => {
             Response::builder().content_type("text/plain").body("Ready")
         }
-        Ok(Ok(_)) => json_error(
+        Ok(()) => json_error(
             StatusCode::SERVICE_UNAVAILABLE,
             "not listening for change notifications (reconnecting to the database)",
         ),
-        Ok(Err(e)) => {
+        Err(e) => {
             tracing::debug!(error = %e, "readiness: database unreachable");
-            json_error(StatusCode::SERVICE_UNAVAILABLE, "database unreachable")
+            json_error(
+                StatusCode::SERVICE_UNAVAILABLE,
+                &format!("database unreachable: {e}"),
+            )
         }
-        Err(_) => json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "database did not answer in time",
-        ),
     }
 }
 

@@ -10,8 +10,9 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
+use brokkr_schema::error_chain;
 use brokkr_schema::store::notify::{Channels, Scope};
-use brokkr_schema::store::outage::{Backoff, Outage, describe};
+use brokkr_schema::store::outage::{Backoff, Outage};
 use sqlx::PgPool;
 use sqlx::postgres::PgListener;
 use tokio::sync::watch;
@@ -148,7 +149,7 @@ pub async fn run_listener(
                             }
                         }
                         Ok(None) => break "connection lost".to_owned(),
-                        Err(e) => break describe(&e),
+                        Err(e) => break error_chain(&e),
                     }
                 };
                 // Whatever changed until we listen again is unknown: nothing cached is trusted.
@@ -156,7 +157,7 @@ pub async fn run_listener(
                 auth_cache.clear();
                 outage.failed(&lost);
             }
-            Err(e) => outage.failed(&describe(&e)),
+            Err(e) => outage.failed(&error_chain(&e)),
         }
         tokio::time::sleep(backoff.next_delay()).await;
     }

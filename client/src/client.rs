@@ -342,16 +342,4 @@ fn truncate(text: &str) -> String {
 
 /// An error and its sources on one line (reqwest's own message is often just "error sending
 /// request").
-pub fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let next = s.to_string();
-        if !text.contains(&next) {
-            text.push_str(": ");
-            text.push_str(&next);
-        }
-        source = s.source();
-    }
-    text
-}
+pub use brokkr_schema::error_chain;

@@ -18,7 +18,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use brokkr_schema::store::outage::{Backoff, Outage};
+use brokkr_schema::store::outage::{self, Backoff, Outage};
 use sqlx::PgPool;
 use tokio::sync::watch;
 
@@ -120,7 +120,7 @@ where
                 _ = tokio::time::sleep(backoff.next_delay()) => {}
                 _ = stop.wait_for(|s| *s) => return Ok(()),
             }
-            match probe(&pool, PROBE_TIMEOUT).await {
+            match outage::probe(&pool, PROBE_TIMEOUT).await {
                 Ok(()) => break,
                 Err(e) => outage.failed(&e),
             }
@@ -134,19 +134,5 @@ where
             });
         }
         outage.resolved();
-    }
-}
-
-/// One `SELECT 1` through `pool`, bounded by `timeout`.
-pub async fn probe(pool: &PgPool, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(
-        timeout,
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool),
-    )
-    .await
-    {
-        Ok(Ok(_)) => Ok(()),
-        Ok(Err(e)) => Err(brokkr_schema::store::outage::describe(&e)),
-        Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
     }
 }

@@ -33,7 +33,8 @@ use sqlx::postgres::PgListener;
 use tokio::sync::watch;
 use tokio::time::Sleep;
 
-use brokkr_schema::store::outage::{self, Backoff, Outage};
+use brokkr_schema::error_chain;
+use brokkr_schema::store::outage::{Backoff, Outage};
 
 /// The channel apalis-postgres announces new jobs on.
 const INSERT_CHANNEL: &str = "apalis::job::insert";
@@ -122,13 +123,13 @@ impl JobAnnouncements {
                                 }
                             }
                             Ok(None) => break "connection lost".to_owned(),
-                            Err(e) => break outage::describe(&e),
+                            Err(e) => break error_chain(&e),
                         }
                     };
                     self.listening.store(false, Ordering::Release);
                     outage.failed(&lost);
                 }
-                Err(e) => outage.failed(&outage::describe(&e)),
+                Err(e) => outage.failed(&error_chain(&e)),
             }
             tokio::select! {
                 _ = tokio::time::sleep(backoff.next_delay()) => {}

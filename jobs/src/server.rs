@@ -32,6 +32,9 @@ fn healthz() -> &'static str {
     "OK"
 }
 
+/// Well inside the 1 s a Kubernetes probe waits by default.
+const READINESS_TIMEOUT: Duration = Duration::from_millis(800);
+
 #[handler]
 async fn readyz(state: Data<&ServerState>) -> Response {
     let unavailable = |error: String| {
@@ -40,8 +43,7 @@ async fn readyz(state: Data<&ServerState>) -> Response {
             .content_type("application/json")
             .body(serde_json::json!({ "error": error }).to_string())
     };
-    // Well inside the 1 s a Kubernetes probe waits by default.
-    if let Err(e) = crate::consumers::probe(&state.pool, Duration::from_millis(800)).await {
+    if let Err(e) = brokkr_schema::store::outage::probe(&state.pool, READINESS_TIMEOUT).await {
         return unavailable(format!("database unreachable: {e}"));
     }
     let stopped: Vec<&str> = state

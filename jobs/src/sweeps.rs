@@ -12,13 +12,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use brokkr_schema::config::Settings;
+use brokkr_schema::error_chain;
 use brokkr_schema::jobs::{
     DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, WEBHOOK_DELIVERY,
     WebhookDeliveryJob,
 };
 use brokkr_schema::live::LiveSettings;
 use brokkr_schema::store::changes::{self, Actor, Change};
-use brokkr_schema::store::outage::{Backoff, Outage, describe};
+use brokkr_schema::store::outage::{Backoff, Outage};
 use brokkr_schema::store::{
     self, StoreResult, deliveries, diagnostics, notify::Channels, retention, work_orders,
 };
@@ -241,7 +242,7 @@ pub async fn schedule(
             Err(e) => {
                 // Try again soon rather than skipping the slot: an hourly sweep would
                 // otherwise wait an hour after a database restart.
-                outage.failed(&describe(&e));
+                outage.failed(&error_chain(&e));
                 tokio::select! {
                     _ = tokio::time::sleep(backoff.next_delay()) => continue,
                     _ = stop.changed() => return,

@@ -34,6 +34,23 @@ pub mod pak;
 pub mod storable;
 pub mod validation;
 
+/// An error and its causes on one line (`a: b: c`), skipping causes whose text is empty or
+/// already part of the line: wrappers such as reqwest, sqlx and tera often keep the useful part
+/// in a cause.
+pub fn error_chain(err: &dyn std::error::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let more = cause.to_string();
+        if !more.is_empty() && !text.contains(&more) {
+            text.push_str(": ");
+            text.push_str(&more);
+        }
+        source = cause.source();
+    }
+    text
+}
+
 #[cfg(feature = "db")]
 pub mod store;
 #[cfg(feature = "db")]

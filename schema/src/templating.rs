@@ -86,21 +86,6 @@ impl std::fmt::Debug for Template {
     }
 }
 
-/// Tera's message with the causes it wraps (the useful part is usually in a cause).
-fn describe(err: &tera::Error) -> String {
-    let mut message = err.to_string();
-    let mut source = std::error::Error::source(err);
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !text.is_empty() && !message.contains(&text) {
-            message.push_str(": ");
-            message.push_str(&text);
-        }
-        source = cause.source();
-    }
-    message
-}
-
 fn no_env(_: &HashMap<String, Value>) -> tera::Result<Value> {
     Err(tera::Error::msg(
         "get_env is not available in Brokkr templates",
@@ -179,10 +164,10 @@ fn engine(content: &str) -> Result<Tera, TemplateError> {
     tera.register_function("get_env", no_env);
     tera.register_function("range", bounded_range);
     tera.add_raw_template(NAME, content)
-        .map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        .map_err(|e| TemplateError::Syntax(crate::error_chain(&e)))?;
     let template = tera
         .get_template(NAME)
-        .map_err(|e| TemplateError::Syntax(describe(&e)))?;
+        .map_err(|e| TemplateError::Syntax(crate::error_chain(&e)))?;
     if !template.macros.is_empty() {
         return Err(TemplateError::Syntax("macros are not supported".into()));
     }
@@ -359,7 +344,7 @@ fn check_against(
 fn render_with(tera: &Tera, parameters: &Value) -> Result<String, RenderError> {
     let context = match parameters {
         Value::Object(_) => Context::from_value(parameters.clone())
-            .map_err(|e| RenderError::Render(describe(&e)))?,
+            .map_err(|e| RenderError::Render(crate::error_chain(&e)))?,
         _ => Context::new(),
     };
     let mut out = BoundedBuffer {
@@ -367,7 +352,7 @@ fn render_with(tera: &Tera, parameters: &Value) -> Result<String, RenderError> {
         limit: MAX_OUTPUT_BYTES,
     };
     tera.render_to(NAME, &context, &mut out)
-        .map_err(|e| RenderError::Render(describe(&e)))?;
+        .map_err(|e| RenderError::Render(crate::error_chain(&e)))?;
     String::from_utf8(out.bytes)
         .map_err(|_| RenderError::Render("output is not valid UTF-8".into()))
 }

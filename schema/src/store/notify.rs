@@ -129,7 +129,8 @@ pub async fn follow_reloads(
     mut stop: tokio::sync::watch::Receiver<bool>,
     on_reload: impl Fn(Result<crate::live::ReloadOutcome, crate::config::ConfigError>) + Send,
 ) {
-    use super::outage::{Backoff, Outage, describe};
+    use super::outage::{Backoff, Outage};
+    use crate::error_chain;
     let reload = || async {
         let live = live.clone();
         let outcome = tokio::task::spawn_blocking(move || live.reload())
@@ -167,7 +168,7 @@ pub async fn follow_reloads(
                         n = listener.try_recv() => match n {
                             Ok(Some(_)) => reload().await,
                             Ok(None) => break "connection lost".to_owned(),
-                            Err(e) => break describe(&e),
+                            Err(e) => break error_chain(&e),
                         },
                         _ = stop.changed() => return,
                     }
@@ -177,7 +178,7 @@ pub async fn follow_reloads(
             }
             Err(e) => {
                 lost_before = true;
-                outage.failed(&describe(&e));
+                outage.failed(&error_chain(&e));
             }
         }
         tokio::select! {

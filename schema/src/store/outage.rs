@@ -63,19 +63,19 @@ fn unavailable_code(code: &str) -> bool {
     code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "25006")
 }
 
-/// An error and its sources on one line (`a: b: c`), for logs.
-pub fn describe(err: &dyn std::error::Error) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let more = cause.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = cause.source();
+/// One `SELECT 1` through `pool`, bounded by `timeout`: the readiness probes of the broker and
+/// the worker, and the worker's check before restarting a queue consumer.
+pub async fn probe(pool: &sqlx::PgPool, timeout: Duration) -> Result<(), String> {
+    match tokio::time::timeout(
+        timeout,
+        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool),
+    )
+    .await
+    {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(e)) => Err(crate::error_chain(&e)),
+        Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),
     }
-    text
 }
 
 /// Exponential backoff with full jitter: each delay is random between half and all of the

@@ -391,12 +391,18 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                 ("Last heartbeat", when_opt(&agent.last_heartbeat)),
                 ("Created", when(&agent.created_at)),
             ]);
-            let labels = client.list_agent_labels(agent.id).await?;
+            // Independent reads: one round trip's wait, not five.
+            let (labels, annotations, registrations, stacks, events) = tokio::try_join!(
+                client.list_agent_labels(agent.id),
+                client.list_agent_annotations(agent.id),
+                client.list_agent_registrations(agent.id),
+                client.list_agent_stacks(agent.id),
+                client.list_agent_events_of(agent.id),
+            )?;
             section(
                 "Labels",
                 &labels.into_iter().map(|l| l.label).collect::<Vec<_>>(),
             );
-            let annotations = client.list_agent_annotations(agent.id).await?;
             section(
                 "Annotations",
                 &annotations
@@ -404,7 +410,6 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .map(|a| format!("{}={}", a.key, a.value))
                     .collect::<Vec<_>>(),
             );
-            let registrations = client.list_agent_registrations(agent.id).await?;
             section(
                 "Registered with generators",
                 &registrations
@@ -412,7 +417,6 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .map(|r| format!("{} ({})", r.generator_name, r.generator_id))
                     .collect::<Vec<_>>(),
             );
-            let stacks = client.list_agent_stacks(agent.id).await?;
             section(
                 "Stacks",
                 &stacks
@@ -420,7 +424,6 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .map(|s| format!("{} ({})", s.name, s.id))
                     .collect::<Vec<_>>(),
             );
-            let events = client.list_agent_events_of(agent.id).await?;
             section(
                 "Recent events",
                 &events
@@ -451,12 +454,14 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                 ("Generator", stack.generator_id.to_string()),
                 ("Created", when(&stack.created_at)),
             ]);
-            let labels = client.list_stack_labels(stack.id).await?;
+            let (labels, annotations) = tokio::try_join!(
+                client.list_stack_labels(stack.id),
+                client.list_stack_annotations(stack.id),
+            )?;
             section(
                 "Labels",
                 &labels.into_iter().map(|l| l.label).collect::<Vec<_>>(),
             );
-            let annotations = client.list_stack_annotations(stack.id).await?;
             section(
                 "Annotations",
                 &annotations
