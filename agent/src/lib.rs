@@ -15,7 +15,7 @@
 //! * feature tasks, each `run(ctx)` until shutdown: [`deployment_health`], [`diagnostics`],
 //!   [`work_orders`], [`webhooks`];
 //! * [`health_server`]: `/healthz`, `/readyz`, `/health`, `/metrics`; [`metrics`]: the
-//!   Prometheus metrics; [`logging`].
+//!   Prometheus metrics (logging and signals come from `brokkr-runtime`).
 
 pub mod applied;
 pub mod apply;
@@ -28,7 +28,6 @@ pub mod heartbeat;
 pub mod kube_client;
 pub mod kube_retry;
 pub mod labels;
-pub mod logging;
 pub mod manifest;
 pub mod metrics;
 pub mod reconcile;

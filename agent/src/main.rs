@@ -61,7 +61,9 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    brokkr_agent::logging::init(&settings);
+    // kube's client logs every failed request at ERROR on its own; the agent reports failures
+    // itself (after its retries), so that line is silenced unless RUST_LOG asks for it.
+    let log_level = brokkr_runtime::logging::init(&settings, "kube_client::client::builder=off");
     match cli.command {
         Command::Config(_) => ExitCode::SUCCESS,
         Command::Start => {
@@ -72,7 +74,8 @@ async fn main() -> ExitCode {
             let shown = serde_json::to_string(&shown).unwrap_or_default();
             tracing::info!(agent = %shown, "effective configuration");
             let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
-            match start::run(live, start::shutdown_signal()).await {
+            tokio::spawn(log_level.follow(live.clone()));
+            match start::run(live, brokkr_runtime::signals::shutdown()).await {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) if e.downcast_ref::<ConfigProblem>().is_some() => {
                     eprintln!("brokkr-agent: {e}");

@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log_level = brokkr_jobs::logging::init(&settings);
+    let log_level = brokkr_runtime::logging::init(&settings, "");
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => run_server(settings, cli.config, log_level).await,
         Command::Migrate => migrate(settings).await,
@@ -78,7 +78,7 @@ async fn main() -> ExitCode {
 async fn run_server(
     settings: Settings,
     config: Option<std::path::PathBuf>,
-    log_level: brokkr_jobs::logging::LogLevel,
+    log_level: brokkr_runtime::logging::LogLevel,
 ) -> anyhow::Result<()> {
     tracing::info!(config = %settings.redacted(), "effective configuration");
     let live = LiveSettings::new(settings, ConfigSource::process(config));
@@ -91,7 +91,7 @@ async fn run_server(
 /// SIGHUP reloads the configuration.
 async fn reload_on_sighup(state: std::sync::Arc<brokkr_api::state::AppState>) {
     let report = brokkr_api::config_reload::report_reload(state.clone(), "SIGHUP");
-    while brokkr_jobs::logging::sighup().await.is_some() {
+    while brokkr_runtime::signals::sighup().await.is_some() {
         let live = state.live.clone();
         if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
             report(outcome);

@@ -16,14 +16,12 @@
 //! - [`sweeps`]: the periodic `stale_claim_reap` and `retention_cleanup` jobs, scheduled by
 //!   every worker with one idempotency key per time slot, so each sweep runs once per slot.
 //!
-//! - [`logging`]: the subscriber of both server binaries, with `log.level` following reloads.
 //! - [`work_order_retry`]: returns a failed work order to `PENDING` when its backoff has passed.
 //! - [`template_render`]: re-renders one stack of a template rollout with the new version (and
 //!   the off-runtime rendering the broker uses to instantiate templates).
 
 pub mod consumers;
 pub mod delivery_client;
-pub mod logging;
 pub mod metrics;
 pub mod queue_wakeups;
 pub mod render_sandbox;

@@ -8,7 +8,7 @@ use brokkr_schema::config::Settings;
 use clap::Parser;
 use std::sync::Arc;
 
-use brokkr_jobs::logging;
+use brokkr_runtime::{logging, signals};
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 
 /// Command line of the worker.
@@ -20,28 +20,10 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
-}
-
 /// SIGHUP reloads the configuration.
 async fn reload_on_sighup(live: Arc<LiveSettings>) {
     let report = brokkr_jobs::worker::log_reload("SIGHUP");
-    while logging::sighup().await.is_some() {
+    while signals::sighup().await.is_some() {
         let live = live.clone();
         if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
             report(outcome);
@@ -67,11 +49,11 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log_level = logging::init(&settings);
+    let log_level = logging::init(&settings, "");
     let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
     tokio::spawn(log_level.follow(live.clone()));
     tokio::spawn(reload_on_sighup(live.clone()));
-    match brokkr_jobs::worker::run_live(live, shutdown_signal()).await {
+    match brokkr_jobs::worker::run_live(live, signals::shutdown()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("brokkr-worker: {e:#}");

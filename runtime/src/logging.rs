@@ -1,5 +1,5 @@
-//! Logging for Brokkr's server binaries: `log.level` and `log.format`, with the level following
-//! configuration reloads (`RUST_LOG`, when set, wins and stays).
+//! Logging for Brokkr's processes: `log.level` and `log.format` (`text` or `json`) on stderr,
+//! with the level following configuration reloads (`RUST_LOG`, when set, wins and stays).
 
 use std::sync::Arc;
 
@@ -14,24 +14,41 @@ pub struct LogLevel {
     handle: reload::Handle<EnvFilter, Registry>,
     /// `RUST_LOG` was set: the operator's filter stays.
     pinned: bool,
+    /// Directives appended to every `log.level` (see [`init`]).
+    quiet: &'static str,
 }
 
-/// Installs the global subscriber (stderr, text or JSON).
-pub fn init(settings: &Settings) -> LogLevel {
+/// Installs the global subscriber (stderr, text or JSON). `quiet` holds filter directives added
+/// after `log.level` (comma-separated, empty for none), for a dependency's lines the process
+/// reports better itself; `RUST_LOG` replaces them too. When a subscriber is already installed
+/// (tests), that one stays.
+pub fn init(settings: &Settings, quiet: &'static str) -> LogLevel {
     let from_env = EnvFilter::try_from_default_env().ok();
     let pinned = from_env.is_some();
     let filter = from_env
-        .or_else(|| EnvFilter::try_new(&settings.log.level).ok())
-        .unwrap_or_else(|| EnvFilter::new("info"));
+        .or_else(|| EnvFilter::try_new(directives(&settings.log.level, quiet)).ok())
+        .unwrap_or_else(|| EnvFilter::new(directives("info", quiet)));
     let (filter, handle) = reload::Layer::new(filter);
     let fmt = tracing_subscriber::fmt::layer().with_writer(std::io::stderr);
     let registry = tracing_subscriber::registry().with(filter);
-    if settings.log.format.eq_ignore_ascii_case("json") {
-        registry.with(fmt.json()).init();
+    let _ = if settings.log.format.eq_ignore_ascii_case("json") {
+        registry.with(fmt.json()).try_init()
     } else {
-        registry.with(fmt).init();
+        registry.with(fmt).try_init()
+    };
+    LogLevel {
+        handle,
+        pinned,
+        quiet,
     }
-    LogLevel { handle, pinned }
+}
+
+fn directives(level: &str, quiet: &str) -> String {
+    if quiet.is_empty() {
+        level.to_string()
+    } else {
+        format!("{level},{quiet}")
+    }
 }
 
 impl LogLevel {
@@ -49,7 +66,7 @@ impl LogLevel {
                 tracing::warn!(level = %level, "log.level reloaded but RUST_LOG is set and wins");
                 continue;
             }
-            match EnvFilter::try_new(&level) {
+            match EnvFilter::try_new(directives(&level, self.quiet)) {
                 Ok(filter) => match self.handle.reload(filter) {
                     Ok(()) => tracing::info!(level = %level, "log level changed"),
                     Err(e) => tracing::error!(error = %e, "cannot change the log level"),
@@ -60,25 +77,4 @@ impl LogLevel {
             }
         }
     }
-}
-
-/// Resolves at each SIGHUP (never on platforms without it).
-pub async fn sighup() -> Option<()> {
-    #[cfg(unix)]
-    {
-        use std::sync::OnceLock;
-        use tokio::sync::Mutex;
-        static SIGNAL: OnceLock<Option<Mutex<tokio::signal::unix::Signal>>> = OnceLock::new();
-        let signal = SIGNAL.get_or_init(|| {
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-                .ok()
-                .map(Mutex::new)
-        });
-        match signal {
-            Some(s) => s.lock().await.recv().await,
-            None => std::future::pending().await,
-        }
-    }
-    #[cfg(not(unix))]
-    std::future::pending().await
 }
