@@ -13,16 +13,21 @@
 //! else a failure with the status code and the start of the answer, or the connection error.
 //! The broker owns retries and dead-lettering; the agent never retries a send itself.
 //!
+//! The request itself is `brokkr_runtime::webhooks::delivery::send`, the sender the worker and
+//! the broker use too, with a client for in-cluster endpoints (every address allowed, no proxy
+//! from the environment).
+//!
 //! URLs (they may carry tokens) and headers (signatures, credentials) are never logged: log
 //! lines name the delivery id and event type only.
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
+use brokkr_runtime::webhooks::client::DeliveryClient;
+use brokkr_runtime::webhooks::delivery;
 use brokkr_schema::models::{DeliveryResultRequest, PendingWebhookDelivery};
 use chrono::Utc;
 use futures::{StreamExt, stream};
-use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 
 use crate::broker::{BrokerError, error_chain};
 use crate::context::AgentContext;
@@ -38,8 +43,6 @@ const DEFAULT_LEASE: Duration = Duration::from_secs(60);
 const LEASE_MARGIN: Duration = Duration::from_secs(2);
 /// Characters of a failed answer's body kept in the error.
 const BODY_EXCERPT: usize = 200;
-/// Bytes of an answer read at most.
-const MAX_READ: usize = 8 * 1024;
 
 /// The outcome of one send.
 #[derive(Debug, Clone, PartialEq)]
@@ -62,43 +65,33 @@ impl Outcome {
 }
 
 /// The HTTP client for deliveries: no redirects, no proxy from the environment.
-pub fn delivery_client() -> Result<reqwest::Client, reqwest::Error> {
-    reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .connect_timeout(Duration::from_secs(10))
-        .pool_idle_timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()
+pub fn delivery_client() -> Result<DeliveryClient, reqwest::Error> {
+    DeliveryClient::in_cluster()
 }
 
-/// The headers to send; `Err` names the first invalid header (never its value).
-fn headers_of(delivery: &PendingWebhookDelivery) -> Result<HeaderMap, String> {
-    let mut map = HeaderMap::new();
-    for (name, value) in &delivery.headers {
-        let header = HeaderName::from_bytes(name.as_bytes())
-            .map_err(|_| format!("invalid header name {name:?}"))?;
-        let mut value =
-            HeaderValue::from_str(value).map_err(|_| format!("invalid value of header {name}"))?;
-        value.set_sensitive(true);
-        map.insert(header, value);
+/// The headers to send: the broker's, with a content type and the `Authorization` value the
+/// broker also passes separately (headers carry it already when set, but do not rely on that).
+fn headers_of(delivery: &PendingWebhookDelivery) -> Vec<(String, String)> {
+    let has = |name: &str| {
+        delivery
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case(name))
+    };
+    let mut headers: Vec<(String, String)> = delivery
+        .headers
+        .iter()
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
+    if !has("content-type") {
+        headers.push(("Content-Type".into(), "application/json".into()));
     }
-    if !map.contains_key(reqwest::header::CONTENT_TYPE) {
-        map.insert(
-            reqwest::header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-    }
-    // The broker also passes the Authorization value separately; headers carry it already
-    // when set, but do not rely on that.
     if let Some(auth) = &delivery.auth_header
-        && !map.contains_key(reqwest::header::AUTHORIZATION)
+        && !has("authorization")
     {
-        let mut value = HeaderValue::from_str(auth)
-            .map_err(|_| "invalid value of header Authorization".to_owned())?;
-        value.set_sensitive(true);
-        map.insert(reqwest::header::AUTHORIZATION, value);
+        headers.push(("Authorization".into(), auth.clone()));
     }
-    Ok(map)
+    headers
 }
 
 /// How long the lease on a delivery claimed just now lasts. The broker states when it ends in
@@ -118,9 +111,7 @@ pub fn timeout_of(delivery: &PendingWebhookDelivery, lease_left: Duration) -> Du
     wanted.min(lease_left)
 }
 
-fn excerpt(body: &[u8]) -> String {
-    // The broker refuses NUL (PostgreSQL cannot store it): it becomes U+FFFD.
-    let text = String::from_utf8_lossy(body).replace('\0', "\u{FFFD}");
+fn excerpt(text: &str) -> String {
     let mut cut: String = text.chars().take(BODY_EXCERPT).collect();
     if text.chars().count() > BODY_EXCERPT {
         cut.push('…');
@@ -128,88 +119,52 @@ fn excerpt(body: &[u8]) -> String {
     cut
 }
 
-/// Reads at most [`MAX_READ`] bytes of an answer.
-async fn read_some(mut response: reqwest::Response) -> Vec<u8> {
-    let mut body = Vec::new();
-    while body.len() < MAX_READ {
-        match response.chunk().await {
-            Ok(Some(chunk)) => body.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    body.truncate(MAX_READ);
-    body
-}
-
 /// Sends one delivery, giving up after `timeout`.
 pub async fn send(
-    http: &reqwest::Client,
+    http: &DeliveryClient,
     delivery: &PendingWebhookDelivery,
     timeout: Duration,
 ) -> Outcome {
-    let started = Instant::now();
-    let elapsed =
-        |started: Instant| i32::try_from(started.elapsed().as_millis()).unwrap_or(i32::MAX);
-    let failure = |error: String, status_code: Option<i32>| Outcome {
+    let answer = delivery::send(
+        http,
+        &delivery.url,
+        headers_of(delivery),
+        delivery.body.clone().into_bytes(),
+        timeout,
+    )
+    .await;
+    let duration_ms = answer.duration_ms();
+    let Some(status) = answer.status else {
+        return Outcome {
+            success: false,
+            status_code: None,
+            error: answer.error,
+            duration_ms,
+        };
+    };
+    let code = i32::from(status);
+    if answer.is_success() {
+        return Outcome {
+            success: true,
+            status_code: Some(code),
+            error: None,
+            duration_ms,
+        };
+    }
+    let mut error = format!("HTTP {code}");
+    if (300..400).contains(&status) {
+        error.push_str(" (redirects are not followed)");
+    }
+    let text = excerpt(answer.body.as_deref().unwrap_or_default());
+    if !text.trim().is_empty() {
+        error.push_str(": ");
+        error.push_str(text.trim());
+    }
+    Outcome {
         success: false,
-        status_code,
+        status_code: Some(code),
         error: Some(error),
-        duration_ms: elapsed(started),
-    };
-    let headers = match headers_of(delivery) {
-        Ok(h) => h,
-        Err(e) => return failure(e, None),
-    };
-    let url = match reqwest::Url::parse(&delivery.url) {
-        Ok(url) if matches!(url.scheme(), "http" | "https") => url,
-        _ => return failure("invalid destination URL".into(), None),
-    };
-    let request = http
-        .post(url)
-        .headers(headers)
-        .timeout(timeout)
-        .body(delivery.body.clone());
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status();
-            let code = i32::from(status.as_u16());
-            if status.is_success() {
-                // Drain a little so the connection can be reused; the content is not needed.
-                let _ = tokio::time::timeout(Duration::from_secs(1), read_some(response)).await;
-                Outcome {
-                    success: true,
-                    status_code: Some(code),
-                    error: None,
-                    duration_ms: elapsed(started),
-                }
-            } else {
-                let body = tokio::time::timeout(Duration::from_secs(2), read_some(response))
-                    .await
-                    .unwrap_or_default();
-                let mut error = format!("HTTP {code}");
-                if status.is_redirection() {
-                    error.push_str(" (redirects are not followed)");
-                }
-                let text = excerpt(&body);
-                if !text.trim().is_empty() {
-                    error.push_str(": ");
-                    error.push_str(text.trim());
-                }
-                failure(error, Some(code))
-            }
-        }
-        Err(e) if e.is_timeout() => failure(
-            format!("request timed out after {}s", timeout.as_secs()),
-            None,
-        ),
-        Err(e) if e.is_connect() => failure(
-            format!("connection failed: {}", error_chain(&e.without_url())),
-            None,
-        ),
-        Err(e) => failure(
-            format!("request error: {}", error_chain(&e.without_url())),
-            None,
-        ),
+        duration_ms,
     }
 }
 
@@ -239,7 +194,7 @@ async fn report(ctx: &AgentContext, id: uuid::Uuid, outcome: Outcome) -> Result<
 
 async fn deliver(
     ctx: &AgentContext,
-    http: &reqwest::Client,
+    http: &DeliveryClient,
     delivery: PendingWebhookDelivery,
     claimed: Instant,
 ) {
@@ -282,7 +237,7 @@ async fn deliver(
 }
 
 /// One round: claim deliveries, send them, report. Returns how many were claimed.
-pub async fn poll_once(ctx: &AgentContext, http: &reqwest::Client) -> Result<usize, BrokerError> {
+pub async fn poll_once(ctx: &AgentContext, http: &DeliveryClient) -> Result<usize, BrokerError> {
     let pending: Vec<PendingWebhookDelivery> = ctx
         .broker
         .api()
@@ -326,8 +281,11 @@ mod tests {
     use std::sync::Mutex;
 
     #[test]
-    fn a_nul_in_a_receivers_answer_becomes_a_replacement_character() {
-        assert_eq!(excerpt(b"bad\0reply"), "bad\u{FFFD}reply");
+    fn failed_answers_are_cut_to_an_excerpt() {
+        assert_eq!(excerpt("bad reply"), "bad reply");
+        let long = excerpt(&"x".repeat(1000));
+        assert_eq!(long.chars().count(), BODY_EXCERPT + 1);
+        assert!(long.ends_with('…'));
     }
 
     use poem::listener::{Acceptor, Listener, TcpListener};

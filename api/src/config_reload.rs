@@ -71,7 +71,7 @@ pub fn report_reload(
     state: Arc<AppState>,
     trigger: &'static str,
 ) -> impl Fn(Result<ReloadOutcome, ConfigError>) + Send + Sync + 'static {
-    let log = brokkr_jobs::worker::log_reload(trigger);
+    let log = brokkr_runtime::logging::log_reload(trigger);
     move |outcome| {
         let audited = match &outcome {
             Ok(o) if !o.changes.is_empty() || !o.restart_required.is_empty() => {

@@ -11,13 +11,9 @@ use clap::Parser;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    // A child started to render one template (see `brokkr_jobs::render_sandbox`).
-    if std::env::args_os().nth(1).as_deref()
-        == Some(std::ffi::OsStr::new(
-            brokkr_jobs::render_sandbox::RENDER_ARGUMENT,
-        ))
-    {
-        return brokkr_jobs::render_sandbox::serve();
+    // A child started to render one template.
+    if let Some(rendered) = brokkr_runtime::render_sandbox::serve_if_renderer() {
+        return rendered;
     }
     let cli = Cli::parse();
     if let Some(Command::Config(ConfigCommand::Check { file })) = &cli.command {
@@ -84,19 +80,12 @@ async fn run_server(
     let live = LiveSettings::new(settings, ConfigSource::process(config));
     tokio::spawn(log_level.follow(live.clone()));
     let state = server::prepare_live(live).await?;
-    tokio::spawn(reload_on_sighup(state.clone()));
-    server::serve(state, server::shutdown_signal()).await
-}
-
-/// SIGHUP reloads the configuration.
-async fn reload_on_sighup(state: std::sync::Arc<brokkr_api::state::AppState>) {
     let report = brokkr_api::config_reload::report_reload(state.clone(), "SIGHUP");
-    while brokkr_runtime::signals::sighup().await.is_some() {
-        let live = state.live.clone();
-        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
-            report(outcome);
-        }
-    }
+    tokio::spawn(brokkr_runtime::signals::reload_on_sighup(
+        state.live.clone(),
+        report,
+    ));
+    server::serve(state, server::shutdown_signal()).await
 }
 
 async fn migrate(settings: Settings) -> anyhow::Result<()> {

@@ -117,7 +117,7 @@ pub async fn prepare(settings: Settings) -> anyhow::Result<Arc<AppState>> {
 /// of other replicas (`POST /admin/config/reload`) are followed.
 pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppState>> {
     if let Some(renderer) = &live.current().broker.template_renderer {
-        brokkr_jobs::render_sandbox::set_renderer(renderer.into());
+        brokkr_runtime::render_sandbox::set_renderer(renderer.into());
     }
     let settings = (*live.current()).clone();
     let pool = store::connect(&settings.database).await?;
@@ -144,7 +144,7 @@ pub async fn prepare_live(live: Arc<LiveSettings>) -> anyhow::Result<Arc<AppStat
         state.channels.clone(),
         live,
         stop,
-        brokkr_jobs::worker::log_reload("reload requested by another replica"),
+        brokkr_runtime::logging::log_reload("reload requested by another replica"),
     ));
     Ok(state)
 }

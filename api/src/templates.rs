@@ -15,7 +15,7 @@
 
 use std::sync::Arc;
 
-use brokkr_jobs::template_render;
+use brokkr_runtime::render_sandbox;
 use brokkr_schema::jobs::TEMPLATE_RENDER;
 use brokkr_schema::models::{
     AddTemplateAnnotationRequest, CreateTemplateRequest, DeploymentObject, ErrorBody,
@@ -608,7 +608,7 @@ impl TemplatesApi {
             }
             latest
         };
-        let yaml = template_render::render(
+        let yaml = render_sandbox::render(
             template.template_content.clone(),
             template.parameters_schema.clone(),
             body.parameters.clone(),

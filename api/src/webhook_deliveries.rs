@@ -10,10 +10,10 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use brokkr_jobs::delivery_client::DeliveryClient;
-use brokkr_jobs::webhook_delivery::{RetrySchedule, delivery_headers};
+use brokkr_runtime::webhooks::client::{DeliveryClient, USER_AGENT};
+use brokkr_runtime::webhooks::delivery::{self, RetrySchedule, delivery_headers};
 use brokkr_schema::crypto::Destination;
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::models::{
@@ -59,12 +59,9 @@ impl WebhookDeliveriesApi {
         Self { state }
     }
 
+    /// The retry schedule in effect now (`worker.webhook_retry_*` follow reloads).
     fn retry_schedule(&self) -> RetrySchedule {
-        let worker = &self.state.settings.worker;
-        RetrySchedule {
-            base: Duration::from_secs(worker.webhook_retry_base_seconds),
-            max: Duration::from_secs(worker.webhook_retry_max_seconds),
-        }
+        RetrySchedule::from_settings(&self.state.live.current().worker)
     }
 
     /// Turns a claim into what the agent sends; `Err` carries why it cannot be sent.
@@ -101,10 +98,7 @@ impl WebhookDeliveriesApi {
         )
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
-        .chain([(
-            "User-Agent".to_owned(),
-            brokkr_jobs::delivery_client::USER_AGENT.to_owned(),
-        )])
+        .chain([("User-Agent".to_owned(), USER_AGENT.to_owned())])
         .collect();
         Ok(PendingWebhookDelivery {
             id: claim.id,
@@ -417,10 +411,6 @@ pub async fn send_test(
         Ok(c) => c,
         Err(e) => return failed(format!("cannot build the HTTP client: {e}")),
     };
-    let url = match client.check_url(url) {
-        Ok(u) => u,
-        Err(e) => return failed(e.to_string()),
-    };
     let event = brokkr_schema::events::BrokkrEvent::new(
         "webhook.test",
         serde_json::json!({
@@ -438,49 +428,25 @@ pub async fn send_test(
         secret,
         Utc::now().timestamp(),
     );
-    let timeout = Duration::from_secs(u64::try_from(timeout_seconds.clamp(1, 300)).unwrap_or(30));
-    let mut request = client.http().post(url).timeout(timeout).body(body);
-    for (name, value) in headers {
-        request = request.header(name, value);
+    let timeout = delivery::subscription_timeout(timeout_seconds);
+    let answer = delivery::send(&client, url, headers, body, timeout).await;
+    match answer.status {
+        Some(status) if answer.is_success() => WebhookTestResult {
+            success: true,
+            status_code: Some(i32::from(status)),
+            message: Some("Test delivery successful".into()),
+            error: None,
+            body: None,
+        },
+        Some(status) => WebhookTestResult {
+            success: false,
+            status_code: Some(i32::from(status)),
+            message: None,
+            error: Some(format!("Endpoint returned HTTP {status}")),
+            body: Some(answer.body.unwrap_or_default().chars().take(500).collect()),
+        },
+        None => failed(answer.error.unwrap_or_else(|| "request failed".into())),
     }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status();
-            if status.is_success() {
-                WebhookTestResult {
-                    success: true,
-                    status_code: Some(i32::from(status.as_u16())),
-                    message: Some("Test delivery successful".into()),
-                    error: None,
-                    body: None,
-                }
-            } else {
-                let text = response.text().await.unwrap_or_default();
-                WebhookTestResult {
-                    success: false,
-                    status_code: Some(i32::from(status.as_u16())),
-                    message: None,
-                    error: Some(format!("Endpoint returned HTTP {}", status.as_u16())),
-                    body: Some(text.chars().take(500).collect()),
-                }
-            }
-        }
-        Err(e) => failed(if e.is_timeout() {
-            "the endpoint did not answer in time".into()
-        } else if e.is_connect() {
-            format!("cannot connect: {}", root_cause(&e))
-        } else {
-            format!("request failed: {}", root_cause(&e))
-        }),
-    }
-}
-
-fn root_cause(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = err;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 /// Queues a `ping` event for one subscription (used by `POST /webhooks/{id}/ping`).

@@ -155,7 +155,7 @@ impl WebhooksApi {
                     "send either secret or generate_secret: true, not both",
                 ));
             }
-            (true, None) => Some(brokkr_jobs::signing::generate_secret()),
+            (true, None) => Some(brokkr_runtime::webhooks::signing::generate_secret()),
             (false, _) => None,
         };
         let secret = generated.clone().or_else(|| body.secret.clone());

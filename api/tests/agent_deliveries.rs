@@ -73,8 +73,10 @@ async fn an_agent_with_all_target_labels_claims_sends_and_reports() {
     assert_eq!(d["auth_header"], json!("Bearer inside"));
     assert_eq!(d["event_type"], json!("stack.created"));
     let body = d["body"].as_str().unwrap();
-    let expected =
-        brokkr_jobs::signing::github_signature("a-shared-secret-of-some-length", body.as_bytes());
+    let expected = brokkr_runtime::webhooks::signing::github_signature(
+        "a-shared-secret-of-some-length",
+        body.as_bytes(),
+    );
     assert_eq!(d["headers"]["X-Brokkr-Signature-256"], json!(expected));
     assert_eq!(d["headers"]["X-Brokkr-Delivery"], d["id"]);
     let id = d["id"].as_str().unwrap().to_owned();

@@ -5,9 +5,9 @@
 //! (`brokkr_schema::jobs`). Any number of workers can run: a job is locked by one of them, and a
 //! job whose worker stops heartbeating (killed, partitioned) runs again elsewhere.
 //!
-//! - [`webhook_delivery`]: one attempt to deliver one event to one subscription, with
-//!   [`signing`] (GitHub-style and Standard Webhooks signatures) and [`delivery_client`] (no
-//!   redirects, timeouts, destinations checked after DNS resolution);
+//! - [`webhook_delivery`]: one attempt to deliver one event to one subscription: claim, record,
+//!   retry or give up; the request itself (client, destination guard, headers, signatures,
+//!   retry schedule) is `brokkr_runtime::webhooks`, shared with the broker and the agent;
 //! - [`worker`]: queue set-up and graceful shutdown; [`server`]: `/healthz`, `/readyz`,
 //!   `/metrics` on `worker.listen_addr`; [`metrics`]: queue and delivery metrics;
 //!   [`queue_wakeups`]: consumers look for jobs when PostgreSQL announces them;
@@ -18,15 +18,12 @@
 //!
 //! - [`work_order_retry`]: returns a failed work order to `PENDING` when its backoff has passed.
 //! - [`template_render`]: re-renders one stack of a template rollout with the new version (and
-//!   the off-runtime rendering the broker uses to instantiate templates).
+//!   render sandbox of `brokkr_runtime::render_sandbox`, which the broker uses too).
 
 pub mod consumers;
-pub mod delivery_client;
 pub mod metrics;
 pub mod queue_wakeups;
-pub mod render_sandbox;
 pub mod server;
-pub mod signing;
 pub mod sweeps;
 pub mod template_render;
 pub mod webhook_delivery;

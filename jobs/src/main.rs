@@ -6,9 +6,8 @@ use std::process::ExitCode;
 
 use brokkr_schema::config::Settings;
 use clap::Parser;
-use std::sync::Arc;
 
-use brokkr_runtime::{logging, signals};
+use brokkr_runtime::{logging, render_sandbox, signals};
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 
 /// Command line of the worker.
@@ -20,26 +19,11 @@ struct Cli {
     config: Option<PathBuf>,
 }
 
-/// SIGHUP reloads the configuration.
-async fn reload_on_sighup(live: Arc<LiveSettings>) {
-    let report = brokkr_jobs::worker::log_reload("SIGHUP");
-    while signals::sighup().await.is_some() {
-        let live = live.clone();
-        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
-            report(outcome);
-        }
-    }
-}
-
 #[tokio::main]
 async fn main() -> ExitCode {
-    // A child started to render one template (see `brokkr_jobs::render_sandbox`).
-    if std::env::args_os().nth(1).as_deref()
-        == Some(std::ffi::OsStr::new(
-            brokkr_jobs::render_sandbox::RENDER_ARGUMENT,
-        ))
-    {
-        return brokkr_jobs::render_sandbox::serve();
+    // A child started to render one template.
+    if let Some(rendered) = render_sandbox::serve_if_renderer() {
+        return rendered;
     }
     let cli = Cli::parse();
     let settings = match Settings::from_process(cli.config.as_deref()) {
@@ -52,7 +36,10 @@ async fn main() -> ExitCode {
     let log_level = logging::init(&settings, "");
     let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
     tokio::spawn(log_level.follow(live.clone()));
-    tokio::spawn(reload_on_sighup(live.clone()));
+    tokio::spawn(signals::reload_on_sighup(
+        live.clone(),
+        logging::log_reload("SIGHUP"),
+    ));
     match brokkr_jobs::worker::run_live(live, signals::shutdown()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

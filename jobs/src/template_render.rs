@@ -9,14 +9,15 @@
 //! (`deployment.created`, audit entry in the name of whoever started the rollout). Parameters
 //! that break the new schema are reported with their validation errors and change nothing.
 //!
-//! [`render`] is also what the broker uses to instantiate a template: Tera runs in a child
-//! process with memory and time limits ([`crate::render_sandbox`]), never in this process.
+//! Rendering itself is [`render_sandbox::render`] (shared with the broker, which uses it to
+//! instantiate a template): Tera runs in a child process with memory and time limits, never in
+//! this process.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
+use brokkr_runtime::render_sandbox;
 use brokkr_schema::jobs::{TEMPLATE_RENDER, TemplateRenderJob};
-use brokkr_schema::manifest;
 use brokkr_schema::store::changes::{self, Actor, ActorKind, Change};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::templates::{self, RenderOutcome};
@@ -26,35 +27,12 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::metrics::WorkerMetrics;
-use crate::render_sandbox;
-
-/// Longest a render may take before it is reported as failed.
-pub const RENDER_TIMEOUT: Duration = render_sandbox::RENDER_TIMEOUT;
 
 /// What the `template_render` handler needs.
 pub struct RenderContext {
     pub pool: PgPool,
     pub channels: Channels,
     pub metrics: Arc<WorkerMetrics>,
-}
-
-/// Compiles a stored template version and renders it with `parameters` (defaults applied,
-/// schema checked, output checked to be Kubernetes objects). The parameters are checked here
-/// (off the async runtime); Tera runs in a child process with memory and time limits
-/// ([`render_sandbox`]).
-pub async fn render(
-    content: String,
-    parameters_schema: String,
-    parameters: Value,
-) -> Result<String, RenderError> {
-    let checked = tokio::task::spawn_blocking(move || {
-        templating::check_parameters_with(&parameters_schema, &parameters)
-    })
-    .await
-    .map_err(|e| RenderError::Render(format!("checking the parameters stopped: {e}")))??;
-    let yaml = render_sandbox::render_checked(&content, &checked).await?;
-    manifest::parse_objects(&yaml).map_err(RenderError::Manifest)?;
-    Ok(yaml)
 }
 
 /// Decides and, when rendering succeeds, writes the new deployment object.
@@ -112,7 +90,7 @@ async fn render_stack(
             mismatch.missing_labels, mismatch.missing_annotations
         )));
     }
-    let yaml = match render(
+    let yaml = match render_sandbox::render(
         template.template_content.clone(),
         template.parameters_schema.clone(),
         parameters.clone(),

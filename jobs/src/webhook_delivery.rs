@@ -9,9 +9,10 @@
 //! was already made (a duplicate after a worker crash), does nothing.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
-use brokkr_schema::config::WorkerSettings;
+use brokkr_runtime::webhooks::client::DeliveryClient;
+use brokkr_runtime::webhooks::delivery::{self, Answer, RetrySchedule};
 use brokkr_schema::crypto::{Destination, Keyring};
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::live::LiveSettings;
@@ -20,15 +21,9 @@ use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::{self, StoreError};
 use chrono::Utc;
-use rand::Rng;
 use sqlx::PgPool;
 
-use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
-use crate::signing;
-
-/// Most response-body bytes kept per attempt.
-pub const RESPONSE_EXCERPT_BYTES: usize = 4096;
 /// Seconds a claim outlives the request timeout before another worker may take over.
 const LEASE_GRACE_SECONDS: i64 = 5;
 
@@ -90,37 +85,6 @@ impl InFlight {
     }
 }
 
-/// Exponential backoff with jitter between attempts.
-#[derive(Debug, Clone, Copy)]
-pub struct RetrySchedule {
-    /// Delay after the first failed attempt.
-    pub base: Duration,
-    /// Longest delay.
-    pub max: Duration,
-}
-
-impl RetrySchedule {
-    /// The schedule of `worker.webhook_retry_base_seconds` / `worker.webhook_retry_max_seconds`.
-    pub fn from_settings(worker: &WorkerSettings) -> Self {
-        Self {
-            base: Duration::from_secs(worker.webhook_retry_base_seconds),
-            max: Duration::from_secs(worker.webhook_retry_max_seconds),
-        }
-    }
-
-    /// Delay before attempt `failed + 1`, after `failed` failed attempts: base × 2^(failed−1),
-    /// capped, then ±20% jitter.
-    pub fn delay(&self, failed: i32) -> Duration {
-        let exponent = failed.saturating_sub(1).clamp(0, 30) as u32;
-        let raw = self
-            .base
-            .saturating_mul(2u32.saturating_pow(exponent))
-            .min(self.max);
-        let jitter = rand::rng().random_range(0.8..=1.2);
-        raw.mul_f64(jitter)
-    }
-}
-
 /// Why a job could not do its work (it will be retried by the queue).
 #[derive(Debug, thiserror::Error)]
 pub enum JobError {
@@ -164,14 +128,6 @@ impl Outcome {
     }
 }
 
-/// The result of sending (or failing to send) one request.
-struct Sent {
-    status: Option<u16>,
-    headers: Option<serde_json::Value>,
-    body: Option<String>,
-    error: Option<String>,
-}
-
 /// Runs one `webhook_delivery` job.
 pub async fn run(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outcome, JobError> {
     let started = Instant::now();
@@ -207,18 +163,14 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
     }
     let attempt_number = delivery.attempts + 1;
     let started_at = Utc::now();
-    let clock = Instant::now();
     let sent = match prepare(ctx, &delivery) {
         Ok(request) => send(ctx, &delivery, request).await,
-        Err(reason) => Sent {
-            status: None,
-            headers: None,
-            body: None,
+        Err(reason) => Answer {
             error: Some(reason),
+            ..Answer::default()
         },
     };
-    let elapsed = clock.elapsed();
-    let success = sent.status.is_some_and(|s| (200..300).contains(&s));
+    let success = sent.is_success();
     ctx.metrics.record_attempt(
         match sent.status {
             Some(s) if (200..300).contains(&s) => "2xx",
@@ -227,12 +179,12 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
             Some(_) => "5xx",
             None => "error",
         },
-        elapsed,
+        sent.elapsed,
     );
     let record = AttemptRecord {
         attempt_number,
         started_at,
-        duration_ms: i32::try_from(elapsed.as_millis()).unwrap_or(i32::MAX),
+        duration_ms: sent.duration_ms(),
         status_code: sent.status.map(i32::from),
         response_headers: sent.headers,
         response_body: sent.body,
@@ -314,7 +266,7 @@ async fn disable_if_failing_too_long(
 
 /// A request ready to send.
 struct Prepared {
-    url: reqwest::Url,
+    url: String,
     auth_header: Option<String>,
     secret: Option<String>,
 }
@@ -338,14 +290,10 @@ fn prepare(ctx: &DeliveryContext, d: &ClaimedDelivery) -> Result<Prepared, Strin
         d.auth_header_encrypted.as_deref(),
         d.secret_encrypted.as_deref(),
     )?;
-    let url = ctx
-        .client
-        .check_url(&destination.url)
-        .map_err(|e| e.to_string())?;
     let Destination {
+        url,
         auth_header,
         secret,
-        ..
     } = destination;
     Ok(Prepared {
         url,
@@ -354,44 +302,10 @@ fn prepare(ctx: &DeliveryContext, d: &ClaimedDelivery) -> Result<Prepared, Strin
     })
 }
 
-/// The headers of a delivery: content type, event, delivery id, auth and signatures.
-pub fn delivery_headers(
-    delivery_id: &str,
-    event_type: &str,
-    body: &[u8],
-    auth_header: Option<&str>,
-    secret: Option<&str>,
-    timestamp: i64,
-) -> Vec<(&'static str, String)> {
-    let mut headers = vec![
-        ("Content-Type", "application/json".to_owned()),
-        ("X-Brokkr-Event", event_type.to_owned()),
-        ("X-Brokkr-Event-Type", event_type.to_owned()),
-        ("X-Brokkr-Delivery", delivery_id.to_owned()),
-        ("X-Brokkr-Delivery-Id", delivery_id.to_owned()),
-    ];
-    if let Some(auth) = auth_header {
-        headers.push(("Authorization", auth.to_owned()));
-    }
-    if let Some(secret) = secret {
-        headers.push((
-            "X-Brokkr-Signature-256",
-            signing::github_signature(secret, body),
-        ));
-        headers.push(("webhook-id", delivery_id.to_owned()));
-        headers.push(("webhook-timestamp", timestamp.to_string()));
-        headers.push((
-            "webhook-signature",
-            signing::standard_signature(secret, delivery_id, timestamp, body),
-        ));
-    }
-    headers
-}
-
-async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) -> Sent {
+async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) -> Answer {
     let body = serde_json::to_vec(&d.payload).unwrap_or_default();
     let delivery_id = d.id.to_string();
-    let headers = delivery_headers(
+    let headers = delivery::delivery_headers(
         &delivery_id,
         &d.event_type,
         &body,
@@ -399,140 +313,6 @@ async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) ->
         prepared.secret.as_deref(),
         Utc::now().timestamp(),
     );
-    let timeout = Duration::from_secs(u64::try_from(d.timeout_seconds.clamp(1, 300)).unwrap_or(30));
-    let mut request = ctx
-        .client
-        .http()
-        .post(prepared.url)
-        .timeout(timeout)
-        .body(body);
-    for (name, value) in headers {
-        request = request.header(name, value);
-    }
-    match request.send().await {
-        Ok(response) => {
-            let status = response.status().as_u16();
-            let headers: serde_json::Map<String, serde_json::Value> = response
-                .headers()
-                .iter()
-                .map(|(k, v)| {
-                    (
-                        k.as_str().to_owned(),
-                        serde_json::Value::String(
-                            String::from_utf8_lossy(v.as_bytes()).into_owned(),
-                        ),
-                    )
-                })
-                .collect();
-            let body = read_excerpt(response).await;
-            Sent {
-                status: Some(status),
-                headers: Some(serde_json::Value::Object(headers)),
-                body,
-                error: None,
-            }
-        }
-        Err(e) => Sent {
-            status: None,
-            headers: None,
-            body: None,
-            error: Some(describe(&e)),
-        },
-    }
-}
-
-/// The first [`RESPONSE_EXCERPT_BYTES`] of a response body, read without buffering the rest.
-async fn read_excerpt(mut response: reqwest::Response) -> Option<String> {
-    let mut excerpt = Vec::new();
-    while excerpt.len() < RESPONSE_EXCERPT_BYTES {
-        match response.chunk().await {
-            Ok(Some(chunk)) => excerpt.extend_from_slice(&chunk),
-            _ => break,
-        }
-    }
-    excerpt.truncate(RESPONSE_EXCERPT_BYTES);
-    // PostgreSQL cannot store NUL in text: a receiver answering with one must not make the
-    // attempt's record fail (and the job with it).
-    Some(String::from_utf8_lossy(&excerpt).replace('\0', "\u{FFFD}"))
-}
-
-/// A connection error with its causes, without the URL (which may carry a token).
-fn describe(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "timed out"
-    } else if err.is_connect() {
-        "connection failed"
-    } else {
-        "request failed"
-    };
-    let mut detail = String::new();
-    let mut source = std::error::Error::source(err);
-    while let Some(s) = source {
-        detail = s.to_string();
-        source = s.source();
-    }
-    if detail.is_empty() {
-        kind.to_owned()
-    } else {
-        format!("{kind}: {detail}")
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[tokio::test]
-    async fn a_nul_in_a_receivers_answer_is_stored_as_a_replacement_character() {
-        let answer = http_response(b"ok\0then more".to_vec());
-        let excerpt = read_excerpt(answer).await.unwrap_or_default();
-        assert_eq!(excerpt, "ok\u{FFFD}then more");
-    }
-
-    fn http_response(body: Vec<u8>) -> reqwest::Response {
-        reqwest::Response::from(
-            poem::http::Response::builder()
-                .status(200)
-                .body(body)
-                .unwrap_or_default(),
-        )
-    }
-
-    use super::*;
-
-    #[test]
-    fn backoff_doubles_with_jitter_and_a_cap() {
-        let schedule = RetrySchedule {
-            base: Duration::from_secs(2),
-            max: Duration::from_secs(60),
-        };
-        for (failed, expected) in [(1, 2.0), (2, 4.0), (3, 8.0), (4, 16.0), (10, 60.0)] {
-            let d = schedule.delay(failed).as_secs_f64();
-            assert!(
-                d >= expected * 0.8 - 1e-9 && d <= expected * 1.2 + 1e-9,
-                "attempt {failed}: {d}"
-            );
-        }
-    }
-
-    #[test]
-    fn signed_headers_are_present_only_with_a_secret() {
-        let plain = delivery_headers("d1", "stack.created", b"{}", None, None, 1);
-        assert!(plain.iter().all(|(k, _)| *k != "X-Brokkr-Signature-256"));
-        assert!(plain.contains(&("X-Brokkr-Delivery", "d1".to_owned())));
-        let signed = delivery_headers(
-            "d1",
-            "stack.created",
-            b"{}",
-            Some("Bearer t"),
-            Some("s3cret"),
-            1,
-        );
-        let get = |k: &str| signed.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone());
-        assert_eq!(get("Authorization").as_deref(), Some("Bearer t"));
-        assert_eq!(
-            get("X-Brokkr-Signature-256"),
-            Some(signing::github_signature("s3cret", b"{}"))
-        );
-        assert_eq!(get("webhook-id").as_deref(), Some("d1"));
-        assert!(get("webhook-signature").unwrap().starts_with("v1,"));
-    }
+    let timeout = delivery::subscription_timeout(d.timeout_seconds);
+    delivery::send(&ctx.client, &prepared.url, headers, body, timeout).await
 }

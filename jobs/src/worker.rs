@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use apalis::prelude::*;
 use apalis_postgres::{Config, PostgresStorage};
+use brokkr_runtime::logging::log_reload;
 use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
 use brokkr_schema::destinations::DestinationPolicy;
@@ -17,14 +18,13 @@ use brokkr_schema::jobs::{
     DIAGNOSTIC_CLEANUP, RETENTION_CLEANUP, STALE_CLAIM_REAP, SweepJob, TEMPLATE_RENDER,
     TemplateRenderJob, WEBHOOK_DELIVERY, WORK_ORDER_RETRY, WebhookDeliveryJob, WorkOrderRetryJob,
 };
-use brokkr_schema::live::{ConfigSource, LiveSettings, ReloadOutcome};
+use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store::{self, notify::Channels};
 use futures::StreamExt;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
 
 use crate::consumers::{self, ConsumerStatus};
-use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
 use crate::queue_wakeups::{JobAnnouncements, NotifiedFetch};
 use crate::server::{self, ServerState};
@@ -32,6 +32,7 @@ use crate::sweeps::{self, SweepContext};
 use crate::template_render::{self, RenderContext};
 use crate::webhook_delivery::{self, DeliveryContext};
 use crate::work_order_retry::{self, RetryContext};
+use brokkr_runtime::webhooks::client::DeliveryClient;
 
 async fn deliver(
     job: WebhookDeliveryJob,
@@ -98,25 +99,6 @@ async fn clean_diagnostics(
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
-}
-
-/// Logs what a reload did (`trigger` says what asked for it).
-pub fn log_reload(
-    trigger: &'static str,
-) -> impl Fn(Result<ReloadOutcome, brokkr_schema::config::ConfigError>) + Send + Sync + 'static {
-    move |outcome| match outcome {
-        Ok(outcome) => {
-            for change in &outcome.changes {
-                tracing::info!(trigger, key = %change.key, old = %change.old_value, new = %change.new_value, "setting reloaded");
-            }
-            for change in &outcome.restart_required {
-                tracing::warn!(trigger, key = %change.key, "setting changed but needs a restart");
-            }
-        }
-        Err(e) => {
-            tracing::error!(trigger, error = %e, "configuration reload refused; settings unchanged")
-        }
-    }
 }
 
 async fn render_template(
@@ -203,7 +185,7 @@ pub async fn run_live(
 ) -> anyhow::Result<()> {
     let settings = (*live.current()).clone();
     if let Some(renderer) = &settings.broker.template_renderer {
-        crate::render_sandbox::set_renderer(renderer.into());
+        brokkr_runtime::render_sandbox::set_renderer(renderer.into());
     }
     let session = [(
         "synchronous_commit",

@@ -6,7 +6,7 @@ mod support;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use brokkr_jobs::signing;
+use brokkr_runtime::webhooks::signing;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::common::*;

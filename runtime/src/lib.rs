@@ -1,9 +1,19 @@
-//! What every Brokkr process (broker, worker, agent) needs at run time and would otherwise write
-//! for itself: logging set-up that follows configuration reloads ([`logging`]) and the process
-//! signals ([`signals`]: shutdown on SIGTERM/SIGINT, reload on SIGHUP).
+//! What more than one Brokkr process (broker, worker, agent) needs at run time and would
+//! otherwise write for itself:
 //!
-//! It sits below the processes: it depends on `brokkr-schema` (for the settings types) and on
-//! nothing of the broker, the worker or the agent.
+//! - [`logging`]: the subscriber, following `log.level` across reloads, and the log lines of a
+//!   reload; [`signals`]: shutdown on SIGTERM/SIGINT, reload on SIGHUP;
+//! - [`webhooks`]: sending one webhook delivery — the HTTP client with its destination guard,
+//!   the delivery headers and signatures, the retry schedule — used by the worker, the broker's
+//!   test sends and the agent;
+//! - [`render_sandbox`] (feature `templates`): rendering a template in a child process with
+//!   memory and time limits, used by the broker (instantiation) and the worker (rollouts).
+//!
+//! It sits below the processes: it depends on `brokkr-schema` (settings, destinations,
+//! templating) and on nothing of the broker, the worker or the agent.
 
 pub mod logging;
+#[cfg(feature = "templates")]
+pub mod render_sandbox;
 pub mod signals;
+pub mod webhooks;

@@ -1,10 +1,11 @@
 //! Logging for Brokkr's processes: `log.level` and `log.format` (`text` or `json`) on stderr,
-//! with the level following configuration reloads (`RUST_LOG`, when set, wins and stays).
+//! with the level following configuration reloads (`RUST_LOG`, when set, wins and stays), and
+//! the log lines of a reload ([`log_reload`]).
 
 use std::sync::Arc;
 
-use brokkr_schema::config::Settings;
-use brokkr_schema::live::LiveSettings;
+use brokkr_schema::config::{ConfigError, Settings};
+use brokkr_schema::live::{LiveSettings, ReloadOutcome};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Registry, reload};
@@ -75,6 +76,25 @@ impl LogLevel {
                     tracing::error!(level = %level, error = %e, "invalid log.level; unchanged")
                 }
             }
+        }
+    }
+}
+
+/// Logs what a reload did (`trigger` says what asked for it).
+pub fn log_reload(
+    trigger: &'static str,
+) -> impl Fn(Result<ReloadOutcome, ConfigError>) + Send + Sync + 'static {
+    move |outcome| match outcome {
+        Ok(outcome) => {
+            for change in &outcome.changes {
+                tracing::info!(trigger, key = %change.key, old = %change.old_value, new = %change.new_value, "setting reloaded");
+            }
+            for change in &outcome.restart_required {
+                tracing::warn!(trigger, key = %change.key, "setting changed but needs a restart");
+            }
+        }
+        Err(e) => {
+            tracing::error!(trigger, error = %e, "configuration reload refused; settings unchanged")
         }
     }
 }

@@ -1,5 +1,10 @@
 //! Process signals: SIGTERM/SIGINT ask a process to shut down; SIGHUP asks it to reload its
-//! configuration file.
+//! configuration file ([`reload_on_sighup`]).
+
+use std::sync::Arc;
+
+use brokkr_schema::config::ConfigError;
+use brokkr_schema::live::{LiveSettings, ReloadOutcome};
 
 /// Resolves on the first SIGTERM or SIGINT.
 pub async fn shutdown() {
@@ -42,4 +47,18 @@ pub async fn sighup() -> Option<()> {
     }
     #[cfg(not(unix))]
     std::future::pending().await
+}
+
+/// Reloads `live` at each SIGHUP and hands the outcome to `report` (see
+/// [`crate::logging::log_reload`]). Runs until the process ends.
+pub async fn reload_on_sighup(
+    live: Arc<LiveSettings>,
+    report: impl Fn(Result<ReloadOutcome, ConfigError>),
+) {
+    while sighup().await.is_some() {
+        let live = live.clone();
+        if let Ok(outcome) = tokio::task::spawn_blocking(move || live.reload()).await {
+            report(outcome);
+        }
+    }
 }

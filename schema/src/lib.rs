@@ -11,7 +11,7 @@
 //!   [`destinations`]: which webhook URLs and addresses may be delivered to.
 //! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`);
 //!   [`live`]: reloading its dynamic keys while a process runs.
-//! - `templating` (feature `db`): rendering stack templates (Tera) with parameters checked
+//! - `templating` (feature `templating`, part of `db`): rendering stack templates (Tera) with parameters checked
 //!   against their JSON Schema, and matching templates to stacks.
 //! - `store` (feature `db`): the PostgreSQL queries, one module per resource, used by the broker
 //!   and the worker. The agent uses this crate without it.
@@ -53,5 +53,5 @@ pub fn error_chain(err: &dyn std::error::Error) -> String {
 
 #[cfg(feature = "db")]
 pub mod store;
-#[cfg(feature = "db")]
+#[cfg(feature = "templating")]
 pub mod templating;

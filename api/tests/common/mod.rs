@@ -2,6 +2,8 @@
 //! port, driven over real HTTP.
 #![allow(dead_code)]
 
+pub mod templates;
+
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -17,6 +17,7 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+use brokkr_schema::manifest;
 use brokkr_schema::templating::{self, RenderError};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -57,6 +58,25 @@ struct Job {
 enum Answer {
     Yaml(String),
     Error(String),
+}
+
+/// Compiles a stored template version and renders it with `parameters` (defaults applied,
+/// schema checked, output checked to be Kubernetes objects). The parameters are checked here
+/// (off the async runtime); Tera runs in a child process with memory and time limits
+/// (see [`render_checked`]).
+pub async fn render(
+    content: String,
+    parameters_schema: String,
+    parameters: Value,
+) -> Result<String, RenderError> {
+    let checked = tokio::task::spawn_blocking(move || {
+        templating::check_parameters_with(&parameters_schema, &parameters)
+    })
+    .await
+    .map_err(|e| RenderError::Render(format!("checking the parameters stopped: {e}")))??;
+    let yaml = render_checked(&content, &checked).await?;
+    manifest::parse_objects(&yaml).map_err(RenderError::Manifest)?;
+    Ok(yaml)
 }
 
 /// Renders `content` with already checked `parameters` in a child process.
@@ -143,6 +163,13 @@ fn limit_child(command: &mut tokio::process::Command) {
 
 #[cfg(not(unix))]
 fn limit_child(_command: &mut tokio::process::Command) {}
+
+/// Start-up of `brokkr-broker` and `brokkr-worker`: when the process was started as a renderer
+/// (first argument [`RENDER_ARGUMENT`]), renders and returns the exit code; otherwise `None`.
+pub fn serve_if_renderer() -> Option<std::process::ExitCode> {
+    (std::env::args_os().nth(1).as_deref() == Some(std::ffi::OsStr::new(RENDER_ARGUMENT)))
+        .then(serve)
+}
 
 /// The renderer side: called by the binaries' `main` when their first argument is
 /// [`RENDER_ARGUMENT`]. Reads one job from stdin, answers on stdout, exits.

@@ -56,8 +56,26 @@ pub struct DeliveryClient {
 impl DeliveryClient {
     /// A client enforcing `policy`.
     pub fn new(policy: DestinationPolicy) -> reqwest::Result<Self> {
+        Self::build(policy, reqwest::Client::builder())
+    }
+
+    /// A client for the agent, which delivers to endpoints inside its own cluster (private
+    /// addresses are what it is for): every address is allowed, and proxies from the
+    /// environment are not used. Scheme, host and credentials are still checked.
+    pub fn in_cluster() -> reqwest::Result<Self> {
+        let everywhere = ["0.0.0.0/0", "::/0"].map(|n| n.to_owned());
+        let policy = DestinationPolicy::from_networks(&everywhere).unwrap_or_default();
+        Self::build(
+            policy,
+            reqwest::Client::builder()
+                .no_proxy()
+                .pool_idle_timeout(Duration::from_secs(30)),
+        )
+    }
+
+    fn build(policy: DestinationPolicy, builder: reqwest::ClientBuilder) -> reqwest::Result<Self> {
         let policy = Arc::new(policy);
-        let client = reqwest::Client::builder()
+        let client = builder
             .user_agent(USER_AGENT)
             .redirect(reqwest::redirect::Policy::none())
             .connect_timeout(Duration::from_secs(10))
