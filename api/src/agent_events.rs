@@ -11,8 +11,9 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// Handlers of `/agent-events`.
@@ -35,13 +36,9 @@ impl AgentEventsApi {
         operation_id = "listAgentEvents"
     )]
     async fn list_agent_events(&self, auth: Pakauth) -> ApiResult<Json<Vec<AgentEvent>>> {
-        let scope = if auth.0.is_admin() {
-            None
-        } else if let Some(agent) = auth.0.agent() {
-            Some(agent)
-        } else {
-            return Err(ApiError::forbidden("Admin or agent access required"));
-        };
+        access::require(&auth.0, Action::List, Resource::AgentEvent, true)?;
+        // An agent sees its own events; the admin all of them.
+        let scope = auth.0.agent();
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agent_events::list(&mut conn, scope).await?))
     }
@@ -53,13 +50,14 @@ impl AgentEventsApi {
         operation_id = "getAgentEvent"
     )]
     async fn get_agent_event(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentEvent>> {
-        if !auth.0.is_admin() && auth.0.agent().is_none() {
-            return Err(ApiError::forbidden("Admin or agent access required"));
-        }
+        let ask = access::ask(&auth.0, Action::Read, Resource::AgentEvent)?;
         let mut conn = self.state.pool.acquire().await?;
         match store::agent_events::get(&mut conn, id.0).await {
-            Ok(event) if auth.0.is_admin_or_agent(event.agent_id) => Ok(Json(event)),
-            Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("Agent event not found")),
+            Ok(event) => {
+                ask.given(auth.0.is_agent(event.agent_id))?;
+                Ok(Json(event))
+            }
+            Err(StoreError::NotFound) => Err(Resource::AgentEvent.not_found()),
             Err(e) => Err(e.into()),
         }
     }

@@ -1,8 +1,9 @@
 //! `/agents`: cluster agents, their labels, annotations, targets, events, heartbeat and PAK.
 //!
-//! Access: the admin sees and changes every agent; an agent reads and changes only its own
-//! record (and can never add targets); generators have no access. Checks that depend only on
-//! the caller come before any lookup, so a refused caller learns nothing about what exists.
+//! Access (rules in [`crate::access`]): the admin sees and changes every agent; an agent reads
+//! and changes only its own record (and can never add targets); generators have no access.
+//! Checks that depend only on the caller come before any lookup, so a refused caller learns
+//! nothing about what exists.
 
 use std::sync::Arc;
 
@@ -21,7 +22,8 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::auth::{Caller, Pakauth};
+use crate::access::{self, Action, Resource};
+use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult, NoContent};
 use crate::state::AppState;
 
@@ -41,15 +43,6 @@ impl AgentsApi {
         store::agents::get(&mut conn, id)
             .await
             .map_err(|e| ApiError::from_store(e, "Agent"))
-    }
-}
-
-/// Refuses callers other than the admin and the agent `id` (without looking anything up).
-pub fn require_admin_or_agent(caller: &Caller, id: Uuid) -> ApiResult<()> {
-    if caller.is_admin_or_agent(id) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Access denied"))
     }
 }
 
@@ -85,7 +78,7 @@ impl AgentsApi {
     /// Lists agents (admin).
     #[oai(path = "/agents", method = "get", operation_id = "listAgents")]
     async fn list_agents(&self, auth: Pakauth) -> ApiResult<Json<Vec<Agent>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::Agent, false)?;
         Ok(Json(store::agents::list(&self.state.pool).await?))
     }
 
@@ -96,7 +89,7 @@ impl AgentsApi {
         auth: Pakauth,
         body: Json<NewAgent>,
     ) -> ApiResult<Json<CreateAgentResponse>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Create, Resource::Agent, false)?;
         let name = body.0.name.trim();
         let cluster_name = body.0.cluster_name.trim();
         validation::name("Agent name", name, Some(MAX_NAME_LEN))?;
@@ -138,9 +131,7 @@ impl AgentsApi {
         cluster_name: Query<Option<String>>,
     ) -> ApiResult<Json<Agent>> {
         let caller = auth.0;
-        if caller.generator().is_some() {
-            return Err(ApiError::forbidden("Access denied"));
-        }
+        let ask = access::ask(&caller, Action::Find, Resource::Agent)?;
         let (Some(name), Some(cluster_name)) = (name.0, cluster_name.0) else {
             return Err(ApiError::bad_request(
                 "Invalid request: query parameters name and cluster_name are required",
@@ -150,8 +141,11 @@ impl AgentsApi {
         let found = store::agents::find(&mut conn, &name, &cluster_name).await;
         match found {
             // An agent asking about another agent hears the same as for a missing one.
-            Ok(agent) if caller.is_admin_or_agent(agent.id) => Ok(Json(agent)),
-            Ok(_) | Err(StoreError::NotFound) => Err(ApiError::not_found("Agent not found")),
+            Ok(agent) => {
+                ask.given(caller.is_agent(agent.id))?;
+                Ok(Json(agent))
+            }
+            Err(StoreError::NotFound) => Err(Resource::Agent.not_found()),
             Err(e) => Err(e.into()),
         }
     }
@@ -159,7 +153,12 @@ impl AgentsApi {
     /// Reads an agent (admin, or the agent itself).
     #[oai(path = "/agents/:id", method = "get", operation_id = "getAgent")]
     async fn get_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Agent>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         Ok(Json(self.load(id.0).await?))
     }
 
@@ -172,7 +171,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<UpdateAgent>,
     ) -> ApiResult<Json<Agent>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Update,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let body = body.0;
         check_body_id(body.id, id.0, "id")?;
         let name = body.name.as_deref().map(str::trim);
@@ -216,7 +220,12 @@ impl AgentsApi {
     /// Deletes an agent (soft delete); its PAK stops working at once (admin).
     #[oai(path = "/agents/:id", method = "delete", operation_id = "deleteAgent")]
     async fn delete_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Delete,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::soft_delete(write.conn(), id.0)
             .await
@@ -239,7 +248,12 @@ impl AgentsApi {
         operation_id = "listAgentEventsOfAgent"
     )]
     async fn list_events(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentEvent>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
@@ -260,7 +274,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentEvent>,
     ) -> ApiResult<Json<AgentEvent>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Report,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         validation::name("event_type", &body.event_type, None)?;
@@ -304,7 +323,12 @@ impl AgentsApi {
         operation_id = "listAgentLabels"
     )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentLabel>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::labels(&mut conn, id.0).await?))
@@ -322,7 +346,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<LabelBody>,
     ) -> ApiResult<Json<AgentLabel>> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Label,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let label = match body.0 {
             LabelBody::Bare(label) => label,
             LabelBody::Object(object) => {
@@ -358,7 +387,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         label: Path<String>,
     ) -> ApiResult<NoContent> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Label,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         store::agents::remove_label(write.conn(), id.0, &label.0)
             .await
@@ -384,7 +418,12 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentAnnotation>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::annotations(&mut conn, id.0).await?))
@@ -402,7 +441,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentAnnotation>,
     ) -> ApiResult<Json<AgentAnnotation>> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Label,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         validation::annotation(&body.key, &body.value)?;
@@ -435,7 +479,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         key: Path<String>,
     ) -> ApiResult<NoContent> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Label,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         store::agents::remove_annotation(write.conn(), id.0, &key.0)
             .await
@@ -461,7 +510,12 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentTarget>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::targets(&mut conn, id.0).await?))
@@ -479,7 +533,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentTarget>,
     ) -> ApiResult<Json<AgentTarget>> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Target,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -513,7 +572,12 @@ impl AgentsApi {
         id: Path<Uuid>,
         stack_id: Path<Uuid>,
     ) -> ApiResult<NoContent> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Untarget,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         // Deleted stacks too: their targets can still be removed by a registered agent.
         match store::stacks::owner_of(write.conn(), stack_id.0).await {
@@ -541,11 +605,12 @@ impl AgentsApi {
         operation_id = "recordAgentHeartbeat"
     )]
     async fn record_heartbeat(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        if auth.0.agent() != Some(id.0) {
-            return Err(ApiError::forbidden(
-                "Only the agent itself can send heartbeats",
-            ));
-        }
+        access::require(
+            &auth.0,
+            Action::Heartbeat,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         store::agents::heartbeat(&mut conn, id.0)
             .await
@@ -565,7 +630,12 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<Stack>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
@@ -580,7 +650,12 @@ impl AgentsApi {
         operation_id = "rotateAgentPak"
     )]
     async fn rotate_pak(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentPakResponse>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::RotateKey,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::set_pak_hash(write.conn(), id.0, &pak.hash())

@@ -21,6 +21,7 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -145,7 +146,7 @@ impl AuditApi {
         limit: Query<Option<i64>>,
         offset: Query<Option<i64>>,
     ) -> ApiResult<Json<AuditLogListResponse>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::AuditLog, false)?;
         let limit = limit.0.unwrap_or(DEFAULT_LIMIT);
         let offset = offset.0.unwrap_or(0);
         if limit < 1 {

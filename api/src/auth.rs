@@ -118,23 +118,14 @@ impl Caller {
         }
     }
 
-    /// Is this the admin or the agent `id`?
-    pub fn is_admin_or_agent(&self, id: Uuid) -> bool {
-        self.is_admin() || self.agent() == Some(id)
+    /// Is this the agent `id`?
+    pub fn is_agent(&self, id: Uuid) -> bool {
+        self.agent() == Some(id)
     }
 
-    /// Is this the admin or the generator `id`?
-    pub fn is_admin_or_generator(&self, id: Uuid) -> bool {
-        self.is_admin() || self.generator() == Some(id)
-    }
-
-    /// Refuses anyone but the admin.
-    pub fn require_admin(&self) -> ApiResult<()> {
-        if self.is_admin() {
-            Ok(())
-        } else {
-            Err(ApiError::forbidden("Admin access required"))
-        }
+    /// Is this the generator `id`?
+    pub fn is_generator(&self, id: Uuid) -> bool {
+        self.generator() == Some(id)
     }
 
     /// The actor recorded for changes this caller makes.

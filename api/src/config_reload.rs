@@ -14,6 +14,7 @@ use poem_openapi::OpenApi;
 use poem_openapi::payload::Json;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -39,7 +40,7 @@ impl ConfigApi {
         operation_id = "reloadConfig"
     )]
     async fn reload_config(&self, auth: Pakauth) -> ApiResult<Json<ConfigReloadResponse>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Reload, Resource::Configuration, false)?;
         let live = self.state.live.clone();
         let outcome = tokio::task::spawn_blocking(move || live.reload())
             .await

@@ -11,8 +11,9 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
-use crate::error::{ApiError, ApiResult};
+use crate::error::ApiResult;
 use crate::state::AppState;
 
 /// Handlers of `/deployment-objects`.
@@ -39,27 +40,17 @@ impl DeploymentObjectsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<DeploymentObject>> {
-        let not_found = || ApiError::not_found("Deployment object not found");
+        let ask = access::ask(&auth.0, Action::Read, Resource::DeploymentObject)?;
         let mut conn = self.state.pool.acquire().await?;
         let object = match store::deployment_objects::get(&mut conn, id.0).await {
             Ok(object) => object,
-            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(StoreError::NotFound) => return Err(Resource::DeploymentObject.not_found()),
             Err(e) => return Err(e.into()),
         };
-        let caller = &auth.0;
-        let allowed = if caller.is_admin() {
-            true
-        } else if let Some(generator) = caller.generator() {
-            store::stacks::owner_of(&mut conn, object.stack_id).await? == generator
-        } else if let Some(agent) = caller.agent() {
-            store::agents::is_associated(&mut conn, agent, object.stack_id).await?
-        } else {
-            false
-        };
-        if allowed {
-            Ok(Json(object))
-        } else {
-            Err(not_found())
-        }
+        // A deployment object belongs to whoever its stack belongs to.
+        let own = ask.needs_relation()
+            && crate::stacks::is_own_stack(&mut conn, &auth.0, object.stack_id, None).await?;
+        ask.given(own)?;
+        Ok(Json(object))
     }
 }

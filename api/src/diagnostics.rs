@@ -19,7 +19,8 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::auth::Pakauth;
+use crate::access::{self, Action, Resource};
+use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -54,6 +55,24 @@ pub enum ResultCreated {
     /// The result is stored and the request completed.
     #[oai(status = 201)]
     Created(Json<DiagnosticResult>),
+}
+
+/// Loads diagnostic request `id` and settles the policy's answer with it: the request's own
+/// agent is the one asked to collect.
+async fn assigned(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    ask: access::Ask,
+) -> ApiResult<DiagnosticRequest> {
+    match store::diagnostics::get(conn, id).await {
+        Ok(request) => {
+            ask.given(caller.is_agent(request.agent_id))?;
+            Ok(request)
+        }
+        Err(StoreError::NotFound) => Err(Resource::DiagnosticRequest.not_found()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn refused(refusal: Refusal, expected: Option<&str>) -> ApiError {
@@ -98,7 +117,12 @@ impl DiagnosticsApi {
         id: Path<Uuid>,
         body: Json<CreateDiagnosticRequest>,
     ) -> ApiResult<DiagnosticCreated> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::RequestDiagnostics,
+            Resource::DeploymentObject,
+            false,
+        )?;
         let body = body.0;
         let retention = body.retention_minutes.unwrap_or(RETENTION_DEFAULT);
         if !(1..=RETENTION_MAX).contains(&retention) {
@@ -155,16 +179,9 @@ impl DiagnosticsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<DiagnosticResponse>> {
-        let not_found = || ApiError::not_found("Diagnostic request not found");
-        if !auth.0.is_admin() && auth.0.agent().is_none() {
-            return Err(ApiError::forbidden("Admin or agent access required"));
-        }
+        let ask = access::ask(&auth.0, Action::Read, Resource::DiagnosticRequest)?;
         let mut conn = self.state.pool.acquire().await?;
-        let request = match store::diagnostics::get(&mut conn, id.0).await {
-            Ok(request) if auth.0.is_admin_or_agent(request.agent_id) => request,
-            Ok(_) | Err(StoreError::NotFound) => return Err(not_found()),
-            Err(e) => return Err(e.into()),
-        };
+        let request = assigned(&mut conn, &auth.0, id.0, ask).await?;
         let result = store::diagnostics::result_of(&mut conn, request.id).await?;
         Ok(Json(DiagnosticResponse { request, result }))
     }
@@ -180,9 +197,12 @@ impl DiagnosticsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<DiagnosticRequest>>> {
-        if !auth.0.is_admin_or_agent(id.0) {
-            return Err(ApiError::forbidden("Admin or the agent itself required"));
-        }
+        access::require(
+            &auth.0,
+            Action::Poll,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
             store::diagnostics::pending_for_agent(&mut conn, id.0).await?,
@@ -201,18 +221,10 @@ impl DiagnosticsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<DiagnosticRequest>> {
-        if !auth.0.is_admin() && auth.0.agent().is_none() {
-            return Err(ApiError::forbidden("Admin or agent access required"));
-        }
+        let ask = access::ask(&auth.0, Action::Claim, Resource::DiagnosticRequest)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         // Check who may claim before revealing anything about the request.
-        match store::diagnostics::get(write.conn(), id.0).await {
-            Ok(request) if auth.0.is_admin_or_agent(request.agent_id) => {}
-            Ok(_) | Err(StoreError::NotFound) => {
-                return Err(ApiError::not_found("Diagnostic request not found"));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        assigned(write.conn(), &auth.0, id.0, ask).await?;
         match store::diagnostics::claim(write.conn(), id.0).await? {
             Ok(request) => {
                 write
@@ -241,21 +253,11 @@ impl DiagnosticsApi {
         id: Path<Uuid>,
         body: Json<SubmitDiagnosticResult>,
     ) -> ApiResult<ResultCreated> {
-        let Some(agent) = auth.0.agent() else {
-            return Err(ApiError::forbidden(
-                "Only the assigned agent can submit results",
-            ));
-        };
+        let ask = access::ask(&auth.0, Action::Report, Resource::DiagnosticRequest)?;
         let body = body.0;
         validation::timestamp("collected_at", &body.collected_at)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        match store::diagnostics::get(write.conn(), id.0).await {
-            Ok(request) if request.agent_id == agent => {}
-            Ok(_) | Err(StoreError::NotFound) => {
-                return Err(ApiError::not_found("Diagnostic request not found"));
-            }
-            Err(e) => return Err(e.into()),
-        }
+        assigned(write.conn(), &auth.0, id.0, ask).await?;
         json_field("pod_statuses", &body.pod_statuses)?;
         json_field("events", &body.events)?;
         if let Some(tails) = &body.log_tails {

@@ -18,8 +18,8 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::agents::check_body_id;
-use crate::auth::Caller;
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult, NoContent};
 use crate::state::AppState;
@@ -32,14 +32,6 @@ pub struct GeneratorsApi {
 impl GeneratorsApi {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
-    }
-}
-
-fn require_admin_or_self(caller: &Caller, id: Uuid) -> ApiResult<()> {
-    if caller.is_admin_or_generator(id) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Access denied"))
     }
 }
 
@@ -67,7 +59,7 @@ impl GeneratorsApi {
     /// Lists generators (admin).
     #[oai(path = "/generators", method = "get", operation_id = "listGenerators")]
     async fn list_generators(&self, auth: Pakauth) -> ApiResult<Json<Vec<Generator>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::Generator, false)?;
         Ok(Json(store::generators::list(&self.state.pool).await?))
     }
 
@@ -82,7 +74,7 @@ impl GeneratorsApi {
         auth: Pakauth,
         body: Json<NewGenerator>,
     ) -> ApiResult<Json<GeneratorPakResponse>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Create, Resource::Generator, false)?;
         let name = body.0.name.trim();
         validation::name("Generator name", name, Some(MAX_NAME_LEN))?;
         refuse_reserved_name(name)?;
@@ -116,7 +108,12 @@ impl GeneratorsApi {
         operation_id = "getGenerator"
     )]
     async fn get_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Generator>> {
-        require_admin_or_self(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Generator,
+            auth.0.is_generator(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         let generator = store::generators::get(&mut conn, id.0)
             .await
@@ -137,7 +134,12 @@ impl GeneratorsApi {
         id: Path<Uuid>,
         body: Json<UpdateGenerator>,
     ) -> ApiResult<Json<Generator>> {
-        require_admin_or_self(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Update,
+            Resource::Generator,
+            auth.0.is_generator(id.0),
+        )?;
         refuse_builtin(id.0, "changed")?;
         let body = body.0;
         check_body_id(body.id, id.0, "id")?;
@@ -179,7 +181,12 @@ impl GeneratorsApi {
         operation_id = "deleteGenerator"
     )]
     async fn delete_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        require_admin_or_self(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Delete,
+            Resource::Generator,
+            auth.0.is_generator(id.0),
+        )?;
         refuse_builtin(id.0, "deleted")?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let generator = store::generators::soft_delete(write.conn(), id.0)
@@ -219,7 +226,12 @@ impl GeneratorsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<GeneratorPakResponse>> {
-        require_admin_or_self(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::RotateKey,
+            Resource::Generator,
+            auth.0.is_generator(id.0),
+        )?;
         refuse_builtin(id.0, "given a PAK")?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;

@@ -13,11 +13,11 @@ use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
 use serde_json::json;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::auth::{Caller, Pakauth};
+use crate::access::{self, Action, Resource};
+use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
 
@@ -43,20 +43,6 @@ pub enum HealthStored {
     Stored,
 }
 
-impl HealthApi {
-    /// The admin, or the generator that owns `stack_id`; anyone else gets 404 (no existence
-    /// oracle).
-    async fn may_read(conn: &mut PgConnection, caller: &Caller, stack_id: Uuid) -> ApiResult<bool> {
-        if caller.is_admin() {
-            return Ok(true);
-        }
-        let Some(generator) = caller.generator() else {
-            return Ok(false);
-        };
-        Ok(store::stacks::owner_of(conn, stack_id).await? == generator)
-    }
-}
-
 #[OpenApi(tag = "ApiTags::Health")]
 impl HealthApi {
     /// Reports the health of deployment objects the agent applies (the agent itself, or the
@@ -73,9 +59,12 @@ impl HealthApi {
         id: Path<Uuid>,
         body: Json<HealthStatusUpdate>,
     ) -> ApiResult<HealthStored> {
-        if !auth.0.is_admin_or_agent(id.0) {
-            return Err(ApiError::forbidden("Admin or the agent itself required"));
-        }
+        access::require(
+            &auth.0,
+            Action::Report,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let entries = body.0.deployment_objects;
         if entries.len() > MAX_ENTRIES {
             return Err(ApiError::bad_request(format!(
@@ -184,19 +173,16 @@ impl HealthApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<DeploymentHealthResponse>> {
-        let not_found = || ApiError::not_found("Deployment object not found");
-        if !auth.0.is_admin() && auth.0.generator().is_none() {
-            return Err(ApiError::forbidden("Admin or generator access required"));
-        }
+        let ask = access::ask(&auth.0, Action::ReadHealth, Resource::DeploymentObject)?;
         let mut conn = self.state.pool.acquire().await?;
         let object = match store::deployment_objects::get(&mut conn, id.0).await {
             Ok(object) => object,
-            Err(StoreError::NotFound) => return Err(not_found()),
+            Err(StoreError::NotFound) => return Err(Resource::DeploymentObject.not_found()),
             Err(e) => return Err(e.into()),
         };
-        if !Self::may_read(&mut conn, &auth.0, object.stack_id).await? {
-            return Err(not_found());
-        }
+        let own = ask.needs_relation()
+            && crate::stacks::is_own_stack(&mut conn, &auth.0, object.stack_id, None).await?;
+        ask.given(own)?;
         let records = health::for_object(&mut conn, object.id).await?;
         let overall = health::worst(records.iter().map(|r| r.status.as_str()));
         Ok(Json(DeploymentHealthResponse {
@@ -218,19 +204,16 @@ impl HealthApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<StackHealthResponse>> {
-        let not_found = || ApiError::not_found("Stack not found");
-        if !auth.0.is_admin() && auth.0.generator().is_none() {
-            return Err(ApiError::forbidden("Admin or generator access required"));
-        }
+        let ask = access::ask(&auth.0, Action::ReadHealth, Resource::Stack)?;
         let mut conn = self.state.pool.acquire().await?;
-        match store::stacks::get(&mut conn, id.0).await {
-            Ok(_) => {}
-            Err(StoreError::NotFound) => return Err(not_found()),
+        let owner = match store::stacks::get(&mut conn, id.0).await {
+            Ok(stack) => stack.generator_id,
+            Err(StoreError::NotFound) => return Err(Resource::Stack.not_found()),
             Err(e) => return Err(e.into()),
-        }
-        if !Self::may_read(&mut conn, &auth.0, id.0).await? {
-            return Err(not_found());
-        }
+        };
+        let own = ask.needs_relation()
+            && crate::stacks::is_own_stack(&mut conn, &auth.0, id.0, Some(owner)).await?;
+        ask.given(own)?;
         let objects = health::for_stack(&mut conn, id.0).await?;
         let overall = health::worst(objects.iter().map(|o| o.status.as_str()));
         Ok(Json(StackHealthResponse {

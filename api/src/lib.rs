@@ -5,7 +5,8 @@
 //! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`], [`templates`],
 //! [`diagnostics`], [`health`], [`config_reload`] — over the store of `brokkr-schema`. [`cors`]
 //! applies the CORS settings in effect (they follow reloads).
-//! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
+//! Cross-cutting pieces: [`access`] (the one table of who may do what, asked once by every
+//! handler), [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`unstorable_input`] (the envelope's refusal of NUL characters in
 //! any input, which PostgreSQL cannot store), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
@@ -16,6 +17,7 @@
 //! `brokkr_schema::store::changes::record` in the same transaction: audit entry, webhook event,
 //! notifications.
 
+pub mod access;
 pub mod agent_events;
 pub mod agents;
 pub mod audit;

@@ -27,7 +27,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::agents::require_admin_or_agent;
+use crate::access::{self, Action, Resource};
 use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
 use crate::state::AppState;
@@ -132,22 +132,17 @@ impl<'a, T: ParseFromJSON + Send> ApiExtractor<'a> for OptionalJson<T> {
     }
 }
 
-/// The agent a register/deregister call is about: the admin names it; an agent is itself (a
-/// named agent must be itself); a generator is refused.
-fn subject(caller: &Caller, body: Option<RegistrationRequest>) -> ApiResult<Uuid> {
+/// The agent a register/deregister call is about, once the policy allows `action`: the admin
+/// names it; an agent is itself (a named agent must be itself); a generator is refused.
+fn subject(caller: &Caller, action: Action, body: Option<RegistrationRequest>) -> ApiResult<Uuid> {
     let named = body.and_then(|b| b.agent_id);
-    if caller.is_admin() {
-        return named.ok_or_else(|| ApiError::bad_request("agent_id is required"));
-    }
-    match (caller.agent(), named) {
-        (Some(me), None) => Ok(me),
-        (Some(me), Some(named)) if named == me => Ok(me),
-        (Some(_), Some(_)) => Err(ApiError::forbidden(
-            "An agent can only register or deregister itself",
-        )),
-        (None, _) => Err(ApiError::forbidden(
-            "Only the admin or the agent itself can register an agent with a generator",
-        )),
+    let own = caller
+        .agent()
+        .is_some_and(|me| named.is_none_or(|named| named == me));
+    access::require(caller, action, Resource::Registration, own)?;
+    match caller.agent() {
+        Some(me) => Ok(me),
+        None => named.ok_or_else(|| ApiError::bad_request("agent_id is required")),
     }
 }
 
@@ -166,7 +161,7 @@ impl RegistrationsApi {
         id: Path<Uuid>,
         body: OptionalJson<RegistrationRequest>,
     ) -> ApiResult<Json<AgentRegistration>> {
-        let agent_id = subject(&auth.0, body.0)?;
+        let agent_id = subject(&auth.0, Action::Create, body.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::get(write.conn(), agent_id)
             .await
@@ -207,7 +202,7 @@ impl RegistrationsApi {
         id: Path<Uuid>,
         body: OptionalJson<RegistrationRequest>,
     ) -> ApiResult<NoContent> {
-        let agent_id = subject(&auth.0, body.0)?;
+        let agent_id = subject(&auth.0, Action::Delete, body.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::get(write.conn(), agent_id)
             .await
@@ -245,7 +240,12 @@ impl RegistrationsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentRegistration>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         store::agents::get(&mut conn, id.0)
             .await
@@ -266,9 +266,12 @@ impl RegistrationsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<Agent>>> {
-        if !auth.0.is_admin_or_generator(id.0) {
-            return Err(ApiError::forbidden("Access denied"));
-        }
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Generator,
+            auth.0.is_generator(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         store::generators::get(&mut conn, id.0)
             .await

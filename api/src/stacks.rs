@@ -1,7 +1,7 @@
 //! `/stacks`: named sets of Kubernetes manifests, their labels, annotations and deployment
 //! objects.
 //!
-//! Access: the admin reaches every stack; a generator only the stacks it owns; an agent may read
+//! Access (rules in [`crate::access`]): the admin reaches every stack; a generator only the stacks it owns; an agent may read
 //! a stack it manages (and its labels and annotations) but never change one. A caller who may
 //! not see a stack gets the same 404 as for a stack that does not exist.
 
@@ -22,6 +22,7 @@ use poem_openapi::payload::Json;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::agents::check_body_id;
 use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
@@ -33,12 +34,6 @@ pub struct StacksApi {
 }
 
 /// What a caller wants to do with a stack.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Access {
-    Read,
-    Write,
-}
-
 fn stack_not_found() -> ApiError {
     ApiError::not_found("Stack not found")
 }
@@ -48,44 +43,56 @@ impl StacksApi {
         Self { state }
     }
 
-    /// Loads a live stack the caller may access, or says why not.
+    /// Loads a live stack the caller may do `action` on, or says why not.
     async fn authorize(
         &self,
         conn: &mut sqlx::PgConnection,
         caller: &Caller,
         id: Uuid,
-        access: Access,
+        action: Action,
     ) -> ApiResult<Stack> {
-        if caller.agent().is_some() && access == Access::Write {
-            return Err(ApiError::forbidden("Agents cannot change stacks"));
-        }
+        let ask = access::ask(caller, action, Resource::Stack)?;
+        self.settle(conn, caller, id, ask).await
+    }
+
+    /// Loads a live stack and settles a pending answer of the policy with it.
+    async fn settle(
+        &self,
+        conn: &mut sqlx::PgConnection,
+        caller: &Caller,
+        id: Uuid,
+        ask: access::Ask,
+    ) -> ApiResult<Stack> {
         let stack = match store::stacks::get(&mut *conn, id).await {
             Ok(stack) => stack,
             Err(StoreError::NotFound) => return Err(stack_not_found()),
             Err(e) => return Err(e.into()),
         };
-        let allowed = if caller.is_admin() {
-            true
-        } else if let Some(generator) = caller.generator() {
-            stack.generator_id == generator
-        } else if let Some(agent) = caller.agent() {
-            store::agents::is_associated(&mut *conn, agent, id).await?
-        } else {
-            false
-        };
-        if allowed {
-            Ok(stack)
-        } else {
-            Err(stack_not_found())
-        }
+        let own = ask.needs_relation()
+            && is_own_stack(conn, caller, id, Some(stack.generator_id)).await?;
+        ask.given(own)?;
+        Ok(stack)
     }
 }
 
-fn require_admin_or_generator(caller: &Caller) -> ApiResult<()> {
-    if caller.is_admin() || caller.generator().is_some() {
-        Ok(())
+/// Is stack `id` the caller's own: owned by the calling generator (`owner` when already
+/// known), or targeted by (or sharing labels with) the calling agent?
+pub async fn is_own_stack(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    owner: Option<Uuid>,
+) -> ApiResult<bool> {
+    if let Some(generator) = caller.generator() {
+        let owner = match owner {
+            Some(owner) => owner,
+            None => store::stacks::owner_of(&mut *conn, id).await?,
+        };
+        Ok(owner == generator)
+    } else if let Some(agent) = caller.agent() {
+        Ok(store::agents::is_associated(&mut *conn, agent, id).await?)
     } else {
-        Err(ApiError::forbidden("Admin or generator access required"))
+        Ok(caller.is_admin())
     }
 }
 
@@ -94,7 +101,7 @@ impl StacksApi {
     /// Lists stacks: all of them for the admin, its own for a generator.
     #[oai(path = "/stacks", method = "get", operation_id = "listStacks")]
     async fn list_stacks(&self, auth: Pakauth) -> ApiResult<Json<Vec<Stack>>> {
-        require_admin_or_generator(&auth.0)?;
+        access::require(&auth.0, Action::List, Resource::Stack, true)?;
         Ok(Json(
             store::stacks::list(&self.state.pool, auth.0.generator()).await?,
         ))
@@ -104,7 +111,7 @@ impl StacksApi {
     /// generator as owner, or none (the built-in admin owner).
     #[oai(path = "/stacks", method = "post", operation_id = "createStack")]
     async fn create_stack(&self, auth: Pakauth, body: Json<NewStack>) -> ApiResult<Json<Stack>> {
-        require_admin_or_generator(&auth.0)?;
+        access::require(&auth.0, Action::Create, Resource::Stack, true)?;
         let body = body.0;
         let owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
@@ -137,7 +144,7 @@ impl StacksApi {
     async fn get_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Stack>> {
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
-            self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+            self.authorize(&mut conn, &auth.0, id.0, Action::Read)
                 .await?,
         ))
     }
@@ -160,7 +167,7 @@ impl StacksApi {
         validation::description(body.description.as_deref())?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let stack = self
-            .authorize(write.conn(), &auth.0, id.0, Access::Write)
+            .authorize(write.conn(), &auth.0, id.0, Action::Update)
             .await?;
         let new_owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
@@ -196,7 +203,7 @@ impl StacksApi {
     #[oai(path = "/stacks/:id", method = "delete", operation_id = "deleteStack")]
     async fn delete_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+        self.authorize(write.conn(), &auth.0, id.0, Action::Delete)
             .await?;
         let (stack, marker) = store::stacks::soft_delete(write.conn(), id.0)
             .await
@@ -226,9 +233,8 @@ impl StacksApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<DeploymentObject>>> {
-        require_admin_or_generator(&auth.0)?;
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+        self.authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments)
             .await?;
         Ok(Json(
             store::deployment_objects::list_for_stack(&mut conn, id.0).await?,
@@ -248,7 +254,7 @@ impl StacksApi {
         id: Path<Uuid>,
         body: Json<NewDeploymentObject>,
     ) -> ApiResult<Json<DeploymentObject>> {
-        require_admin_or_generator(&auth.0)?;
+        let ask = access::ask(&auth.0, Action::Deploy, Resource::Stack)?;
         let body = body.0;
         if !body.is_deletion_marker {
             manifest::parse_objects(&body.yaml_content).map_err(|e| {
@@ -259,8 +265,7 @@ impl StacksApi {
             })?;
         }
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
-            .await?;
+        self.settle(write.conn(), &auth.0, id.0, ask).await?;
         let object = store::deployment_objects::insert(
             write.conn(),
             id.0,
@@ -283,7 +288,7 @@ impl StacksApi {
     )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<StackLabel>>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+        self.authorize(&mut conn, &auth.0, id.0, Action::Read)
             .await?;
         Ok(Json(store::stacks::labels(&mut conn, id.0).await?))
     }
@@ -304,7 +309,7 @@ impl StacksApi {
         let label = body.0;
         validation::label(&label)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
             .await?;
         let added = store::stacks::add_label(write.conn(), id.0, &label).await?;
         write
@@ -330,7 +335,7 @@ impl StacksApi {
         label: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
             .await?;
         store::stacks::remove_label(write.conn(), id.0, &label.0)
             .await
@@ -357,7 +362,7 @@ impl StacksApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<StackAnnotation>>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Access::Read)
+        self.authorize(&mut conn, &auth.0, id.0, Action::Read)
             .await?;
         Ok(Json(store::stacks::annotations(&mut conn, id.0).await?))
     }
@@ -380,7 +385,7 @@ impl StacksApi {
         }
         validation::annotation(&body.key, &body.value)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
             .await?;
         let added =
             store::stacks::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
@@ -408,7 +413,7 @@ impl StacksApi {
         key: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Access::Write)
+        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
             .await?;
         store::stacks::remove_annotation(write.conn(), id.0, &key.0)
             .await

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::agents::require_admin_or_agent;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -97,7 +97,12 @@ impl TargetStateApi {
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<TargetStateResponse> {
         let agent = id.0;
-        require_admin_or_agent(&auth.0, agent)?;
+        access::require(
+            &auth.0,
+            Action::Read,
+            Resource::Agent,
+            auth.0.is_agent(agent),
+        )?;
         let full = mode.0.as_deref() == Some("full");
         let wait = wait.0.unwrap_or(0);
         if wait > MAX_WAIT_SECONDS {

@@ -34,6 +34,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
 use crate::state::AppState;
@@ -121,47 +122,28 @@ fn template_not_found() -> ApiError {
     ApiError::not_found("Template not found")
 }
 
-fn require_admin_or_generator(caller: &Caller) -> ApiResult<()> {
-    if caller.is_admin() || caller.generator().is_some() {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Admin or generator access required"))
-    }
-}
-
-/// May `caller` read `template`? The admin always; a generator system templates and its own.
-fn can_read(caller: &Caller, template: &StackTemplate) -> bool {
-    caller.is_admin()
-        || caller
-            .generator()
-            .is_some_and(|me| template.generator_id.is_none_or(|owner| owner == me))
-}
-
-/// A live template version the caller may read.
-async fn readable(conn: &mut PgConnection, caller: &Caller, id: Uuid) -> ApiResult<StackTemplate> {
-    require_admin_or_generator(caller)?;
-    let template = store_templates::get(conn, id)
-        .await
-        .map_err(|e| ApiError::from_store(e, "Template"))?;
-    if can_read(caller, &template) {
-        Ok(template)
-    } else {
-        Err(template_not_found())
-    }
-}
-
-/// A live template version the caller may change: the admin any, a generator its own.
-async fn modifiable(
+/// A live template version the caller may do `action` on. A template without a generator (a
+/// system template) is its own resource in the policy: every generator reads it, only the
+/// admin changes it.
+async fn authorize(
     conn: &mut PgConnection,
     caller: &Caller,
     id: Uuid,
+    action: Action,
 ) -> ApiResult<StackTemplate> {
-    let template = readable(conn, caller, id).await?;
-    if caller.generator().is_some() && template.generator_id.is_none() {
-        return Err(ApiError::forbidden(
-            "System templates can only be modified by the admin",
-        ));
-    }
+    let ask = access::ask(caller, action, Resource::Template)?;
+    let template = store_templates::get(conn, id)
+        .await
+        .map_err(|e| ApiError::from_store(e, "Template"))?;
+    let ask = match template.generator_id {
+        None => ask.on(Resource::SystemTemplate, caller)?,
+        Some(_) => ask,
+    };
+    ask.given(
+        template
+            .generator_id
+            .is_some_and(|g| caller.is_generator(g)),
+    )?;
     Ok(template)
 }
 
@@ -215,7 +197,7 @@ impl TemplatesApi {
     /// generator.
     #[oai(path = "/templates", method = "get", operation_id = "listTemplates")]
     async fn list_templates(&self, auth: Pakauth) -> ApiResult<Json<Vec<StackTemplate>>> {
-        require_admin_or_generator(&auth.0)?;
+        access::require(&auth.0, Action::List, Resource::Template, true)?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
             store_templates::list(&mut conn, auth.0.generator()).await?,
@@ -231,7 +213,7 @@ impl TemplatesApi {
         auth: Pakauth,
         body: Json<CreateTemplateRequest>,
     ) -> ApiResult<TemplateCreated> {
-        require_admin_or_generator(&auth.0)?;
+        access::require(&auth.0, Action::Create, Resource::Template, true)?;
         let body = body.0;
         let owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
@@ -271,7 +253,9 @@ impl TemplatesApi {
     #[oai(path = "/templates/:id", method = "get", operation_id = "getTemplate")]
     async fn get_template(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<StackTemplate>> {
         let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(readable(&mut conn, &auth.0, id.0).await?))
+        Ok(Json(
+            authorize(&mut conn, &auth.0, id.0, Action::Read).await?,
+        ))
     }
 
     /// Stores the next version of a template (new id, version + 1, same name and owner, labels
@@ -293,7 +277,7 @@ impl TemplatesApi {
         check_source(&body.template_content, &body.parameters_schema)?;
         let current = {
             let mut conn = self.state.pool.acquire().await?;
-            modifiable(&mut conn, &auth.0, id.0).await?
+            authorize(&mut conn, &auth.0, id.0, Action::Update).await?
         };
         let description = body.description.or(current.description.clone());
         let created = self
@@ -319,7 +303,7 @@ impl TemplatesApi {
     )]
     async fn delete_template(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        modifiable(write.conn(), &auth.0, id.0).await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Delete).await?;
         let deleted = store_templates::soft_delete(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Template"))?;
@@ -346,7 +330,7 @@ impl TemplatesApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<TemplateLabel>>> {
         let mut conn = self.state.pool.acquire().await?;
-        readable(&mut conn, &auth.0, id.0).await?;
+        authorize(&mut conn, &auth.0, id.0, Action::Read).await?;
         Ok(Json(store_templates::labels(&mut conn, id.0).await?))
     }
 
@@ -366,7 +350,7 @@ impl TemplatesApi {
         let label = body.0;
         validation::label(&label)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        modifiable(write.conn(), &auth.0, id.0).await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
         let added = store_templates::add_label(write.conn(), id.0, &label).await?;
         write
             .record(Change::TemplateLabelAdded {
@@ -391,7 +375,7 @@ impl TemplatesApi {
         label: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        modifiable(write.conn(), &auth.0, id.0).await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
         store_templates::remove_label(write.conn(), id.0, &label.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Label"))?;
@@ -417,7 +401,7 @@ impl TemplatesApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<TemplateAnnotation>>> {
         let mut conn = self.state.pool.acquire().await?;
-        readable(&mut conn, &auth.0, id.0).await?;
+        authorize(&mut conn, &auth.0, id.0, Action::Read).await?;
         Ok(Json(store_templates::annotations(&mut conn, id.0).await?))
     }
 
@@ -436,7 +420,7 @@ impl TemplatesApi {
         let body = body.0;
         validation::annotation(&body.key, &body.value)?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        modifiable(write.conn(), &auth.0, id.0).await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
         let added =
             store_templates::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
         write
@@ -463,7 +447,7 @@ impl TemplatesApi {
         key: Path<String>,
     ) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        modifiable(write.conn(), &auth.0, id.0).await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
         store_templates::remove_annotation(write.conn(), id.0, &key.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Annotation"))?;
@@ -489,7 +473,7 @@ impl TemplatesApi {
     async fn start_rollout(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<RolloutAccepted> {
         let actor = auth.0.actor();
         let mut write = self.state.write(actor.clone()).await?;
-        let named = modifiable(write.conn(), &auth.0, id.0).await?;
+        let named = authorize(write.conn(), &auth.0, id.0, Action::Rollout).await?;
         let latest = store_templates::latest_version(write.conn(), named.generator_id, &named.name)
             .await?
             .ok_or_else(template_not_found)?;
@@ -530,7 +514,7 @@ impl TemplatesApi {
         rollout_id: Path<Uuid>,
     ) -> ApiResult<Json<TemplateRollout>> {
         let mut conn = self.state.pool.acquire().await?;
-        let named = modifiable(&mut conn, &auth.0, id.0).await?;
+        let named = authorize(&mut conn, &auth.0, id.0, Action::Rollout).await?;
         let not_found = || ApiError::not_found("Rollout not found");
         let rollout = match store_templates::rollout(&mut conn, rollout_id.0).await {
             Ok(r) => r,
@@ -562,23 +546,17 @@ impl TemplatesApi {
         body: Json<TemplateInstantiationRequest>,
     ) -> Result<Instantiated, InstantiateError> {
         let caller = &auth.0;
-        require_admin_or_generator(caller)?;
+        let ask = access::ask(caller, Action::Deploy, Resource::Stack)?;
         let body = body.0;
-        let stack_not_found = || ApiError::not_found("Stack not found");
         let template = {
             let mut conn = self.state.pool.acquire().await.map_err(ApiError::from)?;
             let stack = match store::stacks::get(&mut conn, id.0).await {
                 Ok(stack) => stack,
-                Err(StoreError::NotFound) => return Err(stack_not_found().into()),
+                Err(StoreError::NotFound) => return Err(Resource::Stack.not_found().into()),
                 Err(e) => return Err(e.into()),
             };
-            if caller
-                .generator()
-                .is_some_and(|me| stack.generator_id != me)
-            {
-                return Err(stack_not_found().into());
-            }
-            let named = readable(&mut conn, caller, body.template_id).await?;
+            ask.given(caller.is_generator(stack.generator_id))?;
+            let named = authorize(&mut conn, caller, body.template_id, Action::Read).await?;
             let latest =
                 store_templates::latest_version(&mut conn, named.generator_id, &named.name)
                     .await?

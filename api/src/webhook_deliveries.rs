@@ -30,7 +30,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::agents::require_admin_or_agent;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult, OneResponsePerStatus};
 use crate::state::AppState;
@@ -131,7 +131,7 @@ impl WebhookDeliveriesApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<WebhookDeliveryDetail>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Read, Resource::WebhookDelivery, false)?;
         let mut conn = self.state.pool.acquire().await?;
         let delivery = deliveries::get(&mut conn, id.0)
             .await
@@ -150,7 +150,7 @@ impl WebhookDeliveriesApi {
         operation_id = "redeliverWebhookDelivery"
     )]
     async fn redeliver(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<DeliveryAccepted> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Deliver, Resource::WebhookDelivery, false)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let delivery = deliveries::reset_for_redelivery(write.conn(), id.0)
             .await
@@ -180,7 +180,12 @@ impl WebhookDeliveriesApi {
         operation_id = "pingWebhook"
     )]
     async fn ping(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<DeliveryAccepted> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Deliver,
+            Resource::WebhookSubscription,
+            false,
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let subscription = store::subscriptions::get(write.conn(), id.0)
             .await
@@ -221,7 +226,12 @@ impl WebhookDeliveriesApi {
         id: Path<Uuid>,
         limit: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<PendingWebhookDelivery>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Poll,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let limit = limit.0.unwrap_or(DEFAULT_CLAIM);
         if !(1..=MAX_CLAIM).contains(&limit) {
             return Err(ApiError::bad_request(format!(
@@ -261,18 +271,16 @@ impl WebhookDeliveriesApi {
         id: Path<Uuid>,
         body: Json<DeliveryResultRequest>,
     ) -> ApiResult<Json<DeliveryResultResponse>> {
-        let Some(agent) = auth.0.agent() else {
-            return Err(ApiError::forbidden(
-                "only the agent holding the delivery can report its result",
-            ));
-        };
+        let ask = access::ask(&auth.0, Action::Report, Resource::WebhookDelivery)?;
+        // Only agents get this far (the admin and generators are refused above).
+        let agent = auth.0.agent().unwrap_or_default();
         let body = body.0;
         let mut write = self.state.write(auth.0.actor()).await?;
         let held = deliveries::held_by_agent(write.conn(), id.0, agent).await?;
+        // A delivery the agent does not hold is one it must not learn about.
+        ask.given(held.is_some())?;
         let Some((attempts_before, max_retries)) = held else {
-            return Err(ApiError::not_found(
-                "Delivery not found, or not held by this agent",
-            ));
+            return Err(Resource::WebhookDelivery.not_found());
         };
         let attempt = attempts_before + 1;
         let success = body.success && body.status_code.is_none_or(|s| (200..300).contains(&s));
@@ -329,7 +337,12 @@ impl WebhookDeliveriesApi {
 impl WebhookDeliveriesApi {
     /// `POST /webhooks/{id}/test`.
     async fn send_subscription_test(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<TestAnswer> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Deliver,
+            Resource::WebhookSubscription,
+            false,
+        )?;
         let subscription = {
             let mut conn = self.state.pool.acquire().await?;
             store::subscriptions::get(&mut conn, id.0)

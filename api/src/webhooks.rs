@@ -33,6 +33,7 @@ use poem_openapi::{ApiResponse, OpenApi};
 use uuid::Uuid;
 
 use crate::ApiTags;
+use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult, NoContent, OneResponsePerStatus};
 use crate::state::AppState;
@@ -137,7 +138,12 @@ impl WebhooksApi {
         auth: Pakauth,
         body: Json<CreateWebhookRequest>,
     ) -> ApiResult<WebhookCreated> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Create,
+            Resource::WebhookSubscription,
+            false,
+        )?;
         self.keyring()?;
         let body = body.0;
         let name = check_name(&body.name)?;
@@ -354,7 +360,7 @@ impl WebhooksApi {
     /// Lists every subscription, disabled ones included (admin).
     #[oai(path = "/webhooks", method = "get", operation_id = "listWebhooks")]
     async fn list_webhooks(&self, auth: Pakauth) -> ApiResult<Json<Vec<WebhookResponse>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::WebhookSubscription, false)?;
         let mut conn = self.state.pool.acquire().await?;
         let subs = subscriptions::list(&mut conn).await?;
         Ok(Json(subs.iter().map(|s| s.view()).collect()))
@@ -379,14 +385,14 @@ impl WebhooksApi {
         operation_id = "listWebhookEventTypes"
     )]
     async fn list_event_types(&self, auth: Pakauth) -> ApiResult<Json<Vec<String>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::WebhookSubscription, false)?;
         Ok(Json(EVENT_TYPES.iter().map(|t| (*t).to_owned()).collect()))
     }
 
     /// Reads a subscription (admin).
     #[oai(path = "/webhooks/:id", method = "get", operation_id = "getWebhook")]
     async fn get_webhook(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<WebhookResponse>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Read, Resource::WebhookSubscription, false)?;
         let mut conn = self.state.pool.acquire().await?;
         let sub = subscriptions::get(&mut conn, id.0)
             .await
@@ -404,7 +410,12 @@ impl WebhooksApi {
         id: Path<Uuid>,
         body: Json<UpdateWebhookRequest>,
     ) -> ApiResult<Json<WebhookResponse>> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Update,
+            Resource::WebhookSubscription,
+            false,
+        )?;
         let body = body.0;
         let mut changed: Vec<&'static str> = Vec::new();
         let name = body.name.as_deref().map(check_name).transpose()?;
@@ -519,7 +530,12 @@ impl WebhooksApi {
         operation_id = "deleteWebhook"
     )]
     async fn delete_webhook(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        auth.0.require_admin()?;
+        access::require(
+            &auth.0,
+            Action::Delete,
+            Resource::WebhookSubscription,
+            false,
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let sub = subscriptions::delete(write.conn(), id.0)
             .await
@@ -549,7 +565,7 @@ impl WebhooksApi {
         limit: Query<Option<i64>>,
         offset: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<WebhookDelivery>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Read, Resource::WebhookSubscription, false)?;
         if let Some(s) = status.0.as_deref()
             && !WEBHOOK_DELIVERY_STATUSES.contains(&s)
         {

@@ -26,7 +26,8 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::auth::{Caller, Pakauth};
+use crate::access::{self, Action, Resource};
+use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult, NoContent};
 use crate::state::AppState;
 
@@ -72,14 +73,6 @@ pub enum WorkOrderCompleted {
     /// The failure will be retried after the order's backoff.
     #[oai(status = 202)]
     RetryScheduled(Json<WorkOrderRetryScheduled>),
-}
-
-fn require_admin_or_agent(caller: &Caller, agent_id: Uuid) -> ApiResult<()> {
-    if caller.is_admin_or_agent(agent_id) {
-        Ok(())
-    } else {
-        Err(ApiError::forbidden("Access denied"))
-    }
 }
 
 /// The checked settings and targeting of a create request.
@@ -167,7 +160,7 @@ impl WorkOrdersApi {
         status: Query<Option<String>>,
         work_type: Query<Option<String>>,
     ) -> ApiResult<Json<Vec<WorkOrder>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::WorkOrder, false)?;
         if let Some(s) = status.0.as_deref()
             && !WORK_ORDER_STATUSES.contains(&s)
         {
@@ -194,7 +187,7 @@ impl WorkOrdersApi {
         auth: Pakauth,
         body: Json<CreateWorkOrderRequest>,
     ) -> ApiResult<WorkOrderCreated> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Create, Resource::WorkOrder, false)?;
         let (new, targeting) = validate_create(&body.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let order = orders::create(write.conn(), &new, &targeting).await?;
@@ -217,7 +210,7 @@ impl WorkOrdersApi {
         operation_id = "getWorkOrder"
     )]
     async fn get_work_order(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<WorkOrder>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Read, Resource::WorkOrder, false)?;
         let mut conn = self.state.pool.acquire().await?;
         if let Some(order) = orders::get(&mut conn, id.0).await? {
             return Ok(Json(order));
@@ -235,7 +228,7 @@ impl WorkOrdersApi {
         operation_id = "deleteWorkOrder"
     )]
     async fn delete_work_order(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Delete, Resource::WorkOrder, false)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let Some(order) = orders::delete(write.conn(), id.0).await? else {
             return Err(ApiError::not_found("Work order not found"));
@@ -260,7 +253,12 @@ impl WorkOrdersApi {
         id: Path<Uuid>,
         work_type: Query<Option<String>>,
     ) -> ApiResult<Json<Vec<WorkOrder>>> {
-        require_admin_or_agent(&auth.0, id.0)?;
+        access::require(
+            &auth.0,
+            Action::Poll,
+            Resource::Agent,
+            auth.0.is_agent(id.0),
+        )?;
         let mut conn = self.state.pool.acquire().await?;
         if auth.0.is_admin() {
             store::agents::get(&mut conn, id.0)
@@ -287,7 +285,12 @@ impl WorkOrdersApi {
         body: Json<ClaimWorkOrderRequest>,
     ) -> ApiResult<Json<WorkOrder>> {
         let agent_id = body.0.agent_id;
-        require_admin_or_agent(&auth.0, agent_id)?;
+        access::require(
+            &auth.0,
+            Action::Claim,
+            Resource::WorkOrder,
+            auth.0.is_agent(agent_id),
+        )?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let Some(order) = orders::claim(write.conn(), id.0, agent_id).await? else {
             return Err(ApiError::not_found(NOT_CLAIMABLE));
@@ -313,24 +316,16 @@ impl WorkOrdersApi {
         id: Path<Uuid>,
         body: Json<CompleteWorkOrderRequest>,
     ) -> ApiResult<WorkOrderCompleted> {
-        let agent = auth.0.agent();
-        if !auth.0.is_admin() && agent.is_none() {
-            return Err(ApiError::forbidden(
-                "Only the claiming agent or the admin can complete a work order",
-            ));
-        }
+        let ask = access::ask(&auth.0, Action::Complete, Resource::WorkOrder)?;
         let body = body.0;
         let mut write = self.state.write(auth.0.actor()).await?;
         let Some(order) = orders::lock(write.conn(), id.0).await? else {
-            return Err(ApiError::not_found("Work order not found"));
+            return Err(Resource::WorkOrder.not_found());
         };
-        if let Some(agent) = agent
-            && (order.status != "CLAIMED" || order.claimed_by != Some(agent))
-        {
-            return Err(ApiError::forbidden(
-                "Work order is not claimed by this agent",
-            ));
-        }
+        // The agent's own order: the one it claimed and still holds.
+        ask.given(
+            order.status == "CLAIMED" && order.claimed_by.is_some_and(|a| auth.0.is_agent(a)),
+        )?;
         let message = body.message.as_deref();
         let retry = !body.success && body.retryable && order.retry_count < order.max_retries;
         if retry {
@@ -382,7 +377,7 @@ impl WorkOrdersApi {
         agent_id: Query<Option<Uuid>>,
         limit: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<WorkOrderLog>>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::List, Resource::WorkOrderLogEntry, false)?;
         let limit = limit.0.unwrap_or(DEFAULT_LOG_LIMIT);
         if limit < 1 {
             return Err(ApiError::bad_request("limit must be at least 1"));
@@ -409,7 +404,7 @@ impl WorkOrdersApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<WorkOrderLog>> {
-        auth.0.require_admin()?;
+        access::require(&auth.0, Action::Read, Resource::WorkOrderLogEntry, false)?;
         let mut conn = self.state.pool.acquire().await?;
         orders::get_log(&mut conn, id.0)
             .await?
