@@ -119,8 +119,6 @@ pub struct BrokerSettings {
     pub webhook_encryption_key: Option<String>,
     /// Keys that wrote values before the last rotation: read, never written with.
     pub webhook_previous_encryption_keys: Vec<String>,
-    pub webhook_delivery_interval_seconds: u64,
-    pub webhook_delivery_batch_size: u64,
     pub webhook_cleanup_retention_days: u64,
     pub audit_log_retention_days: u64,
     /// Seconds an authenticated PAK stays cached; 0 disables the cache.
@@ -144,8 +142,6 @@ impl Default for BrokerSettings {
             diagnostic_max_age_hours: 1,
             webhook_encryption_key: None,
             webhook_previous_encryption_keys: Vec::new(),
-            webhook_delivery_interval_seconds: 5,
-            webhook_delivery_batch_size: 50,
             webhook_cleanup_retention_days: 7,
             audit_log_retention_days: 90,
             auth_cache_ttl_seconds: 60,
@@ -794,6 +790,24 @@ mod tests {
     }
 
     #[test]
+    fn settings_that_nothing_reads_are_unknown_keys() {
+        // Deliveries are queued jobs: the broker never had a delivery loop to tune.
+        for (variable, key) in [
+            (
+                "BROKKR__BROKER__WEBHOOK_DELIVERY_INTERVAL_SECONDS",
+                "broker.webhook_delivery_interval_seconds",
+            ),
+            (
+                "BROKKR__BROKER__WEBHOOK_DELIVERY_BATCH_SIZE",
+                "broker.webhook_delivery_batch_size",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(variable, "5")])).unwrap_err();
+            assert_eq!(err.key, key);
+        }
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = Settings::load(
             None,
@@ -815,9 +829,9 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("brokkr-cfg-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let file = dir.join("bad.toml");
-        std::fs::write(&file, "[broker]\nwebhook_delivery_batch_size = \"many\"\n").unwrap();
+        std::fs::write(&file, "[broker]\naudit_log_retention_days = \"many\"\n").unwrap();
         let err = Settings::load(Some(&file), env(&[])).unwrap_err();
-        assert_eq!(err.key, "broker.webhook_delivery_batch_size");
+        assert_eq!(err.key, "broker.audit_log_retention_days");
         std::fs::write(&file, "[brokr]\nx = 1\n").unwrap();
         let err = Settings::load(Some(&file), env(&[])).unwrap_err();
         assert!(

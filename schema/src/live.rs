@@ -40,8 +40,6 @@ pub const DYNAMIC_KEYS: &[&str] = &[
     "cors.max_age_seconds",
     "broker.diagnostic_cleanup_interval_seconds",
     "broker.diagnostic_max_age_hours",
-    "broker.webhook_delivery_interval_seconds",
-    "broker.webhook_delivery_batch_size",
     "broker.webhook_cleanup_retention_days",
     "broker.audit_log_retention_days",
     "worker.stale_claim_reap_interval_seconds",
