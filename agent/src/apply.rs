@@ -27,7 +27,10 @@ use kube::discovery::{Discovery, Scope, verbs};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
+use brokkr_schema::models::NewAgentEvent;
+
 use crate::applied::{AppliedDeployment, AppliedRef};
+use crate::broker::error_chain;
 use crate::context::AgentContext;
 use crate::labels::{
     CHECKSUM_ANNOTATION, DEPLOYMENT_OBJECT_LABEL, FIELD_MANAGER, OWNER_LABEL, STACK_LABEL,
@@ -77,6 +80,30 @@ pub struct OwnedObject {
     pub has_owner_references: bool,
     /// It existed before the agent took it over.
     pub adopted: bool,
+    /// As listed: its `resourceVersion` and the deployment object it was applied from, so a
+    /// re-apply that changes an object already at that deployment object is seen as a drift
+    /// correction. `None` for objects remembered rather than listed.
+    pub listed: Option<Listed>,
+}
+
+/// The state of an owned object when it was listed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Listed {
+    pub resource_version: String,
+    /// `metadata.generation`, for kinds that count spec changes (status updates by controllers
+    /// change the resource version but not the generation).
+    pub generation: Option<i64>,
+    pub deployment_object_id: Option<Uuid>,
+}
+
+impl Listed {
+    /// Did an apply that returned `live` change the object?
+    fn changed_into(&self, live: &kube::core::ObjectMeta) -> bool {
+        match (self.generation, live.generation) {
+            (Some(before), Some(after)) => before != after,
+            _ => live.resource_version.as_deref() != Some(self.resource_version.as_str()),
+        }
+    }
 }
 
 /// Discovery results shared by a reconcile pass.
@@ -210,6 +237,14 @@ fn owned_object(resource: &ApiResource, namespaced: bool, item: &DynamicObject) 
             .annotations
             .as_ref()
             .is_some_and(|a| a.get(ADOPTED_ANNOTATION).is_some_and(|v| v == "true")),
+        listed: meta
+            .resource_version
+            .clone()
+            .map(|resource_version| Listed {
+                resource_version,
+                generation: meta.generation,
+                deployment_object_id: label(DEPLOYMENT_OBJECT_LABEL).and_then(|d| d.parse().ok()),
+            }),
     }
 }
 
@@ -246,6 +281,7 @@ pub fn owned_from_registry(
                 namespaced,
                 stack: Some(entry.stack_id),
                 has_owner_references: false,
+                listed: None,
             })
         })
         .collect()
@@ -268,6 +304,9 @@ enum Applied {
     Adopted,
     /// The agent owned it already.
     Updated,
+    /// The agent owned it already, at this deployment object, and it had drifted: the apply
+    /// changed it back.
+    Corrected,
 }
 
 /// An object of the deployment object, resolved against discovery.
@@ -307,7 +346,18 @@ pub async fn apply_deployment(
         agent_id: ctx.agent_id,
         checksum: target.checksum,
     };
-    let previous_keys: HashSet<&ObjectKey> = previous.iter().map(|o| &o.key).collect();
+    let previous_keys: HashMap<&ObjectKey, Option<&Listed>> = previous
+        .iter()
+        .map(|o| (&o.key, o.listed.as_ref()))
+        .collect();
+    // Objects whose drift this apply corrected: changed ones, and, when the deployment object
+    // was applied before, ones it had to create again (deleted behind the agent's back).
+    let mut corrected: Vec<ObjectKey> = Vec::new();
+    let applied_before = previous.iter().any(|o| {
+        o.listed
+            .as_ref()
+            .is_some_and(|l| l.deployment_object_id == Some(target.deployment_object_id))
+    });
     // What this attempt created or took over, to undo if it fails.
     let mut created: Vec<(ApiResource, ObjectKey, Applied)> = Vec::new();
 
@@ -322,7 +372,11 @@ pub async fn apply_deployment(
     for p in &priority {
         let result = apply_planned(ctx, p, &stamp, &previous_keys, adopted).await;
         match result {
+            Ok(Applied::Corrected) => corrected.push(p.key.clone()),
             Ok(applied) => {
+                if applied == Applied::Created && applied_before {
+                    corrected.push(p.key.clone());
+                }
                 if applied != Applied::Updated
                     && let Some(resource) = &p.resource
                 {
@@ -387,7 +441,11 @@ pub async fn apply_deployment(
         }
         match result {
             Ok(Applied::Updated) => {}
+            Ok(Applied::Corrected) => corrected.push(p.key.clone()),
             Ok(applied) => {
+                if applied == Applied::Created && applied_before {
+                    corrected.push(p.key.clone());
+                }
                 if let Some(resource) = &p.resource {
                     created.push((resource.clone(), p.key.clone(), applied));
                 }
@@ -424,6 +482,9 @@ pub async fn apply_deployment(
         .await
         .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
 
+    if !corrected.is_empty() {
+        report_drift(ctx, target, &corrected).await;
+    }
     let all: Vec<&Planned> = priority.iter().chain(rest.iter()).collect();
     let mut namespaces: Vec<String> = all.iter().filter_map(|p| p.key.namespace.clone()).collect();
     namespaces.sort();
@@ -514,7 +575,7 @@ async fn apply_planned(
     ctx: &AgentContext,
     p: &Planned,
     stamp: &Stamp<'_>,
-    previous_keys: &HashSet<&ObjectKey>,
+    previous_keys: &HashMap<&ObjectKey, Option<&Listed>>,
     adopted: &mut HashSet<ObjectKey>,
 ) -> Result<Applied, String> {
     let Some(resource) = &p.resource else {
@@ -525,7 +586,7 @@ async fn apply_planned(
     };
     let api = api_for(ctx, resource, &p.key);
     let mut applied = Applied::Updated;
-    if !previous_keys.contains(&p.key) && !adopted.contains(&p.key) {
+    if !previous_keys.contains_key(&p.key) && !adopted.contains(&p.key) {
         match ctx.kube_call("get", || api.get_opt(&p.key.name)).await {
             Ok(None) => applied = Applied::Created,
             Ok(Some(existing)) => {
@@ -570,11 +631,58 @@ async fn apply_planned(
     }
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&body);
+    let before = previous_keys.get(&p.key).copied().flatten();
     ctx.kube_call("apply", || api.patch(&p.key.name, &params, &patch))
         .await
-        .map(|_| applied)
+        .map(|live| match before {
+            // Already at this deployment object, yet the apply changed it: someone else had.
+            Some(listed)
+                if applied == Applied::Updated
+                    && listed.deployment_object_id == Some(stamp.deployment_object_id)
+                    && listed.changed_into(&live.metadata) =>
+            {
+                Applied::Corrected
+            }
+            _ => applied,
+        })
         .map_err(|e| e.to_string())
 }
+
+/// Reports objects whose drift an apply corrected: a log line, the counter
+/// `brokkr_agent_drift_corrections_total` (one per object) and a `DRIFT_CORRECTED` agent event on
+/// the deployment object (best effort: a broker that cannot be reached only loses the event).
+async fn report_drift(ctx: &AgentContext, target: &Target<'_>, corrected: &[ObjectKey]) {
+    let objects: Vec<String> = corrected.iter().map(ObjectKey::to_string).collect();
+    let objects = objects.join(", ");
+    tracing::info!(
+        deployment_object = %target.deployment_object_id,
+        stack = %target.stack_id,
+        count = corrected.len(),
+        objects = %objects,
+        "drift corrected: objects changed outside Brokkr were applied again"
+    );
+    ctx.metrics
+        .drift_corrections
+        .inc_by(u64::try_from(corrected.len()).unwrap_or(u64::MAX));
+    let event = NewAgentEvent {
+        agent_id: Some(ctx.agent_id),
+        deployment_object_id: target.deployment_object_id,
+        event_type: DRIFT_CORRECTED.into(),
+        status: "SUCCESS".into(),
+        message: Some(format!("corrected drift of {objects}")),
+    };
+    if let Err(e) = ctx
+        .broker
+        .api()
+        .report_agent_event(ctx.agent_id, &event)
+        .await
+    {
+        tracing::warn!(deployment_object = %target.deployment_object_id, error = %error_chain(&e), "cannot report a drift correction");
+    }
+}
+
+/// `event_type` of the agent event sent when an apply corrected drift.
+pub const DRIFT_CORRECTED: &str = "DRIFT_CORRECTED";
 
 /// Waits until CRD `name` is Established.
 async fn wait_established(ctx: &AgentContext, name: &str) -> Result<(), ApplyFailure> {

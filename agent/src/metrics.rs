@@ -43,6 +43,8 @@ pub struct AgentMetrics {
     pub reconciles: IntCounterVec,
     /// `brokkr_agent_applied_deployment_objects`: entries of the applied registry.
     pub applied_deployment_objects: IntGauge,
+    /// `brokkr_agent_drift_corrections_total`: objects changed outside Brokkr and applied again.
+    pub drift_corrections: IntCounter,
 }
 
 impl Default for AgentMetrics {
@@ -119,6 +121,11 @@ impl AgentMetrics {
             "Deployment objects currently applied by this agent.",
         )
         .expect("static metric definition");
+        let drift_corrections = IntCounter::new(
+            "brokkr_agent_drift_corrections_total",
+            "Objects found changed outside Brokkr and applied again (drift corrections).",
+        )
+        .expect("static metric definition");
         for collector in [
             Box::new(poll_requests.clone()) as Box<dyn prometheus::core::Collector>,
             Box::new(poll_duration.clone()),
@@ -129,6 +136,7 @@ impl AgentMetrics {
             Box::new(last_successful_poll.clone()),
             Box::new(reconciles.clone()),
             Box::new(applied_deployment_objects.clone()),
+            Box::new(drift_corrections.clone()),
         ] {
             registry
                 .register(collector)
@@ -152,6 +160,7 @@ impl AgentMetrics {
             last_successful_poll,
             reconciles,
             applied_deployment_objects,
+            drift_corrections,
         }
     }
 

@@ -69,6 +69,31 @@ spec:
     spec: {containers: [{name: web, image: nginx}]}
 ";
 
+/// A simulator with [`V1`] applied as a new stack's first deployment object.
+async fn v1_applied() -> (
+    KubeSim,
+    Arc<AgentContext>,
+    ClusterView,
+    HashSet<brokkr_agent::apply::ObjectKey>,
+    Target<'static>,
+) {
+    let sim = KubeSim::start().await.unwrap();
+    let ctx = context(&sim).await;
+    let mut view = ClusterView::default();
+    view.refresh(&ctx).await.unwrap();
+    let mut adopted = HashSet::new();
+    let target = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: Uuid::new_v4(),
+        checksum: "c1",
+        yaml: V1,
+    };
+    apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
+        .await
+        .unwrap();
+    (sim, ctx, view, adopted, target)
+}
+
 #[tokio::test]
 async fn apply_stamps_prunes_and_removes_a_stack() {
     let sim = KubeSim::start().await.unwrap();
@@ -380,21 +405,8 @@ metadata: {name: mine, namespace: default}
 /// template: pods roll only when their own spec changes.
 #[tokio::test]
 async fn a_new_version_leaves_unchanged_pod_templates_alone() {
-    let sim = KubeSim::start().await.unwrap();
-    let ctx = context(&sim).await;
-    let mut view = ClusterView::default();
-    view.refresh(&ctx).await.unwrap();
-    let mut adopted = HashSet::new();
-    let stack = Uuid::new_v4();
-    let first = Target {
-        deployment_object_id: Uuid::new_v4(),
-        stack_id: stack,
-        checksum: "c1",
-        yaml: V1,
-    };
-    apply::apply_deployment(&ctx, &mut view, &first, &[], &mut adopted)
-        .await
-        .unwrap();
+    let (_sim, ctx, mut view, mut adopted, first) = v1_applied().await;
+    let stack = first.stack_id;
     let deployments: Api<Deployment> = Api::namespaced(ctx.kube.clone(), "shop");
     let before = deployments.get("web").await.unwrap();
 
@@ -427,4 +439,58 @@ async fn a_new_version_leaves_unchanged_pod_templates_alone() {
         cms.get("settings").await.unwrap().data.unwrap()["color"],
         "blue"
     );
+}
+
+#[tokio::test]
+async fn reapplying_counts_only_objects_changed_or_deleted_behind_the_agents_back() {
+    let (_sim, ctx, mut view, mut adopted, target) = v1_applied().await;
+    let stack = target.stack_id;
+    let corrections = || ctx.metrics.drift_corrections.get();
+
+    // A drift pass over an untouched stack corrects nothing.
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(corrections(), 0, "nothing had drifted");
+
+    // Someone edits the ConfigMap: the next pass puts it back and counts it.
+    let cms: Api<ConfigMap> = Api::namespaced(ctx.kube.clone(), "shop");
+    cms.patch(
+        "settings",
+        &PatchParams::default(),
+        &Patch::Merge(json!({"data": {"color": "green"}})),
+    )
+    .await
+    .unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(corrections(), 1);
+    let cm = cms.get("settings").await.unwrap();
+    assert_eq!(cm.data.unwrap()["color"], "red");
+
+    // Someone deletes it: the next pass creates it again and counts it.
+    cms.delete("settings", &Default::default()).await.unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(corrections(), 2);
+    assert!(cms.get_opt("settings").await.unwrap().is_some());
+
+    // A new version changes objects too, but that is not drift.
+    let v2 = V1.replace("color: red", "color: blue");
+    let next = Target {
+        deployment_object_id: Uuid::new_v4(),
+        stack_id: stack,
+        checksum: "c2",
+        yaml: &v2,
+    };
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &next, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(corrections(), 2, "a new version is not a correction");
 }

@@ -27,6 +27,8 @@ pub type StateVersion = (u64, u64, u64);
 /// Counters, wake-ups and the ETag cache of target-state responses.
 pub struct Propagation {
     connected: AtomicBool,
+    /// The broker is shutting down: long polls answer at once.
+    closing: AtomicBool,
     epoch: AtomicU64,
     stacks: AtomicU64,
     agents: RwLock<HashMap<Uuid, u64>>,
@@ -38,6 +40,7 @@ impl Default for Propagation {
     fn default() -> Self {
         Self {
             connected: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             epoch: AtomicU64::new(0),
             stacks: AtomicU64::new(0),
             agents: RwLock::new(HashMap::new()),
@@ -65,6 +68,18 @@ impl Propagation {
             self.stacks.load(Ordering::Acquire),
             agent_counter,
         )
+    }
+
+    /// Ends every long poll: waiting requests answer with what they have, new ones do not wait
+    /// (called when shutdown begins, so draining does not wait for the polls' deadlines).
+    pub fn close(&self) {
+        self.closing.store(true, Ordering::Release);
+        self.tick.send_modify(|t| *t = t.wrapping_add(1));
+    }
+
+    /// True once [`Propagation::close`] was called.
+    pub fn is_closing(&self) -> bool {
+        self.closing.load(Ordering::Acquire)
     }
 
     /// A receiver that wakes on every change seen by this replica.

@@ -171,6 +171,12 @@ pub async fn serve_on(
         tracing::info!(addr = %addr, "brokkr-broker listening");
     }
     let grace = Duration::from_secs(state.settings.broker.shutdown_grace_seconds);
+    let propagation = state.propagation.clone();
+    let shutdown = async move {
+        shutdown.await;
+        // Long polls would hold the drain until their deadlines: answer them now.
+        propagation.close();
+    };
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown, Some(grace))
         .await;

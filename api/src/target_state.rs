@@ -128,7 +128,7 @@ impl TargetStateApi {
                 && if_none_match_matches(client, &etag)
             {
                 match deadline.checked_duration_since(Instant::now()) {
-                    Some(left) if !left.is_zero() => {
+                    Some(left) if !left.is_zero() && !propagation.is_closing() => {
                         let _ = tokio::time::timeout(left, wake.changed()).await;
                         continue;
                     }
@@ -160,7 +160,7 @@ impl TargetStateApi {
                 return Ok(TargetStateResponse::Ok(Json(objects), etag, withdrawn));
             }
             match deadline.checked_duration_since(Instant::now()) {
-                Some(left) if !left.is_zero() => {
+                Some(left) if !left.is_zero() && !propagation.is_closing() => {
                     if propagation.version(agent) == version {
                         let _ = tokio::time::timeout(left, wake.changed()).await;
                     }

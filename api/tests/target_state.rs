@@ -353,6 +353,27 @@ async fn long_poll_times_out_with_304_when_nothing_changes() {
 }
 
 #[tokio::test]
+async fn long_polls_answer_at_once_when_the_broker_shuts_down() {
+    let b = TestBroker::start().await;
+    let (agent, pak) = b.agent("a1").await;
+    let (s, etag, _, _) = poll(&b, &agent, &pak, "", None).await;
+    assert_eq!(s, StatusCode::OK);
+    let waiting = poll(&b, &agent, &pak, "?wait=30", Some(&etag));
+    let stop = async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        b.begin_shutdown();
+    };
+    let ((s, e, _, took), ()) = tokio::join!(waiting, stop);
+    assert_eq!(s, StatusCode::NOT_MODIFIED, "the poll is answered, not cut");
+    assert_eq!(e, etag);
+    // The drain (2 s in tests) does not wait for the poll's 30 s.
+    assert!(
+        took < Duration::from_millis(1500),
+        "held {took:?} after SIGTERM"
+    );
+}
+
+#[tokio::test]
 async fn deleting_a_stack_leaves_a_deletion_marker_in_the_target_state() {
     let b = TestBroker::start().await;
     let (_, gen_pak) = b.generator("ci").await;

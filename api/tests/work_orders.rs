@@ -393,15 +393,19 @@ async fn a_successful_order_moves_to_the_log_with_events_and_audit() {
     // Completed twice: the order is no longer active.
     let (s, _) = complete(&b, &id, &pak, json!({"success": true})).await;
     assert_eq!(s, StatusCode::NOT_FOUND);
-    // The order is still readable, synthesized from the log.
+    // The order is still readable, synthesized from the log, with the settings it ran with.
     let (s, v) = b.get(&format!("/api/v1/work-orders/{id}"), &b.admin).await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["status"], "COMPLETED");
     assert_eq!(v["updated_at"], log["completed_at"]);
     assert_eq!(v["created_at"], order["created_at"]);
-    assert_eq!(v["max_retries"], 0);
-    assert_eq!(v["backoff_seconds"], 0);
-    assert_eq!(v["claim_timeout_seconds"], 0);
+    for setting in ["max_retries", "backoff_seconds", "claim_timeout_seconds"] {
+        assert!(order[setting].as_i64().is_some_and(|n| n > 0), "{order}");
+        assert_eq!(
+            v[setting], order[setting],
+            "{setting} read back from the log"
+        );
+    }
     assert!(v["last_error"].is_null());
     let (s, v) = b
         .get(&format!("/api/v1/work-order-log/{id}"), &b.admin)

@@ -205,6 +205,53 @@ async fn discovery_serves_builtins_and_crd_defined_kinds() {
     assert_eq!(api_status(err).code, 404);
 }
 
+/// `kubectl get all -A` resolves the `all` category from discovery: the workload kinds are in
+/// it (core and apps groups, and a CRD that asks for it), the others are not.
+#[tokio::test]
+async fn the_all_category_names_the_workload_kinds_as_kubectl_expects() {
+    let (_sim, client) = sim().await;
+    let in_all = |list: &k8s_openapi::apimachinery::pkg::apis::meta::v1::APIResourceList| {
+        let mut names: Vec<String> = list
+            .resources
+            .iter()
+            .filter(|r| {
+                r.categories
+                    .as_ref()
+                    .is_some_and(|c| c.iter().any(|c| c == "all"))
+            })
+            .map(|r| r.name.clone())
+            .collect();
+        names.sort();
+        names
+    };
+    let core = client.list_core_api_resources("v1").await.expect("core v1");
+    assert_eq!(in_all(&core), ["pods", "services"]);
+    let apps = client
+        .list_api_group_resources("apps/v1")
+        .await
+        .expect("apps/v1");
+    assert_eq!(
+        in_all(&apps),
+        ["deployments", "replicasets", "statefulsets"]
+    );
+
+    let mut crd = widget_crd();
+    crd["spec"]["names"]["categories"] = json!(["all"]);
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    crds.create(
+        &PostParams::default(),
+        &serde_json::from_value(crd).unwrap(),
+    )
+    .await
+    .expect("CRD created");
+    let widgets = eventually("the Widget kind served", || {
+        let client = client.clone();
+        async move { client.list_api_group_resources("example.com/v1").await.ok() }
+    })
+    .await;
+    assert_eq!(in_all(&widgets), ["widgets"]);
+}
+
 #[tokio::test]
 async fn server_side_apply_create_update_conflict_force_and_managed_fields() {
     let (_sim, client) = sim().await;

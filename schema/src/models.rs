@@ -907,6 +907,14 @@ pub struct WorkOrderLog {
     #[oai(nullable)]
     pub result_message: Option<String>,
     pub yaml_content: String,
+    /// The settings the order ran with, shown when it is read back as a work order (not part
+    /// of the log entry on the wire).
+    #[oai(skip)]
+    pub max_retries: i32,
+    #[oai(skip)]
+    pub backoff_seconds: i32,
+    #[oai(skip)]
+    pub claim_timeout_seconds: i32,
 }
 
 /// Which agents may claim a work order: any listed agent, any agent with one of the labels, or

@@ -103,7 +103,7 @@ pub struct TestBroker {
     pub admin: String,
     pub client: reqwest::Client,
     pub state: Arc<AppState>,
-    shutdown: Option<oneshot::Sender<()>>,
+    shutdown: std::sync::Mutex<Option<oneshot::Sender<()>>>,
 }
 
 impl TestBroker {
@@ -150,7 +150,7 @@ impl TestBroker {
             admin: admin.as_str().to_owned(),
             client: reqwest::Client::new(),
             state,
-            shutdown: Some(tx),
+            shutdown: std::sync::Mutex::new(Some(tx)),
         };
         broker.wait_live().await;
         broker
@@ -319,11 +319,19 @@ impl TestBroker {
     }
 }
 
-impl Drop for TestBroker {
-    fn drop(&mut self) {
-        if let Some(tx) = self.shutdown.take() {
+impl TestBroker {
+    /// Begins the broker's graceful shutdown, as SIGTERM does.
+    pub fn begin_shutdown(&self) {
+        let sender = self.shutdown.lock().ok().and_then(|mut s| s.take());
+        if let Some(tx) = sender {
             let _ = tx.send(());
         }
+    }
+}
+
+impl Drop for TestBroker {
+    fn drop(&mut self) {
+        self.begin_shutdown();
     }
 }
 

@@ -51,6 +51,7 @@ pub fn resource_list(types: &[ResourceType], group: &str, version: &str) -> Opti
             "kind": rt.kind,
             "verbs": VERBS,
             "shortNames": rt.short_names,
+            "categories": rt.categories,
             "storageVersionHash": "",
         }));
         for (sub, verbs) in subresources(rt) {
@@ -161,6 +162,7 @@ fn aggregated_resource(rt: &ResourceType) -> Value {
         "singularResource": rt.singular,
         "verbs": VERBS,
         "shortNames": rt.short_names,
+        "categories": rt.categories,
         "subresources": subresources,
     })
 }

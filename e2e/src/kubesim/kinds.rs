@@ -35,6 +35,9 @@ pub struct ResourceType {
     pub namespaced: bool,
     /// Short names (`deploy`, `cm`, ...).
     pub short_names: Vec<String>,
+    /// Categories (`all` for the workload kinds, as in Kubernetes), so `kubectl get all`
+    /// resolves.
+    pub categories: Vec<String>,
     /// Whether the kind has a `status` subresource (main-resource writes then keep the status).
     pub has_status: bool,
     /// Whether this version is the group's preferred (storage) version.
@@ -70,6 +73,16 @@ impl ResourceType {
         self.group == "apiextensions.k8s.io" && self.plural == "customresourcedefinitions"
     }
 }
+
+/// Built-in kinds in the `all` category (the set Kubernetes puts there).
+const CATEGORY_ALL: &[&str] = &[
+    "pods",
+    "services",
+    "deployments",
+    "statefulsets",
+    "replicasets",
+    "horizontalpodautoscalers",
+];
 
 /// (group, version, kind, plural, namespaced, short names, has status subresource)
 type Builtin = (
@@ -233,11 +246,27 @@ pub fn builtins() -> Vec<ResourceType> {
                 singular: kind.to_lowercase(),
                 namespaced: *namespaced,
                 short_names: short.iter().map(|s| (*s).to_string()).collect(),
+                categories: if CATEGORY_ALL.contains(plural) {
+                    vec!["all".to_string()]
+                } else {
+                    Vec::new()
+                },
                 has_status: *has_status,
                 preferred: true,
             },
         )
         .collect()
+}
+
+/// The strings of a JSON array (none when it is not one).
+fn strings(list: &Value) -> Vec<String> {
+    list.as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 /// The resource types a stored CRD defines, one per served version; empty unless the CRD is
@@ -263,14 +292,8 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
         .as_str()
         .map(str::to_string)
         .unwrap_or_else(|| kind.to_lowercase());
-    let short_names: Vec<String> = spec["names"]["shortNames"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str().map(str::to_string))
-                .collect()
-        })
-        .unwrap_or_default();
+    let short_names = strings(&spec["names"]["shortNames"]);
+    let categories = strings(&spec["names"]["categories"]);
     let namespaced = spec["scope"].as_str() != Some("Cluster");
     let versions = spec["versions"].as_array().cloned().unwrap_or_default();
     let storage = versions
@@ -294,6 +317,7 @@ pub fn from_crd(crd: &Value) -> Vec<ResourceType> {
                 singular: singular.clone(),
                 namespaced,
                 short_names: short_names.clone(),
+                categories: categories.clone(),
                 has_status: v["subresources"]["status"].is_object(),
             })
         })

@@ -24,7 +24,8 @@ const ORDER_COLUMNS: &str = "id, created_at, updated_at, work_type, yaml_content
     next_retry_after, last_error, last_error_at";
 
 const LOG_COLUMNS: &str = "id, work_type, created_at, claimed_at, completed_at, claimed_by, \
-    success, retries_attempted, result_message, yaml_content";
+    success, retries_attempted, result_message, yaml_content, max_retries, backoff_seconds, \
+    claim_timeout_seconds";
 
 /// Ids of the orders agent `$1` may claim: targeted directly, or sharing one of its labels, or
 /// one of its annotations (same key and value). Each branch is served by an index.
@@ -244,9 +245,9 @@ pub async fn finish(
         "WITH done AS (DELETE FROM work_orders WHERE id = $1 RETURNING *)
          INSERT INTO work_order_log
              (id, work_type, created_at, claimed_at, claimed_by, success, retries_attempted,
-              result_message, yaml_content)
+              result_message, yaml_content, max_retries, backoff_seconds, claim_timeout_seconds)
          SELECT id, work_type, created_at, claimed_at, claimed_by, $2, retry_count, $3,
-                yaml_content
+                yaml_content, max_retries, backoff_seconds, claim_timeout_seconds
            FROM done
       RETURNING {LOG_COLUMNS}"
     ))
@@ -423,7 +424,7 @@ pub async fn list_log(
 }
 
 /// A finished order shown as a work order (`GET /work-orders/{id}` after it left the queue):
-/// status `COMPLETED` or `FAILED`, the settings it ran with are no longer known (0).
+/// status `COMPLETED` or `FAILED`, with the settings it ran with.
 pub fn from_log(log: &WorkOrderLog) -> WorkOrder {
     WorkOrder {
         id: log.id,
@@ -434,10 +435,10 @@ pub fn from_log(log: &WorkOrderLog) -> WorkOrder {
         status: if log.success { "COMPLETED" } else { "FAILED" }.to_owned(),
         claimed_by: log.claimed_by,
         claimed_at: log.claimed_at,
-        claim_timeout_seconds: 0,
-        max_retries: 0,
+        claim_timeout_seconds: log.claim_timeout_seconds,
+        max_retries: log.max_retries,
         retry_count: log.retries_attempted,
-        backoff_seconds: 0,
+        backoff_seconds: log.backoff_seconds,
         next_retry_after: None,
         last_error: if log.success {
             None
