@@ -22,6 +22,8 @@
 //! `api/tests/authorization.rs` calls every route of this table as each kind of caller and
 //! checks the answers, and fails for a route of the API that has no rule here.
 
+use uuid::Uuid;
+
 use crate::auth::Caller;
 use crate::error::{ApiError, ApiResult};
 
@@ -409,6 +411,16 @@ impl Ask {
 /// Asks the policy when the caller's relation to the resource is known (`own`).
 pub fn require(caller: &Caller, action: Action, resource: Resource, own: bool) -> ApiResult<()> {
     ask(caller, action, resource)?.given(own)
+}
+
+/// Asks the policy about agent `id` (the caller's own when it is that agent).
+pub fn on_agent(caller: &Caller, action: Action, id: Uuid) -> ApiResult<()> {
+    require(caller, action, Resource::Agent, caller.is_agent(id))
+}
+
+/// Asks the policy about generator `id` (the caller's own when it is that generator).
+pub fn on_generator(caller: &Caller, action: Action, id: Uuid) -> ApiResult<()> {
+    require(caller, action, Resource::Generator, caller.is_generator(id))
 }
 
 /// Asks the policy where the relation needs a lookup: `own` runs only when the answer depends

@@ -153,12 +153,7 @@ impl AgentsApi {
     /// Reads an agent (admin, or the agent itself).
     #[oai(path = "/agents/:id", method = "get", operation_id = "getAgent")]
     async fn get_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Agent>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         Ok(Json(self.load(id.0).await?))
     }
 
@@ -171,12 +166,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<UpdateAgent>,
     ) -> ApiResult<Json<Agent>> {
-        access::require(
-            &auth.0,
-            Action::Update,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Update, id.0)?;
         let body = body.0;
         check_body_id(body.id, id.0, "id")?;
         let name = body.name.as_deref().map(str::trim);
@@ -220,12 +210,7 @@ impl AgentsApi {
     /// Deletes an agent (soft delete); its PAK stops working at once (admin).
     #[oai(path = "/agents/:id", method = "delete", operation_id = "deleteAgent")]
     async fn delete_agent(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Delete,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Delete, id.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::soft_delete(write.conn(), id.0)
             .await
@@ -248,12 +233,7 @@ impl AgentsApi {
         operation_id = "listAgentEventsOfAgent"
     )]
     async fn list_events(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentEvent>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
@@ -274,12 +254,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentEvent>,
     ) -> ApiResult<Json<AgentEvent>> {
-        access::require(
-            &auth.0,
-            Action::Report,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Report, id.0)?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         validation::name("event_type", &body.event_type, None)?;
@@ -323,12 +298,7 @@ impl AgentsApi {
         operation_id = "listAgentLabels"
     )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentLabel>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::labels(&mut conn, id.0).await?))
@@ -346,12 +316,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<LabelBody>,
     ) -> ApiResult<Json<AgentLabel>> {
-        access::require(
-            &auth.0,
-            Action::Label,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Label, id.0)?;
         let label = match body.0 {
             LabelBody::Bare(label) => label,
             LabelBody::Object(object) => {
@@ -387,12 +352,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         label: Path<String>,
     ) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Label,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Label, id.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         store::agents::remove_label(write.conn(), id.0, &label.0)
             .await
@@ -418,12 +378,7 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentAnnotation>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::annotations(&mut conn, id.0).await?))
@@ -441,12 +396,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentAnnotation>,
     ) -> ApiResult<Json<AgentAnnotation>> {
-        access::require(
-            &auth.0,
-            Action::Label,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Label, id.0)?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         validation::annotation(&body.key, &body.value)?;
@@ -479,12 +429,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         key: Path<String>,
     ) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Label,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Label, id.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         store::agents::remove_annotation(write.conn(), id.0, &key.0)
             .await
@@ -510,12 +455,7 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentTarget>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(store::agents::targets(&mut conn, id.0).await?))
@@ -533,12 +473,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         body: Json<NewAgentTarget>,
     ) -> ApiResult<Json<AgentTarget>> {
-        access::require(
-            &auth.0,
-            Action::Target,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Target, id.0)?;
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         let mut write = self.state.write(auth.0.actor()).await?;
@@ -572,12 +507,7 @@ impl AgentsApi {
         id: Path<Uuid>,
         stack_id: Path<Uuid>,
     ) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Untarget,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Untarget, id.0)?;
         let mut write = self.state.write(auth.0.actor()).await?;
         // Deleted stacks too: their targets can still be removed by a registered agent.
         match store::stacks::owner_of(write.conn(), stack_id.0).await {
@@ -605,12 +535,7 @@ impl AgentsApi {
         operation_id = "recordAgentHeartbeat"
     )]
     async fn record_heartbeat(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Heartbeat,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Heartbeat, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         store::agents::heartbeat(&mut conn, id.0)
             .await
@@ -630,12 +555,7 @@ impl AgentsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<Stack>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         self.load(id.0).await?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
@@ -650,12 +570,7 @@ impl AgentsApi {
         operation_id = "rotateAgentPak"
     )]
     async fn rotate_pak(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<AgentPakResponse>> {
-        access::require(
-            &auth.0,
-            Action::RotateKey,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::RotateKey, id.0)?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;
         let agent = store::agents::set_pak_hash(write.conn(), id.0, &pak.hash())

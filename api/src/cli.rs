@@ -236,7 +236,7 @@ pub async fn run_admin_command(
                     "broker.webhook_encryption_key is not set: nothing to re-encrypt with"
                 )
             })?;
-            let done = store::subscriptions::reencrypt(&mut tx, &keyring).await?;
+            let done = store::webhooks::subscriptions::reencrypt(&mut tx, &keyring).await?;
             tx.commit().await?;
             pool.close().await;
             let mut lines = vec![format!(

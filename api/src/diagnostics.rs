@@ -197,12 +197,7 @@ impl DiagnosticsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<DiagnosticRequest>>> {
-        access::require(
-            &auth.0,
-            Action::Poll,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Poll, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
             store::diagnostics::pending_for_agent(&mut conn, id.0).await?,

@@ -108,12 +108,7 @@ impl GeneratorsApi {
         operation_id = "getGenerator"
     )]
     async fn get_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Generator>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Generator,
-            auth.0.is_generator(id.0),
-        )?;
+        access::on_generator(&auth.0, Action::Read, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         let generator = store::generators::get(&mut conn, id.0)
             .await
@@ -134,12 +129,7 @@ impl GeneratorsApi {
         id: Path<Uuid>,
         body: Json<UpdateGenerator>,
     ) -> ApiResult<Json<Generator>> {
-        access::require(
-            &auth.0,
-            Action::Update,
-            Resource::Generator,
-            auth.0.is_generator(id.0),
-        )?;
+        access::on_generator(&auth.0, Action::Update, id.0)?;
         refuse_builtin(id.0, "changed")?;
         let body = body.0;
         check_body_id(body.id, id.0, "id")?;
@@ -181,12 +171,7 @@ impl GeneratorsApi {
         operation_id = "deleteGenerator"
     )]
     async fn delete_generator(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
-        access::require(
-            &auth.0,
-            Action::Delete,
-            Resource::Generator,
-            auth.0.is_generator(id.0),
-        )?;
+        access::on_generator(&auth.0, Action::Delete, id.0)?;
         refuse_builtin(id.0, "deleted")?;
         let mut write = self.state.write(auth.0.actor()).await?;
         let generator = store::generators::soft_delete(write.conn(), id.0)
@@ -226,12 +211,7 @@ impl GeneratorsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<GeneratorPakResponse>> {
-        access::require(
-            &auth.0,
-            Action::RotateKey,
-            Resource::Generator,
-            auth.0.is_generator(id.0),
-        )?;
+        access::on_generator(&auth.0, Action::RotateKey, id.0)?;
         refuse_builtin(id.0, "given a PAK")?;
         let pak = Pak::generate(&self.state.settings.pak);
         let mut write = self.state.write(auth.0.actor()).await?;

@@ -59,12 +59,7 @@ impl HealthApi {
         id: Path<Uuid>,
         body: Json<HealthStatusUpdate>,
     ) -> ApiResult<HealthStored> {
-        access::require(
-            &auth.0,
-            Action::Report,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Report, id.0)?;
         let entries = body.0.deployment_objects;
         if entries.len() > MAX_ENTRIES {
             return Err(ApiError::bad_request(format!(

@@ -240,12 +240,7 @@ impl RegistrationsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentRegistration>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Read, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         store::agents::get(&mut conn, id.0)
             .await
@@ -266,12 +261,7 @@ impl RegistrationsApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<Agent>>> {
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Generator,
-            auth.0.is_generator(id.0),
-        )?;
+        access::on_generator(&auth.0, Action::Read, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         store::generators::get(&mut conn, id.0)
             .await

@@ -18,7 +18,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::ApiTags;
-use crate::access::{self, Action, Resource};
+use crate::access::{self, Action};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
@@ -97,12 +97,7 @@ impl TargetStateApi {
         #[oai(name = "If-None-Match")] if_none_match: Header<Option<String>>,
     ) -> ApiResult<TargetStateResponse> {
         let agent = id.0;
-        access::require(
-            &auth.0,
-            Action::Read,
-            Resource::Agent,
-            auth.0.is_agent(agent),
-        )?;
+        access::on_agent(&auth.0, Action::Read, agent)?;
         let full = mode.0.as_deref() == Some("full");
         let wait = wait.0.unwrap_or(0);
         if wait > MAX_WAIT_SECONDS {

@@ -22,7 +22,7 @@ use brokkr_schema::models::{
 };
 use brokkr_schema::store;
 use brokkr_schema::store::changes::Change;
-use brokkr_schema::store::deliveries::{self, AgentClaim, AttemptRecord};
+use brokkr_schema::store::webhooks::deliveries::{self, AgentClaim, AttemptRecord};
 use chrono::Utc;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -187,7 +187,7 @@ impl WebhookDeliveriesApi {
             false,
         )?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        let subscription = store::subscriptions::get(write.conn(), id.0)
+        let subscription = store::webhooks::subscriptions::get(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Webhook subscription"))?;
         let delivery_id = queue_ping(
@@ -226,12 +226,7 @@ impl WebhookDeliveriesApi {
         id: Path<Uuid>,
         limit: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<PendingWebhookDelivery>>> {
-        access::require(
-            &auth.0,
-            Action::Poll,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Poll, id.0)?;
         let limit = limit.0.unwrap_or(DEFAULT_CLAIM);
         if !(1..=MAX_CLAIM).contains(&limit) {
             return Err(ApiError::bad_request(format!(
@@ -345,7 +340,7 @@ impl WebhookDeliveriesApi {
         )?;
         let subscription = {
             let mut conn = self.state.pool.acquire().await?;
-            store::subscriptions::get(&mut conn, id.0)
+            store::webhooks::subscriptions::get(&mut conn, id.0)
                 .await
                 .map_err(|e| ApiError::from_store(e, "Webhook subscription"))?
         };

@@ -24,7 +24,8 @@ use brokkr_schema::models::{
 };
 use brokkr_schema::store::StoreError;
 use brokkr_schema::store::changes::Change;
-use brokkr_schema::store::subscriptions::{self, SubscriptionFields};
+use brokkr_schema::store::webhooks::deliveries;
+use brokkr_schema::store::webhooks::subscriptions::{self, SubscriptionFields};
 use brokkr_schema::validation::{self, MAX_NAME_LEN};
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -588,7 +589,8 @@ impl WebhooksApi {
             return Err(subscription_not_found());
         }
         Ok(Json(
-            subscriptions::deliveries(&mut conn, id.0, status.0.as_deref(), limit, offset).await?,
+            deliveries::of_subscription(&mut conn, id.0, status.0.as_deref(), limit, offset)
+                .await?,
         ))
     }
 }

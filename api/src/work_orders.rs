@@ -253,12 +253,7 @@ impl WorkOrdersApi {
         id: Path<Uuid>,
         work_type: Query<Option<String>>,
     ) -> ApiResult<Json<Vec<WorkOrder>>> {
-        access::require(
-            &auth.0,
-            Action::Poll,
-            Resource::Agent,
-            auth.0.is_agent(id.0),
-        )?;
+        access::on_agent(&auth.0, Action::Poll, id.0)?;
         let mut conn = self.state.pool.acquire().await?;
         if auth.0.is_admin() {
             store::agents::get(&mut conn, id.0)

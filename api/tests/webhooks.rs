@@ -6,7 +6,7 @@ mod common;
 
 use brokkr_schema::crypto::{EncryptionKey, Keyring, context};
 use brokkr_schema::events::EVENT_TYPES;
-use brokkr_schema::store::subscriptions;
+use brokkr_schema::store::webhooks::subscriptions;
 use common::*;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};

@@ -135,15 +135,7 @@ impl WorkerMetrics {
 
     /// Refreshes the queue gauges for `queues` and renders the text exposition.
     pub async fn scrape(&self, pool: &PgPool, queues: &[String]) -> String {
-        let rows: Result<Vec<(String, i64, Option<f64>)>, sqlx::Error> = sqlx::query_as(
-            "SELECT job_type, count(*),
-                    EXTRACT(EPOCH FROM (now() - min(run_at) FILTER (WHERE run_at <= now())))::float8
-               FROM apalis.jobs WHERE job_type = ANY($1) AND status = 'Pending'
-              GROUP BY job_type",
-        )
-        .bind(queues)
-        .fetch_all(pool)
-        .await;
+        let rows = brokkr_schema::store::jobs::pending_depths(pool, queues).await;
         match rows {
             Ok(rows) => {
                 for queue in queues {

@@ -21,7 +21,7 @@ use brokkr_schema::live::LiveSettings;
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::outage::{Backoff, Outage};
 use brokkr_schema::store::{
-    self, StoreResult, deliveries, diagnostics, notify::Channels, retention, work_orders,
+    self, StoreResult, diagnostics, notify::Channels, retention, webhooks::deliveries, work_orders,
 };
 use sqlx::PgPool;
 use tokio::sync::watch;

@@ -17,8 +17,8 @@ use brokkr_schema::crypto::{Destination, Keyring};
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::live::LiveSettings;
 use brokkr_schema::store::changes::{self, Actor, Change};
-use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::notify::Channels;
+use brokkr_schema::store::webhooks::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::{self, StoreError};
 use chrono::Utc;
 use sqlx::PgPool;
@@ -155,10 +155,7 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
     if delivery.attempts >= job.attempt {
         // This attempt was made already (a duplicate job); put the lease back.
         let mut conn = ctx.pool.acquire().await?;
-        sqlx::query("UPDATE webhook_deliveries SET status = CASE WHEN next_retry_at IS NULL AND attempts = 0 THEN 'pending' ELSE 'failed' END, acquired_until = NULL WHERE id = $1 AND status = 'acquired'")
-            .bind(delivery.id)
-            .execute(&mut *conn)
-            .await?;
+        deliveries::release_duplicate_claim(&mut conn, delivery.id).await?;
         return Ok(Outcome::Skipped);
     }
     let attempt_number = delivery.attempts + 1;

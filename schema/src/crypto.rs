@@ -26,7 +26,7 @@
 //! 3. Restart them (a rolling restart is fine: new values are written under the new key, and
 //!    values written under the old one still decrypt).
 //! 4. Optionally re-encrypt what the old key wrote
-//!    (`brokkr-broker reencrypt-webhooks`, i.e. `brokkr_schema::store::subscriptions::reencrypt`,
+//!    (`brokkr-broker reencrypt-webhooks`, i.e. `brokkr_schema::store::webhooks::subscriptions::reencrypt`,
 //!    rewrites every value whose key id is not the
 //!    current one). Once nothing names the old key, remove it from the previous keys.
 //!

@@ -3,7 +3,7 @@
 //! [`record`] runs inside the transaction that made the change and, atomically with it:
 //! - writes the audit entry (real actor, IP address and user agent);
 //! - turns the change into its webhook event, if it has one, and queues a delivery for every
-//!   enabled subscription that wants it ([`super::webhooks::enqueue_deliveries`]);
+//!   enabled subscription that wants it ([`super::webhooks::fanout::enqueue_deliveries`]);
 //! - notifies every broker replica, so long-polling agents wake up and cached credentials are
 //!   dropped the moment the transaction commits.
 
@@ -937,7 +937,7 @@ pub async fn record(
         .event
         .map(|(event_type, data)| BrokkrEvent::new(event_type, data));
     if let Some(event) = &event {
-        super::webhooks::enqueue_deliveries(&mut *conn, channels, event).await?;
+        super::webhooks::fanout::enqueue_deliveries(&mut *conn, channels, event).await?;
     }
     let mut scopes = Vec::new();
     if let Some(scope) = effects.state {

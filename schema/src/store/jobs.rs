@@ -12,6 +12,23 @@ use sqlx::PgConnection;
 
 use super::{StoreError, StoreResult};
 
+/// For each of `queues` with pending jobs: the queue, how many jobs wait, and how long (seconds)
+/// the oldest due one has waited.
+pub async fn pending_depths(
+    pool: &sqlx::PgPool,
+    queues: &[String],
+) -> StoreResult<Vec<(String, i64, Option<f64>)>> {
+    Ok(sqlx::query_as(
+        "SELECT job_type, count(*),
+                EXTRACT(EPOCH FROM (now() - min(run_at) FILTER (WHERE run_at <= now())))::float8
+           FROM apalis.jobs WHERE job_type = ANY($1) AND status = 'Pending'
+          GROUP BY job_type",
+    )
+    .bind(queues)
+    .fetch_all(pool)
+    .await?)
+}
+
 /// Pushes one JSON job onto `queue`, to run at `run_at` (now when `None`). `conn` must be inside
 /// a transaction (the duplicate check uses a savepoint).
 pub async fn push<T: Serialize>(

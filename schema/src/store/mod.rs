@@ -1,4 +1,5 @@
-//! The PostgreSQL store: plain SQL with sqlx, one module per resource.
+//! The PostgreSQL store: plain SQL with sqlx, one module per resource (webhooks in
+//! [`webhooks`]: subscriptions, fan-out and deliveries). No SQL lives outside this module.
 //!
 //! Functions take a `&mut PgConnection` so a handler can run several of them in one transaction
 //! (`&mut *tx`), or a pool connection for single reads. Every state change also goes through
@@ -33,7 +34,6 @@ pub mod agents;
 pub mod audit;
 pub mod auth;
 pub mod changes;
-pub mod deliveries;
 pub mod deployment_objects;
 pub mod diagnostics;
 pub mod generators;
@@ -44,7 +44,6 @@ pub mod outage;
 pub mod registrations;
 pub mod retention;
 pub mod stacks;
-pub mod subscriptions;
 pub mod target_state;
 pub mod templates;
 pub mod webhooks;

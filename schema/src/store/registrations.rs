@@ -3,7 +3,7 @@
 //! An agent runs a stack only if it is registered with the stack's generator. The rule is
 //! written once, as the SQL condition [`serves_generator!`] (defined in `store/mod.rs`), and
 //! joined into [`super::agents::ASSOCIATED_STACK_IDS`] (target state, `GET /agents/{id}/stacks`,
-//! health, event reports) and into agent-side webhook claims ([`super::deliveries`]). Every
+//! health, event reports) and into agent-side webhook claims ([`super::webhooks::deliveries`]). Every
 //! agent is registered with the system generator (`__system__`, the owner of the admin's
 //! fleet-wide stacks) when it is created.
 //!

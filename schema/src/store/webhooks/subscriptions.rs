@@ -1,5 +1,5 @@
 //! Webhook subscriptions, stored with their URL, auth header and signing secret encrypted
-//! ([`crate::crypto`]), and the deliveries queued for them.
+//! ([`crate::crypto`]).
 //!
 //! Nothing here encrypts or decrypts on its own: callers pass ciphertexts in and get them back,
 //! so the store never holds a plaintext secret. [`reencrypt`] is the exception, for key
@@ -8,18 +8,14 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::{StoreError, StoreResult};
 use crate::crypto::{self, Keyring};
-use crate::models::{WebhookDelivery, WebhookFilters, WebhookResponse};
+use crate::models::{WebhookFilters, WebhookResponse};
+use crate::store::{StoreError, StoreResult};
 
 const SUBSCRIPTION_COLUMNS: &str =
     "id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
      filters, target_labels, enabled, max_retries, timeout_seconds, failing_since, disabled_reason,
      created_at, updated_at, created_by";
-
-/// Columns of a delivery row.
-pub const DELIVERY_COLUMNS: &str = "id, subscription_id, event_type, event_id, payload, target_labels, status, acquired_by,
-     acquired_until, attempts, last_attempt_at, next_retry_at, last_error, created_at, completed_at";
 
 /// A subscription row. Its `Debug` output leaves the encrypted fields out.
 #[derive(Clone, sqlx::FromRow)]
@@ -227,27 +223,6 @@ pub async fn delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Subscripti
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
-}
-
-/// A page of a subscription's deliveries, newest first, optionally of one status.
-pub async fn deliveries(
-    conn: &mut PgConnection,
-    subscription_id: Uuid,
-    status: Option<&str>,
-    limit: i64,
-    offset: i64,
-) -> StoreResult<Vec<WebhookDelivery>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-          WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
-          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
-    ))
-    .bind(subscription_id)
-    .bind(status)
-    .bind(limit)
-    .bind(offset)
-    .fetch_all(conn)
-    .await?)
 }
 
 /// What [`reencrypt`] did.

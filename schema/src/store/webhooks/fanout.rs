@@ -8,10 +8,10 @@
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::StoreResult;
-use super::notify::Channels;
 use crate::events::{BrokkrEvent, pattern_matches};
 use crate::jobs::{self, WebhookDeliveryJob};
+use crate::store::StoreResult;
+use crate::store::notify::Channels;
 
 #[derive(sqlx::FromRow)]
 struct Candidate {
@@ -123,7 +123,8 @@ pub async fn enqueue_deliveries(
                 delivery_id,
                 attempt: 1,
             };
-            super::jobs::push(&mut *conn, &queue, &job, None, &job.idempotency_key()).await?;
+            crate::store::jobs::push(&mut *conn, &queue, &job, None, &job.idempotency_key())
+                .await?;
         }
     }
     Ok(queued)

@@ -5,10 +5,13 @@ use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use super::subscriptions::DELIVERY_COLUMNS;
-use super::{StoreError, StoreResult};
 use crate::events::BrokkrEvent;
 use crate::models::{DeliveryAttempt, WebhookDelivery};
+use crate::store::{StoreError, StoreResult};
+
+/// Columns of a delivery row.
+pub const DELIVERY_COLUMNS: &str = "id, subscription_id, event_type, event_id, payload, target_labels, status, acquired_by,
+     acquired_until, attempts, last_attempt_at, next_retry_at, last_error, created_at, completed_at";
 
 /// A delivery claimed for one attempt, with what is needed to send it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -340,6 +343,21 @@ pub async fn held_by_agent(
     .await?)
 }
 
+/// Gives back the lease of a claim whose attempt was already made (a duplicate job after a
+/// worker crash): the delivery returns to what it was before the claim.
+pub async fn release_duplicate_claim(conn: &mut PgConnection, id: Uuid) -> StoreResult<()> {
+    sqlx::query(
+        "UPDATE webhook_deliveries
+            SET status = CASE WHEN next_retry_at IS NULL AND attempts = 0 THEN 'pending' ELSE 'failed' END,
+                acquired_until = NULL
+          WHERE id = $1 AND status = 'acquired'",
+    )
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// Lapsed leases (worker- or agent-held) go back to pending. Returns, for each broker-delivered
 /// one, its id and the attempt to make next: its job may have ended while another attempt held
 /// the lease, so the caller queues it again.
@@ -376,5 +394,26 @@ pub async fn disable_if_failing(
     .bind(after_seconds as f64)
     .bind(reason)
     .fetch_optional(conn)
+    .await?)
+}
+
+/// A page of a subscription's deliveries, newest first, optionally of one status.
+pub async fn of_subscription(
+    conn: &mut PgConnection,
+    subscription_id: Uuid,
+    status: Option<&str>,
+    limit: i64,
+    offset: i64,
+) -> StoreResult<Vec<WebhookDelivery>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
+          WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
+          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+    ))
+    .bind(subscription_id)
+    .bind(status)
+    .bind(limit)
+    .bind(offset)
+    .fetch_all(conn)
     .await?)
 }
