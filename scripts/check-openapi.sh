@@ -21,20 +21,9 @@ LIMIT=${BROKKR_OPENAPI_CHECK_TIMEOUT:-300}
 skip_webhooks=0
 [[ ${1:-} == --skip-webhooks ]] && skip_webhooks=1
 
-if ! cmp -s "$CONTRACT/requirements.txt" "$TOOLS/py/requirements.txt" 2>/dev/null; then
-    echo "installing Python contract tools into $TOOLS/py"
-    rm -rf "$TOOLS/py"
-    timeout 240 python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-        --target "$TOOLS/py" -r "$CONTRACT/requirements.txt"
-    cp "$CONTRACT/requirements.txt" "$TOOLS/py/requirements.txt"
-fi
-if ! cmp -s "$CONTRACT/package-lock.json" "$TOOLS/npm/package-lock.json" 2>/dev/null; then
-    echo "installing npm contract tools into $TOOLS/npm"
-    rm -rf "$TOOLS/npm"
-    mkdir -p "$TOOLS/npm"
-    cp "$CONTRACT/package.json" "$CONTRACT/package-lock.json" "$TOOLS/npm/"
-    timeout 240 npm ci --prefix "$TOOLS/npm" --no-audit --no-fund --loglevel=error
-fi
+# shellcheck source=scripts/lib/contract-tools.sh
+source "$ROOT/scripts/lib/contract-tools.sh"
+brokkr_contract_tools "$ROOT"
 
 cargo build --quiet -p brokkr-api -p brokkr-jobs --bins
 produced=$(mktemp)
