@@ -10,12 +10,14 @@ both processes (printing the tails of their logs when the block raised) and drop
 Used by check_webhooks.py, sdk_contract.py and fuzz.py.
 """
 
+import http.server
 import json
 import os
 import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -55,6 +57,31 @@ def call(method, url, body=None, pak=None):
         return e.code, e.read().decode(errors="replace")
 
 
+class Receiver(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver on a free loopback port: records each POST and answers 204.
+
+        receiver = Receiver.start()   # receiver.base, receiver.deliveries; receiver.shutdown()
+    """
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.deliveries.append({"path": self.path, "headers": dict(self.headers.items()),
+                                       "body": body.decode()})
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+    @staticmethod
+    def start():
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+        server.deliveries = []
+        server.base = f"http://127.0.0.1:{server.server_address[1]}"
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+        return server
+
+
 class BrokkrStack:
     def __init__(self, bin_dir: Path, name: str, webhook_networks: str | None = None):
         self.bin_dir = Path(bin_dir)
@@ -81,6 +108,8 @@ class BrokkrStack:
                        BROKKR__DATABASE__URL=self.database_url.rsplit("/", 1)[0] + "/" + self.db,
                        BROKKR__DATABASE__MAX_CONNECTIONS="5",
                        BROKKR__BROKER__LISTEN_ADDR=f"127.0.0.1:{port}",
+                       BROKKR__WORKER__LISTEN_ADDR=f"127.0.0.1:{free_port()}",
+                       NO_COLOR="1",
                        BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY="ab" * 32)
             if self.webhook_networks:
                 env["BROKKR__WEBHOOKS__ALLOWED_NETWORKS"] = self.webhook_networks

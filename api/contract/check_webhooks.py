@@ -12,33 +12,17 @@ a secret of the user's. An event (a stack is created) is delivered to both; then
 """
 
 import argparse
-import http.server
 import json
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 
-from brokkr_stack import BrokkrStack, call, wait_for
+from brokkr_stack import BrokkrStack, Receiver, call, wait_for
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 HERE = Path(__file__).resolve().parent
 USER_SECRET = "a-secret-of-the-users-own-choosing"
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    deliveries: list = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Receiver.deliveries.append({"path": self.path, "headers": dict(self.headers.items()),
-                                    "body": body.decode()})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 def main() -> int:
@@ -46,9 +30,8 @@ def main() -> int:
     parser.add_argument("--bin-dir", required=True, type=Path)
     parser.add_argument("--node-modules", required=True, type=Path)
     args = parser.parse_args()
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook_base = f"http://127.0.0.1:{receiver.server_address[1]}"
+    receiver = Receiver.start()
+    hook_base = receiver.base
     try:
         with BrokkrStack(args.bin_dir, "webhooks", webhook_networks="127.0.0.0/8") as stack:
             admin, api = stack.admin, stack.base + "/api/v1"
@@ -66,11 +49,11 @@ def main() -> int:
             assert status == 201 and "secret" not in own, (status, own)
             status, body = call("POST", api + "/stacks", {"name": "web"}, admin)
             assert status == 200, (status, body)
-            wait_for("both deliveries", lambda: len(Receiver.deliveries) >= 2, 60)
+            wait_for("both deliveries", lambda: len(receiver.deliveries) >= 2, 60)
     finally:
         receiver.shutdown()
 
-    by_path = {d["path"]: d for d in Receiver.deliveries}
+    by_path = {d["path"]: d for d in receiver.deliveries}
     delivery = by_path["/generated"]
     headers = {k.lower(): v for k, v in delivery["headers"].items()}
     # Standard Webhooks, with the library receivers use.

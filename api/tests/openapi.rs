@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use brokkr_api::openapi::{HTTP_METHODS, offline_document, parse_strict};
 use common::TestBroker;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
 const REGENERATE: &str =
@@ -90,7 +90,6 @@ async fn the_document_describes_what_the_broker_answers() {
     for (schema, field) in [
         ("Agent", "deleted_at"),
         ("Agent", "last_heartbeat"),
-        ("WebhookResponse", "filters"),
         ("WebhookResponse", "target_labels"),
         ("WebhookDelivery", "acquired_by"),
         ("AuthResponse", "agent"),
@@ -100,6 +99,27 @@ async fn the_document_describes_what_the_broker_answers() {
             Value::Bool(true),
             "{schema}.{field} is not nullable: {}",
             schemas[schema]["properties"][field]
+        );
+    }
+    // A nullable field holding a model is that model or OpenAPI 3.0's null-only schema, the
+    // form openapi-python-client reads as nullable (its models crashed on `"filters": null`
+    // with `nullable` beside `allOf`) and Redocly accepts.
+    for (schema, field, model) in [
+        ("WebhookResponse", "filters", "WebhookFilters"),
+        ("DiagnosticResponse", "result", "DiagnosticResult"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property["oneOf"],
+            json!([
+                {"$ref": format!("#/components/schemas/{model}")},
+                {"type": "object", "nullable": true, "enum": [null]}
+            ]),
+            "{schema}.{field}: {property}"
+        );
+        assert!(
+            property.get("allOf").is_none() && property.get("nullable").is_none(),
+            "{schema}.{field}: {property}"
         );
     }
     // Fields with a default are optional.

@@ -1545,7 +1545,7 @@ export interface components {
              * @description On failure: may the order be tried again? Default true.
              * @default true
              */
-            retryable: boolean;
+            retryable?: boolean;
             success: boolean;
         };
         /**
@@ -1615,7 +1615,7 @@ export interface components {
              * @description True to ask agents to remove everything they applied for the stack.
              * @default false
              */
-            is_deletion_marker: boolean;
+            is_deletion_marker?: boolean;
             /** @description One or more Kubernetes objects as (multi-document) YAML. */
             yaml_content: string;
         };
@@ -1684,13 +1684,13 @@ export interface components {
             auth_header?: string | null;
             /** @description Event types or patterns (`*`, `prefix.*`); at least one. */
             event_types: string[];
-            filters?: components["schemas"]["WebhookFilters"] | null;
+            filters?: components["schemas"]["WebhookFilters"] | (never | null);
             /**
              * @description Have the broker generate the secret (`whsec_` + base64 of 32 random bytes), returned
              *     once as `secret` in the answer. Not together with `secret`.
              * @default false
              */
-            generate_secret: boolean;
+            generate_secret?: boolean;
             /**
              * Format: int32
              * @description 0 to 20; default 5.
@@ -1716,7 +1716,7 @@ export interface components {
              *     `true` is refused with 400 rather than silently ignored.
              * @default false
              */
-            validate: boolean;
+            validate?: boolean;
         };
         /**
          * CreateWorkOrderRequest
@@ -1741,7 +1741,7 @@ export interface components {
             /** @description Deprecated: merged into `targeting.agent_ids`. */
             target_agent_ids?: string[] | null;
             /** @description At least one of `agent_ids`, `labels`, `annotations` is required. */
-            targeting?: components["schemas"]["WorkOrderTargeting"] | null;
+            targeting?: components["schemas"]["WorkOrderTargeting"] | (never | null);
             work_type: string;
             yaml_content: string;
         };
@@ -1885,7 +1885,7 @@ export interface components {
              */
             id: string;
             status: string;
-            summary?: components["schemas"]["HealthSummary"] | null;
+            summary?: components["schemas"]["HealthSummary"] | (never | null);
         };
         /**
          * DiagnosticRequest
@@ -1919,7 +1919,7 @@ export interface components {
          */
         DiagnosticResponse: {
             request: components["schemas"]["DiagnosticRequest"];
-            result?: components["schemas"]["DiagnosticResult"] | null;
+            result?: components["schemas"]["DiagnosticResult"] | (never | null);
         };
         /**
          * DiagnosticResult
@@ -2199,7 +2199,7 @@ export interface components {
              * @description The template's parameters (checked against its schema after defaults are applied).
              * @default {}
              */
-            parameters: unknown;
+            parameters?: unknown;
             /**
              * Format: uuid
              * @description Any version of the template; its latest live version is rendered.
@@ -2349,7 +2349,7 @@ export interface components {
             auth_header?: string | null;
             enabled?: boolean | null;
             event_types?: string[] | null;
-            filters?: components["schemas"]["WebhookFilters"] | null;
+            filters?: components["schemas"]["WebhookFilters"] | (never | null);
             /** Format: int32 */
             max_retries?: number | null;
             name?: string | null;
@@ -2468,7 +2468,7 @@ export interface components {
             enabled: boolean;
             /** @description Event types or patterns (`*`, `prefix.*`). */
             event_types: string[];
-            filters?: components["schemas"]["WebhookFilters"] | null;
+            filters?: components["schemas"]["WebhookFilters"] | (never | null);
             has_auth_header: boolean;
             /** @description True when deliveries are signed (`X-Brokkr-Signature-256`, `webhook-signature`). */
             has_secret: boolean;

@@ -9,6 +9,7 @@
 import createClient, { type Client, type ClientOptions, type Middleware } from "openapi-fetch";
 import type { components, paths } from "./schema.js";
 
+export type { Middleware } from "openapi-fetch";
 export type { components, operations, paths } from "./schema.js";
 
 /** The API's models by name, e.g. `Schemas["Stack"]`. */

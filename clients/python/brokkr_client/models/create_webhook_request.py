@@ -25,9 +25,7 @@ class CreateWebhookRequest:
         url (str): `http://` or `https://` URL; stored encrypted, never returned.
         auth_header (None | str | Unset): Sent as the `Authorization` header of each delivery; stored encrypted, never
             returned.
-        filters (WebhookFilters | Unset): Narrows a webhook subscription to events about one agent, one stack, or
-            carrying labels.
-            Unknown keys are refused, so a misspelt filter cannot silently match everything.
+        filters (None | Unset | WebhookFilters):
         generate_secret (bool | Unset): Have the broker generate the secret (`whsec_` + base64 of 32 random bytes),
             returned
             once as `secret` in the answer. Not together with `secret`. Default: False.
@@ -45,7 +43,7 @@ class CreateWebhookRequest:
     name: str
     url: str
     auth_header: None | str | Unset = UNSET
-    filters: WebhookFilters | Unset = UNSET
+    filters: None | Unset | WebhookFilters = UNSET
     generate_secret: bool | Unset = False
     max_retries: int | None | Unset = UNSET
     secret: None | str | Unset = UNSET
@@ -55,6 +53,8 @@ class CreateWebhookRequest:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.webhook_filters import WebhookFilters  # noqa: PLC0415
+
         event_types = self.event_types
 
         name = self.name
@@ -67,9 +67,13 @@ class CreateWebhookRequest:
         else:
             auth_header = self.auth_header
 
-        filters: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.filters, Unset):
+        filters: dict[str, Any] | None | Unset
+        if isinstance(self.filters, Unset):
+            filters = UNSET
+        elif isinstance(self.filters, WebhookFilters):
             filters = self.filters.to_dict()
+        else:
+            filters = self.filters
 
         generate_secret = self.generate_secret
 
@@ -150,12 +154,22 @@ class CreateWebhookRequest:
 
         auth_header = _parse_auth_header(d.pop("auth_header", UNSET))
 
-        _filters = d.pop("filters", UNSET)
-        filters: WebhookFilters | Unset
-        if isinstance(_filters, Unset):
-            filters = UNSET
-        else:
-            filters = WebhookFilters.from_dict(_filters)
+        def _parse_filters(data: object) -> None | Unset | WebhookFilters:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                filters_type_0 = WebhookFilters.from_dict(data)
+
+                return filters_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | WebhookFilters, data)
+
+        filters = _parse_filters(d.pop("filters", UNSET))
 
         generate_secret = d.pop("generate_secret", UNSET)
 

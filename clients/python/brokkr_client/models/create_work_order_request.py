@@ -27,9 +27,7 @@ class CreateWorkOrderRequest:
         claim_timeout_seconds (int | None | Unset): Greater than 0; default 3600.
         max_retries (int | None | Unset): At least 0; default 3.
         target_agent_ids (list[UUID] | None | Unset): Deprecated: merged into `targeting.agent_ids`.
-        targeting (WorkOrderTargeting | Unset): Which agents may claim a work order: any listed agent, any agent with
-            one of the labels, or
-            any agent with one of the annotations (same key and value).
+        targeting (None | Unset | WorkOrderTargeting): At least one of `agent_ids`, `labels`, `annotations` is required.
     """
 
     work_type: str
@@ -38,10 +36,12 @@ class CreateWorkOrderRequest:
     claim_timeout_seconds: int | None | Unset = UNSET
     max_retries: int | None | Unset = UNSET
     target_agent_ids: list[UUID] | None | Unset = UNSET
-    targeting: WorkOrderTargeting | Unset = UNSET
+    targeting: None | Unset | WorkOrderTargeting = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.work_order_targeting import WorkOrderTargeting  # noqa: PLC0415
+
         work_type = self.work_type
 
         yaml_content = self.yaml_content
@@ -76,9 +76,13 @@ class CreateWorkOrderRequest:
         else:
             target_agent_ids = self.target_agent_ids
 
-        targeting: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.targeting, Unset):
+        targeting: dict[str, Any] | None | Unset
+        if isinstance(self.targeting, Unset):
+            targeting = UNSET
+        elif isinstance(self.targeting, WorkOrderTargeting):
             targeting = self.targeting.to_dict()
+        else:
+            targeting = self.targeting
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -159,12 +163,22 @@ class CreateWorkOrderRequest:
 
         target_agent_ids = _parse_target_agent_ids(d.pop("target_agent_ids", UNSET))
 
-        _targeting = d.pop("targeting", UNSET)
-        targeting: WorkOrderTargeting | Unset
-        if isinstance(_targeting, Unset):
-            targeting = UNSET
-        else:
-            targeting = WorkOrderTargeting.from_dict(_targeting)
+        def _parse_targeting(data: object) -> None | Unset | WorkOrderTargeting:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                targeting_type_0 = WorkOrderTargeting.from_dict(data)
+
+                return targeting_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | WorkOrderTargeting, data)
+
+        targeting = _parse_targeting(d.pop("targeting", UNSET))
 
         create_work_order_request = cls(
             work_type=work_type,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 from uuid import UUID
 
 from attrs import define as _attrs_define
@@ -25,25 +25,31 @@ class DeploymentObjectHealthUpdate:
         checked_at (datetime.datetime):
         id (UUID): The deployment object.
         status (str):
-        summary (HealthSummary | Unset): What an agent saw of a deployment object's pods.
+        summary (HealthSummary | None | Unset):
     """
 
     checked_at: datetime.datetime
     id: UUID
     status: str
-    summary: HealthSummary | Unset = UNSET
+    summary: HealthSummary | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.health_summary import HealthSummary  # noqa: PLC0415
+
         checked_at = self.checked_at.isoformat()
 
         id = str(self.id)
 
         status = self.status
 
-        summary: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.summary, Unset):
+        summary: dict[str, Any] | None | Unset
+        if isinstance(self.summary, Unset):
+            summary = UNSET
+        elif isinstance(self.summary, HealthSummary):
             summary = self.summary.to_dict()
+        else:
+            summary = self.summary
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -70,12 +76,22 @@ class DeploymentObjectHealthUpdate:
 
         status = d.pop("status")
 
-        _summary = d.pop("summary", UNSET)
-        summary: HealthSummary | Unset
-        if isinstance(_summary, Unset):
-            summary = UNSET
-        else:
-            summary = HealthSummary.from_dict(_summary)
+        def _parse_summary(data: object) -> HealthSummary | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                summary_type_0 = HealthSummary.from_dict(data)
+
+                return summary_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(HealthSummary | None | Unset, data)
+
+        summary = _parse_summary(d.pop("summary", UNSET))
 
         deployment_object_health_update = cls(
             checked_at=checked_at,

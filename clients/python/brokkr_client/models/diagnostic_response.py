@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
@@ -23,19 +23,25 @@ class DiagnosticResponse:
     Attributes:
         request (DiagnosticRequest): An on-demand request for an agent to collect diagnostics about one deployment
             object.
-        result (DiagnosticResult | Unset): What an agent collected for a diagnostic request.
+        result (DiagnosticResult | None | Unset):
     """
 
     request: DiagnosticRequest
-    result: DiagnosticResult | Unset = UNSET
+    result: DiagnosticResult | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.diagnostic_result import DiagnosticResult  # noqa: PLC0415
+
         request = self.request.to_dict()
 
-        result: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.result, Unset):
+        result: dict[str, Any] | None | Unset
+        if isinstance(self.result, Unset):
+            result = UNSET
+        elif isinstance(self.result, DiagnosticResult):
             result = self.result.to_dict()
+        else:
+            result = self.result
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -57,12 +63,22 @@ class DiagnosticResponse:
         d = dict(src_dict)
         request = DiagnosticRequest.from_dict(d.pop("request"))
 
-        _result = d.pop("result", UNSET)
-        result: DiagnosticResult | Unset
-        if isinstance(_result, Unset):
-            result = UNSET
-        else:
-            result = DiagnosticResult.from_dict(_result)
+        def _parse_result(data: object) -> DiagnosticResult | None | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                result_type_0 = DiagnosticResult.from_dict(data)
+
+                return result_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(DiagnosticResult | None | Unset, data)
+
+        result = _parse_result(d.pop("result", UNSET))
 
         diagnostic_response = cls(
             request=request,

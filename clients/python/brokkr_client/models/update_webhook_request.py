@@ -24,9 +24,7 @@ class UpdateWebhookRequest:
             auth_header (None | str | Unset):
             enabled (bool | None | Unset):
             event_types (list[str] | None | Unset):
-            filters (WebhookFilters | Unset): Narrows a webhook subscription to events about one agent, one stack, or
-                carrying labels.
-                Unknown keys are refused, so a misspelt filter cannot silently match everything.
+            filters (None | Unset | WebhookFilters):
             max_retries (int | None | Unset):
             name (None | str | Unset):
             secret (None | str | Unset):
@@ -38,7 +36,7 @@ class UpdateWebhookRequest:
     auth_header: None | str | Unset = UNSET
     enabled: bool | None | Unset = UNSET
     event_types: list[str] | None | Unset = UNSET
-    filters: WebhookFilters | Unset = UNSET
+    filters: None | Unset | WebhookFilters = UNSET
     max_retries: int | None | Unset = UNSET
     name: None | str | Unset = UNSET
     secret: None | str | Unset = UNSET
@@ -48,6 +46,8 @@ class UpdateWebhookRequest:
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.webhook_filters import WebhookFilters  # noqa: PLC0415
+
         auth_header: None | str | Unset
         if isinstance(self.auth_header, Unset):
             auth_header = UNSET
@@ -69,9 +69,13 @@ class UpdateWebhookRequest:
         else:
             event_types = self.event_types
 
-        filters: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.filters, Unset):
+        filters: dict[str, Any] | None | Unset
+        if isinstance(self.filters, Unset):
+            filters = UNSET
+        elif isinstance(self.filters, WebhookFilters):
             filters = self.filters.to_dict()
+        else:
+            filters = self.filters
 
         max_retries: int | None | Unset
         if isinstance(self.max_retries, Unset):
@@ -179,12 +183,22 @@ class UpdateWebhookRequest:
 
         event_types = _parse_event_types(d.pop("event_types", UNSET))
 
-        _filters = d.pop("filters", UNSET)
-        filters: WebhookFilters | Unset
-        if isinstance(_filters, Unset):
-            filters = UNSET
-        else:
-            filters = WebhookFilters.from_dict(_filters)
+        def _parse_filters(data: object) -> None | Unset | WebhookFilters:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                filters_type_0 = WebhookFilters.from_dict(data)
+
+                return filters_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | WebhookFilters, data)
+
+        filters = _parse_filters(d.pop("filters", UNSET))
 
         def _parse_max_retries(data: object) -> int | None | Unset:
             if data is None:

@@ -37,9 +37,7 @@ class WebhookResponse:
             created_by (None | str | Unset):
             disabled_reason (str | Unset): Why Brokkr disabled the subscription, if it did (e.g. deliveries failing for
                 days).
-            filters (WebhookFilters | Unset): Narrows a webhook subscription to events about one agent, one stack, or
-                carrying labels.
-                Unknown keys are refused, so a misspelt filter cannot silently match everything.
+            filters (None | Unset | WebhookFilters):
             secret (str | Unset): Only in the answer to a create with `generate_secret: true`: the generated signing
                 secret (`whsec_...`), shown this once. Store it; it cannot be read again.
             target_labels (list[str] | None | Unset): When set, agents carrying all these labels deliver instead of the
@@ -59,12 +57,14 @@ class WebhookResponse:
     updated_at: datetime.datetime
     created_by: None | str | Unset = UNSET
     disabled_reason: str | Unset = UNSET
-    filters: WebhookFilters | Unset = UNSET
+    filters: None | Unset | WebhookFilters = UNSET
     secret: str | Unset = UNSET
     target_labels: list[str] | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
+        from ..models.webhook_filters import WebhookFilters  # noqa: PLC0415
+
         created_at = self.created_at.isoformat()
 
         enabled = self.enabled
@@ -95,9 +95,13 @@ class WebhookResponse:
 
         disabled_reason = self.disabled_reason
 
-        filters: dict[str, Any] | Unset = UNSET
-        if not isinstance(self.filters, Unset):
+        filters: dict[str, Any] | None | Unset
+        if isinstance(self.filters, Unset):
+            filters = UNSET
+        elif isinstance(self.filters, WebhookFilters):
             filters = self.filters.to_dict()
+        else:
+            filters = self.filters
 
         secret = self.secret
 
@@ -178,12 +182,22 @@ class WebhookResponse:
 
         disabled_reason = d.pop("disabled_reason", UNSET)
 
-        _filters = d.pop("filters", UNSET)
-        filters: WebhookFilters | Unset
-        if isinstance(_filters, Unset):
-            filters = UNSET
-        else:
-            filters = WebhookFilters.from_dict(_filters)
+        def _parse_filters(data: object) -> None | Unset | WebhookFilters:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            try:
+                if not isinstance(data, dict):
+                    raise TypeError()
+                filters_type_0 = WebhookFilters.from_dict(data)
+
+                return filters_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(None | Unset | WebhookFilters, data)
+
+        filters = _parse_filters(d.pop("filters", UNSET))
 
         secret = d.pop("secret", UNSET)
 
