@@ -6,10 +6,10 @@
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
-# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document and
-# webhook signatures checked with real verifier libraries (BROKKR_SKIP_OPENAPI_CHECKS=1 skips
-# them), and scripts/check-charts.sh: the Helm charts and Containerfile in deploy/
-# (BROKKR_SKIP_CHART_CHECKS=1 skips them).
+# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document, the
+# SDKs in clients/, webhook signatures checked with real verifier libraries, the SDK contract
+# tests and schemathesis (BROKKR_SKIP_OPENAPI_CHECKS=1 skips them), and scripts/check-charts.sh:
+# the Helm charts and Containerfile in deploy/ (BROKKR_SKIP_CHART_CHECKS=1 skips them).
 #
 # Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
 # else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started

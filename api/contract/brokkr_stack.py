@@ -1,6 +1,6 @@
 """A real broker and worker for the contract checks, on a PostgreSQL database of their own.
 
-    with BrokkrStack(bin_dir, webhook_networks="127.0.0.0/8") as stack:
+    with BrokkrStack(bin_dir, "name", webhook_networks="127.0.0.0/8", env={...}) as stack:
         stack.base    # http://127.0.0.1:PORT
         stack.admin   # the admin PAK the broker printed on its first start
 
@@ -13,6 +13,7 @@ Used by check_webhooks.py, sdk_contract.py and fuzz.py.
 import http.server
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -83,12 +84,14 @@ class Receiver(http.server.BaseHTTPRequestHandler):
 
 
 class BrokkrStack:
-    def __init__(self, bin_dir: Path, name: str, webhook_networks: str | None = None):
+    def __init__(self, bin_dir: Path, name: str, webhook_networks: str | None = None,
+                 env: dict[str, str] | None = None):
         self.bin_dir = Path(bin_dir)
         self.database_url = os.environ.get("DATABASE_URL",
                                            "postgres://postgres@127.0.0.1:5432/postgres")
         self.db = f"brokkr_{name}_{os.getpid()}"
         self.webhook_networks = webhook_networks
+        self.extra_env = env or {}
         self.procs = []
         self.logs = {}
         self.base = ""
@@ -99,6 +102,9 @@ class BrokkrStack:
                        check=check, capture_output=True, timeout=30)
 
     def __enter__(self):
+        # A `timeout` around the script sends SIGTERM: unwind, so the processes are stopped and
+        # the database dropped (subprocess.run kills its child on the way out, too).
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
         self._tmp = tempfile.TemporaryDirectory()
         tmp = Path(self._tmp.name)
         self._psql(f'CREATE DATABASE "{self.db}"', check=True)
@@ -113,6 +119,7 @@ class BrokkrStack:
                        BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY="ab" * 32)
             if self.webhook_networks:
                 env["BROKKR__WEBHOOKS__ALLOWED_NETWORKS"] = self.webhook_networks
+            env.update(self.extra_env)
             self.base = f"http://127.0.0.1:{port}"
             for name, cmd in [("broker", ["brokkr-broker", "serve"]),
                               ("worker", ["brokkr-worker"])]:

@@ -1,6 +1,8 @@
 """Fuzzing of every operation with schemathesis against a real broker and worker.
 
-Starts the stack (brokkr_stack.py), gives it a generator, an active agent and a stack with a
+Starts the stack (brokkr_stack.py), with every outgoing HTTP request of the broker and the worker
+(webhook deliveries, test deliveries, `validate: true`) sent to a local sink through
+HTTP(S)_PROXY, so that URLs the fuzzer makes up never reach another host; gives it a generator, an active agent and a stack with a
 deployment object (so that ids, labels and target states exist), then runs schemathesis over
 api/openapi.json three times: with the admin's, the generator's and the agent's PAK. Checks:
 not_a_server_error (5xx is always a bug), status_code_conformance, content_type_conformance,
@@ -18,7 +20,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from brokkr_stack import BrokkrStack, call
+from brokkr_stack import BrokkrStack, Receiver, call
 
 HERE = Path(__file__).resolve().parent
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
@@ -60,7 +62,11 @@ def main() -> int:
     parser.add_argument("--report-dir", type=Path, help="where schemathesis writes its reports")
     args = parser.parse_args()
     failed = []
-    with BrokkrStack(args.bin_dir, "fuzz") as stack:
+    sink = Receiver.start()
+    proxy = {name: sink.base for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
+                                          "https_proxy", "all_proxy")}
+    proxy.update(NO_PROXY="", no_proxy="")
+    with BrokkrStack(args.bin_dir, "fuzz", env=proxy) as stack:
         paks = seed(stack)
         for role, pak in paks.items():
             started = time.monotonic()
@@ -79,7 +85,7 @@ def main() -> int:
                 command += ["--report", "junit", "--report-junit-path",
                             str(args.report_dir / f"fuzz-{role}.xml")]
             print(f"--- schemathesis as the {role} ---", flush=True)
-            result = subprocess.run(command, timeout=600)
+            result = subprocess.run(command, timeout=240)
             print(f"--- {role}: exit {result.returncode} after {time.monotonic() - started:.0f} s",
                   flush=True)
             if result.returncode != 0:
@@ -87,6 +93,7 @@ def main() -> int:
             assert stack.broker_running(), f"the broker exited while fuzzed as the {role}"
             with urllib.request.urlopen(stack.base + "/healthz", timeout=5) as r:
                 assert r.status == 200, f"/healthz answers {r.status} after the {role}'s run"
+    sink.shutdown()
     if failed:
         print(f"schemathesis found problems as: {', '.join(failed)}", file=sys.stderr)
         return 1

@@ -101,27 +101,6 @@ async fn the_document_describes_what_the_broker_answers() {
             schemas[schema]["properties"][field]
         );
     }
-    // A nullable field holding a model is that model or OpenAPI 3.0's null-only schema, the
-    // form openapi-python-client reads as nullable (its models crashed on `"filters": null`
-    // with `nullable` beside `allOf`) and Redocly accepts.
-    for (schema, field, model) in [
-        ("WebhookResponse", "filters", "WebhookFilters"),
-        ("DiagnosticResponse", "result", "DiagnosticResult"),
-    ] {
-        let property = &schemas[schema]["properties"][field];
-        assert_eq!(
-            property["oneOf"],
-            json!([
-                {"$ref": format!("#/components/schemas/{model}")},
-                {"type": "object", "nullable": true, "enum": [null]}
-            ]),
-            "{schema}.{field}: {property}"
-        );
-        assert!(
-            property.get("allOf").is_none() && property.get("nullable").is_none(),
-            "{schema}.{field}: {property}"
-        );
-    }
     // Fields with a default are optional.
     let required = &schemas["CreateDeploymentObjectRequest"]["required"];
     assert!(
@@ -171,5 +150,43 @@ async fn the_document_describes_what_the_broker_answers() {
                 && refs.contains(&"#/components/schemas/WebhookTestResult"),
             "{path}: {refs:?}"
         );
+    }
+}
+
+/// A nullable field holding a model is that model or OpenAPI 3.0's null-only schema: the form
+/// openapi-python-client reads as nullable (its models crashed on `"filters": null` and
+/// `"result": null` with `nullable` beside `allOf`, found by the SDK contract tests) and that
+/// Redocly accepts (`nullable` needs a `type` beside it).
+#[tokio::test]
+async fn nullable_model_fields_are_the_model_or_null() {
+    let doc = parse_strict(&offline_document().unwrap()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, model) in [
+        ("WebhookResponse", "filters", "WebhookFilters"),
+        ("DiagnosticResponse", "result", "DiagnosticResult"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property["oneOf"],
+            json!([
+                {"$ref": format!("#/components/schemas/{model}")},
+                {"type": "object", "nullable": true, "enum": [null]}
+            ]),
+            "{schema}.{field}: {property}"
+        );
+        assert!(
+            property.get("allOf").is_none() && property.get("nullable").is_none(),
+            "{schema}.{field}: {property}"
+        );
+    }
+    // Nowhere else either: no property is `nullable` beside `allOf`.
+    for (name, schema) in schemas.as_object().unwrap() {
+        let properties = schema["properties"].as_object().into_iter().flatten();
+        for (field, property) in properties {
+            assert!(
+                !(property.get("allOf").is_some() && property.get("nullable").is_some()),
+                "{name}.{field}: {property}"
+            );
+        }
     }
 }
