@@ -74,8 +74,8 @@ echo "SDK contract tests:"
 sdk=$(mktemp -d)
 trap 'rm -f "$produced"; rm -rf "$sdk"' EXIT
 # Installed as a user would; the Python SDK's dependencies (httpx, attrs) are among the tools.
-timeout "$LIMIT" python3 -m pip install --quiet --disable-pip-version-check --no-deps \
-    --target "$sdk/py" ./clients/python
+timeout "$LIMIT" python3 -m pip install --quiet --disable-pip-version-check \
+    --root-user-action=ignore --no-deps --target "$sdk/py" ./clients/python
 mkdir -p "$sdk/ts"
 echo '{"private": true, "type": "module"}' >"$sdk/ts/package.json"
 timeout "$LIMIT" npm install --prefix "$sdk/ts" --install-links --no-audit --no-fund \

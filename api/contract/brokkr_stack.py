@@ -130,14 +130,18 @@ class BrokkrStack:
                 if name == "broker":
                     wait_for("broker /readyz", lambda: urllib.request.urlopen(
                         self.base + "/readyz", timeout=2).status == 200, 60)
-            self.admin = wait_for("admin PAK in the broker log",
-                                  lambda: next((line.split("Admin PAK: ", 1)[1].strip()
-                                                for line in self.logs["broker"].read_text().splitlines()
-                                                if "Admin PAK: " in line), None), 30)
+            self.admin = wait_for("admin PAK in the broker log", self._admin_pak, 30)
         except BaseException:
             self.__exit__(*sys.exc_info())
             raise
         return self
+
+    def _admin_pak(self) -> str | None:
+        """The admin PAK the broker printed on its first start, once it has."""
+        for line in self.logs["broker"].read_text().splitlines():
+            if "Admin PAK: " in line:
+                return line.split("Admin PAK: ", 1)[1].strip()
+        return None
 
     def broker_running(self) -> bool:
         return self.procs[0].poll() is None

@@ -94,7 +94,8 @@ from brokkr_client.models import (AddAgentAnnotationRequest, AddAgentLabelReques
                                   WebhookTestResult, WorkOrder, WorkOrderLog,
                                   WorkOrderRetryScheduled, WorkOrderTargeting)
 
-CONFIG_MAP = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\ndata:\n  greeting: {greeting}\n"
+CONFIG_MAP = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+              "data:\n  greeting: {greeting}\n")
 
 
 def snake(operation_id: str) -> str:
