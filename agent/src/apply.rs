@@ -257,6 +257,9 @@ pub struct Target<'a> {
     pub stack_id: Uuid,
     pub checksum: &'a str,
     pub yaml: &'a str,
+    /// The agent applied this very deployment object already (a drift-correction pass): an
+    /// object it has to create again had been deleted behind its back.
+    pub reapply: bool,
 }
 
 /// What applying one object did.
@@ -424,6 +427,13 @@ pub async fn apply_deployment(
         .await
         .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
 
+    if target.reapply {
+        let recreated = created
+            .iter()
+            .filter(|(_, _, applied)| *applied == Applied::Created)
+            .count();
+        ctx.metrics.drift_corrections.inc_by(recreated as u64);
+    }
     let all: Vec<&Planned> = priority.iter().chain(rest.iter()).collect();
     let mut namespaces: Vec<String> = all.iter().filter_map(|p| p.key.namespace.clone()).collect();
     namespaces.sort();
