@@ -25,7 +25,7 @@ if ! command -v promtool >/dev/null || ! command -v prometheus >/dev/null; then
         timeout 240 apt-get install -y --no-install-recommends prometheus
     fi
 fi
-promtool --version | head -1
+promtool --version 2>&1 | sed -n 1p
 
 echo "dashboards current (deploy/observability/grafana/dashboards.py --check)"
 python3 deploy/observability/grafana/dashboards.py --check
