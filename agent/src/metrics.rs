@@ -45,7 +45,7 @@ pub struct AgentMetrics {
     /// `brokkr_agent_managed_objects`: Kubernetes objects of the applied deployment objects.
     pub managed_objects: IntGauge,
     /// `brokkr_agent_drift_corrections_total`: objects of an applied deployment object found
-    /// deleted from the cluster and created again by a drift-correction pass.
+    /// deleted from the cluster or changed, and set back by a drift-correction pass.
     pub drift_corrections: IntCounter,
 }
 
@@ -125,7 +125,7 @@ impl AgentMetrics {
         .expect("static metric definition");
         let drift_corrections = IntCounter::new(
             "brokkr_agent_drift_corrections_total",
-            "Objects found deleted from the cluster and created again by a drift-correction pass.",
+            "Objects found deleted or changed in the cluster and set back by a drift-correction pass.",
         )
         .expect("static metric definition");
         for collector in [
