@@ -6,7 +6,8 @@
 //!   the "something is down" alerts is active on the healthy stack, and the worker-down alert
 //!   becomes active once the worker is killed;
 //! * every metric name that a dashboard panel or an alert rule uses (read with a PromQL parser)
-//!   is one Prometheus scraped from the running processes.
+//!   is on the live `/metrics` of a running process (or is `up`, which Prometheus writes for
+//!   each target).
 //!
 //! It needs `promtool` and `prometheus` (Debian package `prometheus`), so it is ignored by a
 //! plain `cargo test`: scripts/check-observability.sh installs them and runs it.
@@ -60,6 +61,15 @@ async fn promtool_check_metrics(exposition: &str) -> anyhow::Result<Option<Strin
         String::from_utf8_lossy(&out.stderr)
     );
     Ok((!out.status.success() || !said.trim().is_empty()).then_some(said))
+}
+
+/// The metric names of the samples of an exposition (a histogram's `_bucket`, `_sum` and
+/// `_count` series, as PromQL sees them).
+fn exposed_names(exposition: &str) -> impl Iterator<Item = String> + '_ {
+    exposition
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split(['{', ' ']).next().map(str::to_owned))
 }
 
 /// Every metric name a PromQL expression selects.
@@ -278,8 +288,10 @@ async fn prometheus_scrapes_a_running_stack_and_every_dashboard_and_rule_metric_
 
     // promtool check metrics on each live /metrics.
     let targets = targets(&h).unwrap();
+    let mut exposed = BTreeSet::new();
     for (job, base) in &targets {
         let exposition = text(&h.http, &format!("{base}/metrics")).await.unwrap();
+        exposed.extend(exposed_names(&exposition));
         assert!(
             exposition.contains("brokkr_build_info{"),
             "{job}: no brokkr_build_info"
@@ -359,7 +371,8 @@ async fn prometheus_scrapes_a_running_stack_and_every_dashboard_and_rule_metric_
         );
     }
 
-    // Every metric a dashboard or a rule uses is one the running processes expose.
+    // Every metric a dashboard or a rule uses is one the running processes expose (`up` is
+    // Prometheus' own, per target).
     let scraped: BTreeSet<String> = prometheus
         .api("label/__name__/values")
         .await
@@ -382,7 +395,8 @@ async fn prometheus_scrapes_a_running_stack_and_every_dashboard_and_rule_metric_
         metric_names(&expr, &mut names);
         assert!(!names.is_empty(), "{source}: selects no metric: {query}");
         for name in names {
-            if !scraped.contains(&name) {
+            let live = exposed.contains(&name) || (name == "up" && scraped.contains("up"));
+            if !live {
                 missing.push(format!("{source}: {name}"));
             }
             used.insert(name);
@@ -393,9 +407,15 @@ async fn prometheus_scrapes_a_running_stack_and_every_dashboard_and_rule_metric_
         "metrics used by dashboards or rules that no running process exposes:\n{}",
         missing.join("\n")
     );
+    assert!(
+        exposed.is_subset(&scraped),
+        "Prometheus did not scrape {:?}",
+        exposed.difference(&scraped).collect::<Vec<_>>()
+    );
     eprintln!(
-        "{} metric names used by dashboards and rules, all scraped ({} names in Prometheus)",
+        "{} metric names used by dashboards and rules, all live ({} names exposed, {} in Prometheus)",
         used.len(),
+        exposed.len(),
         scraped.len()
     );
 
