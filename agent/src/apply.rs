@@ -77,6 +77,9 @@ pub struct OwnedObject {
     pub has_owner_references: bool,
     /// It existed before the agent took it over.
     pub adopted: bool,
+    /// Its `resourceVersion` when listed (unknown when remembered): an apply that changes it
+    /// changed the object.
+    pub resource_version: Option<String>,
 }
 
 /// Discovery results shared by a reconcile pass.
@@ -210,6 +213,7 @@ fn owned_object(resource: &ApiResource, namespaced: bool, item: &DynamicObject) 
             .annotations
             .as_ref()
             .is_some_and(|a| a.get(ADOPTED_ANNOTATION).is_some_and(|v| v == "true")),
+        resource_version: meta.resource_version.clone(),
     }
 }
 
@@ -246,6 +250,7 @@ pub fn owned_from_registry(
                 namespaced,
                 stack: Some(entry.stack_id),
                 has_owner_references: false,
+                resource_version: None,
             })
         })
         .collect()
@@ -257,6 +262,10 @@ pub struct Target<'a> {
     pub stack_id: Uuid,
     pub checksum: &'a str,
     pub yaml: &'a str,
+    /// The agent applied this very deployment object already (a drift-correction pass): an
+    /// object it has to create again had been deleted behind its back, one its apply changes
+    /// had been changed; both count in `brokkr_agent_drift_corrections_total`.
+    pub reapply: bool,
 }
 
 /// What applying one object did.
@@ -308,6 +317,19 @@ pub async fn apply_deployment(
         checksum: target.checksum,
     };
     let previous_keys: HashSet<&ObjectKey> = previous.iter().map(|o| &o.key).collect();
+    let listed_versions: HashMap<&ObjectKey, &str> = previous
+        .iter()
+        .filter_map(|o| Some((&o.key, o.resource_version.as_deref()?)))
+        .collect();
+    // Objects of the deployment the apply changed although they existed: drift, on a re-apply.
+    let mut changed = 0u64;
+    let mut count_change = |key: &ObjectKey, version: Option<String>| {
+        if let (Some(before), Some(after)) = (listed_versions.get(key), version)
+            && *before != after
+        {
+            changed += 1;
+        }
+    };
     // What this attempt created or took over, to undo if it fails.
     let mut created: Vec<(ApiResource, ObjectKey, Applied)> = Vec::new();
 
@@ -322,7 +344,8 @@ pub async fn apply_deployment(
     for p in &priority {
         let result = apply_planned(ctx, p, &stamp, &previous_keys, adopted).await;
         match result {
-            Ok(applied) => {
+            Ok((applied, version)) => {
+                count_change(&p.key, version);
                 if applied != Applied::Updated
                     && let Some(resource) = &p.resource
                 {
@@ -386,8 +409,8 @@ pub async fn apply_deployment(
             adopted_now.insert(p.key.clone());
         }
         match result {
-            Ok(Applied::Updated) => {}
-            Ok(applied) => {
+            Ok((Applied::Updated, version)) => count_change(&p.key, version),
+            Ok((applied, _)) => {
                 if let Some(resource) = &p.resource {
                     created.push((resource.clone(), p.key.clone(), applied));
                 }
@@ -424,6 +447,15 @@ pub async fn apply_deployment(
         .await
         .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
 
+    if target.reapply {
+        let recreated = created
+            .iter()
+            .filter(|(_, _, applied)| *applied == Applied::Created)
+            .count();
+        ctx.metrics
+            .drift_corrections
+            .inc_by(recreated as u64 + changed);
+    }
     let all: Vec<&Planned> = priority.iter().chain(rest.iter()).collect();
     let mut namespaces: Vec<String> = all.iter().filter_map(|p| p.key.namespace.clone()).collect();
     namespaces.sort();
@@ -516,7 +548,7 @@ async fn apply_planned(
     stamp: &Stamp<'_>,
     previous_keys: &HashSet<&ObjectKey>,
     adopted: &mut HashSet<ObjectKey>,
-) -> Result<Applied, String> {
+) -> Result<(Applied, Option<String>), String> {
     let Some(resource) = &p.resource else {
         return Err(format!(
             "kind {} of {} is not served by the cluster",
@@ -572,7 +604,7 @@ async fn apply_planned(
     let patch = Patch::Apply(&body);
     ctx.kube_call("apply", || api.patch(&p.key.name, &params, &patch))
         .await
-        .map(|_| applied)
+        .map(|object| (applied, object.metadata.resource_version))
         .map_err(|e| e.to_string())
 }
 

@@ -427,6 +427,7 @@ impl Reconciler {
                     stack_id: d.stack_id,
                     checksum: &d.yaml_checksum,
                     yaml: &d.yaml_content,
+                    reapply: self.done.get(&d.stack_id) == Some(&d.id),
                 };
                 apply::apply_deployment(&ctx, &mut self.view, &target, &previous, &mut self.adopted)
                     .await
@@ -459,6 +460,9 @@ impl Reconciler {
         ctx.metrics
             .applied_deployment_objects
             .set(i64::try_from(ctx.applied.len()).unwrap_or(i64::MAX));
+        ctx.metrics
+            .managed_objects
+            .set(i64::try_from(ctx.applied.object_count()).unwrap_or(i64::MAX));
         tracing::debug!(full, count = todo.len(), elapsed = ?started.elapsed(), "reconcile pass done");
     }
 

@@ -83,6 +83,7 @@ async fn apply_stamps_prunes_and_removes_a_stack() {
         stack_id: stack,
         checksum: "c1",
         yaml: V1,
+        reapply: false,
     };
     let entry = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
@@ -107,6 +108,42 @@ async fn apply_stamps_prunes_and_removes_a_stack() {
     );
     assert_eq!(owned(&ctx, &view, stack).await.len(), 3);
 
+    // Drift: the ConfigMap deleted behind the agent's back is created again by a re-apply of
+    // the same deployment object, and counted as a drift correction.
+    cms.delete("settings", &Default::default()).await.unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    let reapply = Target {
+        reapply: true,
+        ..target
+    };
+    let drift_before = ctx.metrics.drift_corrections.get();
+    apply::apply_deployment(&ctx, &mut view, &reapply, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert!(
+        cms.get_opt("settings").await.unwrap().is_some(),
+        "re-created"
+    );
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 1);
+    // Nothing changed since: a re-apply corrects nothing.
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &reapply, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 1);
+    // A field changed behind the agent's back is set back, and counted.
+    let edit = json!({"data": {"color": "green"}});
+    cms.patch("settings", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &reapply, &previous, &mut adopted)
+        .await
+        .unwrap();
+    let restored = cms.get("settings").await.unwrap();
+    assert_eq!(restored.data.unwrap()["color"], "red");
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 2);
+
     // Version 2 drops the ConfigMap: it is pruned, the rest stays.
     let v2 = V1.replace(
         "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n  labels: {team: blue}\n  annotations: {note: keep}\ndata: {color: red}\n",
@@ -119,6 +156,7 @@ async fn apply_stamps_prunes_and_removes_a_stack() {
         stack_id: stack,
         checksum: "c2",
         yaml: &v2,
+        reapply: false,
     };
     apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
         .await
@@ -180,6 +218,7 @@ metadata: {name: g, namespace: fresh}
         stack_id: Uuid::new_v4(),
         checksum: "c",
         yaml,
+        reapply: false,
     };
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
@@ -213,6 +252,7 @@ metadata: {name: bad, namespace: nowhere}
         stack_id: Uuid::new_v4(),
         checksum: "c",
         yaml,
+        reapply: false,
     };
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
@@ -279,6 +319,7 @@ metadata: {name: tools}
         stack_id: stack,
         checksum: "c",
         yaml,
+        reapply: false,
     };
     let entry = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
@@ -342,6 +383,7 @@ metadata: {name: mine, namespace: default}
         stack_id: stack,
         checksum: "c1",
         yaml: v1,
+        reapply: false,
     };
     apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
@@ -361,6 +403,7 @@ metadata: {name: mine, namespace: default}
         stack_id: stack,
         checksum: "c2",
         yaml: v2,
+        reapply: false,
     };
     apply::apply_deployment(&ctx, &mut view, &target, &listed, &mut adopted)
         .await
@@ -391,6 +434,7 @@ async fn a_new_version_leaves_unchanged_pod_templates_alone() {
         stack_id: stack,
         checksum: "c1",
         yaml: V1,
+        reapply: false,
     };
     apply::apply_deployment(&ctx, &mut view, &first, &[], &mut adopted)
         .await
@@ -404,6 +448,7 @@ async fn a_new_version_leaves_unchanged_pod_templates_alone() {
         stack_id: stack,
         checksum: "c2",
         yaml: &v2,
+        reapply: false,
     };
     apply::apply_deployment(&ctx, &mut view, &second, &[], &mut adopted)
         .await

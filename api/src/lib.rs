@@ -8,7 +8,7 @@
 //! Cross-cutting pieces: [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
 //! limit, request metrics), [`unstorable_input`] (the envelope's refusal of NUL characters in
-//! any input, which PostgreSQL cannot store), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
+//! any input, which PostgreSQL cannot store), [`metrics`] (with [`connections`], the count of open client connections), [`probes`] (`/healthz`, `/readyz`, `/metrics`),
 //! [`server`] (start-up and graceful shutdown), [`openapi`] (the
 //! document clients are generated from), [`bootstrap`] (the admin PAK) and [`cli`].
 //!
@@ -23,6 +23,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config_reload;
+pub mod connections;
 pub mod cors;
 pub mod deployment_objects;
 pub mod diagnostics;

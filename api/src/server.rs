@@ -171,6 +171,10 @@ pub async fn serve_on(
         tracing::info!(addr = %addr, "brokkr-broker listening");
     }
     let grace = Duration::from_secs(state.settings.broker.shutdown_grace_seconds);
+    let acceptor = crate::connections::CountingAcceptor::new(
+        acceptor,
+        state.metrics.connections_open().clone(),
+    );
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown, Some(grace))
         .await;

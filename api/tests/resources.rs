@@ -254,6 +254,24 @@ async fn tenants_are_isolated_in_their_own_schema() {
 }
 
 #[tokio::test]
+async fn the_open_connections_gauge_follows_connections() {
+    let b = TestBroker::start().await;
+    let before = b
+        .metric("brokkr_http_connections_open")
+        .await
+        .expect("the gauge is exposed");
+    let addr = b.base.trim_start_matches("http://").to_owned();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    b.wait_metric("brokkr_http_connections_open", before + 3.0)
+        .await;
+    drop(streams);
+    b.wait_metric("brokkr_http_connections_open", before).await;
+}
+
+#[tokio::test]
 async fn metrics_gauges_are_true_at_every_scrape() {
     let b = TestBroker::start().await;
     let (_, gen_pak) = b.generator("ci").await;
@@ -285,8 +303,12 @@ async fn metrics_gauges_are_true_at_every_scrape() {
         .unwrap();
     for expected in [
         "brokkr_active_agents 2",
-        "brokkr_stacks_total 1",
-        "brokkr_deployment_objects_total 2",
+        "brokkr_stacks 1",
+        "brokkr_deployment_objects 2",
+        "brokkr_ready 1",
+        "brokkr_work_order_claims_overdue 0",
+        "brokkr_deployment_health_reports{status=\"failing\"} 0",
+        "brokkr_http_long_polls_open 0",
     ] {
         assert!(
             text.lines().any(|l| l == expected),

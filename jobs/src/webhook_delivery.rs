@@ -278,18 +278,22 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
             Outcome::Dead
         }
     };
-    disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
+    let disabled = disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
     tx.commit().await?;
+    if disabled {
+        ctx.metrics.record_subscription_disabled();
+    }
     Ok(outcome)
 }
 
 /// Disables the subscription when its deliveries have all failed for longer than
 /// `worker.webhook_disable_after_seconds`, and announces it to the other subscriptions.
+/// Returns whether it disabled it.
 async fn disable_if_failing_too_long(
     ctx: &DeliveryContext,
     tx: &mut sqlx::PgConnection,
     delivery: &ClaimedDelivery,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let after =
         i64::try_from(ctx.live.current().worker.webhook_disable_after_seconds).unwrap_or(i64::MAX);
     let reason = format!("every delivery failed for more than {after} seconds");
@@ -308,8 +312,9 @@ async fn disable_if_failing_too_long(
             },
         )
         .await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A request ready to send.
