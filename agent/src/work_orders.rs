@@ -44,6 +44,7 @@ use crate::context::AgentContext;
 use crate::kube_retry::is_retryable;
 use crate::labels::FIELD_MANAGER;
 use crate::manifest::{self, ManifestObject};
+use crate::scope::NamespaceScope;
 
 /// Work orders run at the same time by one agent.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -399,6 +400,13 @@ async fn apply_object(
     wait: bool,
 ) -> Result<(), WorkError> {
     let (resource, namespaced) = resolve(ctx, discovery, object, wait).await?;
+    let namespace = namespaced.then(|| object.namespace.as_deref().unwrap_or("default"));
+    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(namespace) {
+        return Err(WorkError::permanent(format!(
+            "{}: {why}",
+            object.describe()
+        )));
+    }
     let api = api_for(ctx, &resource, namespaced, object.namespace.as_deref());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&object.body);
@@ -533,6 +541,12 @@ pub fn build_state(status: &Value) -> BuildState {
 /// `build`: applies the Build, creates a BuildRun and follows it.
 pub async fn execute_build(ctx: &AgentContext, order: &WorkOrder) -> Result<String, WorkError> {
     let plan = plan_build(&order.yaml_content)?;
+    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(Some(&plan.namespace)) {
+        return Err(WorkError::permanent(format!(
+            "BuildRun of Build {}: {why}",
+            plan.build_name
+        )));
+    }
     let mut discovery = discover(ctx, Some(&[SHIPWRIGHT_GROUP])).await?;
     let Some((run_resource, run_caps)) = discovery
         .get(SHIPWRIGHT_GROUP)

@@ -91,10 +91,11 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
     let out = brokkr(&h, &h.admin, &["target", "add", &h.agent_name, "cli-web"]).await;
     expect_code(&out, 0, "target add");
 
-    // rollout status --wait: every agent applied it (plain lines: stdout is not a terminal).
+    // rollout status --wait with the pipeline's own generator PAK: every agent applied it
+    // (plain lines: stdout is not a terminal).
     let out = brokkr(
         &h,
-        &h.admin,
+        &h.generator_pak,
         &["rollout", "status", "cli-web", "--wait", "--timeout", "60s"],
     )
     .await;
@@ -244,6 +245,10 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
         stdout.contains("failed:") && stdout.contains("NoSuchWidget"),
         "the agent's message is shown\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    // The pipeline sees the same failure with its generator PAK.
+    let out = brokkr(&h, &h.generator_pak, &["rollout", "status", "cli-web"]).await;
+    let (stdout, _) = expect_code(&out, 1, "rollout status of a failed version");
+    assert!(stdout.contains("NoSuchWidget"), "{stdout}");
 
     // Without the agent nothing answers: the wait times out with 2.
     h.stop_agent().await.expect("agent stops");

@@ -290,6 +290,11 @@ pub struct AgentSettings {
     /// Generators (ids) the agent registers with at start: it consents to run their stacks.
     /// Env: `BROKKR__AGENT__GENERATOR_IDS=id1,id2`.
     pub generator_ids: Vec<String>,
+    /// Namespaces the agent may manage; empty: the whole cluster. Non-empty (namespaced mode,
+    /// the agent chart's `rbac.mode: namespaced`): objects elsewhere and cluster-scoped kinds
+    /// are refused, and prune, health and diagnostics list only in these namespaces.
+    /// Env: `BROKKR__AGENT__NAMESPACES=apps,jobs`.
+    pub namespaces: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -316,6 +321,7 @@ impl Default for AgentSettings {
             long_poll_wait: 30,
             kube_max_retries: 6,
             generator_ids: Vec::new(),
+            namespaces: Vec::new(),
         }
     }
 }
@@ -478,6 +484,17 @@ impl Settings {
                 "agent.apply_concurrency",
                 "must be at most 256",
             ));
+        }
+        for namespace in &self.agent.namespaces {
+            if !is_dns_label(namespace) {
+                return Err(ConfigError::new(
+                    "agent.namespaces",
+                    format!(
+                        "{namespace:?} is not a namespace name (lowercase letters, digits and '-', \
+                         at most 63, starting and ending with a letter or digit)"
+                    ),
+                ));
+            }
         }
         self.agent
             .health_bind_address
@@ -703,6 +720,16 @@ fn set_path(tree: &mut Value, path: &[String], value: Value) {
     }
 }
 
+/// A Kubernetes namespace name (an RFC 1123 label).
+fn is_dns_label(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+}
+
 fn typed_env_value(types: &Value, path: &[String], raw: &str) -> Result<Value, String> {
     let raw = raw.trim();
     match lookup(types, path) {
@@ -889,9 +916,11 @@ mod tests {
                 ("BROKKR__AGENT__APPLY_CONCURRENCY", "3"),
                 ("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1"),
                 ("BROKKR__AGENT__LONG_POLL_WAIT", "0"),
+                ("BROKKR__AGENT__NAMESPACES", "apps, jobs-1"),
             ]),
         )
         .unwrap();
+        assert_eq!(s.agent.namespaces, ["apps", "jobs-1"]);
         assert_eq!(s.agent.reconcile_interval, 5);
         assert_eq!(s.agent.apply_concurrency, 3);
         assert_eq!(s.agent.health_bind_address, "127.0.0.1");
@@ -907,6 +936,8 @@ mod tests {
                 "0",
                 "agent.apply_concurrency",
             ),
+            ("BROKKR__AGENT__NAMESPACES", "Apps", "agent.namespaces"),
+            ("BROKKR__AGENT__NAMESPACES", "apps,-x", "agent.namespaces"),
             (
                 "BROKKR__AGENT__POLLING_INTERVAL",
                 "0",

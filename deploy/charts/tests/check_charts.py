@@ -18,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -227,6 +228,15 @@ def check_rbac() -> None:
                  for g in rule["apiGroups"] for r in rule["resources"]]
         for _, rules in roles:
             agent_rbac.compare(rules, builds, kinds)
+    # The namespaced Roles hold only because the agent stays in the same namespaces.
+    agent_rbac.check_cluster_wide_sites(ROOT / "agent" / "src")
+    for mode, expected in (({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}},
+                            ["apps", "jobs"]), ({}, [])):
+        objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, mode))
+        config = next(o for o in objects if o["kind"] == "ConfigMap")
+        rendered = tomllib.loads(config["data"]["agent.toml"])["agent"]["namespaces"]
+        if rendered != expected:
+            raise AssertionError(f"agent.namespaces renders {rendered}, expected {expected}")
 
 
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")

@@ -5,6 +5,7 @@
 //! `describe` show the fleet, and the operation commands register agents, rotate PAKs, target
 //! stacks, manage webhooks, work orders and templates. Modules: [`config`] (flags, environment,
 //! contexts), [`manifests`] (reading and checking files), [`apply`] (apply and diff),
+//! [`meta`] (label, annotate, delete),
 //! [`rollout`], [`get`] (lists and describe), [`ops`] (operations), [`resolve`] (names or ids),
 //! [`output`] (tables, JSON, YAML). Everything goes through `brokkr-client`.
 //!
@@ -16,6 +17,7 @@ mod apply;
 mod config;
 mod get;
 mod manifests;
+mod meta;
 mod ops;
 mod output;
 mod resolve;
@@ -114,10 +116,41 @@ enum Command {
   brokkr describe agent prod-eu-1
   brokkr describe work-order 3f0c…")]
     Describe(get::DescribeArgs),
+    /// Add or remove labels of an agent, a stack or a template
+    #[command(
+        after_help = "Labels are plain strings; an agent runs the stacks that share one of its labels.
+
+Examples:
+  brokkr label agent prod-eu-1 env:prod region:eu
+  brokkr label stack web env:prod
+  brokkr label template web tier:frontend
+  brokkr label agent prod-eu-1 env:prod --remove"
+    )]
+    Label(meta::LabelArgs),
+    /// Set or remove annotations (KEY=VALUE) of an agent, a stack or a template
+    #[command(
+        after_help = "An agent runs the stacks that share one of its annotations (same key and value).
+
+Examples:
+  brokkr annotate agent prod-eu-1 region=eu team=payments
+  brokkr annotate stack web region=eu
+  brokkr annotate stack web --remove region"
+    )]
+    Annotate(meta::AnnotateArgs),
+    /// Delete an agent, a stack, a generator, a template or a webhook
+    #[command(
+        after_help = "Deleting a stack makes its agents remove what they applied for it.
+
+Examples:
+  brokkr delete stack web
+  brokkr delete agent prod-eu-1/prod-eu-1
+  brokkr delete webhook alerts"
+    )]
+    Delete(meta::DeleteArgs),
     /// Register, activate, deactivate agents; rotate their PAKs
     #[command(subcommand)]
     Agent(ops::AgentCommand),
-    /// Create generators; rotate their PAKs
+    /// Create generators; register agents with them; rotate their PAKs
     #[command(subcommand)]
     Generator(ops::GeneratorCommand),
     /// Make an agent run a stack, or stop running it
@@ -370,6 +403,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             get::describe(&client(global)?, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Label(args) => meta::label(&client(global)?, args).await,
+        Command::Annotate(args) => meta::annotate(&client(global)?, args).await,
+        Command::Delete(args) => meta::delete(&client(global)?, args).await,
         Command::Agent(command) => ops::agent(&client(global)?, command).await,
         Command::Generator(command) => ops::generator(&client(global)?, command).await,
         Command::Target(command) => ops::target(&client(global)?, command).await,
