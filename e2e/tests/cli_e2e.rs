@@ -395,6 +395,49 @@ async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
     .await;
     let (stdout, _) = expect_code(&out, 0, "template instantiate");
     assert!(stdout.contains("stack 'web-app' version 1"), "{stdout}");
+
+    // The next version of the template, labelled and selected by its label.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "template",
+            "update",
+            "cfg",
+            "-f",
+            file.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+            "--description",
+            "v2",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "template update");
+    assert!(stdout.contains("template 'cfg' version 2"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["label", "template", "cfg", "tier:config"]).await;
+    expect_code(&out, 0, "label template");
+    let out = brokkr(&h, &h.admin, &["annotate", "template", "cfg", "team=infra"]).await;
+    expect_code(&out, 0, "annotate template");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "get",
+            "templates",
+            "-l",
+            "tier:config,team=infra",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get templates -l");
+    let templates: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(templates.as_array().map(Vec::len), Some(1), "{stdout}");
+    assert_eq!(templates[0]["version"], 2, "{stdout}");
+    let out = brokkr(&h, &h.admin, &["delete", "template", "cfg"]).await;
+    expect_code(&out, 0, "delete template");
 }
 
 #[tokio::test]
@@ -510,4 +553,129 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let (stdout, _) = expect_code(&out, 0, "get deliveries");
     let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
+
+    // The webhook changed, then deleted, by name.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "webhook",
+            "update",
+            "alerts",
+            "--disable",
+            "--event",
+            "agent.*",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "webhook update");
+    assert!(stdout.contains("disabled, events agent.*"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "alerts", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks NAME");
+    let webhooks: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(webhooks[0]["enabled"], false, "{stdout}");
+    assert_eq!(
+        webhooks[0]["event_types"],
+        serde_json::json!(["agent.*"]),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["delete", "webhook", "alerts"]).await;
+    expect_code(&out, 0, "delete webhook");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks");
+    assert_eq!(stdout.trim(), "[]");
+
+    // Labels and annotations of agents and stacks, and -l selecting by either.
+    for args in [
+        vec!["label", "agent", "edge-01", "env:edge"],
+        vec!["annotate", "agent", "edge-01", "region=eu"],
+    ] {
+        let out = brokkr(&h, &h.admin, &args).await;
+        expect_code(&out, 0, &args.join(" "));
+    }
+    let selected = |stdout: &str| -> Vec<String> {
+        let items: serde_json::Value = serde_json::from_str(stdout).expect("JSON");
+        items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (selector, expected) in [
+        ("env:edge", vec!["edge-01"]),
+        ("region=eu", vec!["edge-01"]),
+        ("env:edge,region=eu", vec!["edge-01"]),
+        ("region=us", vec![]),
+    ] {
+        let out = brokkr(
+            &h,
+            &h.admin,
+            &["get", "agents", "-l", selector, "-o", "json"],
+        )
+        .await;
+        let (stdout, _) = expect_code(&out, 0, "get agents -l");
+        assert_eq!(selected(&stdout), expected, "-l {selector}: {stdout}");
+    }
+    h.create_stack("edge-apps").await.expect("stack");
+    for args in [
+        vec!["label", "stack", "edge-apps", "env:edge", "tier:web"],
+        vec!["label", "stack", "edge-apps", "tier:web", "--remove"],
+        vec!["annotate", "stack", "edge-apps", "region=eu"],
+        vec!["annotate", "stack", "edge-apps", "region=us"],
+    ] {
+        let out = brokkr(&h, &h.admin, &args).await;
+        expect_code(&out, 0, &args.join(" "));
+    }
+    for (selector, expected) in [
+        ("env:edge,region=us", vec!["edge-apps"]),
+        ("region=eu", vec![]),
+        ("tier:web", vec![]),
+    ] {
+        let out = brokkr(
+            &h,
+            &h.admin,
+            &["get", "stacks", "-l", selector, "-o", "json"],
+        )
+        .await;
+        let (stdout, _) = expect_code(&out, 0, "get stacks -l");
+        assert_eq!(selected(&stdout), expected, "-l {selector}: {stdout}");
+    }
+    let out = brokkr(&h, &h.admin, &["get", "deliveries", "-l", "env:edge"]).await;
+    expect_code(&out, 1, "-l on a kind without labels");
+
+    // An existing agent registered with a generator, and the registration withdrawn.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "register", "nightly", &h.agent_name],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "generator register");
+    assert!(
+        stdout.contains("registered with generator 'nightly'"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["describe", "agent", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(stdout.contains("nightly"), "{stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "deregister", "nightly", &h.agent_name],
+    )
+    .await;
+    expect_code(&out, 0, "generator deregister");
+    let out = brokkr(&h, &h.admin, &["describe", "agent", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(!stdout.contains("nightly"), "{stdout}");
+
+    // Deleting by name.
+    let out = brokkr(&h, &h.admin, &["delete", "stack", "edge-apps"]).await;
+    expect_code(&out, 0, "delete stack");
+    let out = brokkr(&h, &h.admin, &["delete", "agent", "edge-01"]).await;
+    expect_code(&out, 0, "delete agent");
+    let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get agents NAME");
+    assert!(!stdout.contains("edge-01"), "{stdout}");
 }

@@ -269,13 +269,16 @@ enum ConfigCommand {
         pak_from_env: bool,
     },
     /// Make a context the current one
+    #[command(after_help = "Example:\n  brokkr config use-context prod")]
     UseContext {
         /// Context name
         name: String,
     },
     /// List contexts (PAKs are never shown)
+    #[command(after_help = "Example:\n  brokkr config get-contexts")]
     GetContexts,
     /// Remove a context
+    #[command(after_help = "Example:\n  brokkr config delete-context old-prod")]
     DeleteContext {
         /// Context name
         name: String,
@@ -565,6 +568,29 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command a user runs shows examples in its `--help`.
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let leaf = command.get_subcommands().next().is_none();
+            let help = command
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if leaf && !help.contains("Example") {
+                missing.push(path.to_owned());
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &format!("{path} {}", sub.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "brokkr", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help: {missing:?}");
     }
 
     /// A subcommand flag named like a global one (`--url`) would silently take its value.

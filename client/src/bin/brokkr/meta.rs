@@ -85,6 +85,57 @@ async fn find(client: &Client, kind: Labelled, name: &str) -> anyhow::Result<(Uu
     })
 }
 
+/// The labels of an object, and its annotations when `with_annotations` (else none).
+pub async fn labels_and_annotations(
+    client: &Client,
+    kind: Labelled,
+    id: Uuid,
+    with_annotations: bool,
+) -> anyhow::Result<(Vec<String>, Vec<(String, String)>)> {
+    let labels = match kind {
+        Labelled::Agent => client
+            .list_agent_labels(id)
+            .await?
+            .into_iter()
+            .map(|l| l.label)
+            .collect(),
+        Labelled::Stack => client
+            .list_stack_labels(id)
+            .await?
+            .into_iter()
+            .map(|l| l.label)
+            .collect(),
+        Labelled::Template => client
+            .list_template_labels(id)
+            .await?
+            .into_iter()
+            .map(|l| l.label)
+            .collect(),
+    };
+    let annotations = match (kind, with_annotations) {
+        (_, false) => Vec::new(),
+        (Labelled::Agent, true) => client
+            .list_agent_annotations(id)
+            .await?
+            .into_iter()
+            .map(|a| (a.key, a.value))
+            .collect(),
+        (Labelled::Stack, true) => client
+            .list_stack_annotations(id)
+            .await?
+            .into_iter()
+            .map(|a| (a.key, a.value))
+            .collect(),
+        (Labelled::Template, true) => client
+            .list_template_annotations(id)
+            .await?
+            .into_iter()
+            .map(|a| (a.key, a.value))
+            .collect(),
+    };
+    Ok((labels, annotations))
+}
+
 /// `brokkr label KIND NAME LABEL... [--remove]`.
 pub async fn label(client: &Client, args: LabelArgs) -> anyhow::Result<ExitCode> {
     let (id, what) = find(client, args.kind, &args.name).await?;
@@ -114,31 +165,12 @@ pub async fn annotate(client: &Client, args: AnnotateArgs) -> anyhow::Result<Exi
     }
     let (id, what) = find(client, args.kind, &args.name).await?;
     // An annotation key holds one value: a new value replaces the old one.
-    let existing: Vec<String> = match args.kind {
-        Labelled::Agent => client
-            .list_agent_annotations(id)
-            .await?
-            .into_iter()
-            .map(|a| a.key)
-            .collect(),
-        Labelled::Stack => client
-            .list_stack_annotations(id)
-            .await?
-            .into_iter()
-            .map(|a| a.key)
-            .collect(),
-        Labelled::Template => client
-            .list_template_annotations(id)
-            .await?
-            .into_iter()
-            .map(|a| a.key)
-            .collect(),
-    };
+    let (_, existing) = labels_and_annotations(client, args.kind, id, true).await?;
     let replaced = args
         .annotations
         .iter()
         .map(|(k, _)| k)
-        .filter(|k| existing.contains(k));
+        .filter(|k| existing.iter().any(|(e, _)| e == *k));
     for key in args.remove.iter().chain(replaced) {
         match args.kind {
             Labelled::Agent => client.remove_agent_annotation(id, key).await,

@@ -238,6 +238,20 @@ pub enum WorkOrderCommand {
     },
 }
 
+/// A template version's content, from files.
+#[derive(Debug, clap::Args)]
+pub struct TemplateSource {
+    /// The Tera template
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// JSON Schema of the parameters
+    #[arg(long)]
+    schema: PathBuf,
+    /// Description (for an update, default: the current one)
+    #[arg(long)]
+    description: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TemplateCommand {
     /// Create a template (Tera source rendering Kubernetes YAML) with the JSON Schema of its parameters
@@ -247,15 +261,8 @@ pub enum TemplateCommand {
     Create {
         /// Template name
         name: String,
-        /// The Tera template
-        #[arg(short = 'f', long = "filename")]
-        file: PathBuf,
-        /// JSON Schema of the parameters
-        #[arg(long)]
-        schema: PathBuf,
-        /// Description
-        #[arg(long)]
-        description: Option<String>,
+        #[command(flatten)]
+        source: TemplateSource,
         /// Owner (admin only; default: a system template, or the calling generator)
         #[arg(long)]
         generator: Option<String>,
@@ -267,15 +274,8 @@ pub enum TemplateCommand {
     Update {
         /// Template name or id
         template: String,
-        /// The Tera template
-        #[arg(short = 'f', long = "filename")]
-        file: PathBuf,
-        /// JSON Schema of the parameters
-        #[arg(long)]
-        schema: PathBuf,
-        /// Description (default: the current one)
-        #[arg(long)]
-        description: Option<String>,
+        #[command(flatten)]
+        source: TemplateSource,
     },
     /// Render a template into a new version of a stack
     #[command(
@@ -627,12 +627,11 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
     match command {
         TemplateCommand::Create {
             name,
-            file,
-            schema,
-            description,
+            source,
             generator,
         } => {
-            let (template_content, parameters_schema) = template_source(&file, &schema)?;
+            let (template_content, parameters_schema) = source.read()?;
+            let description = source.description;
             let generator_id = match generator {
                 Some(g) => Some(resolve::generator(client, &g).await?.id),
                 None => None,
@@ -651,13 +650,9 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
                 template.name, template.version, template.id
             );
         }
-        TemplateCommand::Update {
-            template,
-            file,
-            schema,
-            description,
-        } => {
-            let (template_content, parameters_schema) = template_source(&file, &schema)?;
+        TemplateCommand::Update { template, source } => {
+            let (template_content, parameters_schema) = source.read()?;
+            let description = source.description;
             let current = resolve::template(client, &template).await?;
             let template = client
                 .update_template(
@@ -733,14 +728,16 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
     Ok(ExitCode::SUCCESS)
 }
 
-/// A template's source and parameter schema, read from files (the schema must be JSON).
-fn template_source(file: &PathBuf, schema: &PathBuf) -> anyhow::Result<(String, String)> {
-    let read = |path: &PathBuf| {
-        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-    };
-    let template_content = read(file)?;
-    let parameters_schema = read(schema)?;
-    serde_json::from_str::<serde_json::Value>(&parameters_schema)
-        .with_context(|| format!("{} is not JSON", schema.display()))?;
-    Ok((template_content, parameters_schema))
+impl TemplateSource {
+    /// The template's source and parameter schema (which must be JSON), read from the files.
+    fn read(&self) -> anyhow::Result<(String, String)> {
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let template_content = read(&self.file)?;
+        let parameters_schema = read(&self.schema)?;
+        serde_json::from_str::<serde_json::Value>(&parameters_schema)
+            .with_context(|| format!("{} is not JSON", self.schema.display()))?;
+        Ok((template_content, parameters_schema))
+    }
 }
