@@ -154,7 +154,7 @@ pub async fn list_owned(
         .into_iter()
         .flat_map(|(resource, namespaced)| {
             scope
-                .listings(namespaced)
+                .listings(&resource, namespaced)
                 .into_iter()
                 .map(move |namespace| (resource.clone(), namespaced, namespace))
         })
@@ -520,9 +520,8 @@ fn check_scope(ctx: &AgentContext, planned: &[Planned]) -> Result<(), ApplyFailu
     let scope = NamespaceScope::of(&ctx.settings);
     let refused: Vec<String> = planned
         .iter()
-        .filter(|p| p.resource.is_some())
         .filter_map(|p| {
-            let why = scope.refusal(p.key.namespace.as_deref())?;
+            let why = scope.refusal(p.resource.as_ref()?, p.key.namespace.as_deref())?;
             Some(format!(
                 "document {} ({}): {why}",
                 p.object.document_index,

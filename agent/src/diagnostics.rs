@@ -29,7 +29,7 @@ use brokkr_schema::models::{DeploymentObject, DiagnosticRequest, SubmitDiagnosti
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
-use kube::api::{Api, ListParams, LogParams};
+use kube::api::{Api, ApiResource, ListParams, LogParams};
 use serde_json::{Value, json};
 
 use crate::applied::AppliedDeployment;
@@ -362,7 +362,8 @@ async fn located_by_label(
     };
     let params = ListParams::default().labels(&deployment.pod_selector());
     let mut namespaces: Vec<String> = Vec::new();
-    for namespace in NamespaceScope::of(&ctx.settings).listings(true) {
+    let pods = ApiResource::erase::<Pod>(&());
+    for namespace in NamespaceScope::of(&ctx.settings).listings(&pods, true) {
         let api: Api<Pod> = match namespace {
             Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
             None => Api::all(ctx.kube.clone()),

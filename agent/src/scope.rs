@@ -3,25 +3,46 @@
 //! and nothing cluster-wide).
 //!
 //! In namespaced mode every object of a deployment object or a work order must sit in one of
-//! the namespaces (cluster-scoped kinds are refused: no Role can grant them), and every list the
-//! agent makes (prune candidates, pods for health and diagnostics) is made per namespace, so
-//! the agent never asks for what its Roles do not grant.
+//! the namespaces, and cluster-scoped kinds are refused unless listed in
+//! `agent.cluster_resources` (the chart's `rbac.clusterResources`, granted by a ClusterRole).
+//! Every list the agent makes (prune candidates, pods for health and diagnostics) is made per
+//! namespace (granted cluster-scoped kinds: cluster-wide), so the agent never asks for what its
+//! Roles do not grant.
 
 use brokkr_schema::config::AgentSettings;
+use kube::api::ApiResource;
 
 /// The namespaces an agent manages.
 #[derive(Debug, Clone, Copy)]
 pub struct NamespaceScope<'a> {
     /// Empty: the whole cluster.
     namespaces: &'a [String],
+    /// Cluster-scoped resources granted in namespaced mode (`plural[.group]`).
+    cluster_resources: &'a [String],
+}
+
+/// How RBAC and `agent.cluster_resources` name a resource: `plural`, then `.group` unless core.
+pub fn resource_name(resource: &ApiResource) -> String {
+    if resource.group.is_empty() {
+        resource.plural.clone()
+    } else {
+        format!("{}.{}", resource.plural, resource.group)
+    }
 }
 
 impl<'a> NamespaceScope<'a> {
-    /// The scope of `agent.namespaces`.
+    /// The scope of `agent.namespaces` and `agent.cluster_resources`.
     pub fn of(settings: &'a AgentSettings) -> Self {
         Self {
             namespaces: &settings.namespaces,
+            cluster_resources: &settings.cluster_resources,
         }
+    }
+
+    /// Whether a namespaced agent was granted this cluster-scoped resource.
+    fn grants_cluster(&self, resource: &ApiResource) -> bool {
+        let name = resource_name(resource);
+        self.cluster_resources.contains(&name)
     }
 
     /// Whether the agent manages the whole cluster.
@@ -34,17 +55,19 @@ impl<'a> NamespaceScope<'a> {
         self.is_cluster_wide() || self.namespaces.iter().any(|n| n == namespace)
     }
 
-    /// Why an object in `namespace` (`None`: a cluster-scoped object) is outside the scope, or
-    /// `None` when the agent may manage it.
-    pub fn refusal(&self, namespace: Option<&str>) -> Option<String> {
+    /// Why an object of `resource` in `namespace` (`None`: a cluster-scoped object) is
+    /// outside the scope, or `None` when the agent may manage it.
+    pub fn refusal(&self, resource: &ApiResource, namespace: Option<&str>) -> Option<String> {
         if self.is_cluster_wide() {
             return None;
         }
         let list = self.namespaces.join(", ");
         match namespace {
+            None if self.grants_cluster(resource) => None,
             None => Some(format!(
-                "cluster-scoped objects are refused: this agent manages only the namespaces \
-                 {list} (agent.namespaces)"
+                "cluster-scoped {} are refused: this agent manages only the namespaces {list} \
+                 (agent.namespaces; agent.cluster_resources grants cluster-scoped resources)",
+                resource_name(resource)
             )),
             Some(ns) if !self.allows(ns) => Some(format!(
                 "namespace {ns} is not one of this agent's namespaces ({list}; agent.namespaces)"
@@ -53,12 +76,13 @@ impl<'a> NamespaceScope<'a> {
         }
     }
 
-    /// Where to list a kind: `[None]` (all namespaces at once) for a cluster-wide agent, else
-    /// each managed namespace; a cluster-scoped kind is not listed at all in namespaced mode.
-    pub fn listings(&self, namespaced_kind: bool) -> Vec<Option<&'a str>> {
-        if self.is_cluster_wide() {
+    /// Where to list `resource`: `[None]` (all namespaces at once) for a cluster-wide agent,
+    /// else each managed namespace; in namespaced mode a cluster-scoped resource is listed
+    /// (`[None]`) only when granted.
+    pub fn listings(&self, resource: &ApiResource, namespaced: bool) -> Vec<Option<&'a str>> {
+        if self.is_cluster_wide() || (!namespaced && self.grants_cluster(resource)) {
             vec![None]
-        } else if namespaced_kind {
+        } else if namespaced {
             self.namespaces.iter().map(|n| Some(n.as_str())).collect()
         } else {
             Vec::new()
@@ -69,36 +93,60 @@ impl<'a> NamespaceScope<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use kube::api::GroupVersionKind;
 
-    fn settings(namespaces: &[&str]) -> AgentSettings {
+    fn settings(namespaces: &[&str], cluster: &[&str]) -> AgentSettings {
+        let list = |l: &[&str]| l.iter().map(|n| (*n).to_owned()).collect();
         AgentSettings {
-            namespaces: namespaces.iter().map(|n| (*n).to_owned()).collect(),
+            namespaces: list(namespaces),
+            cluster_resources: list(cluster),
             ..AgentSettings::default()
         }
     }
 
-    #[test]
-    fn a_cluster_wide_agent_refuses_nothing_and_lists_across_namespaces() {
-        let s = settings(&[]);
-        let scope = NamespaceScope::of(&s);
-        assert_eq!(scope.refusal(None), None);
-        assert_eq!(scope.refusal(Some("anything")), None);
-        assert_eq!(scope.listings(true), [None]);
-        assert_eq!(scope.listings(false), [None]);
+    fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+        ApiResource::from_gvk_with_plural(&GroupVersionKind::gvk(group, "v1", kind), plural)
     }
 
     #[test]
-    fn a_namespaced_agent_refuses_other_namespaces_and_cluster_scoped_kinds() {
-        let s = settings(&["apps", "jobs"]);
+    fn a_cluster_wide_agent_refuses_nothing_and_lists_across_namespaces() {
+        let s = settings(&[], &[]);
         let scope = NamespaceScope::of(&s);
-        assert_eq!(scope.refusal(Some("apps")), None);
-        let other = scope.refusal(Some("kube-system")).unwrap();
+        let (cm, ns) = (
+            resource("", "ConfigMap", "configmaps"),
+            resource("", "Namespace", "namespaces"),
+        );
+        assert_eq!(scope.refusal(&ns, None), None);
+        assert_eq!(scope.refusal(&cm, Some("anything")), None);
+        assert_eq!(scope.listings(&cm, true), [None]);
+        assert_eq!(scope.listings(&ns, false), [None]);
+    }
+
+    #[test]
+    fn a_namespaced_agent_refuses_other_namespaces_and_ungranted_cluster_scoped_kinds() {
+        let s = settings(&["apps", "jobs"], &["namespaces"]);
+        let scope = NamespaceScope::of(&s);
+        let cm = resource("", "ConfigMap", "configmaps");
+        let ns = resource("", "Namespace", "namespaces");
+        let crd = resource(
+            "apiextensions.k8s.io",
+            "CustomResourceDefinition",
+            "customresourcedefinitions",
+        );
+        assert_eq!(scope.refusal(&cm, Some("apps")), None);
+        let other = scope.refusal(&cm, Some("kube-system")).unwrap();
         assert!(
             other.contains("namespace kube-system") && other.contains("apps, jobs"),
             "{other}"
         );
-        assert!(scope.refusal(None).unwrap().contains("cluster-scoped"));
-        assert_eq!(scope.listings(true), [Some("apps"), Some("jobs")]);
-        assert!(scope.listings(false).is_empty());
+        assert_eq!(scope.refusal(&ns, None), None, "granted");
+        let refused = scope.refusal(&crd, None).unwrap();
+        assert!(
+            refused.contains("cluster-scoped customresourcedefinitions.apiextensions.k8s.io"),
+            "{refused}"
+        );
+        assert_eq!(scope.listings(&cm, true), [Some("apps"), Some("jobs")]);
+        assert_eq!(scope.listings(&ns, false), [None]);
+        assert!(scope.listings(&crd, false).is_empty());
     }
 }

@@ -401,7 +401,7 @@ async fn apply_object(
 ) -> Result<(), WorkError> {
     let (resource, namespaced) = resolve(ctx, discovery, object, wait).await?;
     let namespace = namespaced.then(|| object.namespace.as_deref().unwrap_or("default"));
-    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(namespace) {
+    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(&resource, namespace) {
         return Err(WorkError::permanent(format!(
             "{}: {why}",
             object.describe()
@@ -541,12 +541,6 @@ pub fn build_state(status: &Value) -> BuildState {
 /// `build`: applies the Build, creates a BuildRun and follows it.
 pub async fn execute_build(ctx: &AgentContext, order: &WorkOrder) -> Result<String, WorkError> {
     let plan = plan_build(&order.yaml_content)?;
-    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(Some(&plan.namespace)) {
-        return Err(WorkError::permanent(format!(
-            "BuildRun of Build {}: {why}",
-            plan.build_name
-        )));
-    }
     let mut discovery = discover(ctx, Some(&[SHIPWRIGHT_GROUP])).await?;
     let Some((run_resource, run_caps)) = discovery
         .get(SHIPWRIGHT_GROUP)
@@ -556,6 +550,13 @@ pub async fn execute_build(ctx: &AgentContext, order: &WorkOrder) -> Result<Stri
             "Shipwright is not installed: the cluster serves no shipwright.io BuildRun",
         ));
     };
+    let scope = NamespaceScope::of(&ctx.settings);
+    if let Some(why) = scope.refusal(&run_resource, Some(&plan.namespace)) {
+        return Err(WorkError::permanent(format!(
+            "BuildRun of Build {}: {why}",
+            plan.build_name
+        )));
+    }
     if let Some(build) = &plan.build {
         apply_object(ctx, &mut discovery, build, false).await?;
     }

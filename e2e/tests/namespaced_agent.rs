@@ -1,8 +1,9 @@
 //! A namespace-restricted agent (`agent.namespaces`, the agent chart's `rbac.mode:
 //! namespaced`), end to end: it applies and prunes in its namespaces, refuses objects elsewhere
-//! (and cluster-scoped ones) with one line per object in the deployment's FAILURE event, leaves
-//! objects outside its namespaces alone even when they carry its labels, and never asks the API
-//! server for anything outside its namespaces (kubesim's request log).
+//! (and cluster-scoped ones it was not granted with `agent.cluster_resources`) with one line per
+//! object in the deployment's FAILURE event, leaves objects outside its namespaces alone even
+//! when they carry its labels, and never asks the API server for anything outside its
+//! namespaces and granted resources (kubesim's request log).
 
 use brokkr_e2e::harness::{Harness, Options};
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
@@ -15,6 +16,10 @@ fn configmap(ns: &str, name: &str) -> String {
     )
 }
 
+fn namespace(name: &str) -> String {
+    format!("apiVersion: v1\nkind: Namespace\nmetadata:\n  name: {name}\n")
+}
+
 async fn exists(h: &Harness, ns: &str, name: &str) -> bool {
     let api: Api<ConfigMap> = Api::namespaced(h.kube.clone(), ns);
     api.get_opt(name).await.ok().flatten().is_some()
@@ -22,8 +27,9 @@ async fn exists(h: &Harness, ns: &str, name: &str) -> bool {
 
 /// The agent's requests that reach outside the `allowed` namespaces: lists (collection GETs)
 /// of a namespaced kind across all namespaces or in another namespace, lists of cluster-scoped
-/// kinds, and writes (PATCH, DELETE) anywhere else. Discovery (`/api`, `/apis`, `/api/v1`,
-/// `/apis/G/V`, `/version`) is fine. (The test itself only reads named objects.)
+/// kinds, and writes (PATCH, DELETE) anywhere else; Namespaces (granted here) excepted.
+/// Discovery (`/api`, `/apis`, `/api/v1`, `/apis/G/V`, `/version`) is fine. (The test itself
+/// only reads named objects.)
 fn outside(requests: &Value, allowed: &[&str]) -> Vec<String> {
     let mut bad = Vec::new();
     for r in requests["recent"].as_array().into_iter().flatten() {
@@ -36,7 +42,8 @@ fn outside(requests: &Value, allowed: &[&str]) -> Vec<String> {
             ["apis", _, _, rest @ ..] => rest,
             _ => continue,
         };
-        let in_allowed = matches!(rest, ["namespaces", ns, _, ..] if allowed.contains(ns));
+        let in_allowed = matches!(rest, ["namespaces", ns, _, ..] if allowed.contains(ns))
+            || matches!(rest, ["namespaces"] | ["namespaces", _]);
         let collection = matches!(rest, [_] | ["namespaces", _, _]);
         let write = method == "PATCH" || method == "DELETE";
         if !rest.is_empty() && !in_allowed && (write || (method == "GET" && collection)) {
@@ -102,6 +109,10 @@ async fn a_namespaced_agent_reconciles_and_prunes_in_its_namespaces_only() {
     h.options
         .agent_env
         .push(("BROKKR__AGENT__NAMESPACES".into(), mine.clone()));
+    h.options.agent_env.push((
+        "BROKKR__AGENT__CLUSTER_RESOURCES".into(),
+        "namespaces".into(),
+    ));
     if let Some(sim) = h.sim() {
         h.http
             .delete(format!("{}/_kubesim/requests", sim.url()))
@@ -123,14 +134,19 @@ async fn a_namespaced_agent_reconciles_and_prunes_in_its_namespaces_only() {
     // Its first pass listed what it owns (to prune): in its namespace only.
     check_requests(&h, &mine, "first pass").await;
 
-    // Version 2: an object in another namespace and a cluster-scoped one are refused, each
-    // named in the event, and nothing of the version is applied.
-    let v2 = format!(
-        "{}---\n{}---\napiVersion: v1\nkind: Namespace\nmetadata:\n  name: extra-{}\n",
+    // Version 2: an object in another namespace and a cluster-scoped one not granted are
+    // refused, each named in the event, and nothing of the version is applied.
+    let granted = format!("granted-{}", h.run_id());
+    let role = format!("extra-{}", h.run_id());
+    let v2 = [
+        namespace(&granted),
         configmap(&mine, "c"),
         configmap(&other, "x"),
-        h.run_id()
-    );
+        format!(
+            "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: {role}\nrules: []\n"
+        ),
+    ]
+    .join("---\n");
     let object = h.post_deployment(stack, &v2).await.unwrap();
     let event = h.wait_for_event(&object, "FAILURE").await.unwrap();
     let message = event["message"].as_str().unwrap_or_default();
@@ -142,9 +158,14 @@ async fn a_namespaced_agent_reconciles_and_prunes_in_its_namespaces_only() {
         "{message}"
     );
     assert!(
-        message.contains(&format!("Namespace extra-{}", h.run_id()))
-            && message.contains("cluster-scoped objects are refused"),
+        message.contains(&format!("ClusterRole {role}"))
+            && message
+                .contains("cluster-scoped clusterroles.rbac.authorization.k8s.io are refused"),
         "{message}"
+    );
+    assert!(
+        !message.contains(&granted),
+        "the granted Namespace is not refused: {message}"
     );
     assert!(
         !exists(&h, &mine, "c").await,
@@ -152,32 +173,27 @@ async fn a_namespaced_agent_reconciles_and_prunes_in_its_namespaces_only() {
     );
     assert!(!exists(&h, &other, "x").await);
     let namespaces: Api<Namespace> = Api::all(h.kube.clone());
-    assert!(
-        namespaces
-            .get_opt(&format!("extra-{}", h.run_id()))
-            .await
-            .unwrap()
-            .is_none()
-    );
+    let live = |ns: Option<Namespace>| ns.is_some_and(|n| n.metadata.deletion_timestamp.is_none());
+    assert!(!live(namespaces.get_opt(&granted).await.unwrap()));
 
-    // Version 3: prune in its namespace (b goes), the leftover elsewhere stays.
-    let object = h
-        .post_deployment(stack, &configmap(&mine, "a"))
-        .await
-        .unwrap();
+    // Version 3: the granted cluster-scoped Namespace is applied; prune in its namespace (b
+    // goes), the leftover elsewhere stays.
+    let v3 = format!("{}---\n{}", namespace(&granted), configmap(&mine, "a"));
+    let object = h.post_deployment(stack, &v3).await.unwrap();
     h.wait_for_event(&object, "SUCCESS").await.unwrap();
     assert!(exists(&h, &mine, "a").await);
+    assert!(live(namespaces.get_opt(&granted).await.unwrap()));
     assert!(!exists(&h, &mine, "b").await, "b is pruned");
     assert!(exists(&h, &other, "leftover").await);
 
-    // Deleting the stack removes what it applied in its namespace only.
+    // Deleting the stack removes what it applied (the granted Namespace too), nothing else.
     let marker = h.post_deletion_marker(stack).await.unwrap();
     h.wait_for_event(&marker, "SUCCESS").await.unwrap();
     assert!(
         !exists(&h, &mine, "a").await,
         "the stack's objects are removed"
     );
+    assert!(!live(namespaces.get_opt(&granted).await.unwrap()));
     assert!(exists(&h, &other, "leftover").await);
-
     check_requests(&h, &mine, "to the end").await;
 }

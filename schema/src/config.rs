@@ -295,6 +295,11 @@ pub struct AgentSettings {
     /// are refused, and prune, health and diagnostics list only in these namespaces.
     /// Env: `BROKKR__AGENT__NAMESPACES=apps,jobs`.
     pub namespaces: Vec<String>,
+    /// With `namespaces`: the cluster-scoped resources the agent is granted all the same
+    /// (`namespaces`, `customresourcedefinitions.apiextensions.k8s.io`: plural, then `.group`
+    /// unless core), which it applies, lists and prunes cluster-wide. The agent chart renders
+    /// it from `rbac.clusterResources`.
+    pub cluster_resources: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -322,6 +327,7 @@ impl Default for AgentSettings {
             kube_max_retries: 6,
             generator_ids: Vec::new(),
             namespaces: Vec::new(),
+            cluster_resources: Vec::new(),
         }
     }
 }
@@ -492,6 +498,27 @@ impl Settings {
                     format!(
                         "{namespace:?} is not a namespace name (lowercase letters, digits and '-', \
                          at most 63, starting and ending with a letter or digit)"
+                    ),
+                ));
+            }
+        }
+        if self.agent.namespaces.is_empty() && !self.agent.cluster_resources.is_empty() {
+            return Err(ConfigError::new(
+                "agent.cluster_resources",
+                "only applies with agent.namespaces (a cluster-wide agent manages every resource)",
+            ));
+        }
+        for resource in &self.agent.cluster_resources {
+            let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+            if !is_dns_label(plural)
+                || group
+                    .split('.')
+                    .any(|g| !group.is_empty() && !is_dns_label(g))
+            {
+                return Err(ConfigError::new(
+                    "agent.cluster_resources",
+                    format!(
+                        "{resource:?} is not a resource such as namespaces or customresourcedefinitions.apiextensions.k8s.io"
                     ),
                 ));
             }
@@ -917,10 +944,15 @@ mod tests {
                 ("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1"),
                 ("BROKKR__AGENT__LONG_POLL_WAIT", "0"),
                 ("BROKKR__AGENT__NAMESPACES", "apps, jobs-1"),
+                (
+                    "BROKKR__AGENT__CLUSTER_RESOURCES",
+                    "namespaces,customresourcedefinitions.apiextensions.k8s.io",
+                ),
             ]),
         )
         .unwrap();
         assert_eq!(s.agent.namespaces, ["apps", "jobs-1"]);
+        assert_eq!(s.agent.cluster_resources.len(), 2);
         assert_eq!(s.agent.reconcile_interval, 5);
         assert_eq!(s.agent.apply_concurrency, 3);
         assert_eq!(s.agent.health_bind_address, "127.0.0.1");
@@ -937,6 +969,11 @@ mod tests {
                 "agent.apply_concurrency",
             ),
             ("BROKKR__AGENT__NAMESPACES", "Apps", "agent.namespaces"),
+            (
+                "BROKKR__AGENT__CLUSTER_RESOURCES",
+                "namespaces",
+                "agent.cluster_resources",
+            ),
             ("BROKKR__AGENT__NAMESPACES", "apps,-x", "agent.namespaces"),
             (
                 "BROKKR__AGENT__POLLING_INTERVAL",

@@ -64,11 +64,13 @@ CLUSTER_SCOPED = {
 CLUSTER_WIDE_SITES: dict[str, tuple[int, str]] = {
     "apply.rs": (
         3,
-        "prune list: only for a cluster-wide agent (NamespaceScope::listings); api_for: "
-        "cluster-scoped objects, refused first by check_scope; CRD get: CRDs are cluster-scoped",
+        "prune list: for a cluster-wide agent, or a granted cluster-scoped resource "
+        "(NamespaceScope::listings); api_for: cluster-scoped objects, refused by check_scope "
+        "unless granted (agent.cluster_resources); CRD get: only after applying a CRD, "
+        "which needs customresourcedefinitions granted",
     ),
     "diagnostics.rs": (1, "pods by stack label: only for a cluster-wide agent (listings)"),
-    "work_orders.rs": (1, "cluster-scoped objects of custom orders: refused first (refusal)"),
+    "work_orders.rs": (1, "cluster-scoped objects of custom orders: refused unless granted"),
 }
 
 

@@ -230,13 +230,34 @@ def check_rbac() -> None:
             agent_rbac.compare(rules, builds, kinds)
     # The namespaced Roles hold only because the agent stays in the same namespaces.
     agent_rbac.check_cluster_wide_sites(ROOT / "agent" / "src")
-    for mode, expected in (({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}},
-                            ["apps", "jobs"]), ({}, [])):
-        objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, mode))
+    granted = [{"apiGroups": [""], "resources": ["namespaces"]},
+               {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"]}]
+    cases = [
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}}, ["apps", "jobs"], []),
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "clusterResources": granted}},
+         ["apps"], ["namespaces", "customresourcedefinitions.apiextensions.k8s.io"]),
+        ({"rbac": {"clusterResources": granted}}, [], []),
+        ({}, [], []),
+    ]
+    for values, namespaces, cluster in cases:
+        objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
         config = next(o for o in objects if o["kind"] == "ConfigMap")
-        rendered = tomllib.loads(config["data"]["agent.toml"])["agent"]["namespaces"]
-        if rendered != expected:
-            raise AssertionError(f"agent.namespaces renders {rendered}, expected {expected}")
+        agent = tomllib.loads(config["data"]["agent.toml"])["agent"]
+        if (agent["namespaces"], agent["cluster_resources"]) != (namespaces, cluster):
+            raise AssertionError(f"{values}: agent.namespaces/cluster_resources render "
+                                 f"{agent['namespaces']}/{agent['cluster_resources']}")
+        if namespaces:
+            # Granted cluster-scoped resources: a ClusterRole with exactly the agent's four verbs
+            # on them, and nothing cluster-wide otherwise.
+            roles = [o for o in objects if o["kind"] == "ClusterRole"]
+            triples = {(g, r, v) for role in roles for rule in role["rules"]
+                       for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+            expected = {(g, r, v) for rule in values["rbac"].get("clusterResources", [])
+                        for g in rule["apiGroups"] for r in rule["resources"]
+                        for v in ("get", "list", "patch", "delete")}
+            if triples != expected:
+                raise AssertionError(f"{values}: cluster-wide grants {sorted(triples)}, "
+                                     f"expected {sorted(expected)}")
 
 
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")
