@@ -136,7 +136,7 @@ async fn a_namespaced_agent_reconciles_and_prunes_in_its_namespaces_only() {
 
     // Version 2: an object in another namespace and a cluster-scoped one not granted are
     // refused, each named in the event, and nothing of the version is applied.
-    let granted = format!("granted-{}", h.run_id());
+    let granted = h.ns("granted");
     let role = format!("extra-{}", h.run_id());
     let v2 = [
         namespace(&granted),
