@@ -415,6 +415,12 @@ async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
     .await;
     let (stdout, _) = expect_code(&out, 0, "template update");
     assert!(stdout.contains("template 'cfg' version 2"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["template", "rollout", "cfg"]).await;
+    let (stdout, _) = expect_code(&out, 0, "template rollout");
+    assert!(
+        stdout.contains("of template 'cfg' version 2"),
+        "the newest version is rolled out: {stdout}"
+    );
     let out = brokkr(&h, &h.admin, &["label", "template", "cfg", "tier:config"]).await;
     expect_code(&out, 0, "label template");
     let out = brokkr(&h, &h.admin, &["annotate", "template", "cfg", "team=infra"]).await;
@@ -554,6 +560,13 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
 
+    let out = brokkr(&h, &h.admin, &["describe", "webhook", "alerts"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe webhook");
+    assert!(
+        stdout.contains("alerts") && stdout.contains("ping") && !stdout.contains("a-secret"),
+        "{stdout}"
+    );
+
     // The webhook changed, then deleted, by name.
     let out = brokkr(
         &h,
@@ -678,4 +691,134 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01"]).await;
     let (stdout, _) = expect_code(&out, 0, "get agents NAME");
     assert!(!stdout.contains("edge-01"), "{stdout}");
+}
+
+/// How many explicit targets the harness's agent has.
+async fn target_count(h: &Harness) -> usize {
+    let path = format!("/api/v1/agents/{}/targets", h.agent_id);
+    let (_, v) = h.api(reqwest::Method::GET, &path, None).await.unwrap();
+    v.as_array().map(Vec::len).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_other_operations_work_by_names() {
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    let last_line = |stdout: &str| stdout.lines().last().unwrap_or_default().to_owned();
+
+    // A rotated agent PAK: the new one works, the old one stops at once.
+    let out = brokkr(&h, &h.admin, &["agent", "rotate-pak", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent rotate-pak");
+    let new_pak = last_line(&stdout);
+    assert!(new_pak.starts_with("brokkr_BR"), "{stdout}");
+    let agent_path = format!("/api/v1/agents/{}", h.agent_id);
+    let (status, _) = h
+        .call(&h.agent_pak, reqwest::Method::GET, &agent_path, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "the old agent PAK");
+    let (status, _) = h
+        .call(&new_pak, reqwest::Method::GET, &agent_path, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the new agent PAK");
+
+    // A rotated generator PAK.
+    let out = brokkr(&h, &h.admin, &["generator", "create", "nightly"]).await;
+    let (stdout, _) = expect_code(&out, 0, "generator create");
+    let old = last_line(&stdout);
+    let out = brokkr(&h, &h.admin, &["generator", "rotate-pak", "nightly"]).await;
+    let (stdout, _) = expect_code(&out, 0, "generator rotate-pak");
+    let new = last_line(&stdout);
+    let out = brokkr(&h, &old, &["get", "stacks"]).await;
+    let (_, stderr) = expect_code(&out, 1, "the old generator PAK");
+    assert!(stderr.contains("401"), "{stderr}");
+    let out = brokkr(&h, &new, &["get", "stacks"]).await;
+    expect_code(&out, 0, "the new generator PAK");
+
+    // Targets removed and added again, by names.
+    h.create_stack("targeted").await.expect("stack");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["target", "remove", &h.agent_name, "targeted"],
+    )
+    .await;
+    expect_code(&out, 0, "target remove");
+    assert_eq!(target_count(&h).await, 0);
+    let out = brokkr(&h, &h.admin, &["target", "add", &h.agent_name, "targeted"]).await;
+    expect_code(&out, 0, "target add");
+    assert_eq!(target_count(&h).await, 1);
+
+    // A work order: queued for the agent by name, listed, described, not finished, cancelled.
+    let file = h.log_dir().join("order.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w, namespace: default}\n",
+    )
+    .unwrap();
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "work-order",
+            "create",
+            "--type",
+            "custom",
+            "-f",
+            file.to_str().unwrap(),
+            "--agent",
+            &h.agent_name,
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "work-order create");
+    let id = stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_owned();
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders");
+    assert!(stdout.contains(&id), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["describe", "work-order", &id]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe work-order");
+    assert!(stdout.contains("custom"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["work-order", "logs", &id]).await;
+    let (stdout, _) = expect_code(&out, 0, "work-order logs of a pending order");
+    assert!(stdout.contains("not finished"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["work-order", "cancel", &id]).await;
+    expect_code(&out, 0, "work-order cancel");
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders");
+    assert!(!stdout.contains(&id), "{stdout}");
+
+    // The audit log records what was done, as JSON.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "audit", "--limit", "5", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get audit");
+    let audit: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        audit
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.len() <= 5),
+        "{stdout}"
+    );
+
+    // Shell completion.
+    let out = brokkr(&h, &h.admin, &["completion", "bash"]).await;
+    let (stdout, _) = expect_code(&out, 0, "completion bash");
+    assert!(
+        stdout.contains("rollout") && stdout.contains("annotate"),
+        "{stdout:.200}"
+    );
 }
