@@ -236,9 +236,15 @@ def check_rbac() -> None:
         ({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}}, ["apps", "jobs"], []),
         ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "clusterResources": granted}},
          ["apps"], ["namespaces", "customresourcedefinitions.apiextensions.k8s.io"]),
-        ({"rbac": {"clusterResources": granted}}, [], []),
         ({}, [], []),
     ]
+    try:
+        render("brokkr-agent", deep_merge(AGENT_REQUIRED, {"rbac": {"clusterResources": granted}}))
+    except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+        if "rbac.clusterResources applies to rbac.mode=namespaced" not in str(e):
+            raise AssertionError(f"cluster mode with clusterResources: {e}") from None
+    else:
+        raise AssertionError("cluster mode accepted rbac.clusterResources, which it would ignore")
     for values, namespaces, cluster in cases:
         objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
         config = next(o for o in objects if o["kind"] == "ConfigMap")
