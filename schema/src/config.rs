@@ -290,6 +290,16 @@ pub struct AgentSettings {
     /// Generators (ids) the agent registers with at start: it consents to run their stacks.
     /// Env: `BROKKR__AGENT__GENERATOR_IDS=id1,id2`.
     pub generator_ids: Vec<String>,
+    /// Namespaces the agent may manage; empty: the whole cluster. Non-empty (namespaced mode,
+    /// the agent chart's `rbac.mode: namespaced`): objects elsewhere and cluster-scoped kinds
+    /// are refused, and prune, health and diagnostics list only in these namespaces.
+    /// Env: `BROKKR__AGENT__NAMESPACES=apps,jobs`.
+    pub namespaces: Vec<String>,
+    /// With `namespaces`: the cluster-scoped resources the agent is granted all the same
+    /// (`namespaces`, `customresourcedefinitions.apiextensions.k8s.io`: plural, then `.group`
+    /// unless core), which it applies, lists and prunes cluster-wide. The agent chart renders
+    /// it from `rbac.clusterResources`.
+    pub cluster_resources: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -316,6 +326,8 @@ impl Default for AgentSettings {
             long_poll_wait: 30,
             kube_max_retries: 6,
             generator_ids: Vec::new(),
+            namespaces: Vec::new(),
+            cluster_resources: Vec::new(),
         }
     }
 }
@@ -478,6 +490,38 @@ impl Settings {
                 "agent.apply_concurrency",
                 "must be at most 256",
             ));
+        }
+        for namespace in &self.agent.namespaces {
+            if !is_dns_label(namespace) {
+                return Err(ConfigError::new(
+                    "agent.namespaces",
+                    format!(
+                        "{namespace:?} is not a namespace name (lowercase letters, digits and '-', \
+                         at most 63, starting and ending with a letter or digit)"
+                    ),
+                ));
+            }
+        }
+        if self.agent.namespaces.is_empty() && !self.agent.cluster_resources.is_empty() {
+            return Err(ConfigError::new(
+                "agent.cluster_resources",
+                "only applies with agent.namespaces (a cluster-wide agent manages every resource)",
+            ));
+        }
+        for resource in &self.agent.cluster_resources {
+            let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+            if !is_dns_label(plural)
+                || group
+                    .split('.')
+                    .any(|g| !group.is_empty() && !is_dns_label(g))
+            {
+                return Err(ConfigError::new(
+                    "agent.cluster_resources",
+                    format!(
+                        "{resource:?} is not a resource such as namespaces or customresourcedefinitions.apiextensions.k8s.io"
+                    ),
+                ));
+            }
         }
         self.agent
             .health_bind_address
@@ -703,6 +747,16 @@ fn set_path(tree: &mut Value, path: &[String], value: Value) {
     }
 }
 
+/// A Kubernetes namespace name (an RFC 1123 label).
+fn is_dns_label(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
+}
+
 fn typed_env_value(types: &Value, path: &[String], raw: &str) -> Result<Value, String> {
     let raw = raw.trim();
     match lookup(types, path) {
@@ -889,9 +943,16 @@ mod tests {
                 ("BROKKR__AGENT__APPLY_CONCURRENCY", "3"),
                 ("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1"),
                 ("BROKKR__AGENT__LONG_POLL_WAIT", "0"),
+                ("BROKKR__AGENT__NAMESPACES", "apps, jobs-1"),
+                (
+                    "BROKKR__AGENT__CLUSTER_RESOURCES",
+                    "namespaces,customresourcedefinitions.apiextensions.k8s.io",
+                ),
             ]),
         )
         .unwrap();
+        assert_eq!(s.agent.namespaces, ["apps", "jobs-1"]);
+        assert_eq!(s.agent.cluster_resources.len(), 2);
         assert_eq!(s.agent.reconcile_interval, 5);
         assert_eq!(s.agent.apply_concurrency, 3);
         assert_eq!(s.agent.health_bind_address, "127.0.0.1");
@@ -907,6 +968,13 @@ mod tests {
                 "0",
                 "agent.apply_concurrency",
             ),
+            ("BROKKR__AGENT__NAMESPACES", "Apps", "agent.namespaces"),
+            (
+                "BROKKR__AGENT__CLUSTER_RESOURCES",
+                "namespaces",
+                "agent.cluster_resources",
+            ),
+            ("BROKKR__AGENT__NAMESPACES", "apps,-x", "agent.namespaces"),
             (
                 "BROKKR__AGENT__POLLING_INTERVAL",
                 "0",

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -229,6 +230,42 @@ def check_rbac() -> None:
                  for g in rule["apiGroups"] for r in rule["resources"]]
         for _, rules in roles:
             agent_rbac.compare(rules, builds, kinds)
+    # The namespaced Roles hold only because the agent stays in the same namespaces.
+    agent_rbac.check_cluster_wide_sites(ROOT / "agent" / "src")
+    granted = [{"apiGroups": [""], "resources": ["namespaces"]},
+               {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"]}]
+    cases = [
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}}, ["apps", "jobs"], []),
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "clusterResources": granted}},
+         ["apps"], ["namespaces", "customresourcedefinitions.apiextensions.k8s.io"]),
+        ({}, [], []),
+    ]
+    try:
+        render("brokkr-agent", deep_merge(AGENT_REQUIRED, {"rbac": {"clusterResources": granted}}))
+    except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+        if "rbac.clusterResources applies to rbac.mode=namespaced" not in str(e):
+            raise AssertionError(f"cluster mode with clusterResources: {e}") from None
+    else:
+        raise AssertionError("cluster mode accepted rbac.clusterResources, which it would ignore")
+    for values, namespaces, cluster in cases:
+        objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
+        config = next(o for o in objects if o["kind"] == "ConfigMap")
+        agent = tomllib.loads(config["data"]["agent.toml"])["agent"]
+        if (agent["namespaces"], agent["cluster_resources"]) != (namespaces, cluster):
+            raise AssertionError(f"{values}: agent.namespaces/cluster_resources render "
+                                 f"{agent['namespaces']}/{agent['cluster_resources']}")
+        if namespaces:
+            # Granted cluster-scoped resources: a ClusterRole with exactly the agent's four verbs
+            # on them, and nothing cluster-wide otherwise.
+            roles = [o for o in objects if o["kind"] == "ClusterRole"]
+            triples = {(g, r, v) for role in roles for rule in role["rules"]
+                       for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+            expected = {(g, r, v) for rule in values["rbac"].get("clusterResources", [])
+                        for g in rule["apiGroups"] for r in rule["resources"]
+                        for v in ("get", "list", "patch", "delete")}
+            if triples != expected:
+                raise AssertionError(f"{values}: cluster-wide grants {sorted(triples)}, "
+                                     f"expected {sorted(expected)}")
 
 
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")

@@ -55,6 +55,20 @@ pub async fn list_for_stack(
     .await?)
 }
 
+/// A stack's newest live deployment object, if it has one.
+pub async fn newest_for_stack(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+) -> StoreResult<Option<DeploymentObject>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {DEPLOYMENT_OBJECT_COLUMNS} FROM deployment_objects
+          WHERE stack_id = $1 AND deleted_at IS NULL ORDER BY sequence_id DESC LIMIT 1"
+    ))
+    .bind(stack_id)
+    .fetch_optional(conn)
+    .await?)
+}
+
 /// Number of live deployment objects, for the metrics gauge.
 pub async fn count(pool: &PgPool) -> StoreResult<i64> {
     Ok(
