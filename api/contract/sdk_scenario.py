@@ -46,7 +46,8 @@ from brokkr_client.api.health import (get_deployment_object_health, get_stack_he
                                       update_agent_health_status)
 from brokkr_client.api.stacks import (add_stack_annotation, add_stack_label,
                                       create_deployment_object, create_stack, delete_stack,
-                                      get_stack, list_stack_annotations,
+                                      get_stack, get_stack_rollout_status,
+                                      list_stack_annotations,
                                       list_stack_deployment_objects, list_stack_labels,
                                       list_stacks, remove_stack_annotation, remove_stack_label,
                                       update_stack)
@@ -85,7 +86,8 @@ from brokkr_client.models import (AddAgentAnnotationRequest, AddAgentLabelReques
                                   DiagnosticResponse, DiagnosticResult, Generator,
                                   GeneratorPakResponse, HealthStatusUpdate,
                                   PendingWebhookDelivery, RegistrationRequest, Stack,
-                                  StackAnnotation, StackHealthResponse, StackLabel, StackTemplate,
+                                  StackAnnotation, StackHealthResponse, StackLabel,
+                                  StackRolloutStatus, StackTemplate,
                                   SubmitDiagnosticResult, TemplateAnnotation,
                                   TemplateInstantiationRequest, TemplateLabel,
                                   TemplateRollout, UpdateAgentRequest, UpdateGeneratorRequest,
@@ -279,6 +281,12 @@ class Scenario:
         call(list_agent_events_of_agent, agent, 200, (list, AgentEvent), id=agent_id)
         call(list_agent_events, admin, 200, (list, AgentEvent))
         call(get_agent_event, agent, 200, AgentEvent, id=event.id)
+        # The rollout of the stack's newest object, as a CI pipeline reads it (generator PAK).
+        rollout_status = call(get_stack_rollout_status, gen, 200, StackRolloutStatus,
+                              id=stack.id)
+        assert rollout_status.deployment_object_id == second.id, rollout_status
+        assert rollout_status.state == "applied", rollout_status
+        assert [a.agent_id for a in rollout_status.agents] == [agent_id], rollout_status
 
         # Diagnostics: requested by the admin, claimed and answered by the agent.
         diagnostic = call(create_diagnostic_request, admin, 201, DiagnosticRequest, id=second.id,

@@ -295,6 +295,11 @@ const event = await ok(agent.POST("/agents/{id}/events", {
 await ok(agent.GET("/agents/{id}/events", onAgent));
 await ok(admin.GET("/agent-events"));
 await ok(agent.GET("/agent-events/{id}", { params: { path: { id: event.id } } }));
+// The rollout of the stack's newest object, as a CI pipeline reads it (generator PAK).
+const rolloutStatus = await ok(gen.GET("/stacks/{id}/rollout", { params: { path: { id: stack.id } } }));
+check(rolloutStatus.deployment_object_id === second.id, "the rollout shows the newest object");
+check(rolloutStatus.state === "applied", "the agent's success makes the rollout applied");
+check(rolloutStatus.agents.map((a) => a.agent_id).join() === agentId, "the rollout lists the agent");
 
 // Diagnostics.
 const diagnostic = await expect(201, admin.POST("/deployment-objects/{id}/diagnostics", {

@@ -844,6 +844,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/stacks/{id}/rollout": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * How far the stack's newest deployment object has got: each active agent running the
+         *     stack with its state (pending, applied, failed with the agent's message) and the health
+         *     it reported (admin or owning generator). What `brokkr rollout status` polls.
+         */
+        get: operations["getStackRolloutStatus"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/templates": {
         parameters: {
             query?: never;
@@ -1457,6 +1478,29 @@ export interface components {
             generator_name: string;
         };
         /**
+         * AgentRolloutStatus
+         * @description One agent running a stack, and what it reported about the stack's newest deployment object.
+         */
+        AgentRolloutStatus: {
+            /** Format: uuid */
+            agent_id: string;
+            agent_name: string;
+            cluster_name: string;
+            /**
+             * @description The health the agent last reported for the object: `healthy`, `degraded`, `failing`
+             *     or `unknown`.
+             */
+            health?: string | null;
+            /** @description The agent's message with its newest event about the object (why it failed). */
+            message?: string | null;
+            /**
+             * Format: date-time
+             * @description When that event was stored.
+             */
+            reported_at?: string | null;
+            state: components["schemas"]["RolloutState"];
+        };
+        /**
          * AgentTarget
          * @description An explicit association of an agent with a stack.
          */
@@ -2064,6 +2108,11 @@ export interface components {
             ready: boolean;
         };
         /**
+         * @description Where a rollout stands: for one agent, or for every agent running the stack.
+         * @enum {string}
+         */
+        RolloutState: "pending" | "applied" | "failed";
+        /**
          * Stack
          * @description A named set of Kubernetes manifests, owned by a generator.
          */
@@ -2114,6 +2163,30 @@ export interface components {
             label: string;
             /** Format: uuid */
             stack_id: string;
+        };
+        /**
+         * StackRolloutStatus
+         * @description Answer of `GET /stacks/{id}/rollout`: how far the stack's newest deployment object has got
+         *     on every active agent that runs the stack.
+         */
+        StackRolloutStatus: {
+            /** @description By agent name and cluster name. */
+            agents: components["schemas"]["AgentRolloutStatus"][];
+            /**
+             * Format: uuid
+             * @description The newest deployment object; null while the stack has none.
+             */
+            deployment_object_id?: string | null;
+            is_deletion_marker: boolean;
+            /** Format: int64 */
+            sequence_id?: number | null;
+            /** Format: uuid */
+            stack_id: string;
+            /**
+             * @description `failed` when an agent failed, `applied` when every agent applied the object, else
+             *     `pending` (also while no agent runs the stack).
+             */
+            state: components["schemas"]["RolloutState"];
         };
         /**
          * StackTemplate
@@ -8593,6 +8666,99 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content?: never;
+            };
+            /** @description The request is malformed or breaks a validation rule. */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description No valid credential. */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The caller's role may not do this. */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The resource does not exist, or the caller may not see it. */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The change conflicts with existing data (e.g. a duplicate name). */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The body is well-formed but its content is unusable (e.g. YAML that is not Kubernetes objects). */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description Something failed on our side. */
+            500: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+            /** @description The database cannot be reached; retry later. */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["ErrorBody"];
+                };
+            };
+        };
+    };
+    getStackRolloutStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json; charset=utf-8": components["schemas"]["StackRolloutStatus"];
+                };
             };
             /** @description The request is malformed or breaks a validation rule. */
             400: {

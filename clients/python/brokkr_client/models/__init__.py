@@ -11,6 +11,7 @@ from .agent_event import AgentEvent
 from .agent_label import AgentLabel
 from .agent_pak_response import AgentPakResponse
 from .agent_registration import AgentRegistration
+from .agent_rollout_status import AgentRolloutStatus
 from .agent_target import AgentTarget
 from .audit_log import AuditLog
 from .audit_log_list_response import AuditLogListResponse
@@ -49,10 +50,12 @@ from .pending_webhook_delivery import PendingWebhookDelivery
 from .pending_webhook_delivery_headers import PendingWebhookDeliveryHeaders
 from .registration_request import RegistrationRequest
 from .resource_health import ResourceHealth
+from .rollout_state import RolloutState
 from .stack import Stack
 from .stack_annotation import StackAnnotation
 from .stack_health_response import StackHealthResponse
 from .stack_label import StackLabel
+from .stack_rollout_status import StackRolloutStatus
 from .stack_template import StackTemplate
 from .submit_diagnostic_result import SubmitDiagnosticResult
 from .template_annotation import TemplateAnnotation
@@ -90,6 +93,7 @@ __all__ = (
     "AgentLabel",
     "AgentPakResponse",
     "AgentRegistration",
+    "AgentRolloutStatus",
     "AgentTarget",
     "AuditLog",
     "AuditLogListResponse",
@@ -128,10 +132,12 @@ __all__ = (
     "PendingWebhookDeliveryHeaders",
     "RegistrationRequest",
     "ResourceHealth",
+    "RolloutState",
     "Stack",
     "StackAnnotation",
     "StackHealthResponse",
     "StackLabel",
+    "StackRolloutStatus",
     "StackTemplate",
     "SubmitDiagnosticResult",
     "TemplateAnnotation",
