@@ -18,6 +18,7 @@
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use brokkr_schema::models::{DeliveryResultRequest, PendingWebhookDelivery};
 use chrono::Utc;
@@ -164,11 +165,14 @@ pub async fn send(
         Ok(url) if matches!(url.scheme(), "http" | "https") => url,
         _ => return failure("invalid destination URL".into(), None),
     };
-    let request = http
+    let mut request = http
         .post(url)
         .headers(headers)
         .timeout(timeout)
         .body(delivery.body.clone());
+    if let Some((name, value)) = brokkr_schema::trace_context::header() {
+        request = request.header(name, value);
+    }
     match request.send().await {
         Ok(response) => {
             let status = response.status();
@@ -314,7 +318,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
     ctx.run_rounds(
         "webhooks: cannot fetch pending deliveries",
         |s| s.webhook_interval,
-        || poll_once(&ctx, &http),
+        || poll_once(&ctx, &http).instrument(tracing::info_span!("agent.webhook_round")),
     )
     .await;
 }

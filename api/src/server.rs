@@ -9,7 +9,6 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::middleware::Tracing;
 use poem::{EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
@@ -103,7 +102,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/metrics", poem::get(probes::metrics))
         .with(cors)
         .around(http::envelope)
-        .with(Tracing)
+        .around(crate::request_span::traced)
         .data(state)
 }
 

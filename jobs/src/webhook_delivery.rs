@@ -7,6 +7,9 @@
 //! jitter as a new job, in the same transaction as the attempt's record; after `max_retries`
 //! retries the delivery is `dead`. A job for a delivery that is already done, or whose attempt
 //! was already made (a duplicate after a worker crash), does nothing.
+//!
+//! Each attempt runs in a `webhook.delivery` span (a child of the job's span, so of the request
+//! that caused the event) whose context the receiver gets as the W3C `traceparent` header.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
@@ -19,9 +22,12 @@ use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::deliveries::{self, AttemptRecord, ClaimedDelivery};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::{self, StoreError};
+use brokkr_schema::trace_context;
 use chrono::Utc;
 use rand::Rng;
 use sqlx::PgPool;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::delivery_client::DeliveryClient;
 use crate::metrics::WorkerMetrics;
@@ -208,8 +214,9 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
     let attempt_number = delivery.attempts + 1;
     let started_at = Utc::now();
     let clock = Instant::now();
+    let span = delivery_span(&delivery, attempt_number);
     let sent = match prepare(ctx, &delivery) {
-        Ok(request) => send(ctx, &delivery, request).await,
+        Ok(request) => send(ctx, &delivery, request).instrument(span.clone()).await,
         Err(reason) => Sent {
             status: None,
             headers: None,
@@ -219,6 +226,7 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
     };
     let elapsed = clock.elapsed();
     let success = sent.status.is_some_and(|s| (200..300).contains(&s));
+    record_on_span(&span, &sent, success, elapsed);
     ctx.metrics.record_attempt(
         match sent.status {
             Some(s) if (200..300).contains(&s) => "2xx",
@@ -388,6 +396,39 @@ pub fn delivery_headers(
     headers
 }
 
+/// The span of one delivery attempt (`webhook.delivery`); its context goes to the receiver as
+/// the `traceparent` header. Ids, event type, attempt, status and latency: never the URL.
+fn delivery_span(d: &ClaimedDelivery, attempt_number: i32) -> tracing::Span {
+    tracing::info_span!(
+        "webhook.delivery",
+        otel.kind = "client",
+        otel.status_code = Empty,
+        brokkr.delivery_id = %d.id,
+        brokkr.subscription_id = %d.subscription_id,
+        brokkr.event_type = %d.event_type,
+        brokkr.delivery.attempt = attempt_number,
+        http.response.status_code = Empty,
+        brokkr.delivery.latency_ms = Empty,
+        error.type = Empty,
+    )
+}
+
+fn record_on_span(span: &tracing::Span, sent: &Sent, success: bool, elapsed: Duration) {
+    if let Some(status) = sent.status {
+        span.record("http.response.status_code", status);
+    }
+    span.record(
+        "brokkr.delivery.latency_ms",
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+    );
+    if !success {
+        span.record("otel.status_code", "ERROR");
+        if sent.status.is_none() {
+            span.record("error.type", "transport");
+        }
+    }
+}
+
 async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) -> Sent {
     let body = serde_json::to_vec(&d.payload).unwrap_or_default();
     let delivery_id = d.id.to_string();
@@ -406,7 +447,8 @@ async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) ->
         .post(prepared.url)
         .timeout(timeout)
         .body(body);
-    for (name, value) in headers {
+    // The receiver may continue the trace (see `delivery_span`).
+    for (name, value) in headers.into_iter().chain(trace_context::header()) {
         request = request.header(name, value);
     }
     match request.send().await {

@@ -320,15 +320,27 @@ impl Default for AgentSettings {
     }
 }
 
-/// `[telemetry]`, with per-process overrides in `[telemetry.broker]` and `[telemetry.agent]`.
+/// `[telemetry]`: OTLP trace export, with per-process overrides in `[telemetry.broker]`,
+/// `[telemetry.worker]` and `[telemetry.agent]`. Read once at start (see `brokkr_runtime::telemetry`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySettings {
+    /// Export spans over OTLP.
     pub enabled: bool,
+    /// Collector URL; empty for the protocol's default (`http://localhost:4317` for `grpc`,
+    /// `http://localhost:4318` for `http/protobuf`). `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` win when set.
     pub otlp_endpoint: String,
+    /// `grpc` or `http/protobuf`; `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` and
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` win when set.
+    pub otlp_protocol: String,
+    /// `service.name` prefix: a process reports `<service_name>-broker`, `-worker` or `-agent`
+    /// unless its override names it (`OTEL_SERVICE_NAME` wins when set).
     pub service_name: String,
+    /// Fraction of new traces kept (parent-based: a trace sampled upstream stays whole).
     pub sampling_rate: f64,
     pub broker: TelemetryOverride,
+    pub worker: TelemetryOverride,
     pub agent: TelemetryOverride,
 }
 
@@ -336,14 +348,21 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            otlp_endpoint: "http://localhost:4317".into(),
+            otlp_endpoint: String::new(),
+            otlp_protocol: OTLP_GRPC.into(),
             service_name: "brokkr".into(),
             sampling_rate: 0.1,
             broker: TelemetryOverride::default(),
+            worker: TelemetryOverride::default(),
             agent: TelemetryOverride::default(),
         }
     }
 }
+
+/// `telemetry.otlp_protocol` for OTLP over gRPC.
+pub const OTLP_GRPC: &str = "grpc";
+/// `telemetry.otlp_protocol` for OTLP over HTTP with protobuf bodies.
+pub const OTLP_HTTP_PROTOBUF: &str = "http/protobuf";
 
 /// Per-process telemetry overrides; unset fields use the `[telemetry]` value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -354,9 +373,114 @@ pub struct TelemetryOverride {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling_rate: Option<f64>,
+}
+
+/// The process whose telemetry settings are asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryProcess {
+    Broker,
+    Worker,
+    Agent,
+}
+
+impl TelemetryProcess {
+    /// `broker`, `worker` or `agent`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TelemetryProcess::Broker => "broker",
+            TelemetryProcess::Worker => "worker",
+            TelemetryProcess::Agent => "agent",
+        }
+    }
+}
+
+/// The telemetry settings of one process, overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTelemetry {
+    pub enabled: bool,
+    pub otlp_endpoint: String,
+    pub otlp_protocol: String,
+    pub service_name: String,
+    pub sampling_rate: f64,
+}
+
+impl TelemetrySettings {
+    /// The settings of `process`: its override where set, else `[telemetry]`; the service name
+    /// defaults to `<service_name>-<process>`.
+    pub fn effective(&self, process: TelemetryProcess) -> EffectiveTelemetry {
+        let o = match process {
+            TelemetryProcess::Broker => &self.broker,
+            TelemetryProcess::Worker => &self.worker,
+            TelemetryProcess::Agent => &self.agent,
+        };
+        EffectiveTelemetry {
+            enabled: o.enabled.unwrap_or(self.enabled),
+            otlp_endpoint: o
+                .otlp_endpoint
+                .clone()
+                .unwrap_or_else(|| self.otlp_endpoint.clone()),
+            otlp_protocol: o
+                .otlp_protocol
+                .clone()
+                .unwrap_or_else(|| self.otlp_protocol.clone()),
+            service_name: o
+                .service_name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", self.service_name, process.name())),
+            sampling_rate: o.sampling_rate.unwrap_or(self.sampling_rate),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let sections = [
+            ("telemetry", None),
+            ("telemetry.broker", Some(&self.broker)),
+            ("telemetry.worker", Some(&self.worker)),
+            ("telemetry.agent", Some(&self.agent)),
+        ];
+        for (section, o) in sections {
+            let (rate, protocol, endpoint) = match o {
+                None => (
+                    Some(self.sampling_rate),
+                    Some(&self.otlp_protocol),
+                    Some(&self.otlp_endpoint),
+                ),
+                Some(o) => (
+                    o.sampling_rate,
+                    o.otlp_protocol.as_ref(),
+                    o.otlp_endpoint.as_ref(),
+                ),
+            };
+            if rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err(ConfigError::new(
+                    format!("{section}.sampling_rate"),
+                    "must be between 0.0 and 1.0",
+                ));
+            }
+            if protocol.is_some_and(|p| p != OTLP_GRPC && p != OTLP_HTTP_PROTOBUF) {
+                return Err(ConfigError::new(
+                    format!("{section}.otlp_protocol"),
+                    "must be `grpc` or `http/protobuf`",
+                ));
+            }
+            if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
+                let valid = url::Url::parse(e)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !valid {
+                    return Err(ConfigError::new(
+                        format!("{section}.otlp_endpoint"),
+                        "must be an http:// or https:// URL (or empty for the default)",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Environment variable prefix of configuration keys.
@@ -571,12 +695,7 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
-        if !(0.0..=1.0).contains(&self.telemetry.sampling_rate) {
-            return Err(ConfigError::new(
-                "telemetry.sampling_rate",
-                "must be between 0.0 and 1.0",
-            ));
-        }
+        self.telemetry.validate()?;
         if self.pak.prefix.is_empty() || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(ConfigError::new(
@@ -625,10 +744,12 @@ impl Settings {
         let probe = TelemetryOverride {
             enabled: Some(false),
             otlp_endpoint: Some(String::new()),
+            otlp_protocol: Some(String::new()),
             service_name: Some(String::new()),
             sampling_rate: Some(0.0),
         };
         s.telemetry.broker = probe.clone();
+        s.telemetry.worker = probe.clone();
         s.telemetry.agent = probe;
         s
     }
