@@ -11,12 +11,14 @@
 //! Each request also gets one log line when it ends: at `INFO`, except the requests of agents
 //! (their polls, heartbeats and claims repeat every few seconds) and the probes, at `DEBUG`.
 
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use brokkr_schema::trace_context::TRACEPARENT;
 use poem::PathPattern;
 use poem::{Endpoint, IntoResponse, Request, Response};
+use poem_openapi::OperationId;
 use tracing::Instrument;
 use tracing::field::Empty;
 
@@ -25,13 +27,40 @@ use brokkr_schema::store::auth::Identity;
 /// Paths of the probes, polled by orchestrators.
 const PROBES: &[&str] = &["/healthz", "/readyz", "/metrics"];
 
+/// The documented path of each operation (`createDeploymentObject` →
+/// `/api/v1/stacks/{id}/deployment-objects`): poem routes with positional parameter names,
+/// the document has the real ones.
+#[derive(Debug, Default)]
+pub struct Routes(HashMap<String, String>);
+
+impl Routes {
+    /// Reads the operations of the OpenAPI document `document` (JSON) served under `prefix`.
+    pub fn from_document(document: &str, prefix: &str) -> Routes {
+        let mut routes = HashMap::new();
+        let parsed: serde_json::Value = serde_json::from_str(document).unwrap_or_default();
+        if let Some(paths) = parsed["paths"].as_object() {
+            for (path, operations) in paths {
+                for operation in operations.as_object().into_iter().flat_map(|o| o.values()) {
+                    if let Some(id) = operation["operationId"].as_str() {
+                        routes.insert(id.to_owned(), format!("{prefix}{path}"));
+                    }
+                }
+            }
+        }
+        Routes(routes)
+    }
+}
+
 /// Middleware: runs the request inside its span and logs its outcome.
-pub async fn traced<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<Response> {
+pub async fn traced<E: Endpoint>(
+    ep: Arc<E>,
+    mut req: Request,
+    routes: Arc<Routes>,
+) -> poem::Result<Response> {
     let method = req.method().as_str().to_owned();
     let probe = PROBES.contains(&req.uri().path());
     let span = tracing::info_span!(
         "http.request",
-        otel.name = Empty,
         otel.kind = "server",
         otel.status_code = Empty,
         http.request.method = %method,
@@ -49,11 +78,12 @@ pub async fn traced<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
         Err(err) => err.into_response(),
     };
     let route = response
-        .data::<PathPattern>()
-        .map(|p| route_template(&p.0))
+        .data::<OperationId>()
+        .and_then(|id| routes.0.get(id.0).cloned())
+        .or_else(|| response.data::<PathPattern>().map(|p| route_template(&p.0)))
         .unwrap_or_else(|| "<unmatched>".to_owned());
     let status = response.status().as_u16();
-    span.record("otel.name", format!("{method} {route}"));
+    brokkr_runtime::telemetry::rename(&span, format!("{method} {route}"));
     span.record("http.route", route.as_str());
     span.record("http.response.status_code", status);
     if status >= 500 {
@@ -72,11 +102,14 @@ pub async fn traced<E: Endpoint>(ep: Arc<E>, mut req: Request) -> poem::Result<R
         _ => false,
     };
     let quiet = probe || by_agent;
-    if quiet {
-        tracing::debug!(parent: &span, method = %method, route = %route, status, elapsed_ms, "request");
-    } else {
-        tracing::info!(parent: &span, method = %method, route = %route, status, elapsed_ms, "request");
-    }
+    // Inside the span, so a JSON line carries its trace and span ids.
+    span.in_scope(|| {
+        if quiet {
+            tracing::debug!(method = %method, route = %route, status, elapsed_ms, "request");
+        } else {
+            tracing::info!(method = %method, route = %route, status, elapsed_ms, "request");
+        }
+    });
     Ok(response)
 }
 
@@ -91,7 +124,7 @@ pub fn record_caller(req: &Request, identity: Identity) {
     }
 }
 
-/// `/api/v1/agents/:id/target-state` → `/api/v1/agents/{id}/target-state`.
+/// A route outside the OpenAPI document: `/healthz`; `/a/:x` → `/a/{x}`.
 fn route_template(pattern: &str) -> String {
     pattern
         .split('/')

@@ -86,6 +86,9 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             api.spec()
         }
     };
+    let routes = Arc::new(crate::request_span::Routes::from_document(
+        &document, "/api/v1",
+    ));
     let spec = poem::get(poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json; charset=utf-8")
@@ -102,7 +105,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/metrics", poem::get(probes::metrics))
         .with(cors)
         .around(http::envelope)
-        .around(crate::request_span::traced)
+        .around(move |ep, req| crate::request_span::traced(ep, req, routes.clone()))
         .data(state)
 }
 

@@ -271,12 +271,10 @@ pub fn link_to(span: &tracing::Span, traceparent: Option<&str>) {
     }
 }
 
-/// The trace id of the span running now (32 hex digits), if it is traced.
-pub fn current_trace_id() -> Option<String> {
-    let cx = Context::current();
-    let span = cx.span();
-    let sc = span.span_context();
-    sc.is_valid().then(|| format!("{:032x}", sc.trace_id()))
+/// Renames `span` in its trace (a name known only once the span runs, such as an HTTP
+/// request's `METHOD /route/{template}`).
+pub fn rename(span: &tracing::Span, name: String) {
+    span.context().span().update_name(name);
 }
 
 #[cfg(test)]
