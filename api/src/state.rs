@@ -100,11 +100,7 @@ impl AppState {
 
     /// Starts a write on behalf of `actor`.
     pub async fn write(&self, actor: Actor) -> ApiResult<Write<'_>> {
-        let span = tracing::info_span!(
-            "db.transaction",
-            otel.kind = "client",
-            db.system.name = "postgresql",
-        );
+        let span = brokkr_schema::store::transaction_span();
         Ok(Write {
             tx: self.pool.begin().instrument(span.clone()).await?,
             span,

@@ -29,6 +29,7 @@ use tokio::net::TcpListener;
 use tonic::codegen::Service;
 
 use crate::harness::eventually;
+use crate::receiver::{read_body, serve_loopback};
 
 /// How the spans reached the receiver.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,44 +90,33 @@ impl TraceService for GrpcTraces {
 impl OtlpReceiver {
     /// Binds a loopback port and serves until the test ends.
     pub async fn start() -> OtlpReceiver {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("OTLP receiver binds");
-        let receiver = OtlpReceiver {
-            spans: Spans::default(),
-            addr: listener.local_addr().expect("OTLP receiver address"),
-        };
-        let spans = receiver.spans.clone();
-        tokio::spawn(async move {
-            let grpc = TraceServiceServer::new(GrpcTraces(spans.clone()));
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (grpc, spans) = (grpc.clone(), spans.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let (mut grpc, spans) = (grpc.clone(), spans.clone());
-                        async move {
-                            if request.uri().path() == "/v1/traces" {
-                                return Ok::<_, Infallible>(http_export(&spans, request).await);
-                            }
-                            let response = match grpc.call(request).await {
-                                Ok(response) => response,
-                                Err(never) => match never {},
-                            };
-                            Ok(response.map(|body| {
-                                body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()
-                            }))
+        let spans = Spans::default();
+        let grpc = TraceServiceServer::new(GrpcTraces(spans.clone()));
+        let served = spans.clone();
+        let addr = serve_loopback("OTLP receiver", move |stream| {
+            let (grpc, spans) = (grpc.clone(), served.clone());
+            async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let (mut grpc, spans) = (grpc.clone(), spans.clone());
+                    async move {
+                        if request.uri().path() == "/v1/traces" {
+                            return Ok::<_, Infallible>(http_export(&spans, request).await);
                         }
-                    });
-                    let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                        let response = match grpc.call(request).await {
+                            Ok(response) => response,
+                            Err(never) => match never {},
+                        };
+                        Ok(response
+                            .map(|body| body.map_err(|e| Box::new(e) as BoxError).boxed_unsync()))
+                    }
                 });
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
-        });
-        receiver
+        })
+        .await;
+        OtlpReceiver { spans, addr }
     }
 
     /// `http://127.0.0.1:<port>`: the endpoint for both protocols (HTTP adds `/v1/traces`).
@@ -137,6 +127,19 @@ impl OtlpReceiver {
     /// Every span so far.
     pub fn spans(&self) -> Vec<ReceivedSpan> {
         self.spans.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
+    /// Waits (up to `deadline`) for the span called `name` in trace `trace_id`.
+    pub async fn wait_for_span(
+        &self,
+        trace_id: &str,
+        name: &str,
+        deadline: Duration,
+    ) -> ReceivedSpan {
+        self.wait_for(&format!("span {name} in trace {trace_id}"), deadline, |s| {
+            s.trace_id == trace_id && s.name == name
+        })
+        .await
     }
 
     /// Waits (up to `deadline`) for a span that `matches`, and returns it.
@@ -166,13 +169,7 @@ async fn http_export(
     spans: &Spans,
     request: Request<Incoming>,
 ) -> Response<UnsyncBoxBody<Bytes, BoxError>> {
-    let body = request
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let status = match ExportTraceServiceRequest::decode(body) {
+    let status = match ExportTraceServiceRequest::decode(read_body(request).await) {
         Ok(export) => {
             record(spans, export, Protocol::HttpProtobuf);
             200

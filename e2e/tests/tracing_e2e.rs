@@ -136,18 +136,12 @@ async fn one_trace_connects_the_post_the_job_the_delivery_and_the_agents_apply()
         "a PAK in the span: {post:?}"
     );
     // Its write transaction is its child.
-    let tx = otlp
-        .wait_for("the POST's transaction span", SPANS, |s| {
-            s.trace_id == trace_id && s.name == "db.transaction"
-        })
-        .await;
+    let tx = otlp.wait_for_span(&trace_id, "db.transaction", SPANS).await;
     assert_eq!(tx.parent_span_id, post.span_id);
 
     // The worker's job for the delivery is a child of the request, the delivery of the job.
     let job = otlp
-        .wait_for("the worker's delivery job span", SPANS, |s| {
-            s.trace_id == trace_id && s.name == "job webhook_delivery"
-        })
+        .wait_for_span(&trace_id, "job webhook_delivery", SPANS)
         .await;
     assert_eq!(job.service, "brokkr-worker");
     assert_eq!(
@@ -155,9 +149,7 @@ async fn one_trace_connects_the_post_the_job_the_delivery_and_the_agents_apply()
         "the job continues the request"
     );
     let delivery = otlp
-        .wait_for("the delivery attempt span", SPANS, |s| {
-            s.trace_id == trace_id && s.name == "webhook.delivery"
-        })
+        .wait_for_span(&trace_id, "webhook.delivery", SPANS)
         .await;
     assert_eq!(delivery.parent_span_id, job.span_id);
     assert_eq!(delivery.attribute("http.response.status_code"), Some("200"));

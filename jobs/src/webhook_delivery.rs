@@ -247,48 +247,54 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
         error: sent.error.clone(),
         delivered_by: ctx.worker_name.clone(),
     };
-    if success {
-        // The hot path: one statement. It still runs in an explicit transaction: a connection
-        // that a cancelled query left inside a transaction must not swallow the record.
-        let mut tx = ctx.pool.begin().await?;
-        deliveries::record_success(&mut tx, delivery.id, &record).await?;
-        tx.commit().await?;
-        return Ok(Outcome::Success);
-    }
-    let mut tx = ctx.pool.begin().await?;
-    deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
-    let outcome = {
-        let error = sent
-            .error
-            .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
-        let retryable = delivery.enabled && delivery.url_encrypted.is_some();
-        if retryable && attempt_number <= delivery.max_retries {
-            let delay =
-                RetrySchedule::from_settings(&ctx.live.current().worker).delay(attempt_number);
-            let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
-                .await?;
-            let next_job = WebhookDeliveryJob {
-                delivery_id: delivery.id,
-                attempt: attempt_number + 1,
-            };
-            store::jobs::push(
-                &mut tx,
-                &ctx.channels.queue(WEBHOOK_DELIVERY),
-                &next_job,
-                Some(SystemTime::now() + delay),
-                &next_job.idempotency_key(),
-            )
-            .await?;
-            Outcome::Retry
-        } else {
-            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, None).await?;
-            Outcome::Dead
+    // The attempt's record (and the next attempt's job) in one transaction, in its own span.
+    async {
+        if success {
+            // The hot path: one statement. It still runs in an explicit transaction: a connection
+            // that a cancelled query left inside a transaction must not swallow the record.
+            let mut tx = ctx.pool.begin().await?;
+            deliveries::record_success(&mut tx, delivery.id, &record).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Success);
         }
-    };
-    disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
-    tx.commit().await?;
-    Ok(outcome)
+        let mut tx = ctx.pool.begin().await?;
+        deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
+        let outcome = {
+            let error = sent
+                .error
+                .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
+            let retryable = delivery.enabled && delivery.url_encrypted.is_some();
+            if retryable && attempt_number <= delivery.max_retries {
+                let delay =
+                    RetrySchedule::from_settings(&ctx.live.current().worker).delay(attempt_number);
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
+                    .await?;
+                let next_job = WebhookDeliveryJob {
+                    delivery_id: delivery.id,
+                    attempt: attempt_number + 1,
+                };
+                store::jobs::push(
+                    &mut tx,
+                    &ctx.channels.queue(WEBHOOK_DELIVERY),
+                    &next_job,
+                    Some(SystemTime::now() + delay),
+                    &next_job.idempotency_key(),
+                )
+                .await?;
+                Outcome::Retry
+            } else {
+                deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, None)
+                    .await?;
+                Outcome::Dead
+            }
+        };
+        disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
+        tx.commit().await?;
+        Ok(outcome)
+    }
+    .instrument(store::transaction_span())
+    .await
 }
 
 /// Disables the subscription when its deliveries have all failed for longer than

@@ -137,6 +137,21 @@ fn signal_url(base: &str, protocol: &str) -> String {
     }
 }
 
+/// Sets the endpoint and timeout that the standard variables do not set.
+fn configure<B: WithExportConfig>(
+    mut builder: B,
+    endpoint: Option<String>,
+    timeout: Option<Duration>,
+) -> B {
+    if let Some(endpoint) = endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    if let Some(timeout) = timeout {
+        builder = builder.with_timeout(timeout);
+    }
+    builder
+}
+
 fn provider(effective: &EffectiveTelemetry) -> Result<SdkTracerProvider, String> {
     let protocol = protocol(effective);
     let endpoint = endpoint(effective, &protocol);
@@ -145,30 +160,22 @@ fn provider(effective: &EffectiveTelemetry) -> Result<SdkTracerProvider, String>
         .is_none()
         .then_some(EXPORT_TIMEOUT);
     let exporter = match protocol.as_str() {
-        OTLP_GRPC => {
-            let mut builder = opentelemetry_otlp::SpanExporter::builder().with_tonic();
-            if let Some(endpoint) = &endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(timeout) = timeout {
-                builder = builder.with_timeout(timeout);
-            }
-            builder.build()
-        }
-        OTLP_HTTP_PROTOBUF => {
-            // The exporter's default client is reqwest's blocking one: the SDK's batch thread
-            // is no runtime thread, and that client is the one it can drive.
-            let mut builder = opentelemetry_otlp::SpanExporter::builder()
+        OTLP_GRPC => configure(
+            opentelemetry_otlp::SpanExporter::builder().with_tonic(),
+            endpoint,
+            timeout,
+        )
+        .build(),
+        // The exporter's default client is reqwest's blocking one: the SDK's batch thread is no
+        // runtime thread, and that client is the one it can drive.
+        OTLP_HTTP_PROTOBUF => configure(
+            opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
-            if let Some(endpoint) = &endpoint {
-                builder = builder.with_endpoint(endpoint);
-            }
-            if let Some(timeout) = timeout {
-                builder = builder.with_timeout(timeout);
-            }
-            builder.build()
-        }
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary),
+            endpoint,
+            timeout,
+        )
+        .build(),
         other => {
             return Err(format!(
                 "OTLP protocol {other:?} is not supported (use `grpc` or `http/protobuf`)"

@@ -915,6 +915,67 @@ mod tests {
     }
 
     #[test]
+    fn telemetry_overrides_apply_per_process() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__TELEMETRY__ENABLED", "true"),
+                ("BROKKR__TELEMETRY__AGENT__SERVICE_NAME", "edge-agent"),
+                ("BROKKR__TELEMETRY__AGENT__ENABLED", "false"),
+                ("BROKKR__TELEMETRY__WORKER__SAMPLING_RATE", "1.0"),
+                ("BROKKR__TELEMETRY__BROKER__OTLP_PROTOCOL", "http/protobuf"),
+                (
+                    "BROKKR__TELEMETRY__BROKER__OTLP_ENDPOINT",
+                    "http://collector:4318",
+                ),
+            ]),
+        )
+        .unwrap();
+        let broker = s.telemetry.effective(TelemetryProcess::Broker);
+        assert!(broker.enabled);
+        assert_eq!(broker.service_name, "brokkr-broker");
+        assert_eq!(broker.otlp_protocol, OTLP_HTTP_PROTOBUF);
+        assert_eq!(broker.otlp_endpoint, "http://collector:4318");
+        assert_eq!(broker.sampling_rate, 0.1);
+        let worker = s.telemetry.effective(TelemetryProcess::Worker);
+        assert_eq!(worker.sampling_rate, 1.0);
+        assert_eq!(worker.otlp_protocol, OTLP_GRPC);
+        assert_eq!(worker.otlp_endpoint, "");
+        let agent = s.telemetry.effective(TelemetryProcess::Agent);
+        assert!(!agent.enabled);
+        assert_eq!(agent.service_name, "edge-agent");
+    }
+
+    #[test]
+    fn telemetry_settings_are_validated_with_their_key() {
+        for (variable, value, key) in [
+            (
+                "BROKKR__TELEMETRY__OTLP_PROTOCOL",
+                "http/json",
+                "telemetry.otlp_protocol",
+            ),
+            (
+                "BROKKR__TELEMETRY__AGENT__SAMPLING_RATE",
+                "2",
+                "telemetry.agent.sampling_rate",
+            ),
+            (
+                "BROKKR__TELEMETRY__OTLP_ENDPOINT",
+                "collector:4317",
+                "telemetry.otlp_endpoint",
+            ),
+            (
+                "BROKKR__TELEMETRY__WORKER__OTLP_ENDPOINT",
+                "ftp://collector",
+                "telemetry.worker.otlp_endpoint",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(variable, value)])).unwrap_err();
+            assert_eq!(err.key, key, "{variable}={value}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = Settings::load(
             None,
