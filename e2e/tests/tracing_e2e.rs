@@ -302,52 +302,110 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[index.min(sorted.len() - 1)]
 }
 
-#[tokio::test]
-async fn a_collector_that_never_answers_costs_the_requests_nothing() {
+/// Sorted latencies of `N` requests (after a warm-up) to a broker started with `server_env`,
+/// and the broker's log.
+async fn measure(server_env: Vec<(String, String)>) -> (Vec<Duration>, String) {
     const N: usize = 400;
-    // Baseline: telemetry off.
-    let off = Harness::start(Options {
-        worker: false,
-        agent: false,
-        ..Options::default()
-    })
-    .await
-    .expect("harness starts");
-    latencies(&off, 50).await; // warm-up
-    let baseline = latencies(&off, N).await;
-    drop(off);
-
-    // Every span exported to a collector that accepts connections and never answers.
-    let silent = SilentCollector::start().await;
     let h = Harness::start(Options {
         worker: false,
         agent: false,
-        server_env: server_env(telemetry_env(&silent.endpoint(), "grpc")),
+        server_env,
         ..Options::default()
     })
     .await
     .expect("harness starts");
     latencies(&h, 50).await;
-    let dead = latencies(&h, N).await;
+    let measured = latencies(&h, N).await;
+    // Long enough for two 5 s export timeouts against a silent collector.
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    let log = std::fs::read_to_string(h.log_dir().join("broker.log")).unwrap_or_default();
+    (measured, log)
+}
 
-    let (p50_off, p99_off) = (percentile(&baseline, 0.5), percentile(&baseline, 0.99));
-    let (p50_dead, p99_dead) = (percentile(&dead, 0.5), percentile(&dead, 0.99));
+#[tokio::test]
+async fn a_collector_that_never_answers_costs_the_requests_nothing() {
+    let (off, _) = measure(Vec::new()).await;
+    let live = OtlpReceiver::start().await;
+    let (exporting, _) = measure(server_env(telemetry_env(&live.endpoint(), "grpc"))).await;
+    // A collector that accepts connections and never answers: each export waits 5 s.
+    let silent = SilentCollector::start().await;
+    let (dead, log) = measure(server_env(telemetry_env(&silent.endpoint(), "grpc"))).await;
+
+    let figures = |l: &[Duration]| (percentile(l, 0.5), percentile(l, 0.99));
+    let ((p50_off, p99_off), (p50_live, p99_live), (p50_dead, p99_dead)) =
+        (figures(&off), figures(&exporting), figures(&dead));
     println!(
-        "requests: {N} each; telemetry off p50 {p50_off:?} p99 {p99_off:?}; \
-         silent collector p50 {p50_dead:?} p99 {p99_dead:?}"
+        "{} requests each: telemetry off p50 {p50_off:?} p99 {p99_off:?}; live collector \
+         p50 {p50_live:?} p99 {p99_live:?}; silent collector p50 {p50_dead:?} p99 {p99_dead:?}",
+        dead.len()
     );
-    // The exporter waits 5 s per batch for this collector: a request that waited for it
-    // would take seconds. The bound is loose on purpose (a shared 2-core machine).
+    // A request that waited for the collector would take seconds; the bound is loose on
+    // purpose (a shared 2-core machine, other tests running alongside).
     assert!(
-        p99_dead < p99_off * 4 + Duration::from_millis(100),
-        "the silent collector slowed requests: p99 {p99_dead:?} against {p99_off:?}"
+        p99_dead < p99_live * 4 + Duration::from_millis(100),
+        "the silent collector slowed requests: p99 {p99_dead:?} against {p99_live:?}"
+    );
+    assert!(
+        live.spans().len() > 400,
+        "the live collector got {} spans",
+        live.spans().len()
     );
 
     // The outage is reported once, not once per batch.
-    tokio::time::sleep(Duration::from_secs(12)).await;
-    let log = std::fs::read_to_string(h.log_dir().join("broker.log")).unwrap_or_default();
     let reports = log
         .matches("cannot export spans to the OTLP collector")
         .count();
     assert_eq!(reports, 1, "outage reports in the broker log: {reports}");
+}
+
+#[tokio::test]
+async fn spans_still_queued_are_flushed_when_the_broker_stops() {
+    let otlp = OtlpReceiver::start().await;
+    let mut env = server_env(telemetry_env(&otlp.endpoint(), "grpc"));
+    // No scheduled export during the test: only the shutdown sends the batch.
+    env.retain(|(k, _)| k != "OTEL_BSP_SCHEDULE_DELAY");
+    env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "600000".into()));
+    let mut h = Harness::start(Options {
+        worker: false,
+        agent: false,
+        server_env: env,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    let (traceparent, trace_id, _) = our_traceparent();
+    let response = h
+        .http
+        .get(format!("{}/api/v1/stacks", h.base))
+        .bearer_auth(&h.admin)
+        .header("traceparent", traceparent)
+        .send()
+        .await
+        .expect("GET stacks");
+    assert_eq!(response.status(), StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        otlp.spans().iter().all(|s| s.trace_id != trace_id),
+        "exported before the shutdown"
+    );
+
+    let mut broker = h.broker.take().expect("the broker runs");
+    let pid = broker.id().expect("the broker's pid");
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exited = tokio::time::timeout(Duration::from_secs(15), broker.wait())
+        .await
+        .expect("the broker stops within the grace and flush timeouts")
+        .expect("the broker's exit status");
+    assert!(exited.success(), "the broker exited with {exited}");
+    // Already received when the process ended: the flush completed before the exit.
+    assert!(
+        otlp.spans()
+            .iter()
+            .any(|s| s.trace_id == trace_id && s.name == "GET /api/v1/stacks"),
+        "the queued span was not flushed at shutdown"
+    );
 }
