@@ -18,24 +18,27 @@ const KEY: &str = "3c1f0e2d4b5a69788796a5b4c3d2e1f00f1e2d3c4b5a69788796a5b4c3d2e
 /// Spans reach the receiver within a few export rounds.
 const SPANS: Duration = Duration::from_secs(60);
 
-fn env(k: &str, v: &str) -> (String, String) {
+fn env_pair(k: &str, v: &str) -> (String, String) {
     (k.to_owned(), v.to_owned())
 }
 
 /// Telemetry on, every trace sampled, batches sent every 200 ms.
 fn telemetry_env(endpoint: &str, protocol: &str) -> Vec<(String, String)> {
     vec![
-        env("BROKKR__TELEMETRY__ENABLED", "true"),
-        env("BROKKR__TELEMETRY__OTLP_ENDPOINT", endpoint),
-        env("BROKKR__TELEMETRY__OTLP_PROTOCOL", protocol),
-        env("BROKKR__TELEMETRY__SAMPLING_RATE", "1.0"),
-        env("OTEL_BSP_SCHEDULE_DELAY", "200"),
+        env_pair("BROKKR__TELEMETRY__ENABLED", "true"),
+        env_pair("BROKKR__TELEMETRY__OTLP_ENDPOINT", endpoint),
+        env_pair("BROKKR__TELEMETRY__OTLP_PROTOCOL", protocol),
+        env_pair("BROKKR__TELEMETRY__SAMPLING_RATE", "1.0"),
+        env_pair("OTEL_BSP_SCHEDULE_DELAY", "200"),
     ]
 }
 
 fn server_env(mut telemetry: Vec<(String, String)>) -> Vec<(String, String)> {
-    telemetry.push(env("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY));
-    telemetry.push(env("BROKKR__WEBHOOKS__ALLOWED_NETWORKS", "127.0.0.0/8"));
+    telemetry.push(env_pair("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY", KEY));
+    telemetry.push(env_pair(
+        "BROKKR__WEBHOOKS__ALLOWED_NETWORKS",
+        "127.0.0.0/8",
+    ));
     telemetry
 }
 
@@ -237,7 +240,9 @@ async fn one_trace_connects_the_post_the_job_the_delivery_and_the_agents_apply()
 async fn spans_reach_the_collector_over_http_protobuf_and_json_logs_name_them() {
     let otlp = OtlpReceiver::start().await;
     let mut env = server_env(telemetry_env(&otlp.endpoint(), "http/protobuf"));
-    env.push(("BROKKR__LOG__FORMAT".into(), "json".into()));
+    env.push(env_pair("BROKKR__LOG__FORMAT", "json"));
+    // No new trace is sampled: only those a caller sampled (parent-based).
+    env.push(env_pair("BROKKR__TELEMETRY__BROKER__SAMPLING_RATE", "0.0"));
     let h = Harness::start(Options {
         worker: false,
         agent: false,
@@ -246,6 +251,12 @@ async fn spans_reach_the_collector_over_http_protobuf_and_json_logs_name_them() 
     })
     .await
     .expect("harness starts");
+    // A request without a trace context: a new trace, not sampled at rate 0.
+    let (status, _) = h
+        .api(Method::GET, "/api/v1/stacks", None)
+        .await
+        .expect("GET");
+    assert_eq!(status, StatusCode::OK);
     let (traceparent, trace_id, our_span) = our_traceparent();
     let response = h
         .http
@@ -261,6 +272,11 @@ async fn spans_reach_the_collector_over_http_protobuf_and_json_logs_name_them() 
             s.trace_id == trace_id
         })
         .await;
+    assert!(
+        otlp.spans().iter().all(|s| !s.parent_span_id.is_empty()),
+        "a new trace was sampled at rate 0: {:?}",
+        otlp.spans()
+    );
     assert_eq!(span.protocol, Protocol::HttpProtobuf);
     assert_eq!(span.name, "GET /api/v1/stacks");
     assert_eq!(span.parent_span_id, our_span);
@@ -361,10 +377,17 @@ async fn a_collector_that_never_answers_costs_the_requests_nothing() {
 #[tokio::test]
 async fn spans_still_queued_are_flushed_when_the_broker_stops() {
     let otlp = OtlpReceiver::start().await;
-    let mut env = server_env(telemetry_env(&otlp.endpoint(), "grpc"));
-    // No scheduled export during the test: only the shutdown sends the batch.
+    // The standard variables win over the settings: the configured endpoint and protocol
+    // lead nowhere, OTEL_EXPORTER_OTLP_* to the receiver.
+    let mut env = server_env(telemetry_env("http://127.0.0.1:9", "http/protobuf"));
     env.retain(|(k, _)| k != "OTEL_BSP_SCHEDULE_DELAY");
-    env.push(("OTEL_BSP_SCHEDULE_DELAY".into(), "600000".into()));
+    env.extend([
+        env_pair("OTEL_EXPORTER_OTLP_ENDPOINT", &otlp.endpoint()),
+        env_pair("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"),
+        env_pair("OTEL_SERVICE_NAME", "edge-broker"),
+        // No scheduled export during the test: only the shutdown sends the batch.
+        env_pair("OTEL_BSP_SCHEDULE_DELAY", "600000"),
+    ]);
     let mut h = Harness::start(Options {
         worker: false,
         agent: false,
@@ -402,10 +425,11 @@ async fn spans_still_queued_are_flushed_when_the_broker_stops() {
         .expect("the broker's exit status");
     assert!(exited.success(), "the broker exited with {exited}");
     // Already received when the process ended: the flush completed before the exit.
-    assert!(
-        otlp.spans()
-            .iter()
-            .any(|s| s.trace_id == trace_id && s.name == "GET /api/v1/stacks"),
-        "the queued span was not flushed at shutdown"
-    );
+    let spans = otlp.spans();
+    let flushed = spans
+        .iter()
+        .find(|s| s.trace_id == trace_id && s.name == "GET /api/v1/stacks")
+        .unwrap_or_else(|| panic!("the queued span was not flushed at shutdown: {spans:?}"));
+    assert_eq!(flushed.service, "edge-broker");
+    assert_eq!(flushed.protocol, Protocol::Grpc);
 }
