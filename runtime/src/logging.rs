@@ -52,9 +52,9 @@ pub struct Logging {
 }
 
 /// Installs the global subscriber (stderr, text or JSON) with, when telemetry is on for
-/// `process` (`None`: a command-line run that exports nothing), the OpenTelemetry layer. `quiet` holds filter directives added after `log.level`
-/// (comma-separated, empty for none), for a dependency's lines the process reports better
-/// itself; `RUST_LOG` replaces them too. When a subscriber is already installed (tests), that
+/// `process` (`None`: a command-line run that exports nothing), the OpenTelemetry layer.
+/// `quiet` holds filter directives added after `log.level` (comma-separated, empty for none),
+/// for a dependency's lines the process reports better itself; `RUST_LOG` replaces them too. When a subscriber is already installed (tests), that
 /// one stays. Must run inside a Tokio runtime (see [`Telemetry::start`]).
 pub fn init(
     settings: &Settings,
