@@ -456,6 +456,7 @@ pub async fn apply_deployment(
         .iter()
         .filter(|o| !desired.contains(&o.key))
         .collect();
+    tracing::Span::current().record("brokkr.apply.pruned", stale.len());
     remove_objects(ctx, &stale, adopted)
         .await
         .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
@@ -498,6 +499,7 @@ pub async fn remove_stack(
     adopted: &mut HashSet<ObjectKey>,
 ) -> Result<(), ApplyFailure> {
     let refs: Vec<&OwnedObject> = owned.iter().collect();
+    tracing::Span::current().record("brokkr.apply.pruned", refs.len());
     remove_objects(ctx, &refs, adopted)
         .await
         .map_err(|e| ApplyFailure(format!("removing the stack's objects failed: {e}")))

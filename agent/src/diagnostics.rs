@@ -24,6 +24,7 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tracing::Instrument;
 
 use brokkr_schema::models::{DeploymentObject, DiagnosticRequest, SubmitDiagnosticResult};
 use chrono::{DateTime, Utc};
@@ -505,7 +506,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
     ctx.run_rounds(
         "diagnostics: cannot fetch pending requests",
         |s| s.diagnostics_interval,
-        || poll_once(&ctx),
+        || poll_once(&ctx).instrument(tracing::info_span!("agent.diagnostics_round")),
     )
     .await;
 }

@@ -18,6 +18,7 @@
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use brokkr_schema::models::{DeliveryResultRequest, PendingWebhookDelivery};
 use chrono::Utc;
@@ -164,11 +165,14 @@ pub async fn send(
         Ok(url) if matches!(url.scheme(), "http" | "https") => url,
         _ => return failure("invalid destination URL".into(), None),
     };
-    let request = http
+    let mut request = http
         .post(url)
         .headers(headers)
         .timeout(timeout)
         .body(delivery.body.clone());
+    if let Some((name, value)) = brokkr_schema::trace_context::header() {
+        request = request.header(name, value);
+    }
     match request.send().await {
         Ok(response) => {
             let status = response.status();
@@ -251,7 +255,28 @@ async fn deliver(
         tracing::info!(delivery = %delivery.id, "webhook lease about to lapse; left for a later claim");
         return;
     }
-    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left)).await;
+    // The attempt's span; its context goes to the receiver as `traceparent` (see `send`).
+    let span = tracing::info_span!(
+        "webhook.delivery",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        brokkr.delivery_id = %delivery.id,
+        brokkr.subscription_id = %delivery.subscription_id,
+        brokkr.event_type = %delivery.event_type,
+        brokkr.delivery.attempt = delivery.attempts + 1,
+        http.response.status_code = tracing::field::Empty,
+        brokkr.delivery.latency_ms = tracing::field::Empty,
+    );
+    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left))
+        .instrument(span.clone())
+        .await;
+    if let Some(code) = outcome.status_code {
+        span.record("http.response.status_code", code);
+    }
+    span.record("brokkr.delivery.latency_ms", outcome.duration_ms);
+    if !outcome.success {
+        span.record("otel.status_code", "ERROR");
+    }
     static SENT: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
     if let Some(c) = crate::work_orders::feature_counter(
         ctx,
@@ -314,7 +339,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
     ctx.run_rounds(
         "webhooks: cannot fetch pending deliveries",
         |s| s.webhook_interval,
-        || poll_once(&ctx, &http),
+        || poll_once(&ctx, &http).instrument(tracing::info_span!("agent.webhook_round")),
     )
     .await;
 }

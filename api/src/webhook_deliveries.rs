@@ -23,6 +23,7 @@ use brokkr_schema::models::{
 use brokkr_schema::store;
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::deliveries::{self, AgentClaim, AttemptRecord};
+use brokkr_schema::trace_context;
 use chrono::Utc;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
@@ -440,7 +441,7 @@ pub async fn send_test(
     );
     let timeout = Duration::from_secs(u64::try_from(timeout_seconds.clamp(1, 300)).unwrap_or(30));
     let mut request = client.http().post(url).timeout(timeout).body(body);
-    for (name, value) in headers {
+    for (name, value) in headers.into_iter().chain(trace_context::header()) {
         request = request.header(name, value);
     }
     match request.send().await {

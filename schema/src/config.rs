@@ -332,15 +332,27 @@ impl Default for AgentSettings {
     }
 }
 
-/// `[telemetry]`, with per-process overrides in `[telemetry.broker]` and `[telemetry.agent]`.
+/// `[telemetry]`: OTLP trace export, with per-process overrides in `[telemetry.broker]`,
+/// `[telemetry.worker]` and `[telemetry.agent]`. Read once at start (see `brokkr_runtime::telemetry`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySettings {
+    /// Export spans over OTLP.
     pub enabled: bool,
+    /// Collector URL; empty for the protocol's default (`http://localhost:4317` for `grpc`,
+    /// `http://localhost:4318` for `http/protobuf`). `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` win when set.
     pub otlp_endpoint: String,
+    /// `grpc` or `http/protobuf`; `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` and
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` win when set.
+    pub otlp_protocol: String,
+    /// `service.name` prefix: a process reports `<service_name>-broker`, `-worker` or `-agent`
+    /// unless its override names it (`OTEL_SERVICE_NAME` wins when set).
     pub service_name: String,
+    /// Fraction of new traces kept (parent-based: a trace sampled upstream stays whole).
     pub sampling_rate: f64,
     pub broker: TelemetryOverride,
+    pub worker: TelemetryOverride,
     pub agent: TelemetryOverride,
 }
 
@@ -348,14 +360,21 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            otlp_endpoint: "http://localhost:4317".into(),
+            otlp_endpoint: String::new(),
+            otlp_protocol: OTLP_GRPC.into(),
             service_name: "brokkr".into(),
             sampling_rate: 0.1,
             broker: TelemetryOverride::default(),
+            worker: TelemetryOverride::default(),
             agent: TelemetryOverride::default(),
         }
     }
 }
+
+/// `telemetry.otlp_protocol` for OTLP over gRPC.
+pub const OTLP_GRPC: &str = "grpc";
+/// `telemetry.otlp_protocol` for OTLP over HTTP with protobuf bodies.
+pub const OTLP_HTTP_PROTOBUF: &str = "http/protobuf";
 
 /// Per-process telemetry overrides; unset fields use the `[telemetry]` value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -366,9 +385,114 @@ pub struct TelemetryOverride {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling_rate: Option<f64>,
+}
+
+/// The process whose telemetry settings are asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryProcess {
+    Broker,
+    Worker,
+    Agent,
+}
+
+impl TelemetryProcess {
+    /// `broker`, `worker` or `agent`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TelemetryProcess::Broker => "broker",
+            TelemetryProcess::Worker => "worker",
+            TelemetryProcess::Agent => "agent",
+        }
+    }
+}
+
+/// The telemetry settings of one process, overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTelemetry {
+    pub enabled: bool,
+    pub otlp_endpoint: String,
+    pub otlp_protocol: String,
+    pub service_name: String,
+    pub sampling_rate: f64,
+}
+
+impl TelemetrySettings {
+    /// The settings of `process`: its override where set, else `[telemetry]`; the service name
+    /// defaults to `<service_name>-<process>`.
+    pub fn effective(&self, process: TelemetryProcess) -> EffectiveTelemetry {
+        let o = match process {
+            TelemetryProcess::Broker => &self.broker,
+            TelemetryProcess::Worker => &self.worker,
+            TelemetryProcess::Agent => &self.agent,
+        };
+        EffectiveTelemetry {
+            enabled: o.enabled.unwrap_or(self.enabled),
+            otlp_endpoint: o
+                .otlp_endpoint
+                .clone()
+                .unwrap_or_else(|| self.otlp_endpoint.clone()),
+            otlp_protocol: o
+                .otlp_protocol
+                .clone()
+                .unwrap_or_else(|| self.otlp_protocol.clone()),
+            service_name: o
+                .service_name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", self.service_name, process.name())),
+            sampling_rate: o.sampling_rate.unwrap_or(self.sampling_rate),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let sections = [
+            ("telemetry", None),
+            ("telemetry.broker", Some(&self.broker)),
+            ("telemetry.worker", Some(&self.worker)),
+            ("telemetry.agent", Some(&self.agent)),
+        ];
+        for (section, o) in sections {
+            let (rate, protocol, endpoint) = match o {
+                None => (
+                    Some(self.sampling_rate),
+                    Some(&self.otlp_protocol),
+                    Some(&self.otlp_endpoint),
+                ),
+                Some(o) => (
+                    o.sampling_rate,
+                    o.otlp_protocol.as_ref(),
+                    o.otlp_endpoint.as_ref(),
+                ),
+            };
+            if rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err(ConfigError::new(
+                    format!("{section}.sampling_rate"),
+                    "must be between 0.0 and 1.0",
+                ));
+            }
+            if protocol.is_some_and(|p| p != OTLP_GRPC && p != OTLP_HTTP_PROTOBUF) {
+                return Err(ConfigError::new(
+                    format!("{section}.otlp_protocol"),
+                    "must be `grpc` or `http/protobuf`",
+                ));
+            }
+            if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
+                let valid = url::Url::parse(e)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !valid {
+                    return Err(ConfigError::new(
+                        format!("{section}.otlp_endpoint"),
+                        "must be an http:// or https:// URL (or empty for the default)",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Environment variable prefix of configuration keys.
@@ -615,12 +739,7 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
-        if !(0.0..=1.0).contains(&self.telemetry.sampling_rate) {
-            return Err(ConfigError::new(
-                "telemetry.sampling_rate",
-                "must be between 0.0 and 1.0",
-            ));
-        }
+        self.telemetry.validate()?;
         if self.pak.prefix.is_empty() || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(ConfigError::new(
@@ -669,10 +788,12 @@ impl Settings {
         let probe = TelemetryOverride {
             enabled: Some(false),
             otlp_endpoint: Some(String::new()),
+            otlp_protocol: Some(String::new()),
             service_name: Some(String::new()),
             sampling_rate: Some(0.0),
         };
         s.telemetry.broker = probe.clone();
+        s.telemetry.worker = probe.clone();
         s.telemetry.agent = probe;
         s
     }
@@ -845,6 +966,67 @@ mod tests {
         assert_eq!(s.telemetry.broker.enabled, Some(true));
         assert_eq!(s.database.schema.as_deref(), Some("tenant_a"));
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn telemetry_overrides_apply_per_process() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__TELEMETRY__ENABLED", "true"),
+                ("BROKKR__TELEMETRY__AGENT__SERVICE_NAME", "edge-agent"),
+                ("BROKKR__TELEMETRY__AGENT__ENABLED", "false"),
+                ("BROKKR__TELEMETRY__WORKER__SAMPLING_RATE", "1.0"),
+                ("BROKKR__TELEMETRY__BROKER__OTLP_PROTOCOL", "http/protobuf"),
+                (
+                    "BROKKR__TELEMETRY__BROKER__OTLP_ENDPOINT",
+                    "http://collector:4318",
+                ),
+            ]),
+        )
+        .unwrap();
+        let broker = s.telemetry.effective(TelemetryProcess::Broker);
+        assert!(broker.enabled);
+        assert_eq!(broker.service_name, "brokkr-broker");
+        assert_eq!(broker.otlp_protocol, OTLP_HTTP_PROTOBUF);
+        assert_eq!(broker.otlp_endpoint, "http://collector:4318");
+        assert_eq!(broker.sampling_rate, 0.1);
+        let worker = s.telemetry.effective(TelemetryProcess::Worker);
+        assert_eq!(worker.sampling_rate, 1.0);
+        assert_eq!(worker.otlp_protocol, OTLP_GRPC);
+        assert_eq!(worker.otlp_endpoint, "");
+        let agent = s.telemetry.effective(TelemetryProcess::Agent);
+        assert!(!agent.enabled);
+        assert_eq!(agent.service_name, "edge-agent");
+    }
+
+    #[test]
+    fn telemetry_settings_are_validated_with_their_key() {
+        for (variable, value, key) in [
+            (
+                "BROKKR__TELEMETRY__OTLP_PROTOCOL",
+                "http/json",
+                "telemetry.otlp_protocol",
+            ),
+            (
+                "BROKKR__TELEMETRY__AGENT__SAMPLING_RATE",
+                "2",
+                "telemetry.agent.sampling_rate",
+            ),
+            (
+                "BROKKR__TELEMETRY__OTLP_ENDPOINT",
+                "collector:4317",
+                "telemetry.otlp_endpoint",
+            ),
+            (
+                "BROKKR__TELEMETRY__WORKER__OTLP_ENDPOINT",
+                "ftp://collector",
+                "telemetry.worker.otlp_endpoint",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(variable, value)])).unwrap_err();
+            assert_eq!(err.key, key, "{variable}={value}");
+        }
     }
 
     #[test]

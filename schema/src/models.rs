@@ -357,6 +357,10 @@ pub struct DeploymentObject {
     pub yaml_checksum: String,
     pub submitted_at: DateTime<Utc>,
     pub is_deletion_marker: bool,
+    /// W3C `traceparent` of the request that created the object, when it was traced: agents
+    /// link the span of their apply to it.
+    #[oai(nullable)]
+    pub traceparent: Option<String>,
 }
 
 /// Body of `POST /stacks/{id}/deployment-objects`.

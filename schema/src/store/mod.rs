@@ -149,6 +149,17 @@ impl StoreError {
     }
 }
 
+/// The span of one database transaction (`db.transaction`): create it before `BEGIN` and keep
+/// it until the commit or rollback, so a trace shows how long the transaction held its
+/// connection.
+pub fn transaction_span() -> tracing::Span {
+    tracing::info_span!(
+        "db.transaction",
+        otel.kind = "client",
+        db.system.name = "postgresql",
+    )
+}
+
 /// Connection options for `settings`, with the tenant schema as `search_path`.
 pub fn connect_options(settings: &DatabaseSettings) -> Result<PgConnectOptions, sqlx::Error> {
     let mut options: PgConnectOptions = settings.url.parse()?;
