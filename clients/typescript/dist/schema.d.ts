@@ -1896,6 +1896,11 @@ export interface components {
             stack_id: string;
             /** Format: date-time */
             submitted_at: string;
+            /**
+             * @description W3C `traceparent` of the request that created the object, when it was traced: agents
+             *     link the span of their apply to it.
+             */
+            traceparent?: string | null;
             /** Format: date-time */
             updated_at: string;
             yaml_checksum: string;

@@ -28,6 +28,9 @@ class DeploymentObject:
         yaml_checksum (str):
         yaml_content (str):
         deleted_at (datetime.datetime | None | Unset):
+        traceparent (None | str | Unset): W3C `traceparent` of the request that created the object, when it was traced:
+            agents
+            link the span of their apply to it.
     """
 
     created_at: datetime.datetime
@@ -40,6 +43,7 @@ class DeploymentObject:
     yaml_checksum: str
     yaml_content: str
     deleted_at: datetime.datetime | None | Unset = UNSET
+    traceparent: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -69,6 +73,12 @@ class DeploymentObject:
         else:
             deleted_at = self.deleted_at
 
+        traceparent: None | str | Unset
+        if isinstance(self.traceparent, Unset):
+            traceparent = UNSET
+        else:
+            traceparent = self.traceparent
+
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
         field_dict.update(
@@ -86,6 +96,8 @@ class DeploymentObject:
         )
         if deleted_at is not UNSET:
             field_dict["deleted_at"] = deleted_at
+        if traceparent is not UNSET:
+            field_dict["traceparent"] = traceparent
 
         return field_dict
 
@@ -127,6 +139,15 @@ class DeploymentObject:
 
         deleted_at = _parse_deleted_at(d.pop("deleted_at", UNSET))
 
+        def _parse_traceparent(data: object) -> None | str | Unset:
+            if data is None:
+                return data
+            if isinstance(data, Unset):
+                return data
+            return cast(None | str | Unset, data)
+
+        traceparent = _parse_traceparent(d.pop("traceparent", UNSET))
+
         deployment_object = cls(
             created_at=created_at,
             id=id,
@@ -138,6 +159,7 @@ class DeploymentObject:
             yaml_checksum=yaml_checksum,
             yaml_content=yaml_content,
             deleted_at=deleted_at,
+            traceparent=traceparent,
         )
 
         deployment_object.additional_properties = d
