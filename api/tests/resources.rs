@@ -336,11 +336,11 @@ async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
         .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    // 94 operations: the matrix in authorization.rs (with diagnostics, health, config reload and
-    // the 4 registration operations), the audit log, 13 webhook operations, 9 work-order
-    // operations and 14 template operations (11 template endpoints, from-template, rollout and
-    // rollout status); nothing undocumented (`/agents/` is an alias).
-    assert_eq!(operations, 94, "every /api/v1 operation is documented");
+    // 95 operations: the matrix in authorization.rs (with diagnostics, health, config reload, the
+    // 4 registration operations and a stack's rollout status), the audit log, 13 webhook
+    // operations, 9 work-order operations and 14 template operations (11 template endpoints,
+    // from-template, rollout and rollout status); nothing undocumented (`/agents/` is an alias).
+    assert_eq!(operations, 95, "every /api/v1 operation is documented");
     for path in [
         "/agents/{id}/target-state",
         "/agents/search",
