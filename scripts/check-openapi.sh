@@ -1,16 +1,27 @@
 #!/usr/bin/env bash
-# Checks the API contract: the committed OpenAPI document (api/openapi.json) is what the code
-# produces, validates with openapi-spec-validator and lints clean with Redocly's recommended
-# rules (api/contract/redocly.yaml); and webhook deliveries of a real broker and worker verify
-# with the `standardwebhooks` library and GitHub's `@octokit/webhooks-methods`
-# (api/contract/check_webhooks.py).
+# Checks the API contract:
+# 1. the committed OpenAPI document (api/openapi.json) is what the code produces, validates with
+#    openapi-spec-validator and lints clean with Redocly's recommended rules
+#    (api/contract/redocly.yaml);
+# 2. the SDKs in clients/ are what scripts/generate-clients.sh generates from it;
+# then, against a real broker and worker (needs PostgreSQL at $DATABASE_URL):
+# 3. webhook deliveries verify with the `standardwebhooks` library and GitHub's
+#    `@octokit/webhooks-methods` (api/contract/check_webhooks.py);
+# 4. the SDK contract tests: a scenario in each SDK, installed from clients/ as a user would
+#    (`pip install ./clients/python`, `npm install ./clients/typescript`), calls every operation
+#    and checks every answer (api/contract/sdk_contract.py);
+# 5. schemathesis fuzzes every operation as admin, generator and agent, checking for 5xx,
+#    undocumented statuses and content types, and answers that break their schema; the broker
+#    must stay up (api/contract/fuzz.py; BROKKR_FUZZ_EXAMPLES cases per operation and phase,
+#    default 5).
 #
-#   scripts/check-openapi.sh                 # everything (needs PostgreSQL at $DATABASE_URL)
-#   scripts/check-openapi.sh --skip-webhooks # the document only
+#   scripts/check-openapi.sh                  # everything
+#   scripts/check-openapi.sh --document-only  # 1 and 2
 #
 # Tools come from PyPI and npm at the versions pinned in api/contract/requirements.txt and
 # api/contract/package.json (+ package-lock.json), installed once into target/contract-tools.
-# Needs python3, node and npm. Bounded by BROKKR_OPENAPI_CHECK_TIMEOUT (default 300 s).
+# Needs python3, node and npm. Each step is bounded by BROKKR_OPENAPI_CHECK_TIMEOUT (default
+# 300 s).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -18,23 +29,12 @@ cd "$ROOT"
 TOOLS=$ROOT/target/contract-tools
 CONTRACT=api/contract
 LIMIT=${BROKKR_OPENAPI_CHECK_TIMEOUT:-300}
-skip_webhooks=0
-[[ ${1:-} == --skip-webhooks ]] && skip_webhooks=1
+document_only=0
+[[ ${1:-} == --document-only ]] && document_only=1
 
-if ! cmp -s "$CONTRACT/requirements.txt" "$TOOLS/py/requirements.txt" 2>/dev/null; then
-    echo "installing Python contract tools into $TOOLS/py"
-    rm -rf "$TOOLS/py"
-    timeout 240 python3 -m pip install --quiet --disable-pip-version-check --no-warn-script-location \
-        --target "$TOOLS/py" -r "$CONTRACT/requirements.txt"
-    cp "$CONTRACT/requirements.txt" "$TOOLS/py/requirements.txt"
-fi
-if ! cmp -s "$CONTRACT/package-lock.json" "$TOOLS/npm/package-lock.json" 2>/dev/null; then
-    echo "installing npm contract tools into $TOOLS/npm"
-    rm -rf "$TOOLS/npm"
-    mkdir -p "$TOOLS/npm"
-    cp "$CONTRACT/package.json" "$CONTRACT/package-lock.json" "$TOOLS/npm/"
-    timeout 240 npm ci --prefix "$TOOLS/npm" --no-audit --no-fund --loglevel=error
-fi
+# shellcheck source=scripts/lib/contract-tools.sh
+source "$ROOT/scripts/lib/contract-tools.sh"
+brokkr_contract_tools "$ROOT"
 
 cargo build --quiet -p brokkr-api -p brokkr-jobs --bins
 produced=$(mktemp)
@@ -61,9 +61,29 @@ if [[ $status != 0 ]] || grep -qE '^(error|warning) ' <<<"$lint"; then
     exit 1
 fi
 
-if [[ $skip_webhooks == 0 ]]; then
-    export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
-    PYTHONPATH=$TOOLS/py timeout "$LIMIT" python3 "$CONTRACT/check_webhooks.py" \
-        --bin-dir "$ROOT/target/debug" --node-modules "$TOOLS/npm/node_modules"
-fi
+echo "SDKs:"
+bash scripts/generate-clients.sh --check
+[[ $document_only == 1 ]] && exit 0
+
+export DATABASE_URL=${DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}
+echo "webhook signatures:"
+PYTHONPATH=$TOOLS/py timeout "$LIMIT" python3 "$CONTRACT/check_webhooks.py" \
+    --bin-dir "$ROOT/target/debug" --node-modules "$TOOLS/npm/node_modules"
+
+echo "SDK contract tests:"
+sdk=$(mktemp -d)
+trap 'rm -f "$produced"; rm -rf "$sdk"' EXIT
+# Installed as a user would; the Python SDK's dependencies (httpx, attrs) are among the tools.
+timeout "$LIMIT" python3 -m pip install --quiet --disable-pip-version-check \
+    --root-user-action=ignore --no-deps --target "$sdk/py" ./clients/python
+mkdir -p "$sdk/ts"
+echo '{"private": true, "type": "module"}' >"$sdk/ts/package.json"
+timeout "$LIMIT" npm install --prefix "$sdk/ts" --install-links --no-audit --no-fund \
+    --loglevel=error "$ROOT/clients/typescript"
+PYTHONPATH=$sdk/py:$TOOLS/py timeout "$LIMIT" python3 "$CONTRACT/sdk_contract.py" \
+    --bin-dir "$ROOT/target/debug" --ts-dir "$sdk/ts" --tsc "$TOOLS/npm/node_modules/.bin/tsc"
+
+echo "schemathesis:"
+PYTHONPATH=$TOOLS/py timeout "$LIMIT" python3 "$CONTRACT/fuzz.py" --bin-dir "$ROOT/target/debug" \
+    --max-examples "${BROKKR_FUZZ_EXAMPLES:-5}"
 echo "API contract checks passed"

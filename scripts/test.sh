@@ -6,10 +6,13 @@
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
-# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document and
-# webhook signatures checked with real verifier libraries (BROKKR_SKIP_OPENAPI_CHECKS=1 skips
-# them), and scripts/check-charts.sh: the Helm charts and Containerfile in deploy/
-# (BROKKR_SKIP_CHART_CHECKS=1 skips them).
+# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document, the
+# SDKs in clients/, webhook signatures checked with real verifier libraries, the SDK contract
+# tests and schemathesis (BROKKR_SKIP_OPENAPI_CHECKS=1 skips them), scripts/check-charts.sh:
+# the Helm charts and Containerfile in deploy/ (BROKKR_SKIP_CHART_CHECKS=1 skips them), and
+# scripts/check-observability.sh: the dashboards and alert rules of deploy/observability with
+# promtool and a real Prometheus scraping a running stack
+# (BROKKR_SKIP_OBSERVABILITY_CHECKS=1 skips them).
 #
 # Server: $DATABASE_URL if set, else PostgreSQL on 127.0.0.1:5432 (user postgres, no password),
 # else the private cluster of the local stack (./.stack/pgdata, port 5433), created and started
@@ -49,4 +52,8 @@ fi
 if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_CHART_CHECKS:-0} != 1 ]]; then
     brokkr_say "scripts/check-charts.sh"
     bash "$ROOT/scripts/check-charts.sh"
+fi
+if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_OBSERVABILITY_CHECKS:-0} != 1 ]]; then
+    brokkr_say "scripts/check-observability.sh"
+    bash "$ROOT/scripts/check-observability.sh"
 fi

@@ -149,6 +149,16 @@ impl AppliedObjects {
             .len()
     }
 
+    /// Kubernetes objects of every entry: what the agent manages.
+    pub fn object_count(&self) -> usize {
+        self.by_stack
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .map(|d| d.objects.len())
+            .sum()
+    }
+
     /// True when nothing is applied.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

@@ -36,6 +36,7 @@ use crate::labels::{
     CHECKSUM_ANNOTATION, DEPLOYMENT_OBJECT_LABEL, FIELD_MANAGER, OWNER_LABEL, STACK_LABEL,
 };
 use crate::manifest::{self, ManifestObject, Stamp};
+use crate::scope::NamespaceScope;
 
 /// Annotation on objects that existed before the agent first applied them.
 pub const ADOPTED_ANNOTATION: &str = "k8s.brokkr.io/adopted";
@@ -166,18 +167,29 @@ impl ClusterView {
 }
 
 /// Lists every object carrying `selector` (a label selector including the owner label), across
-/// every listable kind; one list call per kind, in parallel.
+/// every listable kind; one list call per kind (per kind and namespace for a namespaced agent,
+/// which skips cluster-scoped kinds), in parallel.
 pub async fn list_owned(
     ctx: &AgentContext,
     view: &ClusterView,
     selector: &str,
 ) -> Result<Vec<OwnedObject>, ApplyFailure> {
     let concurrency = usize::try_from(ctx.settings.apply_concurrency).unwrap_or(8);
+    let scope = NamespaceScope::of(&ctx.settings);
     let futures: Vec<_> = view
         .prunable()
         .into_iter()
-        .map(|(resource, namespaced)| async move {
-            let api: Api<DynamicObject> = Api::all_with(ctx.kube.clone(), &resource);
+        .flat_map(|(resource, namespaced)| {
+            scope
+                .listings(&resource, namespaced)
+                .into_iter()
+                .map(move |namespace| (resource.clone(), namespaced, namespace))
+        })
+        .map(|(resource, namespaced, namespace)| async move {
+            let api: Api<DynamicObject> = match namespace {
+                Some(ns) => Api::namespaced_with(ctx.kube.clone(), ns, &resource),
+                None => Api::all_with(ctx.kube.clone(), &resource),
+            };
             let params = ListParams::default().labels(selector);
             let result = ctx.kube_call("list", || api.list(&params)).await;
             (resource, namespaced, result)
@@ -340,6 +352,7 @@ pub async fn apply_deployment(
     if !has_crds {
         check_resolved(&planned)?;
     }
+    check_scope(ctx, &planned)?;
     let stamp = Stamp {
         stack_id: target.stack_id,
         deployment_object_id: target.deployment_object_id,
@@ -409,7 +422,7 @@ pub async fn apply_deployment(
             return Err(e);
         }
         rest = plan(view, rest.into_iter().map(|p| p.object).collect());
-        if let Err(e) = check_resolved(&rest) {
+        if let Err(e) = check_resolved(&rest).and_then(|()| check_scope(ctx, &rest)) {
             rollback(ctx, &created).await;
             return Err(e);
         }
@@ -478,6 +491,7 @@ pub async fn apply_deployment(
         .iter()
         .filter(|o| !desired.contains(&o.key))
         .collect();
+    tracing::Span::current().record("brokkr.apply.pruned", stale.len());
     remove_objects(ctx, &stale, adopted)
         .await
         .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
@@ -514,6 +528,7 @@ pub async fn remove_stack(
     adopted: &mut HashSet<ObjectKey>,
 ) -> Result<(), ApplyFailure> {
     let refs: Vec<&OwnedObject> = owned.iter().collect();
+    tracing::Span::current().record("brokkr.apply.pruned", refs.len());
     remove_objects(ctx, &refs, adopted)
         .await
         .map_err(|e| ApplyFailure(format!("removing the stack's objects failed: {e}")))
@@ -559,6 +574,28 @@ fn check_resolved(planned: &[Planned]) -> Result<(), ApplyFailure> {
         Ok(())
     } else {
         Err(ApplyFailure(summarize(&unknown)))
+    }
+}
+
+/// Refuses, before anything is applied, every object outside the agent's namespaces (one line
+/// per object: document, kind, namespace/name and why).
+fn check_scope(ctx: &AgentContext, planned: &[Planned]) -> Result<(), ApplyFailure> {
+    let scope = NamespaceScope::of(&ctx.settings);
+    let refused: Vec<String> = planned
+        .iter()
+        .filter_map(|p| {
+            let why = scope.refusal(p.resource.as_ref()?, p.key.namespace.as_deref())?;
+            Some(format!(
+                "document {} ({}): {why}",
+                p.object.document_index,
+                p.object.describe()
+            ))
+        })
+        .collect();
+    if refused.is_empty() {
+        Ok(())
+    } else {
+        Err(ApplyFailure(summarize(&refused)))
     }
 }
 

@@ -37,6 +37,7 @@
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tracing::Instrument;
 
 use brokkr_schema::models::{
     DeploymentObjectHealthUpdate, HealthStatusUpdate, HealthSummary, ResourceHealth,
@@ -572,7 +573,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
         if !ctx.is_active() {
             continue;
         }
-        let round = check_and_report(&ctx);
+        let round = check_and_report(&ctx).instrument(tracing::info_span!("agent.health_round"));
         let outcome = tokio::select! {
             _ = ctx.cancel.cancelled() => return,
             outcome = round => outcome,

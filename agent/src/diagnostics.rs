@@ -24,17 +24,19 @@
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
+use tracing::Instrument;
 
 use brokkr_schema::models::{DeploymentObject, DiagnosticRequest, SubmitDiagnosticResult};
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
 use k8s_openapi::api::core::v1::{ContainerStatus, Event, Pod};
-use kube::api::{Api, ListParams, LogParams};
+use kube::api::{Api, ApiResource, ListParams, LogParams};
 use serde_json::{Value, json};
 
 use crate::applied::AppliedDeployment;
 use crate::broker::BrokerError;
 use crate::context::AgentContext;
+use crate::scope::NamespaceScope;
 
 /// Most events returned.
 pub const MAX_EVENTS: usize = 50;
@@ -345,7 +347,7 @@ pub async fn collect(
 
 /// A deployment object missing from the applied registry (e.g. the first reconcile pass after
 /// a restart has not finished yet): its pods are found by its stack's label across the
-/// cluster, and its namespaces are theirs.
+/// cluster (across the agent's namespaces in namespaced mode), and its namespaces are theirs.
 async fn located_by_label(
     ctx: &AgentContext,
     deployment_object_id: uuid::Uuid,
@@ -359,17 +361,24 @@ async fn located_by_label(
         objects: Vec::new(),
         applied_at: Utc::now(),
     };
-    let api: Api<Pod> = Api::all(ctx.kube.clone());
     let params = ListParams::default().labels(&deployment.pod_selector());
-    let pods = ctx
-        .kube_call("list", || api.list(&params))
-        .await
-        .map_err(|e| format!("listing pods: {e}"))?;
-    let mut namespaces: Vec<String> = pods
-        .items
-        .iter()
-        .filter_map(|p| p.metadata.namespace.clone())
-        .collect();
+    let mut namespaces: Vec<String> = Vec::new();
+    let pods = ApiResource::erase::<Pod>(&());
+    for namespace in NamespaceScope::of(&ctx.settings).listings(&pods, true) {
+        let api: Api<Pod> = match namespace {
+            Some(ns) => Api::namespaced(ctx.kube.clone(), ns),
+            None => Api::all(ctx.kube.clone()),
+        };
+        let pods = ctx
+            .kube_call("list", || api.list(&params))
+            .await
+            .map_err(|e| format!("listing pods: {e}"))?;
+        namespaces.extend(
+            pods.items
+                .iter()
+                .filter_map(|p| p.metadata.namespace.clone()),
+        );
+    }
     namespaces.sort();
     namespaces.dedup();
     if namespaces.is_empty() {
@@ -497,7 +506,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
     ctx.run_rounds(
         "diagnostics: cannot fetch pending requests",
         |s| s.diagnostics_interval,
-        || poll_once(&ctx),
+        || poll_once(&ctx).instrument(tracing::info_span!("agent.diagnostics_round")),
     )
     .await;
 }

@@ -14,6 +14,7 @@
 
 use std::future::Future;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use rand::Rng;
 use tokio_util::sync::CancellationToken;
@@ -99,7 +100,23 @@ impl AgentContext {
         Fut: Future<Output = Result<T, kube::Error>>,
     {
         let attempts = u32::try_from(self.settings.kube_max_retries).unwrap_or(u32::MAX);
-        with_retry(&self.metrics, &self.cancel, attempts, operation, call).await
+        // One span per call, retries included: what the cluster cost the agent.
+        let span = tracing::info_span!(
+            "kube.api",
+            otel.name = %format!("kube {operation}"),
+            otel.kind = "client",
+            otel.status_code = tracing::field::Empty,
+            brokkr.kube.operation = operation,
+            error.message = tracing::field::Empty,
+        );
+        let result = with_retry(&self.metrics, &self.cancel, attempts, operation, call)
+            .instrument(span.clone())
+            .await;
+        if let Err(e) = &result {
+            span.record("otel.status_code", "ERROR");
+            span.record("error.message", tracing::field::display(e));
+        }
+        result
     }
 }
 

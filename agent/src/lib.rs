@@ -10,7 +10,8 @@
 //! * [`heartbeat`]: heartbeats and the agent record (ACTIVE or not);
 //! * [`reconcile`]: long-polls the target state and drives [`apply`] (server-side apply, prune,
 //!   deletion markers), reporting a SUCCESS/FAILURE event per deployment object; [`manifest`]
-//!   parses, stamps and orders documents; [`labels`] names what is stamped;
+//!   parses, stamps and orders documents; [`labels`] names what is stamped; [`scope`] keeps
+//!   every object and list within `agent.namespaces` (namespaced mode);
 //! * [`applied`]: the registry of applied deployment objects, read by the feature tasks;
 //! * feature tasks, each `run(ctx)` until shutdown: [`deployment_health`], [`diagnostics`],
 //!   [`work_orders`], [`webhooks`];
@@ -31,6 +32,7 @@ pub mod labels;
 pub mod manifest;
 pub mod metrics;
 pub mod reconcile;
+pub mod scope;
 pub mod start;
 pub mod webhooks;
 pub mod work_orders;

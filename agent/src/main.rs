@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use brokkr_agent::start::{self, ConfigProblem};
-use brokkr_schema::config::Settings;
+use brokkr_schema::config::{Settings, TelemetryProcess};
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use clap::{Parser, Subcommand};
 
@@ -63,7 +63,9 @@ async fn main() -> ExitCode {
     };
     // kube's client logs every failed request at ERROR on its own; the agent reports failures
     // itself (after its retries), so that line is silenced unless RUST_LOG asks for it.
-    let log_level = brokkr_runtime::logging::init(&settings, "kube_client::client::builder=off");
+    let process = matches!(cli.command, Command::Start).then_some(TelemetryProcess::Agent);
+    let logging =
+        brokkr_runtime::logging::init(&settings, process, "kube_client::client::builder=off");
     match cli.command {
         Command::Config(_) => ExitCode::SUCCESS,
         Command::Start => {
@@ -74,8 +76,10 @@ async fn main() -> ExitCode {
             let shown = serde_json::to_string(&shown).unwrap_or_default();
             tracing::info!(agent = %shown, "effective configuration");
             let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
-            tokio::spawn(log_level.follow(live.clone()));
-            match start::run(live, brokkr_runtime::signals::shutdown()).await {
+            tokio::spawn(logging.level.follow(live.clone()));
+            let result = start::run(live, brokkr_runtime::signals::shutdown()).await;
+            logging.telemetry.shutdown().await;
+            match result {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) if e.downcast_ref::<ConfigProblem>().is_some() => {
                     eprintln!("brokkr-agent: {e}");

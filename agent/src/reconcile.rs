@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use brokkr_client::TargetState;
 use brokkr_schema::models::{DeploymentObject, NewAgentEvent};
 use rand::Rng;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::apply::{self, ApplyFailure, ClusterView, ObjectKey, OwnedObject, Target};
@@ -206,8 +207,27 @@ impl Reconciler {
         }
     }
 
-    /// One target-state request.
+    /// One target-state request, in the `agent.poll` span (the broker's request span is its
+    /// child: the client sends the span's `traceparent`).
     async fn poll(&self, wait: u64) -> Result<Poll, BrokerError> {
+        let span = tracing::info_span!(
+            "agent.poll",
+            brokkr.poll.wait_seconds = wait,
+            brokkr.poll.outcome = tracing::field::Empty,
+        );
+        let outcome = self.poll_broker(wait).instrument(span.clone()).await;
+        span.record(
+            "brokkr.poll.outcome",
+            match &outcome {
+                Ok(Poll::Changed(..)) => "changed",
+                Ok(Poll::Unchanged) => "unchanged",
+                Err(_) => "error",
+            },
+        );
+        outcome
+    }
+
+    async fn poll_broker(&self, wait: u64) -> Result<Poll, BrokerError> {
         let ctx = &self.ctx;
         let started = Instant::now();
         // Full mode: objects already reported on are included (the agent corrects drift).
@@ -417,8 +437,10 @@ impl Reconciler {
                     .map(|entry| apply::owned_from_registry(&self.view, &entry, &self.adopted))
                     .unwrap_or_default(),
             };
+            let span = apply_span(d);
             let result = if d.is_deletion_marker {
                 apply::remove_stack(&ctx, &previous, &mut self.adopted)
+                    .instrument(span.clone())
                     .await
                     .map(|()| None)
             } else {
@@ -429,9 +451,22 @@ impl Reconciler {
                     yaml: &d.yaml_content,
                 };
                 apply::apply_deployment(&ctx, &mut self.view, &target, &previous, &mut self.adopted)
+                    .instrument(span.clone())
                     .await
                     .map(Some)
             };
+            match &result {
+                Ok(entry) => {
+                    let applied = entry.as_ref().map_or(0, |e| e.objects.len());
+                    span.record("brokkr.apply.applied", applied);
+                    span.record("brokkr.apply.failed", 0);
+                }
+                Err(e) => {
+                    span.record("brokkr.apply.failed", 1);
+                    span.record("otel.status_code", "ERROR");
+                    span.record("error.message", e.0.as_str());
+                }
+            }
             match result {
                 Ok(entry) => {
                     match entry {
@@ -459,6 +494,9 @@ impl Reconciler {
         ctx.metrics
             .applied_deployment_objects
             .set(i64::try_from(ctx.applied.len()).unwrap_or(i64::MAX));
+        ctx.metrics
+            .managed_objects
+            .set(i64::try_from(ctx.applied.object_count()).unwrap_or(i64::MAX));
         tracing::debug!(full, count = todo.len(), elapsed = ?started.elapsed(), "reconcile pass done");
     }
 
@@ -544,6 +582,25 @@ impl Reconciler {
 
 /// The newest deployment object of each stack (the broker sends one per stack already; this
 /// keeps the agent correct if it ever sends more).
+/// The span of applying one deployment object (`agent.apply`), linked to the request that
+/// created the object (its `traceparent`): the apply happens in the agent's own trace, often
+/// long after that request ended, and the link ties the two together.
+fn apply_span(d: &DeploymentObject) -> tracing::Span {
+    let span = tracing::info_span!(
+        "agent.apply",
+        otel.status_code = tracing::field::Empty,
+        brokkr.deployment_object_id = %d.id,
+        brokkr.stack_id = %d.stack_id,
+        brokkr.deletion_marker = d.is_deletion_marker,
+        brokkr.apply.applied = tracing::field::Empty,
+        brokkr.apply.pruned = tracing::field::Empty,
+        brokkr.apply.failed = tracing::field::Empty,
+        error.message = tracing::field::Empty,
+    );
+    brokkr_runtime::telemetry::link_to(&span, d.traceparent.as_deref());
+    span
+}
+
 fn latest_per_stack(objects: Vec<DeploymentObject>) -> Vec<DeploymentObject> {
     let mut by_stack: HashMap<Uuid, DeploymentObject> = HashMap::new();
     for o in objects {
@@ -588,6 +645,7 @@ mod tests {
             yaml_checksum: String::new(),
             submitted_at: Utc::now(),
             is_deletion_marker: false,
+            traceparent: None,
         }
     }
 

@@ -22,6 +22,7 @@
 
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use brokkr_runtime::webhooks::client::DeliveryClient;
 use brokkr_runtime::webhooks::delivery;
@@ -206,7 +207,28 @@ async fn deliver(
         tracing::info!(delivery = %delivery.id, "webhook lease about to lapse; left for a later claim");
         return;
     }
-    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left)).await;
+    // The attempt's span; its context goes to the receiver as `traceparent` (see `send`).
+    let span = tracing::info_span!(
+        "webhook.delivery",
+        otel.kind = "client",
+        otel.status_code = tracing::field::Empty,
+        brokkr.delivery_id = %delivery.id,
+        brokkr.subscription_id = %delivery.subscription_id,
+        brokkr.event_type = %delivery.event_type,
+        brokkr.delivery.attempt = delivery.attempts + 1,
+        http.response.status_code = tracing::field::Empty,
+        brokkr.delivery.latency_ms = tracing::field::Empty,
+    );
+    let outcome = send(http, &delivery, timeout_of(&delivery, lease_left))
+        .instrument(span.clone())
+        .await;
+    if let Some(code) = outcome.status_code {
+        span.record("http.response.status_code", code);
+    }
+    span.record("brokkr.delivery.latency_ms", outcome.duration_ms);
+    if !outcome.success {
+        span.record("otel.status_code", "ERROR");
+    }
     static SENT: OnceLock<Option<prometheus::IntCounterVec>> = OnceLock::new();
     if let Some(c) = crate::work_orders::feature_counter(
         ctx,
@@ -269,7 +291,7 @@ pub async fn run(ctx: Arc<AgentContext>) {
     ctx.run_rounds(
         "webhooks: cannot fetch pending deliveries",
         |s| s.webhook_interval,
-        || poll_once(&ctx, &http),
+        || poll_once(&ctx, &http).instrument(tracing::info_span!("agent.webhook_round")),
     )
     .await;
 }

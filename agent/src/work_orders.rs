@@ -44,6 +44,7 @@ use crate::context::AgentContext;
 use crate::kube_retry::is_retryable;
 use crate::labels::FIELD_MANAGER;
 use crate::manifest::{self, ManifestObject};
+use crate::scope::NamespaceScope;
 
 /// Work orders run at the same time by one agent.
 pub const MAX_IN_FLIGHT: usize = 8;
@@ -399,6 +400,13 @@ async fn apply_object(
     wait: bool,
 ) -> Result<(), WorkError> {
     let (resource, namespaced) = resolve(ctx, discovery, object, wait).await?;
+    let namespace = namespaced.then(|| object.namespace.as_deref().unwrap_or("default"));
+    if let Some(why) = NamespaceScope::of(&ctx.settings).refusal(&resource, namespace) {
+        return Err(WorkError::permanent(format!(
+            "{}: {why}",
+            object.describe()
+        )));
+    }
     let api = api_for(ctx, &resource, namespaced, object.namespace.as_deref());
     let params = PatchParams::apply(FIELD_MANAGER).force();
     let patch = Patch::Apply(&object.body);
@@ -542,6 +550,13 @@ pub async fn execute_build(ctx: &AgentContext, order: &WorkOrder) -> Result<Stri
             "Shipwright is not installed: the cluster serves no shipwright.io BuildRun",
         ));
     };
+    let scope = NamespaceScope::of(&ctx.settings);
+    if let Some(why) = scope.refusal(&run_resource, Some(&plan.namespace)) {
+        return Err(WorkError::permanent(format!(
+            "BuildRun of Build {}: {why}",
+            plan.build_name
+        )));
+    }
     if let Some(build) = &plan.build {
         apply_object(ctx, &mut discovery, build, false).await?;
     }

@@ -132,6 +132,38 @@ async fn apply_stamps_prunes_and_removes_a_stack() {
     );
     assert_eq!(owned(&ctx, &view, stack).await.len(), 3);
 
+    // Drift: the ConfigMap deleted behind the agent's back is created again by a re-apply of
+    // the same deployment object, and counted as a drift correction.
+    cms.delete("settings", &Default::default()).await.unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    let drift_before = ctx.metrics.drift_corrections.get();
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert!(
+        cms.get_opt("settings").await.unwrap().is_some(),
+        "re-created"
+    );
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 1);
+    // Nothing changed since: a re-apply corrects nothing.
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 1);
+    // A field changed behind the agent's back is set back, and counted.
+    let edit = json!({"data": {"color": "green"}});
+    cms.patch("settings", &PatchParams::default(), &Patch::Merge(&edit))
+        .await
+        .unwrap();
+    let previous = owned(&ctx, &view, stack).await;
+    apply::apply_deployment(&ctx, &mut view, &target, &previous, &mut adopted)
+        .await
+        .unwrap();
+    let restored = cms.get("settings").await.unwrap();
+    assert_eq!(restored.data.unwrap()["color"], "red");
+    assert_eq!(ctx.metrics.drift_corrections.get(), drift_before + 2);
+
     // Version 2 drops the ConfigMap: it is pruned, the rest stays.
     let v2 = V1.replace(
         "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: shop\n  labels: {team: blue}\n  annotations: {note: keep}\ndata: {color: red}\n",

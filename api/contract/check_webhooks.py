@@ -12,68 +12,17 @@ a secret of the user's. An event (a stack is created) is delivered to both; then
 """
 
 import argparse
-import http.server
 import json
-import os
-import socket
 import subprocess
 import sys
 import tempfile
-import threading
-import time
-import urllib.request
 from pathlib import Path
 
+from brokkr_stack import BrokkrStack, Receiver, call, wait_for
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 HERE = Path(__file__).resolve().parent
 USER_SECRET = "a-secret-of-the-users-own-choosing"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def wait_for(what, check, timeout):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            value = check()
-        except OSError:
-            value = None
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
-
-
-def call(method, url, body=None, pak=None):
-    req = urllib.request.Request(url, method=method,
-                                 data=None if body is None else json.dumps(body).encode())
-    req.add_header("Content-Type", "application/json")
-    if pak:
-        req.add_header("Authorization", f"Bearer {pak}")
-    try:
-        with urllib.request.urlopen(req, timeout=10) as r:
-            return r.status, json.loads(r.read() or b"null")
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(errors="replace")
-
-
-class Receiver(http.server.BaseHTTPRequestHandler):
-    deliveries: list = []
-
-    def do_POST(self):  # noqa: N802 (http.server's naming)
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-        Receiver.deliveries.append({"path": self.path, "headers": dict(self.headers.items()),
-                                    "body": body.decode()})
-        self.send_response(204)
-        self.end_headers()
-
-    def log_message(self, *args):
-        pass
 
 
 def main() -> int:
@@ -81,42 +30,11 @@ def main() -> int:
     parser.add_argument("--bin-dir", required=True, type=Path)
     parser.add_argument("--node-modules", required=True, type=Path)
     args = parser.parse_args()
-    database_url = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-
-    receiver = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=receiver.serve_forever, daemon=True).start()
-    hook_base = f"http://127.0.0.1:{receiver.server_address[1]}"
-
-    db = f"brokkr_webhooks_{os.getpid()}"
-    subprocess.run(["psql", database_url, "-X", "-q", "-c", f'CREATE DATABASE "{db}"'],
-                   check=True, capture_output=True, timeout=30)
-    procs = []
-    logs = {}
-    with tempfile.TemporaryDirectory() as tmp_name:
-        tmp = Path(tmp_name)
-        try:
-            port = free_port()
-            env = dict(os.environ,
-                       BROKKR__DATABASE__URL=database_url.rsplit("/", 1)[0] + "/" + db,
-                       BROKKR__DATABASE__MAX_CONNECTIONS="5",
-                       BROKKR__BROKER__LISTEN_ADDR=f"127.0.0.1:{port}",
-                       BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY="ab" * 32,
-                       BROKKR__WEBHOOKS__ALLOWED_NETWORKS="127.0.0.0/8")
-            for name, cmd in [("broker", ["brokkr-broker", "serve"]), ("worker", ["brokkr-worker"])]:
-                logs[name] = tmp / f"{name}.log"
-                procs.append(subprocess.Popen([str(args.bin_dir / cmd[0]), *cmd[1:]], env=env,
-                                              stdout=logs[name].open("w"),
-                                              stderr=subprocess.STDOUT))
-                if name == "broker":
-                    base = f"http://127.0.0.1:{port}"
-                    wait_for("broker /readyz",
-                             lambda: urllib.request.urlopen(base + "/readyz", timeout=2).status == 200,
-                             60)
-            admin = wait_for("admin PAK in the broker log",
-                             lambda: next((line.split("Admin PAK: ", 1)[1].strip()
-                                           for line in logs["broker"].read_text().splitlines()
-                                           if "Admin PAK: " in line), None), 30)
-            api = base + "/api/v1"
+    receiver = Receiver.start()
+    hook_base = receiver.base
+    try:
+        with BrokkrStack(args.bin_dir, "webhooks", webhook_networks="127.0.0.0/8") as stack:
+            admin, api = stack.admin, stack.base + "/api/v1"
             status, generated = call("POST", api + "/webhooks", {
                 "name": "generated", "url": hook_base + "/generated",
                 "event_types": ["stack.created"], "generate_secret": True}, admin)
@@ -131,25 +49,11 @@ def main() -> int:
             assert status == 201 and "secret" not in own, (status, own)
             status, body = call("POST", api + "/stacks", {"name": "web"}, admin)
             assert status == 200, (status, body)
-            wait_for("both deliveries", lambda: len(Receiver.deliveries) >= 2, 60)
-        except Exception:
-            for name, path in logs.items():
-                print(f"--- {name} log ---\n{path.read_text()[-3000:]}", file=sys.stderr)
-            raise
-        finally:
-            for p in procs:
-                p.terminate()
-            for p in procs:
-                try:
-                    p.wait(timeout=15)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-            subprocess.run(["psql", database_url, "-X", "-q", "-c",
-                            f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'],
-                           capture_output=True, timeout=30)
-            receiver.shutdown()
+            wait_for("both deliveries", lambda: len(receiver.deliveries) >= 2, 60)
+    finally:
+        receiver.shutdown()
 
-    by_path = {d["path"]: d for d in Receiver.deliveries}
+    by_path = {d["path"]: d for d in receiver.deliveries}
     delivery = by_path["/generated"]
     headers = {k.lower(): v for k, v in delivery["headers"].items()}
     # Standard Webhooks, with the library receivers use.

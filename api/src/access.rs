@@ -243,7 +243,9 @@ pub const POLICY: &[Rule] = &[
         "POST /stacks/{id}/labels", "DELETE /stacks/{id}/labels/{label}",
         "POST /stacks/{id}/annotations", "DELETE /stacks/{id}/annotations/{key}",
     ], [A, F, F, A, N]),
-    rule(Do::ReadDeployments, On::Stack, &["GET /stacks/{id}/deployment-objects"], [A, F, F, A, N]),
+    rule(Do::ReadDeployments, On::Stack, &[
+        "GET /stacks/{id}/deployment-objects", "GET /stacks/{id}/rollout",
+    ], [A, F, F, A, N]),
     rule(Do::Deploy, On::Stack, &[
         "POST /stacks/{id}/deployment-objects",
         "POST /stacks/{id}/deployment-objects/from-template",

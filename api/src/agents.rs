@@ -288,6 +288,9 @@ impl AgentsApi {
             .record(Change::AgentEventReported { event: &event })
             .await?;
         write.commit().await?;
+        self.state
+            .metrics
+            .record_propagation(&status, event.created_at - object.created_at);
         Ok(Json(event))
     }
 

@@ -170,11 +170,14 @@ async fn authenticate(req: &Request, key: ApiKey) -> poem::Result<Caller> {
         .header(poem::http::header::USER_AGENT)
         .map(|ua| ua.chars().take(512).collect());
     match identify(state, &key.key).await {
-        Ok(identity) => Ok(Caller {
-            identity,
-            ip_address,
-            user_agent,
-        }),
+        Ok(identity) => {
+            crate::request_span::record_caller(req, identity);
+            Ok(Caller {
+                identity,
+                ip_address,
+                user_agent,
+            })
+        }
         Err(err) => {
             let reason = match &err {
                 ApiError::Unauthorized(body) if body.0.error.starts_with("Malformed") => {

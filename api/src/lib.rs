@@ -8,8 +8,10 @@
 //! Cross-cutting pieces: [`access`] (the one table of who may do what, asked once by every
 //! handler), [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
-//! limit, request metrics), [`unstorable_input`] (the envelope's refusal of NUL characters in
-//! any input, which PostgreSQL cannot store), [`metrics`], [`probes`] (`/healthz`, `/readyz`, `/metrics`),
+//! limit, request metrics), [`request_span`] (the span and log line of every request, continuing
+//! the caller's `traceparent`), [`unstorable_input`] (the envelope's refusal of NUL characters in
+//! any input, which PostgreSQL cannot store), [`metrics`] (with [`connections`], the count of open
+//! client connections), [`probes`] (`/healthz`, `/readyz`, `/metrics`),
 //! [`server`] (start-up and graceful shutdown), [`openapi`] (the
 //! document clients are generated from), [`bootstrap`] (the admin PAK) and [`cli`].
 //!
@@ -25,6 +27,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod cli;
 pub mod config_reload;
+pub mod connections;
 pub mod cors;
 pub mod deployment_objects;
 pub mod diagnostics;
@@ -37,6 +40,7 @@ pub mod openapi;
 pub mod probes;
 pub mod propagation;
 pub mod registrations;
+pub mod request_span;
 pub mod server;
 pub mod stacks;
 pub mod state;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use brokkr_api::cli::{Cli, Command, ConfigCommand};
 use brokkr_api::server;
-use brokkr_schema::config::Settings;
+use brokkr_schema::config::{Settings, TelemetryProcess};
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use clap::Parser;
 
@@ -47,9 +47,12 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log_level = brokkr_runtime::logging::init(&settings, "");
-    let result = match cli.command.unwrap_or(Command::Serve) {
-        Command::Serve => run_server(settings, cli.config, log_level).await,
+    let command = cli.command.unwrap_or(Command::Serve);
+    // Only the server exports traces; the admin commands log and leave.
+    let process = matches!(command, Command::Serve).then_some(TelemetryProcess::Broker);
+    let logging = brokkr_runtime::logging::init(&settings, process, "");
+    let result = match command {
+        Command::Serve => run_server(settings, cli.config, logging.level).await,
         Command::Migrate => migrate(settings).await,
         Command::Config(_) | Command::Openapi => Ok(()),
         command => match brokkr_api::cli::run_admin_command(&settings, command).await {
@@ -62,6 +65,7 @@ async fn main() -> ExitCode {
             Err(e) => Err(e),
         },
     };
+    logging.telemetry.shutdown().await;
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -55,7 +55,11 @@ pub fn document(api: &poem_openapi::OpenApiService<ApiV1, ()>) -> Result<Value, 
 /// poem-openapi describes a field holding another model, with a description or `nullable`, as
 /// `allOf: [{$ref}, {description, nullable}]` and repeats those keys beside `allOf`. Generators
 /// turn the inline part into an extra model per field; the repeat says nothing, so it goes,
-/// leaving the usual `allOf: [{$ref}]` with `nullable` and `description` beside it.
+/// leaving `allOf: [{$ref}]` with the description beside it. A nullable one becomes
+/// `oneOf: [{$ref}, {type: object, nullable: true, enum: [null]}]`, the model or OpenAPI 3.0's
+/// null-only schema: `nullable` beside `allOf` needs a `type` beside it to mean anything
+/// (OpenAPI 3.0.3, and Redocly's `nullable-type-sibling` rule), and with that `type`
+/// openapi-python-client drops the `null` and its models fail on the value the broker sends.
 fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
     match value {
         Value::Object(map) => {
@@ -77,7 +81,6 @@ fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
                     !repeats_outer
                 });
             }
-            // `nullable` only means something next to `type` (OpenAPI 3.0.3).
             let wraps_objects = map
                 .get("allOf")
                 .and_then(Value::as_array)
@@ -88,11 +91,13 @@ fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
                             .is_some_and(|r| objects.iter().any(|o| o == r))
                     })
                 });
-            if wraps_objects
-                && map.get("nullable") == Some(&Value::Bool(true))
-                && !map.contains_key("type")
-            {
-                map.insert("type".into(), json!("object"));
+            if wraps_objects && map.get("nullable") == Some(&Value::Bool(true)) {
+                map.remove("nullable");
+                map.remove("type");
+                if let Some(Value::Array(mut parts)) = map.remove("allOf") {
+                    parts.push(json!({"type": "object", "nullable": true, "enum": [null]}));
+                    map.insert("oneOf".into(), Value::Array(parts));
+                }
             }
             for v in map.values_mut() {
                 single_ref_wrappers(v, objects);

@@ -23,21 +23,23 @@ pub fn healthz() -> &'static str {
 /// so a load balancer stops routing here until both are back.
 #[handler]
 pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
+    match readiness(&state).await {
+        Ok(()) => Response::builder().content_type("text/plain").body("Ready"),
+        Err(reason) => json_error(StatusCode::SERVICE_UNAVAILABLE, &reason),
+    }
+}
+
+/// Why the broker is not ready, if it is not (shared by `/readyz` and `brokkr_ready`).
+async fn readiness(state: &AppState) -> Result<(), String> {
     // Well inside the 1 s a Kubernetes probe waits by default.
     match outage::probe(&state.pool, Duration::from_millis(800)).await {
-        Ok(()) if state.propagation.is_live() => {
-            Response::builder().content_type("text/plain").body("Ready")
+        Ok(()) if state.propagation.is_live() => Ok(()),
+        Ok(()) => {
+            Err("not listening for change notifications (reconnecting to the database)".to_owned())
         }
-        Ok(()) => json_error(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "not listening for change notifications (reconnecting to the database)",
-        ),
         Err(e) => {
             tracing::debug!(error = %e, "readiness: database unreachable");
-            json_error(
-                StatusCode::SERVICE_UNAVAILABLE,
-                &format!("database unreachable: {e}"),
-            )
+            Err(format!("database unreachable: {e}"))
         }
     }
 }
@@ -45,8 +47,9 @@ pub async fn readyz(state: Data<&Arc<AppState>>) -> Response {
 /// `GET /metrics`: Prometheus text exposition.
 #[handler]
 pub async fn metrics(state: Data<&Arc<AppState>>) -> Response {
-    let text = state.metrics.scrape(&state.pool).await;
+    let ready = readiness(&state).await.is_ok();
+    let text = state.metrics.scrape(&state.pool, ready).await;
     Response::builder()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(brokkr_runtime::metrics::CONTENT_TYPE)
         .body(text)
 }

@@ -9,7 +9,6 @@ use brokkr_schema::config::Settings;
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store;
 use poem::listener::{Acceptor, Listener, TcpListener};
-use poem::middleware::Tracing;
 use poem::{EndpointExt, Route, Server};
 use poem_openapi::OpenApiService;
 
@@ -87,6 +86,9 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
             api.spec()
         }
     };
+    let routes = Arc::new(crate::request_span::Routes::from_document(
+        &document, "/api/v1",
+    ));
     let spec = poem::get(poem::endpoint::make_sync(move |_| {
         poem::Response::builder()
             .content_type("application/json; charset=utf-8")
@@ -103,7 +105,7 @@ pub fn app(state: Arc<AppState>) -> impl poem::Endpoint {
         .at("/metrics", poem::get(probes::metrics))
         .with(cors)
         .around(http::envelope)
-        .with(Tracing)
+        .around(move |ep, req| crate::request_span::traced(ep, req, routes.clone()))
         .data(state)
 }
 
@@ -177,6 +179,10 @@ pub async fn serve_on(
         // Long polls would hold the drain until their deadlines: answer them now.
         propagation.close();
     };
+    let acceptor = crate::connections::CountingAcceptor::new(
+        acceptor,
+        state.metrics.connections_open().clone(),
+    );
     let served = Server::new_with_acceptor(acceptor)
         .run_with_graceful_shutdown(app(state.clone()), shutdown, Some(grace))
         .await;

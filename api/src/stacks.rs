@@ -9,8 +9,8 @@ use std::sync::Arc;
 
 use brokkr_schema::manifest;
 use brokkr_schema::models::{
-    DeploymentObject, NewDeploymentObject, NewStack, NewStackAnnotation, Stack, StackAnnotation,
-    StackLabel, UpdateStack,
+    DeploymentObject, NewDeploymentObject, NewStack, NewStackAnnotation, RolloutState, Stack,
+    StackAnnotation, StackLabel, StackRolloutStatus, UpdateStack,
 };
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::generators::ADMIN_GENERATOR_ID;
@@ -239,6 +239,44 @@ impl StacksApi {
         Ok(Json(
             store::deployment_objects::list_for_stack(&mut conn, id.0).await?,
         ))
+    }
+
+    /// How far the stack's newest deployment object has got: each active agent running the
+    /// stack with its state (pending, applied, failed with the agent's message) and the health
+    /// it reported (admin or owning generator). What `brokkr rollout status` polls.
+    #[oai(
+        path = "/stacks/:id/rollout",
+        method = "get",
+        operation_id = "getStackRolloutStatus"
+    )]
+    async fn get_rollout_status(
+        &self,
+        auth: Pakauth,
+        id: Path<Uuid>,
+    ) -> ApiResult<Json<StackRolloutStatus>> {
+        let mut conn = self.state.pool.acquire().await?;
+        self.authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments)
+            .await?;
+        let newest = store::deployment_objects::newest_for_stack(&mut conn, id.0).await?;
+        let Some(object) = newest else {
+            return Ok(Json(StackRolloutStatus {
+                stack_id: id.0,
+                deployment_object_id: None,
+                sequence_id: None,
+                is_deletion_marker: false,
+                state: RolloutState::Pending,
+                agents: Vec::new(),
+            }));
+        };
+        let agents = store::stack_rollout::agents(&mut conn, &object).await?;
+        Ok(Json(StackRolloutStatus {
+            stack_id: id.0,
+            deployment_object_id: Some(object.id),
+            sequence_id: Some(object.sequence_id),
+            is_deletion_marker: object.is_deletion_marker,
+            state: RolloutState::overall(agents.iter().map(|a| a.state)),
+            agents,
+        }))
     }
 
     /// Stores a new deployment object: the stack's complete desired state as (multi-document)

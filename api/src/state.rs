@@ -11,6 +11,7 @@ use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::{Channels, Scope};
 use sqlx::{PgConnection, PgPool, Postgres, Transaction};
+use tracing::Instrument;
 
 use crate::audit::AuthFailureLimiter;
 use crate::auth::AuthCache;
@@ -99,8 +100,10 @@ impl AppState {
 
     /// Starts a write on behalf of `actor`.
     pub async fn write(&self, actor: Actor) -> ApiResult<Write<'_>> {
+        let span = brokkr_schema::store::transaction_span();
         Ok(Write {
-            tx: self.pool.begin().await?,
+            tx: self.pool.begin().instrument(span.clone()).await?,
+            span,
             state: self,
             actor,
             scopes: Vec::new(),
@@ -112,6 +115,8 @@ impl AppState {
 /// applied to this replica's caches at once (other replicas hear of them by NOTIFY).
 pub struct Write<'s> {
     tx: Transaction<'static, Postgres>,
+    /// The transaction's span (`db.transaction`): open from `BEGIN` until commit or rollback.
+    span: tracing::Span,
     state: &'s AppState,
     actor: Actor,
     scopes: Vec<Scope>,
@@ -140,7 +145,7 @@ impl Write<'_> {
 
     /// Commits, then drops stale cache entries on this replica.
     pub async fn commit(self) -> ApiResult<()> {
-        self.tx.commit().await?;
+        self.tx.commit().instrument(self.span).await?;
         for scope in self.scopes {
             match scope {
                 Scope::Admin | Scope::Generator(_) => self.state.auth_cache.invalidate(scope),

@@ -124,6 +124,7 @@ impl TargetStateApi {
             {
                 match deadline.checked_duration_since(Instant::now()) {
                     Some(left) if !left.is_zero() && !propagation.is_closing() => {
+                        let _waiting = self.state.metrics.long_poll_opened();
                         let _ = tokio::time::timeout(left, wake.changed()).await;
                         continue;
                     }
@@ -157,6 +158,7 @@ impl TargetStateApi {
             match deadline.checked_duration_since(Instant::now()) {
                 Some(left) if !left.is_zero() && !propagation.is_closing() => {
                     if propagation.version(agent) == version {
+                        let _waiting = self.state.metrics.long_poll_opened();
                         let _ = tokio::time::timeout(left, wake.changed()).await;
                     }
                 }

@@ -527,6 +527,12 @@ fn rows() -> Vec<Row> {
             200,
         ),
         row(
+            "GET /stacks/{id}/rollout",
+            "/api/v1/stacks/{s}/rollout",
+            None,
+            200,
+        ),
+        row(
             "POST /stacks/{id}/deployment-objects",
             "/api/v1/stacks/{s}/deployment-objects",
             Some(
@@ -918,6 +924,54 @@ async fn every_endpoint_answers_each_caller_as_the_matrix_says() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// `brokkr rollout status` in a CI job holding a generator PAK: the owning generator reads each
+/// agent's verdict on its stack's newest object, as the admin does.
+#[tokio::test]
+async fn the_owning_generator_reads_the_rollout_of_its_stack() {
+    let b = TestBroker::start().await;
+    let f = fixture(&b).await;
+    for pak in [&b.admin, &f.g.1] {
+        let (st, v) = b.get(&format!("/api/v1/stacks/{}/rollout", f.s), pak).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        assert_eq!(v["deployment_object_id"], json!(f.d), "{v}");
+        assert_eq!(v["state"], json!("applied"), "{v}");
+        let agents = v["agents"].as_array().expect("agents");
+        assert_eq!(agents.len(), 1, "only agent a runs the stack: {v}");
+        assert_eq!(agents[0]["agent_id"], json!(f.a.0), "{v}");
+        assert_eq!(agents[0]["state"], json!("applied"), "{v}");
+    }
+    // A newer version nobody has reported on yet is pending.
+    let d2 = id_of(&b.deploy(&f.g.1, &f.s, &namespace_yaml("demo2")).await);
+    let (st, v) = b
+        .get(&format!("/api/v1/stacks/{}/rollout", f.s), &f.g.1)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["deployment_object_id"], json!(d2), "{v}");
+    assert_eq!(v["state"], json!("pending"), "{v}");
+    assert_eq!(v["agents"][0]["state"], json!("pending"), "{v}");
+    let (st, ev) = b
+        .post(
+            &format!("/api/v1/agents/{}/events", f.a.0),
+            &f.a.1,
+            json!({"deployment_object_id": d2, "event_type": "DEPLOY", "status": "FAILURE",
+                   "message": "no kind Widget"}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{ev}");
+    let (_, v) = b
+        .get(&format!("/api/v1/stacks/{}/rollout", f.s), &f.g.1)
+        .await;
+    assert_eq!(v["state"], json!("failed"), "{v}");
+    assert_eq!(v["agents"][0]["message"], json!("no kind Widget"), "{v}");
+    // A stack without objects: pending, no object.
+    let (st, v) = b
+        .get(&format!("/api/v1/stacks/{}/rollout", f.s2), &f.g.1)
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    assert_eq!(v["deployment_object_id"], Value::Null, "{v}");
+    assert_eq!(v["agents"], json!([]), "{v}");
 }
 
 #[tokio::test]

@@ -292,3 +292,35 @@ async fn an_older_check_never_overwrites_a_newer_one() {
         .await;
     assert_eq!(v["overall_status"], "failing");
 }
+
+#[tokio::test]
+async fn health_reports_and_agent_reports_show_in_the_metrics() {
+    let w = world().await;
+    let healthy = "brokkr_deployment_health_reports{status=\"healthy\"}";
+    let failing = "brokkr_deployment_health_reports{status=\"failing\"}";
+    w.b.wait_metric(failing, 0.0).await;
+    let (s, v) = w.report(&w.a1, vec![entry(&w.d, "failing")]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w.report(&w.a2, vec![entry(&w.d, "healthy")]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    w.b.wait_metric(failing, 1.0).await;
+    w.b.wait_metric(healthy, 1.0).await;
+    // The failing agent recovers: its record moves from one status to the other.
+    let (s, v) = w.report(&w.a1, vec![entry(&w.d, "healthy")]).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    w.b.wait_metric(failing, 0.0).await;
+    w.b.wait_metric(healthy, 2.0).await;
+
+    // An agent's report on a deployment object is one propagation observation.
+    let count = "brokkr_deployment_propagation_seconds_count{status=\"success\"}";
+    w.b.wait_metric(count, 0.0).await;
+    let (s, v) =
+        w.b.post(
+            &format!("/api/v1/agents/{}/events", w.a1.0),
+            &w.a1.1,
+            json!({"deployment_object_id": w.d, "event_type": "DEPLOY", "status": "SUCCESS"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    w.b.wait_metric(count, 1.0).await;
+}

@@ -8,7 +8,7 @@ use std::collections::HashSet;
 
 use brokkr_api::openapi::{HTTP_METHODS, offline_document, parse_strict};
 use common::TestBroker;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 const COMMITTED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/openapi.json");
 const REGENERATE: &str =
@@ -90,7 +90,6 @@ async fn the_document_describes_what_the_broker_answers() {
     for (schema, field) in [
         ("Agent", "deleted_at"),
         ("Agent", "last_heartbeat"),
-        ("WebhookResponse", "filters"),
         ("WebhookResponse", "target_labels"),
         ("WebhookDelivery", "acquired_by"),
         ("AuthResponse", "agent"),
@@ -151,5 +150,43 @@ async fn the_document_describes_what_the_broker_answers() {
                 && refs.contains(&"#/components/schemas/WebhookTestResult"),
             "{path}: {refs:?}"
         );
+    }
+}
+
+/// A nullable field holding a model is that model or OpenAPI 3.0's null-only schema: the form
+/// openapi-python-client reads as nullable (its models crashed on `"filters": null` and
+/// `"result": null` with `nullable` beside `allOf`, found by the SDK contract tests) and that
+/// Redocly accepts (`nullable` needs a `type` beside it).
+#[tokio::test]
+async fn nullable_model_fields_are_the_model_or_null() {
+    let doc = parse_strict(&offline_document().unwrap()).unwrap();
+    let schemas = &doc["components"]["schemas"];
+    for (schema, field, model) in [
+        ("WebhookResponse", "filters", "WebhookFilters"),
+        ("DiagnosticResponse", "result", "DiagnosticResult"),
+    ] {
+        let property = &schemas[schema]["properties"][field];
+        assert_eq!(
+            property["oneOf"],
+            json!([
+                {"$ref": format!("#/components/schemas/{model}")},
+                {"type": "object", "nullable": true, "enum": [null]}
+            ]),
+            "{schema}.{field}: {property}"
+        );
+        assert!(
+            property.get("allOf").is_none() && property.get("nullable").is_none(),
+            "{schema}.{field}: {property}"
+        );
+    }
+    // Nowhere else either: no property is `nullable` beside `allOf`.
+    for (name, schema) in schemas.as_object().unwrap() {
+        let properties = schema["properties"].as_object().into_iter().flatten();
+        for (field, property) in properties {
+            assert!(
+                !(property.get("allOf").is_some() && property.get("nullable").is_some()),
+                "{name}.{field}: {property}"
+            );
+        }
     }
 }

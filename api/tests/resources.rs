@@ -254,6 +254,24 @@ async fn tenants_are_isolated_in_their_own_schema() {
 }
 
 #[tokio::test]
+async fn the_open_connections_gauge_follows_connections() {
+    let b = TestBroker::start().await;
+    let before = b
+        .metric("brokkr_http_connections_open")
+        .await
+        .expect("the gauge is exposed");
+    let addr = b.base.trim_start_matches("http://").to_owned();
+    let mut streams = Vec::new();
+    for _ in 0..3 {
+        streams.push(tokio::net::TcpStream::connect(&addr).await.unwrap());
+    }
+    b.wait_metric("brokkr_http_connections_open", before + 3.0)
+        .await;
+    drop(streams);
+    b.wait_metric("brokkr_http_connections_open", before).await;
+}
+
+#[tokio::test]
 async fn metrics_gauges_are_true_at_every_scrape() {
     let b = TestBroker::start().await;
     let (_, gen_pak) = b.generator("ci").await;
@@ -285,8 +303,12 @@ async fn metrics_gauges_are_true_at_every_scrape() {
         .unwrap();
     for expected in [
         "brokkr_active_agents 2",
-        "brokkr_stacks_total 1",
-        "brokkr_deployment_objects_total 2",
+        "brokkr_stacks 1",
+        "brokkr_deployment_objects 2",
+        "brokkr_ready 1",
+        "brokkr_work_order_claims_overdue 0",
+        "brokkr_deployment_health_reports{status=\"failing\"} 0",
+        "brokkr_http_long_polls_open 0",
     ] {
         assert!(
             text.lines().any(|l| l == expected),
@@ -314,11 +336,11 @@ async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
         .unwrap();
     let paths = doc["paths"].as_object().unwrap();
     let operations: usize = paths.values().map(|p| p.as_object().unwrap().len()).sum();
-    // 94 operations: the matrix in authorization.rs (with diagnostics, health, config reload and
-    // the 4 registration operations), the audit log, 13 webhook operations, 9 work-order
-    // operations and 14 template operations (11 template endpoints, from-template, rollout and
-    // rollout status); nothing undocumented (`/agents/` is an alias).
-    assert_eq!(operations, 94, "every /api/v1 operation is documented");
+    // 95 operations: the matrix in authorization.rs (with diagnostics, health, config reload, the
+    // 4 registration operations and a stack's rollout status), the audit log, 13 webhook
+    // operations, 9 work-order operations and 14 template operations (11 template endpoints,
+    // from-template, rollout and rollout status); nothing undocumented (`/agents/` is an alias).
+    assert_eq!(operations, 95, "every /api/v1 operation is documented");
     for path in [
         "/agents/{id}/target-state",
         "/agents/search",

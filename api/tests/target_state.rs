@@ -249,6 +249,24 @@ async fn assert_wakes(
 }
 
 #[tokio::test]
+async fn the_open_long_polls_gauge_counts_polls_while_they_wait() {
+    let b = TestBroker::start().await;
+    let (agent, pak) = b.agent("a1").await;
+    let (_, etag, _, _) = poll(&b, &agent, &pak, "", None).await;
+    b.wait_metric("brokkr_http_long_polls_open", 0.0).await;
+    let waiting = async {
+        let first = poll(&b, &agent, &pak, "?wait=2", Some(&etag));
+        let second = poll(&b, &agent, &pak, "?wait=2", Some(&etag));
+        tokio::join!(first, second)
+    };
+    let watching = b.wait_metric("brokkr_http_long_polls_open", 2.0);
+    let ((first, second), ()) = tokio::join!(waiting, watching);
+    assert_eq!(first.0, StatusCode::NOT_MODIFIED);
+    assert_eq!(second.0, StatusCode::NOT_MODIFIED);
+    b.wait_metric("brokkr_http_long_polls_open", 0.0).await;
+}
+
+#[tokio::test]
 async fn long_poll_wakes_on_each_kind_of_change() {
     let b = TestBroker::start().await;
     let (_, gen_pak) = b.generator("ci").await;

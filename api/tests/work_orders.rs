@@ -682,3 +682,25 @@ async fn the_admin_may_complete_any_active_order() {
     let rows = audit(&b, &id).await;
     assert_eq!(actions(&rows), ["workorder.created", "workorder.completed"]);
 }
+
+#[tokio::test]
+async fn a_claim_held_past_its_timeout_shows_in_the_overdue_claims_gauge() {
+    let b = broker().await;
+    let (agent, pak) = b.agent("slow").await;
+    let mut body = order_for(&agent);
+    body["claim_timeout_seconds"] = json!(60);
+    let order = id_of(&create_order(&b, body).await);
+    let (s, v) = claim(&b, &order, &agent, &pak).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    b.wait_metric("brokkr_work_order_claims_overdue", 0.0).await;
+    // The claim is now older than its timeout, and no sweep has returned it.
+    let mut conn = b.db.connect().await;
+    sqlx::query(
+        "UPDATE work_orders SET claimed_at = now() - interval '61 seconds' WHERE id = $1::uuid",
+    )
+    .bind(&order)
+    .execute(&mut conn)
+    .await
+    .unwrap();
+    b.wait_metric("brokkr_work_order_claims_overdue", 1.0).await;
+}

@@ -246,6 +246,10 @@ impl Client {
         for (name, value) in &call.headers {
             request = request.header(*name, value);
         }
+        // The caller's trace continues in the broker (when the caller traces: the agent does).
+        if let Some((name, value)) = brokkr_schema::trace_context::header() {
+            request = request.header(name, value);
+        }
         if let Some(body) = &call.body {
             request = request.json(body);
         }

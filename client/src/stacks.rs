@@ -2,8 +2,8 @@
 
 use brokkr_schema::models::{
     DeploymentHealthResponse, DeploymentObject, NewDeploymentObject, NewStack, NewStackAnnotation,
-    Stack, StackAnnotation, StackHealthResponse, StackLabel, TemplateInstantiationRequest,
-    UpdateStack,
+    Stack, StackAnnotation, StackHealthResponse, StackLabel, StackRolloutStatus,
+    TemplateInstantiationRequest, UpdateStack,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -193,6 +193,16 @@ impl Client {
         self.json(Call::new(
             Method::GET,
             &["api", "v1", "deployment-objects", &id.to_string(), "health"],
+        ))
+        .await
+    }
+
+    /// `GET /stacks/{id}/rollout`: each agent running the stack and where it stands with the
+    /// stack's newest deployment object (admin or owning generator).
+    pub async fn stack_rollout_status(&self, id: Uuid) -> Result<StackRolloutStatus> {
+        self.json(Call::new(
+            Method::GET,
+            &["api", "v1", "stacks", &id.to_string(), "rollout"],
         ))
         .await
     }

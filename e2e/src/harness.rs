@@ -303,6 +303,8 @@ pub struct Harness {
     pub options: Options,
     pub broker: Option<Child>,
     pub worker: Option<Child>,
+    /// `http://127.0.0.1:PORT` of the running worker's own endpoints (`/readyz`, `/metrics`).
+    pub worker_base: Option<String>,
     pub agent: Option<AgentProcess>,
     broker_port: u16,
     logs: PathBuf,
@@ -353,6 +355,7 @@ impl Harness {
             options: options.clone(),
             broker: None,
             worker: None,
+            worker_base: None,
             agent: None,
             broker_port: free_port()?,
             logs,
@@ -565,7 +568,9 @@ impl Harness {
             .spawn()
             .context("spawning brokkr-worker")?;
         self.worker = Some(child);
-        let url = format!("http://127.0.0.1:{port}/readyz");
+        let base = format!("http://127.0.0.1:{port}");
+        self.worker_base = Some(base.clone());
+        let url = format!("{base}/readyz");
         let http = self.http.clone();
         eventually("the worker's /readyz", DEFAULT_DEADLINE, || {
             let (http, url) = (http.clone(), url.clone());

@@ -8,10 +8,12 @@
 //! and the idle agent's memory).
 //! `kubesim` (module [`kubesim`], binary `kubesim`) is a Kubernetes API simulator that the
 //! agent and the tests talk to through an ordinary kubeconfig. [`receiver`] is a webhook
-//! receiver for the tests; [`private_postgres`] a PostgreSQL cluster of a test's own that it may
+//! receiver for the tests, [`otlp`] an OTLP trace receiver (gRPC and HTTP/protobuf);
+//! [`private_postgres`] a PostgreSQL cluster of a test's own that it may
 //! restart and stop (database-outage tests).
 
 pub mod harness;
 pub mod kubesim;
+pub mod otlp;
 pub mod private_postgres;
 pub mod receiver;

@@ -13,9 +13,45 @@ use hyper::service::service_fn;
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::Value;
-use tokio::net::TcpListener;
+use std::future::Future;
+
+use tokio::net::{TcpListener, TcpStream};
 
 use crate::harness::eventually;
+
+/// Binds a loopback port and runs `serve` for each connection on its own task until the test
+/// ends; returns the address. `what` names the server in a failure.
+pub async fn serve_loopback<F, Fut>(what: &str, serve: F) -> SocketAddr
+where
+    F: Fn(TcpStream) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap_or_else(|e| panic!("{what} cannot bind a loopback port: {e}"));
+    let addr = listener
+        .local_addr()
+        .unwrap_or_else(|e| panic!("{what} has no address: {e}"));
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            tokio::spawn(serve(stream));
+        }
+    });
+    addr
+}
+
+/// The whole body of `request` (empty if it cannot be read).
+pub async fn read_body(request: Request<Incoming>) -> Bytes {
+    request
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default()
+}
 
 /// How long [`Receiver::wait_for`] waits.
 const WAIT: Duration = Duration::from_secs(60);
@@ -50,56 +86,40 @@ pub struct Receiver {
 impl Receiver {
     /// Binds a loopback port and serves until the test ends.
     pub async fn start() -> Receiver {
-        let listener = TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("receiver binds");
-        let receiver = Receiver {
-            addr: listener.local_addr().ok(),
-            ..Receiver::default()
-        };
+        let mut receiver = Receiver::default();
         let (seen, delay) = (receiver.seen.clone(), receiver.delay_ms.clone());
-        tokio::spawn(async move {
-            loop {
-                let Ok((stream, _)) = listener.accept().await else {
-                    continue;
-                };
-                let (seen, delay) = (seen.clone(), delay.clone());
-                tokio::spawn(async move {
-                    let service = service_fn(move |request: Request<Incoming>| {
-                        let (seen, delay) = (seen.clone(), delay.clone());
-                        async move {
-                            let headers = request
-                                .headers()
-                                .iter()
-                                .map(|(k, v)| {
-                                    (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
-                                })
-                                .collect();
-                            let body = request
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                            if let Ok(mut seen) = seen.lock() {
-                                seen.push(Received { headers, body });
-                            }
-                            let pause = delay.load(Ordering::Relaxed);
-                            if pause > 0 {
-                                tokio::time::sleep(Duration::from_millis(pause)).await;
-                            }
-                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(
-                                b"thanks",
-                            ))))
+        let addr = serve_loopback("receiver", move |stream| {
+            let (seen, delay) = (seen.clone(), delay.clone());
+            async move {
+                let service = service_fn(move |request: Request<Incoming>| {
+                    let (seen, delay) = (seen.clone(), delay.clone());
+                    async move {
+                        let headers = request
+                            .headers()
+                            .iter()
+                            .map(|(k, v)| {
+                                (k.as_str().to_owned(), v.to_str().unwrap_or("").to_owned())
+                            })
+                            .collect();
+                        let body = read_body(request).await;
+                        let body = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                        if let Ok(mut seen) = seen.lock() {
+                            seen.push(Received { headers, body });
                         }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), service)
-                        .await;
+                        let pause = delay.load(Ordering::Relaxed);
+                        if pause > 0 {
+                            tokio::time::sleep(Duration::from_millis(pause)).await;
+                        }
+                        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"thanks"))))
+                    }
                 });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
             }
-        });
+        })
+        .await;
+        receiver.addr = Some(addr);
         receiver
     }
 

@@ -143,7 +143,9 @@ async fn quick_start_applies_a_multi_document_object_and_reports_success() {
         .text()
         .await
         .unwrap();
-    assert!(metrics.contains("brokkr_agent_kubernetes_operations_total{operation=\"apply\"}"));
+    assert!(metrics.contains(
+        "brokkr_agent_kubernetes_operations_total{operation=\"apply\",outcome=\"success\"}"
+    ));
     assert!(metrics.contains("brokkr_agent_poll_requests_total{status=\"success\"}"));
 }
 

@@ -91,10 +91,11 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
     let out = brokkr(&h, &h.admin, &["target", "add", &h.agent_name, "cli-web"]).await;
     expect_code(&out, 0, "target add");
 
-    // rollout status --wait: every agent applied it (plain lines: stdout is not a terminal).
+    // rollout status --wait with the pipeline's own generator PAK: every agent applied it
+    // (plain lines: stdout is not a terminal).
     let out = brokkr(
         &h,
-        &h.admin,
+        &h.generator_pak,
         &["rollout", "status", "cli-web", "--wait", "--timeout", "60s"],
     )
     .await;
@@ -244,6 +245,10 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
         stdout.contains("failed:") && stdout.contains("NoSuchWidget"),
         "the agent's message is shown\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
+    // The pipeline sees the same failure with its generator PAK.
+    let out = brokkr(&h, &h.generator_pak, &["rollout", "status", "cli-web"]).await;
+    let (stdout, _) = expect_code(&out, 1, "rollout status of a failed version");
+    assert!(stdout.contains("NoSuchWidget"), "{stdout}");
 
     // Without the agent nothing answers: the wait times out with 2.
     h.stop_agent().await.expect("agent stops");
@@ -390,6 +395,55 @@ async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
     .await;
     let (stdout, _) = expect_code(&out, 0, "template instantiate");
     assert!(stdout.contains("stack 'web-app' version 1"), "{stdout}");
+
+    // The next version of the template, labelled and selected by its label.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "template",
+            "update",
+            "cfg",
+            "-f",
+            file.to_str().unwrap(),
+            "--schema",
+            schema.to_str().unwrap(),
+            "--description",
+            "v2",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "template update");
+    assert!(stdout.contains("template 'cfg' version 2"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["template", "rollout", "cfg"]).await;
+    let (stdout, _) = expect_code(&out, 0, "template rollout");
+    assert!(
+        stdout.contains("of template 'cfg' version 2"),
+        "the newest version is rolled out: {stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["label", "template", "cfg", "tier:config"]).await;
+    expect_code(&out, 0, "label template");
+    let out = brokkr(&h, &h.admin, &["annotate", "template", "cfg", "team=infra"]).await;
+    expect_code(&out, 0, "annotate template");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "get",
+            "templates",
+            "-l",
+            "tier:config,team=infra",
+            "-o",
+            "json",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get templates -l");
+    let templates: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(templates.as_array().map(Vec::len), Some(1), "{stdout}");
+    assert_eq!(templates[0]["version"], 2, "{stdout}");
+    let out = brokkr(&h, &h.admin, &["delete", "template", "cfg"]).await;
+    expect_code(&out, 0, "delete template");
 }
 
 #[tokio::test]
@@ -505,4 +559,266 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let (stdout, _) = expect_code(&out, 0, "get deliveries");
     let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
+
+    let out = brokkr(&h, &h.admin, &["describe", "webhook", "alerts"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe webhook");
+    assert!(
+        stdout.contains("alerts") && stdout.contains("ping") && !stdout.contains("a-secret"),
+        "{stdout}"
+    );
+
+    // The webhook changed, then deleted, by name.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "webhook",
+            "update",
+            "alerts",
+            "--disable",
+            "--event",
+            "agent.*",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "webhook update");
+    assert!(stdout.contains("disabled, events agent.*"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "alerts", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks NAME");
+    let webhooks: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(webhooks[0]["enabled"], false, "{stdout}");
+    assert_eq!(
+        webhooks[0]["event_types"],
+        serde_json::json!(["agent.*"]),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["delete", "webhook", "alerts"]).await;
+    expect_code(&out, 0, "delete webhook");
+    let out = brokkr(&h, &h.admin, &["get", "webhooks", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get webhooks");
+    assert_eq!(stdout.trim(), "[]");
+
+    // Labels and annotations of agents and stacks, and -l selecting by either.
+    for args in [
+        vec!["label", "agent", "edge-01", "env:edge"],
+        vec!["annotate", "agent", "edge-01", "region=eu"],
+    ] {
+        let out = brokkr(&h, &h.admin, &args).await;
+        expect_code(&out, 0, &args.join(" "));
+    }
+    let selected = |stdout: &str| -> Vec<String> {
+        let items: serde_json::Value = serde_json::from_str(stdout).expect("JSON");
+        items
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|i| i["name"].as_str().map(str::to_owned))
+            .collect()
+    };
+    for (selector, expected) in [
+        ("env:edge", vec!["edge-01"]),
+        ("region=eu", vec!["edge-01"]),
+        ("env:edge,region=eu", vec!["edge-01"]),
+        ("region=us", vec![]),
+    ] {
+        let out = brokkr(
+            &h,
+            &h.admin,
+            &["get", "agents", "-l", selector, "-o", "json"],
+        )
+        .await;
+        let (stdout, _) = expect_code(&out, 0, "get agents -l");
+        assert_eq!(selected(&stdout), expected, "-l {selector}: {stdout}");
+    }
+    h.create_stack("edge-apps").await.expect("stack");
+    for args in [
+        vec!["label", "stack", "edge-apps", "env:edge", "tier:web"],
+        vec!["label", "stack", "edge-apps", "tier:web", "--remove"],
+        vec!["annotate", "stack", "edge-apps", "region=eu"],
+        vec!["annotate", "stack", "edge-apps", "region=us"],
+    ] {
+        let out = brokkr(&h, &h.admin, &args).await;
+        expect_code(&out, 0, &args.join(" "));
+    }
+    for (selector, expected) in [
+        ("env:edge,region=us", vec!["edge-apps"]),
+        ("region=eu", vec![]),
+        ("tier:web", vec![]),
+    ] {
+        let out = brokkr(
+            &h,
+            &h.admin,
+            &["get", "stacks", "-l", selector, "-o", "json"],
+        )
+        .await;
+        let (stdout, _) = expect_code(&out, 0, "get stacks -l");
+        assert_eq!(selected(&stdout), expected, "-l {selector}: {stdout}");
+    }
+    let out = brokkr(&h, &h.admin, &["get", "deliveries", "-l", "env:edge"]).await;
+    expect_code(&out, 1, "-l on a kind without labels");
+
+    // An existing agent registered with a generator, and the registration withdrawn.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "register", "nightly", &h.agent_name],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "generator register");
+    assert!(
+        stdout.contains("registered with generator 'nightly'"),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["describe", "agent", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(stdout.contains("nightly"), "{stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["generator", "deregister", "nightly", &h.agent_name],
+    )
+    .await;
+    expect_code(&out, 0, "generator deregister");
+    let out = brokkr(&h, &h.admin, &["describe", "agent", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(!stdout.contains("nightly"), "{stdout}");
+
+    // Deleting by name.
+    let out = brokkr(&h, &h.admin, &["delete", "stack", "edge-apps"]).await;
+    expect_code(&out, 0, "delete stack");
+    let out = brokkr(&h, &h.admin, &["delete", "agent", "edge-01"]).await;
+    expect_code(&out, 0, "delete agent");
+    let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get agents NAME");
+    assert!(!stdout.contains("edge-01"), "{stdout}");
+}
+
+/// How many explicit targets the harness's agent has.
+async fn target_count(h: &Harness) -> usize {
+    let path = format!("/api/v1/agents/{}/targets", h.agent_id);
+    let (_, v) = h.api(reqwest::Method::GET, &path, None).await.unwrap();
+    v.as_array().map(Vec::len).unwrap_or_default()
+}
+
+#[tokio::test]
+async fn the_other_operations_work_by_names() {
+    let h = Harness::start(Options {
+        agent: false,
+        worker: false,
+        ..Options::default()
+    })
+    .await
+    .expect("harness starts");
+    let last_line = |stdout: &str| stdout.lines().last().unwrap_or_default().to_owned();
+
+    // A rotated agent PAK: the new one works, the old one stops at once.
+    let out = brokkr(&h, &h.admin, &["agent", "rotate-pak", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "agent rotate-pak");
+    let new_pak = last_line(&stdout);
+    assert!(new_pak.starts_with("brokkr_BR"), "{stdout}");
+    let agent_path = format!("/api/v1/agents/{}", h.agent_id);
+    let (status, _) = h
+        .call(&h.agent_pak, reqwest::Method::GET, &agent_path, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 401, "the old agent PAK");
+    let (status, _) = h
+        .call(&new_pak, reqwest::Method::GET, &agent_path, None)
+        .await
+        .unwrap();
+    assert_eq!(status, 200, "the new agent PAK");
+
+    // A rotated generator PAK.
+    let out = brokkr(&h, &h.admin, &["generator", "create", "nightly"]).await;
+    let (stdout, _) = expect_code(&out, 0, "generator create");
+    let old = last_line(&stdout);
+    let out = brokkr(&h, &h.admin, &["generator", "rotate-pak", "nightly"]).await;
+    let (stdout, _) = expect_code(&out, 0, "generator rotate-pak");
+    let new = last_line(&stdout);
+    let out = brokkr(&h, &old, &["get", "stacks"]).await;
+    let (_, stderr) = expect_code(&out, 1, "the old generator PAK");
+    assert!(stderr.contains("401"), "{stderr}");
+    let out = brokkr(&h, &new, &["get", "stacks"]).await;
+    expect_code(&out, 0, "the new generator PAK");
+
+    // Targets removed and added again, by names.
+    h.create_stack("targeted").await.expect("stack");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["target", "remove", &h.agent_name, "targeted"],
+    )
+    .await;
+    expect_code(&out, 0, "target remove");
+    assert_eq!(target_count(&h).await, 0);
+    let out = brokkr(&h, &h.admin, &["target", "add", &h.agent_name, "targeted"]).await;
+    expect_code(&out, 0, "target add");
+    assert_eq!(target_count(&h).await, 1);
+
+    // A work order: queued for the agent by name, listed, described, not finished, cancelled.
+    let file = h.log_dir().join("order.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: w, namespace: default}\n",
+    )
+    .unwrap();
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "work-order",
+            "create",
+            "--type",
+            "custom",
+            "-f",
+            file.to_str().unwrap(),
+            "--agent",
+            &h.agent_name,
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "work-order create");
+    let id = stdout
+        .split_whitespace()
+        .nth(2)
+        .unwrap_or_default()
+        .to_owned();
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders");
+    assert!(stdout.contains(&id), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["describe", "work-order", &id]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe work-order");
+    assert!(stdout.contains("custom"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["work-order", "logs", &id]).await;
+    let (stdout, _) = expect_code(&out, 0, "work-order logs of a pending order");
+    assert!(stdout.contains("not finished"), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["work-order", "cancel", &id]).await;
+    expect_code(&out, 0, "work-order cancel");
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders");
+    assert!(!stdout.contains(&id), "{stdout}");
+
+    // The audit log records what was done, as JSON.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "audit", "--limit", "5", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get audit");
+    let audit: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert!(
+        audit
+            .as_array()
+            .is_some_and(|a| !a.is_empty() && a.len() <= 5),
+        "{stdout}"
+    );
+
+    // Shell completion.
+    let out = brokkr(&h, &h.admin, &["completion", "bash"]).await;
+    let (stdout, _) = expect_code(&out, 0, "completion bash");
+    assert!(
+        stdout.contains("rollout") && stdout.contains("annotate"),
+        "{stdout:.200}"
+    );
 }

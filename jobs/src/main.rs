@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use brokkr_schema::config::Settings;
+use brokkr_schema::config::{Settings, TelemetryProcess};
 use clap::Parser;
 
 use brokkr_runtime::{logging, render_sandbox, signals};
@@ -33,14 +33,16 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let log_level = logging::init(&settings, "");
+    let logging = logging::init(&settings, Some(TelemetryProcess::Worker), "");
     let live = LiveSettings::new(settings, ConfigSource::process(cli.config));
-    tokio::spawn(log_level.follow(live.clone()));
+    tokio::spawn(logging.level.follow(live.clone()));
     tokio::spawn(signals::reload_on_sighup(
         live.clone(),
         logging::log_reload("SIGHUP"),
     ));
-    match brokkr_jobs::worker::run_live(live, signals::shutdown()).await {
+    let result = brokkr_jobs::worker::run_live(live, signals::shutdown()).await;
+    logging.telemetry.shutdown().await;
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("brokkr-worker: {e:#}");

@@ -1,10 +1,12 @@
 //! Prometheus metrics of the worker: queue depth and age per queue, job outcomes and durations,
-//! deliveries by outcome, and delivery attempt latency.
+//! deliveries by outcome, delivery attempt latency, subscriptions disabled for failing, the
+//! queue consumers, and `brokkr_ready` (what `/readyz` would answer). `brokkr_build_info` and
+//! the process metrics come from [`brokkr_runtime::metrics`].
 
 use std::time::Duration;
 
 use prometheus::{
-    Encoder, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, Opts, Registry, TextEncoder,
+    GaugeVec, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
 };
 use sqlx::PgPool;
 
@@ -18,13 +20,18 @@ pub struct WorkerMetrics {
     deliveries: IntCounterVec,
     attempt_latency: HistogramVec,
     consumer_up: GaugeVec,
-    consumer_restarts: GaugeVec,
+    consumer_restarts: IntCounterVec,
+    subscriptions_disabled: IntCounter,
+    ready: IntGauge,
 }
+
+/// The outcomes of a delivery job, shown from the start so rates over them exist.
+const DELIVERY_OUTCOMES: [&str; 4] = ["success", "retry", "dead", "skipped"];
 
 impl WorkerMetrics {
     /// Registers every metric.
     pub fn new() -> prometheus::Result<Self> {
-        let registry = Registry::new();
+        let registry = brokkr_runtime::metrics::registry("worker")?;
         let queue_depth = GaugeVec::new(
             Opts::new("brokkr_queue_depth", "Jobs waiting to run, per queue"),
             &["queue"],
@@ -45,7 +52,7 @@ impl WorkerMetrics {
         )?;
         let job_duration = HistogramVec::new(
             HistogramOpts::new("brokkr_job_duration_seconds", "Time to run a job").buckets(vec![
-                0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+                0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0,
             ]),
             &["queue"],
         )?;
@@ -73,13 +80,26 @@ impl WorkerMetrics {
             ),
             &["queue"],
         )?;
-        let consumer_restarts = GaugeVec::new(
+        let consumer_restarts = IntCounterVec::new(
             Opts::new(
-                "brokkr_queue_consumer_restarts",
+                "brokkr_queue_consumer_restarts_total",
                 "Times this worker's consumer of the queue was restarted after a failure",
             ),
             &["queue"],
         )?;
+        let subscriptions_disabled = IntCounter::new(
+            "brokkr_webhook_subscriptions_disabled_total",
+            "Webhook subscriptions this worker disabled because every delivery failed for too long",
+        )?;
+        let ready = IntGauge::new(
+            "brokkr_ready",
+            "1 while /readyz answers 200 (database, queue consumers and job listener up), else 0",
+        )?;
+        registry.register(Box::new(subscriptions_disabled.clone()))?;
+        registry.register(Box::new(ready.clone()))?;
+        for outcome in DELIVERY_OUTCOMES {
+            deliveries.with_label_values(&[outcome]);
+        }
         registry.register(Box::new(consumer_up.clone()))?;
         registry.register(Box::new(consumer_restarts.clone()))?;
         registry.register(Box::new(queue_depth.clone()))?;
@@ -98,6 +118,8 @@ impl WorkerMetrics {
             attempt_latency,
             consumer_up,
             consumer_restarts,
+            subscriptions_disabled,
+            ready,
         })
     }
 
@@ -121,20 +143,30 @@ impl WorkerMetrics {
             .observe(elapsed.as_secs_f64());
     }
 
-    /// Refreshes the consumer gauges from `consumers`.
+    /// Counts a subscription disabled for failing.
+    pub fn record_subscription_disabled(&self) {
+        self.subscriptions_disabled.inc();
+    }
+
+    /// Refreshes the consumer metrics from `consumers`.
     pub fn record_consumers(&self, consumers: &[std::sync::Arc<crate::consumers::ConsumerStatus>]) {
         for c in consumers {
             self.consumer_up
                 .with_label_values(&[c.queue])
                 .set(if c.is_running() { 1.0 } else { 0.0 });
-            self.consumer_restarts
-                .with_label_values(&[c.queue])
-                .set(c.restarts() as f64);
+            // The consumer keeps the count; the counter catches up with it.
+            let counter = self.consumer_restarts.with_label_values(&[c.queue]);
+            let restarts = c.restarts();
+            if restarts > counter.get() {
+                counter.inc_by(restarts - counter.get());
+            }
         }
     }
 
-    /// Refreshes the queue gauges for `queues` and renders the text exposition.
-    pub async fn scrape(&self, pool: &PgPool, queues: &[String]) -> String {
+    /// Refreshes the gauges (readiness as `/readyz` found it; the queues while the database
+    /// answers) and renders the text exposition.
+    pub async fn scrape(&self, pool: &PgPool, queues: &[String], ready: bool) -> String {
+        self.ready.set(i64::from(ready));
         let rows = brokkr_schema::store::jobs::pending_depths(pool, queues).await;
         match rows {
             Ok(rows) => {
@@ -155,10 +187,6 @@ impl WorkerMetrics {
             // During a database outage the gauges keep their last values.
             Err(e) => tracing::debug!(error = %e, "metrics: cannot read queue depths"),
         }
-        let mut buffer = Vec::new();
-        if let Err(e) = TextEncoder::new().encode(&self.registry.gather(), &mut buffer) {
-            tracing::error!(error = %e, "metrics: encoding failed");
-        }
-        String::from_utf8(buffer).unwrap_or_default()
+        brokkr_runtime::metrics::render(&self.registry)
     }
 }

@@ -37,14 +37,19 @@ const READINESS_TIMEOUT: Duration = Duration::from_millis(800);
 
 #[handler]
 async fn readyz(state: Data<&ServerState>) -> Response {
-    let unavailable = |error: String| {
-        Response::builder()
+    match readiness(&state).await {
+        Ok(()) => Response::builder().content_type("text/plain").body("Ready"),
+        Err(error) => Response::builder()
             .status(StatusCode::SERVICE_UNAVAILABLE)
             .content_type("application/json")
-            .body(serde_json::json!({ "error": error }).to_string())
-    };
+            .body(serde_json::json!({ "error": error }).to_string()),
+    }
+}
+
+/// Why the worker is not ready, if it is not (shared by `/readyz` and `brokkr_ready`).
+async fn readiness(state: &ServerState) -> Result<(), String> {
     if let Err(e) = brokkr_schema::store::outage::probe(&state.pool, READINESS_TIMEOUT).await {
-        return unavailable(format!("database unreachable: {e}"));
+        return Err(format!("database unreachable: {e}"));
     }
     let stopped: Vec<&str> = state
         .consumers
@@ -53,23 +58,27 @@ async fn readyz(state: Data<&ServerState>) -> Response {
         .map(|c| c.queue)
         .collect();
     if !stopped.is_empty() {
-        return unavailable(format!(
+        return Err(format!(
             "queue consumers waiting for the database: {}",
             stopped.join(", ")
         ));
     }
     if !state.announcements.is_listening() {
-        return unavailable("not listening for new jobs (reconnecting to the database)".into());
+        return Err("not listening for new jobs (reconnecting to the database)".into());
     }
-    Response::builder().content_type("text/plain").body("Ready")
+    Ok(())
 }
 
 #[handler]
 async fn metrics(state: Data<&ServerState>) -> Response {
     state.metrics.record_consumers(&state.consumers);
-    let text = state.metrics.scrape(&state.pool, &state.queues).await;
+    let ready = readiness(&state).await.is_ok();
+    let text = state
+        .metrics
+        .scrape(&state.pool, &state.queues, ready)
+        .await;
     Response::builder()
-        .content_type("text/plain; version=0.0.4")
+        .content_type(brokkr_runtime::metrics::CONTENT_TYPE)
         .body(text)
 }
 

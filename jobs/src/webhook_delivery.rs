@@ -7,9 +7,12 @@
 //! jitter as a new job, in the same transaction as the attempt's record; after `max_retries`
 //! retries the delivery is `dead`. A job for a delivery that is already done, or whose attempt
 //! was already made (a duplicate after a worker crash), does nothing.
+//!
+//! Each attempt runs in a `webhook.delivery` span (a child of the job's span, so of the request
+//! that caused the event) whose context the receiver gets as the W3C `traceparent` header.
 
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use brokkr_runtime::webhooks::client::DeliveryClient;
 use brokkr_runtime::webhooks::delivery::{self, Answer, RetrySchedule};
@@ -22,6 +25,8 @@ use brokkr_schema::store::webhooks::deliveries::{self, AttemptRecord, ClaimedDel
 use brokkr_schema::store::{self, StoreError};
 use chrono::Utc;
 use sqlx::PgPool;
+use tracing::Instrument;
+use tracing::field::Empty;
 
 use crate::metrics::WorkerMetrics;
 /// Seconds a claim outlives the request timeout before another worker may take over.
@@ -160,14 +165,18 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
     }
     let attempt_number = delivery.attempts + 1;
     let started_at = Utc::now();
+    let clock = Instant::now();
+    let span = delivery_span(&delivery, attempt_number);
     let sent = match prepare(ctx, &delivery) {
-        Ok(request) => send(ctx, &delivery, request).await,
+        Ok(request) => send(ctx, &delivery, request).instrument(span.clone()).await,
         Err(reason) => Answer {
             error: Some(reason),
             ..Answer::default()
         },
     };
+    let elapsed = clock.elapsed();
     let success = sent.is_success();
+    record_on_span(&span, &sent, success, elapsed);
     ctx.metrics.record_attempt(
         match sent.status {
             Some(s) if (200..300).contains(&s) => "2xx",
@@ -188,57 +197,67 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
         error: sent.error.clone(),
         delivered_by: ctx.worker_name.clone(),
     };
-    if success {
-        // The hot path: one statement. It still runs in an explicit transaction: a connection
-        // that a cancelled query left inside a transaction must not swallow the record.
-        let mut tx = ctx.pool.begin().await?;
-        deliveries::record_success(&mut tx, delivery.id, &record).await?;
-        tx.commit().await?;
-        return Ok(Outcome::Success);
-    }
-    let mut tx = ctx.pool.begin().await?;
-    deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
-    let outcome = {
-        let error = sent
-            .error
-            .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
-        let retryable = delivery.enabled && delivery.url_encrypted.is_some();
-        if retryable && attempt_number <= delivery.max_retries {
-            let delay =
-                RetrySchedule::from_settings(&ctx.live.current().worker).delay(attempt_number);
-            let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
-            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
-                .await?;
-            let next_job = WebhookDeliveryJob {
-                delivery_id: delivery.id,
-                attempt: attempt_number + 1,
-            };
-            store::jobs::push(
-                &mut tx,
-                &ctx.channels.queue(WEBHOOK_DELIVERY),
-                &next_job,
-                Some(SystemTime::now() + delay),
-                &next_job.idempotency_key(),
-            )
-            .await?;
-            Outcome::Retry
-        } else {
-            deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, None).await?;
-            Outcome::Dead
+    // The attempt's record (and the next attempt's job) in one transaction, in its own span.
+    async {
+        if success {
+            // The hot path: one statement. It still runs in an explicit transaction: a connection
+            // that a cancelled query left inside a transaction must not swallow the record.
+            let mut tx = ctx.pool.begin().await?;
+            deliveries::record_success(&mut tx, delivery.id, &record).await?;
+            tx.commit().await?;
+            return Ok(Outcome::Success);
         }
-    };
-    disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
-    tx.commit().await?;
-    Ok(outcome)
+        let mut tx = ctx.pool.begin().await?;
+        deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
+        let outcome = {
+            let error = sent
+                .error
+                .unwrap_or_else(|| format!("HTTP {}", sent.status.unwrap_or(0)));
+            let retryable = delivery.enabled && delivery.url_encrypted.is_some();
+            if retryable && attempt_number <= delivery.max_retries {
+                let delay =
+                    RetrySchedule::from_settings(&ctx.live.current().worker).delay(attempt_number);
+                let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, Some(next))
+                    .await?;
+                let next_job = WebhookDeliveryJob {
+                    delivery_id: delivery.id,
+                    attempt: attempt_number + 1,
+                };
+                store::jobs::push(
+                    &mut tx,
+                    &ctx.channels.queue(WEBHOOK_DELIVERY),
+                    &next_job,
+                    Some(SystemTime::now() + delay),
+                    &next_job.idempotency_key(),
+                )
+                .await?;
+                Outcome::Retry
+            } else {
+                deliveries::mark_failure(&mut tx, delivery.id, attempt_number, &error, None)
+                    .await?;
+                Outcome::Dead
+            }
+        };
+        let disabled = disable_if_failing_too_long(ctx, &mut tx, &delivery).await?;
+        tx.commit().await?;
+        if disabled {
+            ctx.metrics.record_subscription_disabled();
+        }
+        Ok(outcome)
+    }
+    .instrument(store::transaction_span())
+    .await
 }
 
 /// Disables the subscription when its deliveries have all failed for longer than
 /// `worker.webhook_disable_after_seconds`, and announces it to the other subscriptions.
+/// Returns whether it disabled it.
 async fn disable_if_failing_too_long(
     ctx: &DeliveryContext,
     tx: &mut sqlx::PgConnection,
     delivery: &ClaimedDelivery,
-) -> Result<(), JobError> {
+) -> Result<bool, JobError> {
     let after =
         i64::try_from(ctx.live.current().worker.webhook_disable_after_seconds).unwrap_or(i64::MAX);
     let reason = format!("every delivery failed for more than {after} seconds");
@@ -257,8 +276,9 @@ async fn disable_if_failing_too_long(
             },
         )
         .await?;
+        return Ok(true);
     }
-    Ok(())
+    Ok(false)
 }
 
 /// A request ready to send.
@@ -297,6 +317,39 @@ fn prepare(ctx: &DeliveryContext, d: &ClaimedDelivery) -> Result<Prepared, Strin
         auth_header,
         secret,
     })
+}
+
+/// The span of one delivery attempt (`webhook.delivery`); its context goes to the receiver as
+/// the `traceparent` header. Ids, event type, attempt, status and latency: never the URL.
+fn delivery_span(d: &ClaimedDelivery, attempt_number: i32) -> tracing::Span {
+    tracing::info_span!(
+        "webhook.delivery",
+        otel.kind = "client",
+        otel.status_code = Empty,
+        brokkr.delivery_id = %d.id,
+        brokkr.subscription_id = %d.subscription_id,
+        brokkr.event_type = %d.event_type,
+        brokkr.delivery.attempt = attempt_number,
+        http.response.status_code = Empty,
+        brokkr.delivery.latency_ms = Empty,
+        error.type = Empty,
+    )
+}
+
+fn record_on_span(span: &tracing::Span, sent: &Answer, success: bool, elapsed: Duration) {
+    if let Some(status) = sent.status {
+        span.record("http.response.status_code", status);
+    }
+    span.record(
+        "brokkr.delivery.latency_ms",
+        u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
+    );
+    if !success {
+        span.record("otel.status_code", "ERROR");
+        if sent.status.is_none() {
+            span.record("error.type", "transport");
+        }
+    }
 }
 
 async fn send(ctx: &DeliveryContext, d: &ClaimedDelivery, prepared: Prepared) -> Answer {

@@ -20,9 +20,11 @@ use brokkr_schema::jobs::{
 };
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store::{self, notify::Channels};
+use brokkr_schema::trace_context::TRACEPARENT;
 use futures::StreamExt;
 use poem::listener::{Acceptor, Listener, TcpListener};
 use tokio::sync::watch;
+use tracing::Instrument;
 
 use crate::consumers::{self, ConsumerStatus};
 use crate::metrics::WorkerMetrics;
@@ -34,14 +36,38 @@ use crate::webhook_delivery::{self, DeliveryContext};
 use crate::work_order_retry::{self, RetryContext};
 use brokkr_runtime::webhooks::client::DeliveryClient;
 
+/// The span of one job (`job`): a child of the span that pushed it, whose `traceparent` the
+/// job carries in its metadata (see `brokkr_schema::store::jobs::push`); periodic sweeps start
+/// their own traces.
+fn job_span(queue: &'static str, meta: &MetadataStore, attempt: &Attempt) -> tracing::Span {
+    let span = tracing::info_span!(
+        "job",
+        otel.name = %format!("job {queue}"),
+        otel.kind = "consumer",
+        messaging.system = "apalis",
+        messaging.destination.name = queue,
+        brokkr.job.attempt = attempt.current(),
+        brokkr.delivery_id = tracing::field::Empty,
+    );
+    brokkr_runtime::telemetry::continue_trace(&span, meta.get(TRACEPARENT));
+    span
+}
+
 async fn deliver(
     job: WebhookDeliveryJob,
     ctx: Data<Arc<DeliveryContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
+    let span = job_span(WEBHOOK_DELIVERY, &meta, &attempt);
+    span.record(
+        "brokkr.delivery_id",
+        tracing::field::display(job.delivery_id),
+    );
     let ctx: Arc<DeliveryContext> = Arc::clone(&ctx);
     let attempt = {
         let ctx = ctx.clone();
-        async move { webhook_delivery::run(&ctx, job).await }
+        async move { webhook_delivery::run(&ctx, job).await }.instrument(span)
     };
     let Some(running) = ctx.in_flight.start(attempt) else {
         return Err("worker shutting down; the delivery runs again later".into());
@@ -67,8 +93,11 @@ async fn deliver(
 async fn retry_work_order(
     job: WorkOrderRetryJob,
     ctx: Data<Arc<RetryContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     work_order_retry::run(&ctx, job)
+        .instrument(job_span(WORK_ORDER_RETRY, &meta, &attempt))
         .await
         .map(|_| ())
         .map_err(|e| {
@@ -77,15 +106,27 @@ async fn retry_work_order(
         })
 }
 
-async fn reap(job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
+async fn reap(
+    job: SweepJob,
+    ctx: Data<Arc<SweepContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     sweeps::reap_stale_claims(&ctx, job)
+        .instrument(job_span(STALE_CLAIM_REAP, &meta, &attempt))
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
 }
 
-async fn clean(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDynError> {
+async fn clean(
+    _job: SweepJob,
+    ctx: Data<Arc<SweepContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
+) -> Result<(), BoxDynError> {
     sweeps::clean_up(&ctx)
+        .instrument(job_span(RETENTION_CLEANUP, &meta, &attempt))
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
@@ -94,8 +135,11 @@ async fn clean(_job: SweepJob, ctx: Data<Arc<SweepContext>>) -> Result<(), BoxDy
 async fn clean_diagnostics(
     _job: SweepJob,
     ctx: Data<Arc<SweepContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
     sweeps::clean_diagnostics(&ctx)
+        .instrument(job_span(DIAGNOSTIC_CLEANUP, &meta, &attempt))
         .await
         .map(|_| ())
         .map_err(|e| Box::new(e) as BoxDynError)
@@ -104,8 +148,11 @@ async fn clean_diagnostics(
 async fn render_template(
     job: TemplateRenderJob,
     ctx: Data<Arc<RenderContext>>,
+    meta: MetadataStore,
+    attempt: Attempt,
 ) -> Result<(), BoxDynError> {
-    match template_render::run(&ctx, job).await {
+    let span = job_span(TEMPLATE_RENDER, &meta, &attempt);
+    match template_render::run(&ctx, job).instrument(span).await {
         Ok(_) => Ok(()),
         Err(e) => {
             tracing::warn!(rollout = %job.rollout_id, stack = %job.stack_id, error = %e, "template render job failed; it will run again");

@@ -196,5 +196,17 @@ async fn a_subscription_failing_for_too_long_is_disabled_and_announced() {
         .get(&format!("/api/v1/webhooks/{}", id_of(&failing)), &b.admin)
         .await;
     assert_eq!(sub["enabled"], json!(false));
+    let metrics = reqwest::get(format!("{}/metrics", worker.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "brokkr_webhook_subscriptions_disabled_total 1"),
+        "one subscription disabled must be counted:\n{metrics}"
+    );
     worker.child.kill().await.unwrap();
 }

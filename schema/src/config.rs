@@ -286,6 +286,16 @@ pub struct AgentSettings {
     /// Generators (ids) the agent registers with at start: it consents to run their stacks.
     /// Env: `BROKKR__AGENT__GENERATOR_IDS=id1,id2`.
     pub generator_ids: Vec<String>,
+    /// Namespaces the agent may manage; empty: the whole cluster. Non-empty (namespaced mode,
+    /// the agent chart's `rbac.mode: namespaced`): objects elsewhere and cluster-scoped kinds
+    /// are refused, and prune, health and diagnostics list only in these namespaces.
+    /// Env: `BROKKR__AGENT__NAMESPACES=apps,jobs`.
+    pub namespaces: Vec<String>,
+    /// With `namespaces`: the cluster-scoped resources the agent is granted all the same
+    /// (`namespaces`, `customresourcedefinitions.apiextensions.k8s.io`: plural, then `.group`
+    /// unless core), which it applies, lists and prunes cluster-wide. The agent chart renders
+    /// it from `rbac.clusterResources`.
+    pub cluster_resources: Vec<String>,
 }
 
 impl Default for AgentSettings {
@@ -312,19 +322,33 @@ impl Default for AgentSettings {
             long_poll_wait: 30,
             kube_max_retries: 6,
             generator_ids: Vec::new(),
+            namespaces: Vec::new(),
+            cluster_resources: Vec::new(),
         }
     }
 }
 
-/// `[telemetry]`, with per-process overrides in `[telemetry.broker]` and `[telemetry.agent]`.
+/// `[telemetry]`: OTLP trace export, with per-process overrides in `[telemetry.broker]`,
+/// `[telemetry.worker]` and `[telemetry.agent]`. Read once at start (see `brokkr_runtime::telemetry`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct TelemetrySettings {
+    /// Export spans over OTLP.
     pub enabled: bool,
+    /// Collector URL; empty for the protocol's default (`http://localhost:4317` for `grpc`,
+    /// `http://localhost:4318` for `http/protobuf`). `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT` and
+    /// `OTEL_EXPORTER_OTLP_ENDPOINT` win when set.
     pub otlp_endpoint: String,
+    /// `grpc` or `http/protobuf`; `OTEL_EXPORTER_OTLP_TRACES_PROTOCOL` and
+    /// `OTEL_EXPORTER_OTLP_PROTOCOL` win when set.
+    pub otlp_protocol: String,
+    /// `service.name` prefix: a process reports `<service_name>-broker`, `-worker` or `-agent`
+    /// unless its override names it (`OTEL_SERVICE_NAME` wins when set).
     pub service_name: String,
+    /// Fraction of new traces kept (parent-based: a trace sampled upstream stays whole).
     pub sampling_rate: f64,
     pub broker: TelemetryOverride,
+    pub worker: TelemetryOverride,
     pub agent: TelemetryOverride,
 }
 
@@ -332,14 +356,21 @@ impl Default for TelemetrySettings {
     fn default() -> Self {
         Self {
             enabled: false,
-            otlp_endpoint: "http://localhost:4317".into(),
+            otlp_endpoint: String::new(),
+            otlp_protocol: OTLP_GRPC.into(),
             service_name: "brokkr".into(),
             sampling_rate: 0.1,
             broker: TelemetryOverride::default(),
+            worker: TelemetryOverride::default(),
             agent: TelemetryOverride::default(),
         }
     }
 }
+
+/// `telemetry.otlp_protocol` for OTLP over gRPC.
+pub const OTLP_GRPC: &str = "grpc";
+/// `telemetry.otlp_protocol` for OTLP over HTTP with protobuf bodies.
+pub const OTLP_HTTP_PROTOBUF: &str = "http/protobuf";
 
 /// Per-process telemetry overrides; unset fields use the `[telemetry]` value.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
@@ -350,9 +381,114 @@ pub struct TelemetryOverride {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub otlp_endpoint: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    pub otlp_protocol: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     pub service_name: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sampling_rate: Option<f64>,
+}
+
+/// The process whose telemetry settings are asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TelemetryProcess {
+    Broker,
+    Worker,
+    Agent,
+}
+
+impl TelemetryProcess {
+    /// `broker`, `worker` or `agent`.
+    pub fn name(self) -> &'static str {
+        match self {
+            TelemetryProcess::Broker => "broker",
+            TelemetryProcess::Worker => "worker",
+            TelemetryProcess::Agent => "agent",
+        }
+    }
+}
+
+/// The telemetry settings of one process, overrides applied.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EffectiveTelemetry {
+    pub enabled: bool,
+    pub otlp_endpoint: String,
+    pub otlp_protocol: String,
+    pub service_name: String,
+    pub sampling_rate: f64,
+}
+
+impl TelemetrySettings {
+    /// The settings of `process`: its override where set, else `[telemetry]`; the service name
+    /// defaults to `<service_name>-<process>`.
+    pub fn effective(&self, process: TelemetryProcess) -> EffectiveTelemetry {
+        let o = match process {
+            TelemetryProcess::Broker => &self.broker,
+            TelemetryProcess::Worker => &self.worker,
+            TelemetryProcess::Agent => &self.agent,
+        };
+        EffectiveTelemetry {
+            enabled: o.enabled.unwrap_or(self.enabled),
+            otlp_endpoint: o
+                .otlp_endpoint
+                .clone()
+                .unwrap_or_else(|| self.otlp_endpoint.clone()),
+            otlp_protocol: o
+                .otlp_protocol
+                .clone()
+                .unwrap_or_else(|| self.otlp_protocol.clone()),
+            service_name: o
+                .service_name
+                .clone()
+                .unwrap_or_else(|| format!("{}-{}", self.service_name, process.name())),
+            sampling_rate: o.sampling_rate.unwrap_or(self.sampling_rate),
+        }
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let sections = [
+            ("telemetry", None),
+            ("telemetry.broker", Some(&self.broker)),
+            ("telemetry.worker", Some(&self.worker)),
+            ("telemetry.agent", Some(&self.agent)),
+        ];
+        for (section, o) in sections {
+            let (rate, protocol, endpoint) = match o {
+                None => (
+                    Some(self.sampling_rate),
+                    Some(&self.otlp_protocol),
+                    Some(&self.otlp_endpoint),
+                ),
+                Some(o) => (
+                    o.sampling_rate,
+                    o.otlp_protocol.as_ref(),
+                    o.otlp_endpoint.as_ref(),
+                ),
+            };
+            if rate.is_some_and(|r| !(0.0..=1.0).contains(&r)) {
+                return Err(ConfigError::new(
+                    format!("{section}.sampling_rate"),
+                    "must be between 0.0 and 1.0",
+                ));
+            }
+            if protocol.is_some_and(|p| p != OTLP_GRPC && p != OTLP_HTTP_PROTOBUF) {
+                return Err(ConfigError::new(
+                    format!("{section}.otlp_protocol"),
+                    "must be `grpc` or `http/protobuf`",
+                ));
+            }
+            if let Some(e) = endpoint.filter(|e| !e.is_empty()) {
+                let valid = url::Url::parse(e)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.has_host());
+                if !valid {
+                    return Err(ConfigError::new(
+                        format!("{section}.otlp_endpoint"),
+                        "must be an http:// or https:// URL (or empty for the default)",
+                    ));
+                }
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Environment variable prefix of configuration keys.
@@ -475,6 +611,38 @@ impl Settings {
                 "must be at most 256",
             ));
         }
+        for namespace in &self.agent.namespaces {
+            if !is_dns_label(namespace) {
+                return Err(ConfigError::new(
+                    "agent.namespaces",
+                    format!(
+                        "{namespace:?} is not a namespace name (lowercase letters, digits and '-', \
+                         at most 63, starting and ending with a letter or digit)"
+                    ),
+                ));
+            }
+        }
+        if self.agent.namespaces.is_empty() && !self.agent.cluster_resources.is_empty() {
+            return Err(ConfigError::new(
+                "agent.cluster_resources",
+                "only applies with agent.namespaces (a cluster-wide agent manages every resource)",
+            ));
+        }
+        for resource in &self.agent.cluster_resources {
+            let (plural, group) = resource.split_once('.').unwrap_or((resource, ""));
+            if !is_dns_label(plural)
+                || group
+                    .split('.')
+                    .any(|g| !group.is_empty() && !is_dns_label(g))
+            {
+                return Err(ConfigError::new(
+                    "agent.cluster_resources",
+                    format!(
+                        "{resource:?} is not a resource such as namespaces or customresourcedefinitions.apiextensions.k8s.io"
+                    ),
+                ));
+            }
+        }
         self.agent
             .health_bind_address
             .parse::<std::net::IpAddr>()
@@ -567,12 +735,7 @@ impl Settings {
                 "must be at least 1024",
             ));
         }
-        if !(0.0..=1.0).contains(&self.telemetry.sampling_rate) {
-            return Err(ConfigError::new(
-                "telemetry.sampling_rate",
-                "must be between 0.0 and 1.0",
-            ));
-        }
+        self.telemetry.validate()?;
         if self.pak.prefix.is_empty() || !self.pak.prefix.bytes().all(|b| b.is_ascii_alphanumeric())
         {
             return Err(ConfigError::new(
@@ -621,10 +784,12 @@ impl Settings {
         let probe = TelemetryOverride {
             enabled: Some(false),
             otlp_endpoint: Some(String::new()),
+            otlp_protocol: Some(String::new()),
             service_name: Some(String::new()),
             sampling_rate: Some(0.0),
         };
         s.telemetry.broker = probe.clone();
+        s.telemetry.worker = probe.clone();
         s.telemetry.agent = probe;
         s
     }
@@ -697,6 +862,16 @@ fn set_path(tree: &mut Value, path: &[String], value: Value) {
     if let (Value::Table(table), Some(last)) = (node, path.last()) {
         table.insert(last.clone(), value);
     }
+}
+
+/// A Kubernetes namespace name (an RFC 1123 label).
+fn is_dns_label(name: &str) -> bool {
+    let alnum = |c: char| c.is_ascii_lowercase() || c.is_ascii_digit();
+    !name.is_empty()
+        && name.len() <= 63
+        && name.chars().all(|c| alnum(c) || c == '-')
+        && name.starts_with(alnum)
+        && name.ends_with(alnum)
 }
 
 fn typed_env_value(types: &Value, path: &[String], raw: &str) -> Result<Value, String> {
@@ -808,6 +983,67 @@ mod tests {
     }
 
     #[test]
+    fn telemetry_overrides_apply_per_process() {
+        let s = Settings::load(
+            None,
+            env(&[
+                ("BROKKR__TELEMETRY__ENABLED", "true"),
+                ("BROKKR__TELEMETRY__AGENT__SERVICE_NAME", "edge-agent"),
+                ("BROKKR__TELEMETRY__AGENT__ENABLED", "false"),
+                ("BROKKR__TELEMETRY__WORKER__SAMPLING_RATE", "1.0"),
+                ("BROKKR__TELEMETRY__BROKER__OTLP_PROTOCOL", "http/protobuf"),
+                (
+                    "BROKKR__TELEMETRY__BROKER__OTLP_ENDPOINT",
+                    "http://collector:4318",
+                ),
+            ]),
+        )
+        .unwrap();
+        let broker = s.telemetry.effective(TelemetryProcess::Broker);
+        assert!(broker.enabled);
+        assert_eq!(broker.service_name, "brokkr-broker");
+        assert_eq!(broker.otlp_protocol, OTLP_HTTP_PROTOBUF);
+        assert_eq!(broker.otlp_endpoint, "http://collector:4318");
+        assert_eq!(broker.sampling_rate, 0.1);
+        let worker = s.telemetry.effective(TelemetryProcess::Worker);
+        assert_eq!(worker.sampling_rate, 1.0);
+        assert_eq!(worker.otlp_protocol, OTLP_GRPC);
+        assert_eq!(worker.otlp_endpoint, "");
+        let agent = s.telemetry.effective(TelemetryProcess::Agent);
+        assert!(!agent.enabled);
+        assert_eq!(agent.service_name, "edge-agent");
+    }
+
+    #[test]
+    fn telemetry_settings_are_validated_with_their_key() {
+        for (variable, value, key) in [
+            (
+                "BROKKR__TELEMETRY__OTLP_PROTOCOL",
+                "http/json",
+                "telemetry.otlp_protocol",
+            ),
+            (
+                "BROKKR__TELEMETRY__AGENT__SAMPLING_RATE",
+                "2",
+                "telemetry.agent.sampling_rate",
+            ),
+            (
+                "BROKKR__TELEMETRY__OTLP_ENDPOINT",
+                "collector:4317",
+                "telemetry.otlp_endpoint",
+            ),
+            (
+                "BROKKR__TELEMETRY__WORKER__OTLP_ENDPOINT",
+                "ftp://collector",
+                "telemetry.worker.otlp_endpoint",
+            ),
+        ] {
+            let err = Settings::load(None, env(&[(variable, value)])).unwrap_err();
+            assert_eq!(err.key, key, "{variable}={value}");
+        }
+    }
+
+    #[test]
     fn errors_name_the_key() {
         let err = Settings::load(
             None,
@@ -903,9 +1139,16 @@ mod tests {
                 ("BROKKR__AGENT__APPLY_CONCURRENCY", "3"),
                 ("BROKKR__AGENT__HEALTH_BIND_ADDRESS", "127.0.0.1"),
                 ("BROKKR__AGENT__LONG_POLL_WAIT", "0"),
+                ("BROKKR__AGENT__NAMESPACES", "apps, jobs-1"),
+                (
+                    "BROKKR__AGENT__CLUSTER_RESOURCES",
+                    "namespaces,customresourcedefinitions.apiextensions.k8s.io",
+                ),
             ]),
         )
         .unwrap();
+        assert_eq!(s.agent.namespaces, ["apps", "jobs-1"]);
+        assert_eq!(s.agent.cluster_resources.len(), 2);
         assert_eq!(s.agent.reconcile_interval, 5);
         assert_eq!(s.agent.apply_concurrency, 3);
         assert_eq!(s.agent.health_bind_address, "127.0.0.1");
@@ -921,6 +1164,13 @@ mod tests {
                 "0",
                 "agent.apply_concurrency",
             ),
+            ("BROKKR__AGENT__NAMESPACES", "Apps", "agent.namespaces"),
+            (
+                "BROKKR__AGENT__CLUSTER_RESOURCES",
+                "namespaces",
+                "agent.cluster_resources",
+            ),
+            ("BROKKR__AGENT__NAMESPACES", "apps,-x", "agent.namespaces"),
             (
                 "BROKKR__AGENT__POLLING_INTERVAL",
                 "0",

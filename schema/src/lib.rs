@@ -9,6 +9,7 @@
 //! - [`events`]: the event types and the envelope announced to webhook receivers.
 //! - [`crypto`]: AES-256-GCM encryption of webhook secrets at rest, with key rotation;
 //!   [`destinations`]: which webhook URLs and addresses may be delivered to.
+//! - [`trace_context`]: the W3C `traceparent` that carries a trace between processes.
 //! - [`config`]: layered configuration (defaults, TOML file, `BROKKR__SECTION__KEY`);
 //!   [`live`]: reloading its dynamic keys while a process runs.
 //! - `templating` (feature `templating`, part of `db`): rendering stack templates (Tera) with parameters checked
@@ -32,6 +33,7 @@ pub mod manifest;
 pub mod models;
 pub mod pak;
 pub mod storable;
+pub mod trace_context;
 pub mod validation;
 
 /// An error and its causes on one line (`a: b: c`), skipping causes whose text is empty or

@@ -357,6 +357,10 @@ pub struct DeploymentObject {
     pub yaml_checksum: String,
     pub submitted_at: DateTime<Utc>,
     pub is_deletion_marker: bool,
+    /// W3C `traceparent` of the request that created the object, when it was traced: agents
+    /// link the span of their apply to it.
+    #[oai(nullable)]
+    pub traceparent: Option<String>,
 }
 
 /// Body of `POST /stacks/{id}/deployment-objects`.
@@ -821,6 +825,100 @@ pub struct StackHealthResponse {
     pub deployment_objects: Vec<DeploymentObjectHealthSummary>,
 }
 
+/// Where a rollout stands: for one agent, or for every agent running the stack.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
+#[oai(rename_all = "lowercase")]
+pub enum RolloutState {
+    /// Not reported yet (or, for a whole rollout, no agent runs the stack).
+    Pending,
+    /// Applied (for a whole rollout: by every agent).
+    Applied,
+    /// The agent reported a failure (for a whole rollout: at least one did).
+    Failed,
+}
+
+/// One agent running a stack, and what it reported about the stack's newest deployment object.
+#[derive(Debug, Clone, Object)]
+#[cfg_attr(feature = "db", derive(sqlx::FromRow))]
+pub struct AgentRolloutStatus {
+    pub agent_id: Uuid,
+    pub agent_name: String,
+    pub cluster_name: String,
+    #[cfg_attr(feature = "db", sqlx(try_from = "String"))]
+    pub state: RolloutState,
+    /// The agent's message with its newest event about the object (why it failed).
+    #[oai(nullable)]
+    pub message: Option<String>,
+    /// When that event was stored.
+    #[oai(nullable)]
+    pub reported_at: Option<DateTime<Utc>>,
+    /// The health the agent last reported for the object: `healthy`, `degraded`, `failing`
+    /// or `unknown`.
+    #[oai(nullable)]
+    pub health: Option<String>,
+}
+
+/// Answer of `GET /stacks/{id}/rollout`: how far the stack's newest deployment object has got
+/// on every active agent that runs the stack.
+#[derive(Debug, Clone, Object)]
+pub struct StackRolloutStatus {
+    pub stack_id: Uuid,
+    /// The newest deployment object; null while the stack has none.
+    #[oai(nullable)]
+    pub deployment_object_id: Option<Uuid>,
+    #[oai(nullable)]
+    pub sequence_id: Option<i64>,
+    pub is_deletion_marker: bool,
+    /// `failed` when an agent failed, `applied` when every agent applied the object, else
+    /// `pending` (also while no agent runs the stack).
+    pub state: RolloutState,
+    /// By agent name and cluster name.
+    pub agents: Vec<AgentRolloutStatus>,
+}
+
+impl RolloutState {
+    /// The wire name (`pending`, `applied`, `failed`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Pending => "pending",
+            Self::Applied => "applied",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// The state of a whole rollout from its agents' states.
+    pub fn overall(agents: impl IntoIterator<Item = Self>) -> Self {
+        let mut any = false;
+        let mut pending = false;
+        for state in agents {
+            any = true;
+            match state {
+                Self::Failed => return Self::Failed,
+                Self::Pending => pending = true,
+                Self::Applied => {}
+            }
+        }
+        if any && !pending {
+            Self::Applied
+        } else {
+            Self::Pending
+        }
+    }
+}
+
+impl TryFrom<String> for RolloutState {
+    type Error = String;
+
+    fn try_from(text: String) -> Result<Self, Self::Error> {
+        match text.as_str() {
+            "pending" => Ok(Self::Pending),
+            "applied" => Ok(Self::Applied),
+            "failed" => Ok(Self::Failed),
+            _ => Err(format!("unknown rollout state '{text}'")),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Live configuration
 // ---------------------------------------------------------------------------------------------
@@ -1139,4 +1237,17 @@ pub struct TemplateRollout {
     #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
     pub stacks: Vec<TemplateRolloutStack>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RolloutState::{self, Applied, Failed, Pending};
+
+    #[test]
+    fn any_failure_fails_a_rollout_and_no_agents_leaves_it_pending() {
+        assert_eq!(RolloutState::overall([]), Pending);
+        assert_eq!(RolloutState::overall([Applied]), Applied);
+        assert_eq!(RolloutState::overall([Pending, Failed]), Failed);
+        assert_eq!(RolloutState::overall([Applied, Pending]), Pending);
+    }
 }

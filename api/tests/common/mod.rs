@@ -156,6 +156,37 @@ impl TestBroker {
         broker
     }
 
+    /// The value of the series `series` (name and labels as exposed) on `/metrics`.
+    pub async fn metric(&self, series: &str) -> Option<f64> {
+        let text = self
+            .client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .ok()?
+            .text()
+            .await
+            .ok()?;
+        text.lines()
+            .find_map(|l| l.strip_prefix(series)?.strip_prefix(' ')?.parse().ok())
+    }
+
+    /// Waits (10 s at most) until `series` on `/metrics` has `expected`.
+    pub async fn wait_metric(&self, series: &str, expected: f64) {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let seen = self.metric(series).await;
+            if seen == Some(expected) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{series}: expected {expected}, saw {seen:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
     async fn wait_live(&self) {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {

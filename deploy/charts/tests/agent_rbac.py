@@ -58,12 +58,47 @@ CLUSTER_SCOPED = {
 }
 
 
+#: Kubernetes APIs the agent builds across all namespaces (`Api::all`, `Api::all_with`), per
+#: file, and why none is used by a namespace-restricted agent (`agent.namespaces`, the chart's
+#: namespaced mode), whose Roles grant nothing outside its namespaces.
+CLUSTER_WIDE_SITES: dict[str, tuple[int, str]] = {
+    "apply.rs": (
+        3,
+        "prune list: for a cluster-wide agent, or a granted cluster-scoped resource "
+        "(NamespaceScope::listings); api_for: cluster-scoped objects, refused by check_scope "
+        "unless granted (agent.cluster_resources); CRD get: only after applying a CRD, "
+        "which needs customresourcedefinitions granted",
+    ),
+    "diagnostics.rs": (1, "pods by stack label: only for a cluster-wide agent (listings)"),
+    "work_orders.rs": (1, "cluster-scoped objects of custom orders: refused unless granted"),
+}
+
+
+def _code(path: Path) -> str:
+    text = path.read_text().split("#[cfg(test)]", 1)[0]
+    return "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+
+
+def check_cluster_wide_sites(agent_src: Path) -> None:
+    """Every all-namespaces API of the agent is one reviewed for the namespaced mode."""
+    problems = []
+    for path in sorted(agent_src.glob("*.rs")):
+        found = len(re.findall(r"Api::all(?:_with)?\(", _code(path)))
+        expected = CLUSTER_WIDE_SITES.get(path.name, (0, ""))[0]
+        if found != expected:
+            problems.append(f"{path.name}: {found} Api::all/all_with site(s), {expected} reviewed")
+    if problems:
+        raise AssertionError(
+            "a namespaced agent must not list across namespaces; review the new site(s) "
+            "(agent/src/scope.rs) and update CLUSTER_WIDE_SITES:\n  " + "\n  ".join(problems)
+        )
+
+
 def scan(agent_src: Path) -> dict[tuple[str, str], int]:
     """Counts `kube_call("op"` and `apiserver_version(` sites per file, tests excluded."""
     found: dict[tuple[str, str], int] = {}
     for path in sorted(agent_src.glob("*.rs")):
-        text = path.read_text().split("#[cfg(test)]", 1)[0]
-        text = "\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//"))
+        text = _code(path)
         for op in re.findall(r'kube_call\(\s*"([a-z_]+)"', text):
             found[(path.name, op)] = found.get((path.name, op), 0) + 1
         n = len(re.findall(r"\.apiserver_version\(", text))

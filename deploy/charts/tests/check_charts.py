@@ -1,6 +1,7 @@
 """Checks of deploy/: charts rendered with Helm's own engine (helm-python-sdk), linted, validated
 strictly against the Kubernetes 1.30 schemas, their configuration accepted by the binaries, the
 agent's RBAC compared with what its code does, the values schemas refusing bad values, the
+dashboards and alert rules of deploy/observability templated as they are, the
 Containerfile linted, and the agent chart applied to kubesim with an agent configured as the
 chart configures it reconciling a stack. Run by scripts/check-charts.sh.
 
@@ -18,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import urllib.error
 import urllib.request
 from pathlib import Path
@@ -46,6 +48,7 @@ REQUIRED = {"brokkr": BROKKR_REQUIRED, "brokkr-agent": AGENT_REQUIRED}
 CRD_SPEC_KEYS = {
     ("monitoring.coreos.com/v1", "ServiceMonitor"): {"selector", "endpoints"},
     ("monitoring.coreos.com/v1", "PodMonitor"): {"selector", "podMetricsEndpoints"},
+    ("monitoring.coreos.com/v1", "PrometheusRule"): {"groups"},
     ("keda.sh/v1alpha1", "ScaledObject"): {
         "scaleTargetRef", "minReplicaCount", "maxReplicaCount", "pollingInterval",
         "cooldownPeriod", "triggers",
@@ -227,6 +230,42 @@ def check_rbac() -> None:
                  for g in rule["apiGroups"] for r in rule["resources"]]
         for _, rules in roles:
             agent_rbac.compare(rules, builds, kinds)
+    # The namespaced Roles hold only because the agent stays in the same namespaces.
+    agent_rbac.check_cluster_wide_sites(ROOT / "agent" / "src")
+    granted = [{"apiGroups": [""], "resources": ["namespaces"]},
+               {"apiGroups": ["apiextensions.k8s.io"], "resources": ["customresourcedefinitions"]}]
+    cases = [
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]}}, ["apps", "jobs"], []),
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "clusterResources": granted}},
+         ["apps"], ["namespaces", "customresourcedefinitions.apiextensions.k8s.io"]),
+        ({}, [], []),
+    ]
+    try:
+        render("brokkr-agent", deep_merge(AGENT_REQUIRED, {"rbac": {"clusterResources": granted}}))
+    except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+        if "rbac.clusterResources applies to rbac.mode=namespaced" not in str(e):
+            raise AssertionError(f"cluster mode with clusterResources: {e}") from None
+    else:
+        raise AssertionError("cluster mode accepted rbac.clusterResources, which it would ignore")
+    for values, namespaces, cluster in cases:
+        objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
+        config = next(o for o in objects if o["kind"] == "ConfigMap")
+        agent = tomllib.loads(config["data"]["agent.toml"])["agent"]
+        if (agent["namespaces"], agent["cluster_resources"]) != (namespaces, cluster):
+            raise AssertionError(f"{values}: agent.namespaces/cluster_resources render "
+                                 f"{agent['namespaces']}/{agent['cluster_resources']}")
+        if namespaces:
+            # Granted cluster-scoped resources: a ClusterRole with exactly the agent's four verbs
+            # on them, and nothing cluster-wide otherwise.
+            roles = [o for o in objects if o["kind"] == "ClusterRole"]
+            triples = {(g, r, v) for role in roles for rule in role["rules"]
+                       for g in rule["apiGroups"] for r in rule["resources"] for v in rule["verbs"]}
+            expected = {(g, r, v) for rule in values["rbac"].get("clusterResources", [])
+                        for g in rule["apiGroups"] for r in rule["resources"]
+                        for v in ("get", "list", "patch", "delete")}
+            if triples != expected:
+                raise AssertionError(f"{values}: cluster-wide grants {sorted(triples)}, "
+                                     f"expected {sorted(expected)}")
 
 
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")
@@ -240,6 +279,9 @@ def check_values_schema() -> None:
             {"config": {"database": {"url": "postgres://set-by-the-chart"}}},
             {"worker": {"databaseConnections": 4}},
             {"ingress": {"enabled": "yes"}},
+            {"observability": {"dashboards": {"enabled": "yes"}}},
+            {"observability": {"alert": {"enabled": True}}},
+            {"observability": {"dashboards": {"sidecarLabel": ""}}},
             {"unknownTopLevel": True},
         ],
         "brokkr-agent": [
@@ -300,6 +342,34 @@ def check_broker_wiring() -> None:
                 and sc["capabilities"]["drop"] == ["ALL"] and not sc["allowPrivilegeEscalation"]
                 and pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"):
             raise AssertionError(f"{dep}: securityContext not hardened")
+
+
+@check("observability: dashboards as Grafana sidecar ConfigMaps, alerts as a PrometheusRule, "
+       "both from deploy/observability and off by default")
+def check_observability() -> None:
+    source = ROOT / "deploy" / "observability"
+    defaults = render("brokkr", BROKKR_REQUIRED)
+    if any(o["kind"] == "PrometheusRule" or "grafana_dashboard" in o["metadata"].get("labels", {})
+           for o in defaults):
+        raise AssertionError("dashboards or alerts rendered without being enabled")
+    on = {"observability": {"dashboards": {"enabled": True, "sidecarLabelValue": "brokkr"},
+                            "alerts": {"enabled": True, "labels": {"release": "prom"}}}}
+    objects = render("brokkr", deep_merge(BROKKR_REQUIRED, on))
+    boards = {name: text for o in objects if o["kind"] == "ConfigMap"
+              and o["metadata"]["labels"].get("grafana_dashboard") == "brokkr"
+              for name, text in o["data"].items()}
+    expected = sorted(p.name for p in (source / "grafana").glob("*.json"))
+    if sorted(boards) != expected or len(expected) != 4:
+        raise AssertionError(f"dashboard ConfigMaps {sorted(boards)}, expected {expected}")
+    for name, text in boards.items():
+        if json.loads(text) != json.loads((source / "grafana" / name).read_text()):
+            raise AssertionError(f"{name} in its ConfigMap differs from deploy/observability")
+    rules = [o for o in objects if o["kind"] == "PrometheusRule"]
+    if len(rules) != 1 or rules[0]["metadata"]["labels"].get("release") != "prom":
+        raise AssertionError(f"expected one PrometheusRule with the extra label, got {rules}")
+    alerts = yaml.safe_load((source / "prometheus" / "alerts.yml").read_text())
+    if rules[0]["spec"]["groups"] != alerts["groups"]:
+        raise AssertionError("the PrometheusRule's groups differ from deploy/observability/prometheus/alerts.yml")
 
 
 @check("Containerfile lint (hadolint)")
@@ -505,6 +575,7 @@ def main() -> int:
     check_schemas()
     check_values_schema()
     check_broker_wiring()
+    check_observability()
     check_rbac()
     check_config(args.bin_dir)
     check_containerfile(args.hadolint)

@@ -159,10 +159,16 @@ pub async fn send<N: AsRef<str>>(
         Ok(url) => url,
         Err(e) => return Answer::failed(e.to_string(), started),
     };
-    let headers = match header_map(headers) {
+    let mut headers = match header_map(headers) {
         Ok(h) => h,
         Err(e) => return Answer::failed(e, started),
     };
+    // The trace the delivery belongs to, for receivers that trace too (W3C Trace Context).
+    if let Some((name, value)) = brokkr_schema::trace_context::header()
+        && let Ok(value) = reqwest::header::HeaderValue::from_str(&value)
+    {
+        headers.insert(name, value);
+    }
     let request = client
         .http()
         .post(url)

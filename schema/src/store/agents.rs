@@ -9,24 +9,8 @@ use crate::models::{Agent, AgentAnnotation, AgentLabel, AgentTarget, Stack};
 const AGENT_COLUMNS: &str =
     "id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status";
 
-/// Stack ids associated with agent `$1`: explicit targets, plus stacks sharing one of its labels,
-/// plus stacks sharing one of its annotations (same key and value); of each, only the stacks of
-/// generators the agent is registered with (the tenancy rule, [`super::registrations`]).
-pub const ASSOCIATED_STACK_IDS: &str = concat!(
-    "
-    SELECT c.stack_id FROM (
-        SELECT t.stack_id FROM agent_targets t WHERE t.agent_id = $1
-        UNION
-        SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
-         WHERE al.agent_id = $1
-        UNION
-        SELECT sa.stack_id FROM agent_annotations aa
-          JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
-         WHERE aa.agent_id = $1) c
-      JOIN stacks cs ON cs.id = c.stack_id
-     WHERE ",
-    serves_generator!("$1", "cs.generator_id")
-);
+/// Stack ids associated with agent `$1` ([`associated_stack_ids!`]).
+pub const ASSOCIATED_STACK_IDS: &str = associated_stack_ids!("$1");
 
 /// All live agents, by name.
 pub async fn list(pool: &PgPool) -> StoreResult<Vec<Agent>> {

@@ -8,9 +8,10 @@ use crate::models::{DeploymentObject, yaml_checksum};
 
 /// Columns of a deployment object, for queries elsewhere in the store.
 pub const DEPLOYMENT_OBJECT_COLUMNS: &str = "id, created_at, updated_at, deleted_at, sequence_id, \
-     stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker";
+     stack_id, yaml_content, yaml_checksum, submitted_at, is_deletion_marker, traceparent";
 
-/// Stores a new deployment object with the next sequence id.
+/// Stores a new deployment object with the next sequence id, and the `traceparent` of the span
+/// running now (the creating request's) when it is traced.
 pub async fn insert(
     conn: &mut PgConnection,
     stack_id: Uuid,
@@ -18,13 +19,15 @@ pub async fn insert(
     is_deletion_marker: bool,
 ) -> StoreResult<DeploymentObject> {
     sqlx::query_as(sqlf!(
-        "INSERT INTO deployment_objects (stack_id, yaml_content, yaml_checksum, is_deletion_marker)
-         VALUES ($1, $2, $3, $4) RETURNING {DEPLOYMENT_OBJECT_COLUMNS}"
+        "INSERT INTO deployment_objects
+                (stack_id, yaml_content, yaml_checksum, is_deletion_marker, traceparent)
+         VALUES ($1, $2, $3, $4, $5) RETURNING {DEPLOYMENT_OBJECT_COLUMNS}"
     ))
     .bind(stack_id)
     .bind(yaml)
     .bind(yaml_checksum(yaml))
     .bind(is_deletion_marker)
+    .bind(crate::trace_context::current())
     .fetch_one(conn)
     .await
     .map_err(|e| StoreError::classify(e, "deployment object already exists"))
@@ -52,6 +55,20 @@ pub async fn list_for_stack(
     ))
     .bind(stack_id)
     .fetch_all(conn)
+    .await?)
+}
+
+/// A stack's newest live deployment object, if it has one.
+pub async fn newest_for_stack(
+    conn: &mut PgConnection,
+    stack_id: Uuid,
+) -> StoreResult<Option<DeploymentObject>> {
+    Ok(sqlx::query_as(sqlf!(
+        "SELECT {DEPLOYMENT_OBJECT_COLUMNS} FROM deployment_objects
+          WHERE stack_id = $1 AND deleted_at IS NULL ORDER BY sequence_id DESC LIMIT 1"
+    ))
+    .bind(stack_id)
+    .fetch_optional(conn)
     .await?)
 }
 

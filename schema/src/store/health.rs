@@ -230,3 +230,18 @@ pub async fn for_stack(
         )
         .collect())
 }
+
+/// Health records of live agents by status, for the metrics gauge (every status present, zero
+/// when none).
+pub async fn count_by_status(pool: &sqlx::PgPool) -> StoreResult<Vec<(String, i64)>> {
+    Ok(sqlx::query_as(
+        "SELECT s.status, count(h.id)
+           FROM unnest($1::text[]) AS s(status)
+           LEFT JOIN deployment_health h ON h.status = s.status
+                AND h.agent_id IN (SELECT id FROM agents WHERE deleted_at IS NULL)
+          GROUP BY s.status",
+    )
+    .bind(&STATUSES[..])
+    .fetch_all(pool)
+    .await?)
+}

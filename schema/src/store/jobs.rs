@@ -3,14 +3,20 @@
 //! A job pushed with the request's connection exists exactly when the request's transaction
 //! commits. The idempotency key makes a second push of the same job a no-op, so a retried
 //! request or two workers scheduling the same sweep cannot enqueue twice.
+//!
+//! A job pushed while a traced span runs carries that span's `traceparent` in the job's
+//! metadata ([`TRACEPARENT`]), so the worker's span for the job continues the trace of the
+//! request (or job) that caused it.
 
 use std::time::SystemTime;
 
 use apalis_core::task::builder::TaskBuilder;
+use apalis_core::task::metadata::MetadataStore;
 use serde::Serialize;
 use sqlx::PgConnection;
 
 use super::{StoreError, StoreResult};
+pub use crate::trace_context::TRACEPARENT;
 
 /// For each of `queues` with pending jobs: the queue, how many jobs wait, and how long (seconds)
 /// the oldest due one has waited.
@@ -41,6 +47,12 @@ pub async fn push<T: Serialize>(
     let args = serde_json::to_vec(payload)
         .map_err(|e| StoreError::Queue(format!("job payload cannot be encoded: {e}")))?;
     let mut builder = TaskBuilder::new(args).idempotency_key(idempotency_key);
+    if let Some(traceparent) = crate::trace_context::current() {
+        let mut metadata = MetadataStore::new();
+        // A fresh store has no key yet, so the insert cannot collide.
+        let _ = metadata.insert(TRACEPARENT, traceparent);
+        builder = builder.with_metadata(metadata);
+    }
     if let Some(at) = run_at {
         builder = builder.run_at_time(at);
     }

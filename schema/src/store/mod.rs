@@ -29,6 +29,36 @@ macro_rules! serves_generator {
     };
 }
 
+/// Stack ids associated with agent `$agent` (an SQL expression, given as a literal): explicit
+/// targets, plus stacks sharing one of its labels, plus stacks sharing one of its annotations
+/// (same key and value); of each, only the stacks of generators the agent is registered with
+/// (the tenancy rule, [`super::registrations`]).
+macro_rules! associated_stack_ids {
+    ($agent:literal) => {
+        concat!(
+            "
+    SELECT c.stack_id FROM (
+        SELECT t.stack_id FROM agent_targets t WHERE t.agent_id = ",
+            $agent,
+            "
+        UNION
+        SELECT sl.stack_id FROM agent_labels al JOIN stack_labels sl ON sl.label = al.label
+         WHERE al.agent_id = ",
+            $agent,
+            "
+        UNION
+        SELECT sa.stack_id FROM agent_annotations aa
+          JOIN stack_annotations sa ON sa.key = aa.key AND sa.value = aa.value
+         WHERE aa.agent_id = ",
+            $agent,
+            ") c
+      JOIN stacks cs ON cs.id = c.stack_id
+     WHERE ",
+            serves_generator!($agent, "cs.generator_id")
+        )
+    };
+}
+
 pub mod agent_events;
 pub mod agents;
 pub mod audit;
@@ -43,6 +73,7 @@ pub mod notify;
 pub mod outage;
 pub mod registrations;
 pub mod retention;
+pub mod stack_rollout;
 pub mod stacks;
 pub mod target_state;
 pub mod templates;
@@ -115,6 +146,17 @@ impl StoreError {
             _ => false,
         }
     }
+}
+
+/// The span of one database transaction (`db.transaction`): create it before `BEGIN` and keep
+/// it until the commit or rollback, so a trace shows how long the transaction held its
+/// connection.
+pub fn transaction_span() -> tracing::Span {
+    tracing::info_span!(
+        "db.transaction",
+        otel.kind = "client",
+        db.system.name = "postgresql",
+    )
 }
 
 /// Connection options for `settings`, with the tenant schema as `search_path`.

@@ -17,7 +17,8 @@ use crate::models::DeploymentObject;
 pub static QUERY: LazyLock<String> = LazyLock::new(|| {
     format!(
         "SELECT d.id, d.created_at, d.updated_at, d.deleted_at, d.sequence_id, d.stack_id,
-                d.yaml_content, d.yaml_checksum, d.submitted_at, d.is_deletion_marker
+                d.yaml_content, d.yaml_checksum, d.submitted_at, d.is_deletion_marker,
+                d.traceparent
            FROM ({ASSOCIATED_STACK_IDS}) a
            JOIN stacks s ON s.id = a.stack_id
            CROSS JOIN LATERAL (

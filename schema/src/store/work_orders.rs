@@ -449,6 +449,18 @@ pub fn from_log(log: &WorkOrderLog) -> WorkOrder {
     }
 }
 
+/// Claimed orders held past their claim timeout (the sweep that returns them is behind), for
+/// the metrics gauge.
+pub async fn overdue_claims(pool: &sqlx::PgPool) -> StoreResult<i64> {
+    Ok(sqlx::query_scalar(
+        "SELECT count(*) FROM work_orders
+          WHERE status = 'CLAIMED'
+            AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()",
+    )
+    .fetch_one(pool)
+    .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,6 +7,7 @@ use anyhow::bail;
 use brokkr_client::{AuditQuery, Client};
 use clap::{Args, ValueEnum};
 
+use crate::meta::{Labelled, labels_and_annotations};
 use crate::output::{Format, Table, json_of, one_line, opt, print_data, when, when_opt};
 use crate::resolve;
 
@@ -34,7 +35,9 @@ pub struct GetArgs {
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value = "table")]
     output: Format,
-    /// Only agents or stacks carrying these labels (comma-separated, all must match)
+    /// Only agents, stacks or templates matching every term (comma-separated): a label
+    /// (`env:prod`), or KEY=VALUE, which an annotation with that key and value matches (or a
+    /// label spelled so). Matched here, on what the broker lists.
     #[arg(short = 'l', long)]
     selector: Option<String>,
     /// The stack whose deployments to list
@@ -82,6 +85,21 @@ fn selector(args: &GetArgs) -> Vec<String> {
         .unwrap_or_default()
 }
 
+/// Whether an object with `labels` and `annotations` matches every term of `wanted`.
+fn selected(wanted: &[String], labels: &[String], annotations: &[(String, String)]) -> bool {
+    wanted.iter().all(|term| {
+        labels.contains(term)
+            || term
+                .split_once('=')
+                .is_some_and(|(k, v)| annotations.iter().any(|(ak, av)| ak == k && av == v))
+    })
+}
+
+/// Whether the selector needs annotations fetched (it has a KEY=VALUE term).
+fn wants_annotations(wanted: &[String]) -> bool {
+    wanted.iter().any(|t| t.contains('='))
+}
+
 fn emit(format: Format, table: Table, data: serde_json::Value) -> anyhow::Result<()> {
     match format {
         Format::Table | Format::Wide => {
@@ -96,6 +114,9 @@ fn emit(format: Format, table: Table, data: serde_json::Value) -> anyhow::Result
 pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
     let wide = args.output == Format::Wide;
     let wanted = selector(args);
+    if !wanted.is_empty() && !matches!(args.kind, Kind::Agents | Kind::Stacks | Kind::Templates) {
+        bail!("-l selects agents, stacks and templates only");
+    }
     let named = |name: &str, id: uuid::Uuid| {
         args.name
             .as_deref()
@@ -108,17 +129,18 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 if !named(&agent.name, agent.id) {
                     continue;
                 }
-                let labels: Vec<String> = if wanted.is_empty() && !wide {
-                    Vec::new()
+                let (labels, annotations) = if wanted.is_empty() && !wide {
+                    (Vec::new(), Vec::new())
                 } else {
-                    client
-                        .list_agent_labels(agent.id)
-                        .await?
-                        .into_iter()
-                        .map(|l| l.label)
-                        .collect()
+                    labels_and_annotations(
+                        client,
+                        Labelled::Agent,
+                        agent.id,
+                        wants_annotations(&wanted),
+                    )
+                    .await?
                 };
-                if wanted.iter().all(|w| labels.contains(w)) {
+                if selected(&wanted, &labels, &annotations) {
                     rows.push((agent, labels));
                 }
             }
@@ -156,17 +178,18 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 if !named(&stack.name, stack.id) {
                     continue;
                 }
-                let labels: Vec<String> = if wanted.is_empty() && !wide {
-                    Vec::new()
+                let (labels, annotations) = if wanted.is_empty() && !wide {
+                    (Vec::new(), Vec::new())
                 } else {
-                    client
-                        .list_stack_labels(stack.id)
-                        .await?
-                        .into_iter()
-                        .map(|l| l.label)
-                        .collect()
+                    labels_and_annotations(
+                        client,
+                        Labelled::Stack,
+                        stack.id,
+                        wants_annotations(&wanted),
+                    )
+                    .await?
                 };
-                if wanted.iter().all(|w| labels.contains(w)) {
+                if selected(&wanted, &labels, &annotations) {
                     rows.push((stack, labels));
                 }
             }
@@ -239,12 +262,25 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             emit(args.output, table, json_of(&generators))
         }
         Kind::Templates => {
-            let templates: Vec<_> = client
-                .list_templates()
-                .await?
-                .into_iter()
-                .filter(|t| named(&t.name, t.id))
-                .collect();
+            let mut templates = Vec::new();
+            for t in client.list_templates().await? {
+                if !named(&t.name, t.id) {
+                    continue;
+                }
+                if !wanted.is_empty() {
+                    let (labels, annotations) = labels_and_annotations(
+                        client,
+                        Labelled::Template,
+                        t.id,
+                        wants_annotations(&wanted),
+                    )
+                    .await?;
+                    if !selected(&wanted, &labels, &annotations) {
+                        continue;
+                    }
+                }
+                templates.push(t);
+            }
             let mut table = Table::new(vec!["NAME", "VERSION", "OWNER", "CREATED", "ID"]);
             for t in &templates {
                 table.row(vec![
@@ -562,4 +598,30 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::selected;
+
+    #[test]
+    fn selector_terms_match_labels_or_annotations_and_all_must_match() {
+        let labels = vec!["env:prod".to_owned()];
+        let annotations = vec![("region".to_owned(), "eu".to_owned())];
+        let terms = |t: &[&str]| t.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        assert!(selected(&terms(&["env:prod"]), &labels, &annotations));
+        assert!(selected(&terms(&["region=eu"]), &labels, &annotations));
+        assert!(selected(
+            &terms(&["env:prod", "region=eu"]),
+            &labels,
+            &annotations
+        ));
+        assert!(!selected(&terms(&["region=us"]), &labels, &annotations));
+        assert!(!selected(
+            &terms(&["env:prod", "tier:web"]),
+            &labels,
+            &annotations
+        ));
+        assert!(selected(&[], &[], &[]));
+    }
 }

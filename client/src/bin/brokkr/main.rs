@@ -5,6 +5,7 @@
 //! `describe` show the fleet, and the operation commands register agents, rotate PAKs, target
 //! stacks, manage webhooks, work orders and templates. Modules: [`config`] (flags, environment,
 //! contexts), [`manifests`] (reading and checking files), [`apply`] (apply and diff),
+//! [`meta`] (label, annotate, delete),
 //! [`rollout`], [`get`] (lists and describe), [`ops`] (operations), [`resolve`] (names or ids),
 //! [`output`] (tables, JSON, YAML). Everything goes through `brokkr-client`.
 //!
@@ -16,6 +17,7 @@ mod apply;
 mod config;
 mod get;
 mod manifests;
+mod meta;
 mod ops;
 mod output;
 mod resolve;
@@ -114,10 +116,41 @@ enum Command {
   brokkr describe agent prod-eu-1
   brokkr describe work-order 3f0c…")]
     Describe(get::DescribeArgs),
+    /// Add or remove labels of an agent, a stack or a template
+    #[command(
+        after_help = "Labels are plain strings; an agent runs the stacks that share one of its labels.
+
+Examples:
+  brokkr label agent prod-eu-1 env:prod region:eu
+  brokkr label stack web env:prod
+  brokkr label template web tier:frontend
+  brokkr label agent prod-eu-1 env:prod --remove"
+    )]
+    Label(meta::LabelArgs),
+    /// Set or remove annotations (KEY=VALUE) of an agent, a stack or a template
+    #[command(
+        after_help = "An agent runs the stacks that share one of its annotations (same key and value).
+
+Examples:
+  brokkr annotate agent prod-eu-1 region=eu team=payments
+  brokkr annotate stack web region=eu
+  brokkr annotate stack web --remove region"
+    )]
+    Annotate(meta::AnnotateArgs),
+    /// Delete an agent, a stack, a generator, a template or a webhook
+    #[command(
+        after_help = "Deleting a stack makes its agents remove what they applied for it.
+
+Examples:
+  brokkr delete stack web
+  brokkr delete agent prod-eu-1/prod-eu-1
+  brokkr delete webhook alerts"
+    )]
+    Delete(meta::DeleteArgs),
     /// Register, activate, deactivate agents; rotate their PAKs
     #[command(subcommand)]
     Agent(ops::AgentCommand),
-    /// Create generators; rotate their PAKs
+    /// Create generators; register agents with them; rotate their PAKs
     #[command(subcommand)]
     Generator(ops::GeneratorCommand),
     /// Make an agent run a stack, or stop running it
@@ -236,13 +269,16 @@ enum ConfigCommand {
         pak_from_env: bool,
     },
     /// Make a context the current one
+    #[command(after_help = "Example:\n  brokkr config use-context prod")]
     UseContext {
         /// Context name
         name: String,
     },
     /// List contexts (PAKs are never shown)
+    #[command(after_help = "Example:\n  brokkr config get-contexts")]
     GetContexts,
     /// Remove a context
+    #[command(after_help = "Example:\n  brokkr config delete-context old-prod")]
     DeleteContext {
         /// Context name
         name: String,
@@ -370,6 +406,9 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             get::describe(&client(global)?, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Label(args) => meta::label(&client(global)?, args).await,
+        Command::Annotate(args) => meta::annotate(&client(global)?, args).await,
+        Command::Delete(args) => meta::delete(&client(global)?, args).await,
         Command::Agent(command) => ops::agent(&client(global)?, command).await,
         Command::Generator(command) => ops::generator(&client(global)?, command).await,
         Command::Target(command) => ops::target(&client(global)?, command).await,
@@ -529,6 +568,29 @@ mod tests {
     #[test]
     fn the_command_line_is_consistent() {
         Cli::command().debug_assert();
+    }
+
+    /// Every command a user runs shows examples in its `--help`.
+    #[test]
+    fn every_command_has_examples_in_its_help() {
+        fn walk(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            let leaf = command.get_subcommands().next().is_none();
+            let help = command
+                .get_after_help()
+                .map(|h| h.to_string())
+                .unwrap_or_default();
+            if leaf && !help.contains("Example") {
+                missing.push(path.to_owned());
+            }
+            for sub in command.get_subcommands() {
+                if sub.get_name() != "help" {
+                    walk(sub, &format!("{path} {}", sub.get_name()), missing);
+                }
+            }
+        }
+        let mut missing = Vec::new();
+        walk(&Cli::command(), "brokkr", &mut missing);
+        assert!(missing.is_empty(), "no examples in --help: {missing:?}");
     }
 
     /// A subcommand flag named like a global one (`--url`) would silently take its value.

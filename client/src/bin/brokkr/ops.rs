@@ -11,7 +11,7 @@ use anyhow::{Context, anyhow};
 use brokkr_client::Client;
 use brokkr_client::models::{
     CreateTemplateRequest, CreateWebhookRequest, CreateWorkOrderRequest, NewAgent, NewGenerator,
-    TemplateInstantiationRequest, WorkOrderTargeting,
+    TemplateInstantiationRequest, UpdateTemplateRequest, WorkOrderTargeting,
 };
 use clap::Subcommand;
 
@@ -74,6 +74,23 @@ pub enum GeneratorCommand {
         /// Generator name or id
         generator: String,
     },
+    /// Register an existing agent with a generator: its cluster consents to run the
+    /// generator's stacks
+    #[command(after_help = "Example:\n  brokkr generator register ci prod-eu-1")]
+    Register {
+        /// Generator name or id
+        generator: String,
+        /// Agent name, name/cluster, or id
+        agent: String,
+    },
+    /// Withdraw an agent's registration with a generator (its stacks stop running there)
+    #[command(after_help = "Example:\n  brokkr generator deregister ci prod-eu-1")]
+    Deregister {
+        /// Generator name or id
+        generator: String,
+        /// Agent name, name/cluster, or id
+        agent: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -121,6 +138,36 @@ pub enum WebhookCommand {
         /// Labels of the agents that deliver it from inside their cluster (repeatable)
         #[arg(long = "agent-label")]
         agent_labels: Vec<String>,
+    },
+    /// Change a subscription: destination, events, secret, agent labels, enabled
+    #[command(after_help = "Examples:
+  brokkr webhook update alerts --event 'deployment.*' --event 'agent.*'
+  brokkr webhook update alerts --disable
+  NEW=... brokkr webhook update alerts --destination https://hooks.example.com/v2 --secret-env NEW")]
+    Update {
+        /// Webhook name or id
+        webhook: String,
+        /// New name
+        #[arg(long)]
+        name: Option<String>,
+        /// New destination URL (stored encrypted)
+        #[arg(long)]
+        destination: Option<String>,
+        /// The event types or patterns, replacing the current ones (repeatable)
+        #[arg(long = "event")]
+        events: Vec<String>,
+        /// Name of an environment variable holding the new signing secret
+        #[arg(long)]
+        secret_env: Option<String>,
+        /// Labels of the agents that deliver it, replacing the current ones (repeatable)
+        #[arg(long = "agent-label")]
+        agent_labels: Vec<String>,
+        /// Resume deliveries
+        #[arg(long, conflicts_with = "disable")]
+        enable: bool,
+        /// Pause deliveries (events are not queued while disabled)
+        #[arg(long)]
+        disable: bool,
     },
     /// Send one delivery now and show the receiver's answer
     #[command(after_help = "Example:\n  brokkr webhook test alerts")]
@@ -191,6 +238,20 @@ pub enum WorkOrderCommand {
     },
 }
 
+/// A template version's content, from files.
+#[derive(Debug, clap::Args)]
+pub struct TemplateSource {
+    /// The Tera template
+    #[arg(short = 'f', long = "filename")]
+    file: PathBuf,
+    /// JSON Schema of the parameters
+    #[arg(long)]
+    schema: PathBuf,
+    /// Description (for an update, default: the current one)
+    #[arg(long)]
+    description: Option<String>,
+}
+
 #[derive(Debug, Subcommand)]
 pub enum TemplateCommand {
     /// Create a template (Tera source rendering Kubernetes YAML) with the JSON Schema of its parameters
@@ -200,18 +261,21 @@ pub enum TemplateCommand {
     Create {
         /// Template name
         name: String,
-        /// The Tera template
-        #[arg(short = 'f', long = "filename")]
-        file: PathBuf,
-        /// JSON Schema of the parameters
-        #[arg(long)]
-        schema: PathBuf,
-        /// Description
-        #[arg(long)]
-        description: Option<String>,
+        #[command(flatten)]
+        source: TemplateSource,
         /// Owner (admin only; default: a system template, or the calling generator)
         #[arg(long)]
         generator: Option<String>,
+    },
+    /// Store the next version of a template (stacks follow with `brokkr template rollout`)
+    #[command(
+        after_help = "Example:\n  brokkr template update web -f web.yaml.tera --schema web.schema.json\n  brokkr template rollout web"
+    )]
+    Update {
+        /// Template name or id
+        template: String,
+        #[command(flatten)]
+        source: TemplateSource,
     },
     /// Render a template into a new version of a stack
     #[command(
@@ -297,6 +361,26 @@ pub async fn generator(client: &Client, command: GeneratorCommand) -> anyhow::Re
             );
             println!("{}", created.pak);
         }
+        GeneratorCommand::Register { generator, agent } => {
+            let generator = resolve::generator(client, &generator).await?;
+            let agent = resolve::agent(client, &agent).await?;
+            client.register_agent(generator.id, Some(agent.id)).await?;
+            println!(
+                "agent '{}' registered with generator '{}'",
+                agent.name, generator.name
+            );
+        }
+        GeneratorCommand::Deregister { generator, agent } => {
+            let generator = resolve::generator(client, &generator).await?;
+            let agent = resolve::agent(client, &agent).await?;
+            client
+                .deregister_agent(generator.id, Some(agent.id))
+                .await?;
+            println!(
+                "agent '{}' no longer registered with generator '{}'",
+                agent.name, generator.name
+            );
+        }
         GeneratorCommand::RotatePak { generator } => {
             let generator = resolve::generator(client, &generator).await?;
             let rotated = client.rotate_generator_pak(generator.id).await?;
@@ -366,6 +450,53 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
                 // Alone on the last line, like a new PAK, so scripts capture it with tail -n 1.
                 println!("{secret}");
             }
+        }
+        WebhookCommand::Update {
+            webhook,
+            name,
+            destination,
+            events,
+            secret_env,
+            agent_labels,
+            enable,
+            disable,
+        } => {
+            use brokkr_client::models::UpdateWebhookRequest;
+            use poem_openapi::types::MaybeUndefined;
+            let webhook = resolve::webhook(client, &webhook).await?;
+            let secret = match secret_env {
+                Some(var) => MaybeUndefined::Value(
+                    std::env::var(&var).map_err(|_| anyhow!("--secret-env: {var} is not set"))?,
+                ),
+                None => MaybeUndefined::Undefined,
+            };
+            let body = UpdateWebhookRequest {
+                name,
+                url: destination,
+                auth_header: MaybeUndefined::Undefined,
+                secret,
+                event_types: (!events.is_empty()).then_some(events),
+                filters: MaybeUndefined::Undefined,
+                enabled: (enable || disable).then_some(enable),
+                max_retries: None,
+                timeout_seconds: None,
+                target_labels: if agent_labels.is_empty() {
+                    MaybeUndefined::Undefined
+                } else {
+                    MaybeUndefined::Value(agent_labels)
+                },
+            };
+            let updated = client.update_webhook(webhook.id, &body).await?;
+            println!(
+                "webhook '{}' updated: {}, events {}",
+                updated.name,
+                if updated.enabled {
+                    "enabled"
+                } else {
+                    "disabled"
+                },
+                updated.event_types.join(",")
+            );
         }
         WebhookCommand::Test { webhook } => {
             let webhook = resolve::webhook(client, &webhook).await?;
@@ -496,18 +627,11 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
     match command {
         TemplateCommand::Create {
             name,
-            file,
-            schema,
-            description,
+            source,
             generator,
         } => {
-            let read = |path: &PathBuf| {
-                std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
-            };
-            let template_content = read(&file)?;
-            let parameters_schema = read(&schema)?;
-            serde_json::from_str::<serde_json::Value>(&parameters_schema)
-                .with_context(|| format!("{} is not JSON", schema.display()))?;
+            let (template_content, parameters_schema) = source.read()?;
+            let description = source.description;
             let generator_id = match generator {
                 Some(g) => Some(resolve::generator(client, &g).await?.id),
                 None => None,
@@ -523,6 +647,25 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
                 .await?;
             println!(
                 "template '{}' version {} created ({})",
+                template.name, template.version, template.id
+            );
+        }
+        TemplateCommand::Update { template, source } => {
+            let (template_content, parameters_schema) = source.read()?;
+            let description = source.description;
+            let current = resolve::template(client, &template).await?;
+            let template = client
+                .update_template(
+                    current.id,
+                    &UpdateTemplateRequest {
+                        description,
+                        template_content,
+                        parameters_schema,
+                    },
+                )
+                .await?;
+            println!(
+                "template '{}' version {} stored ({})",
                 template.name, template.version, template.id
             );
         }
@@ -583,4 +726,18 @@ pub async fn template(client: &Client, command: TemplateCommand) -> anyhow::Resu
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+impl TemplateSource {
+    /// The template's source and parameter schema (which must be JSON), read from the files.
+    fn read(&self) -> anyhow::Result<(String, String)> {
+        let read = |path: &PathBuf| {
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
+        };
+        let template_content = read(&self.file)?;
+        let parameters_schema = read(&self.schema)?;
+        serde_json::from_str::<serde_json::Value>(&parameters_schema)
+            .with_context(|| format!("{} is not JSON", self.schema.display()))?;
+        Ok((template_content, parameters_schema))
+    }
 }

@@ -1,9 +1,8 @@
 //! `brokkr rollout status`: how far the newest deployment object of a stack has got on each
 //! agent that runs the stack — pending, applied, or failed with the agent's message.
 //!
-//! The agents running a stack are those whose associated stacks include it (targets, labels,
-//! annotations); their verdict is their newest event about the object. Listing agents and their
-//! events is the admin's right, so this needs the admin PAK.
+//! One call, `GET /stacks/{id}/rollout`, answers it; the admin and the generator that owns the
+//! stack may make it, so a CI job runs this with the PAK it applied with.
 
 use std::collections::HashMap;
 use std::io::{IsTerminal, Write};
@@ -11,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use brokkr_client::Client;
-use brokkr_client::models::{DeploymentObject, Stack};
+use brokkr_client::models::{AgentRolloutStatus, RolloutState, Stack};
 
 use crate::output::{Table, one_line};
 
@@ -47,6 +46,23 @@ impl AgentRollout {
     }
 }
 
+impl From<AgentRolloutStatus> for AgentRollout {
+    fn from(a: AgentRolloutStatus) -> Self {
+        let state = match a.state {
+            RolloutState::Pending => State::Pending,
+            RolloutState::Applied => State::Applied,
+            RolloutState::Failed => {
+                State::Failed(one_line(a.message.as_deref().unwrap_or("no message"), 300))
+            }
+        };
+        Self {
+            agent: format!("{}/{}", a.agent_name, a.cluster_name),
+            state,
+            health: a.health,
+        }
+    }
+}
+
 /// How a rollout ended; the process exit code follows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -58,72 +74,28 @@ pub enum Outcome {
     Pending,
 }
 
-/// The newest deployment object of a stack.
-pub async fn newest_object(client: &Client, stack: &Stack) -> anyhow::Result<DeploymentObject> {
-    let objects = client.list_deployment_objects(stack.id).await?;
-    match objects.into_iter().max_by_key(|o| o.sequence_id) {
-        Some(object) => Ok(object),
-        None => bail!("stack '{}' has no deployment objects yet", stack.name),
+impl From<RolloutState> for Outcome {
+    fn from(state: RolloutState) -> Self {
+        match state {
+            RolloutState::Pending => Self::Pending,
+            RolloutState::Applied => Self::Applied,
+            RolloutState::Failed => Self::Failed,
+        }
     }
 }
 
-/// Every agent running the stack and what it did with `object`.
-pub async fn observe(
+/// The newest object's version, the rollout's outcome so far, and every agent running the
+/// stack with what it did with the object.
+async fn observe(
     client: &Client,
     stack: &Stack,
-    object: &DeploymentObject,
-) -> anyhow::Result<Vec<AgentRollout>> {
-    let agents = match client.list_agents().await {
-        Ok(agents) => agents,
-        Err(e) if e.status() == Some(403) => {
-            bail!("rollout status reads agents and their events, which needs the admin PAK ({e})")
-        }
-        Err(e) => return Err(e.into()),
+) -> anyhow::Result<(i64, Outcome, Vec<AgentRollout>)> {
+    let status = client.stack_rollout_status(stack.id).await?;
+    let Some(version) = status.sequence_id else {
+        bail!("stack '{}' has no deployment objects yet", stack.name);
     };
-    let health: HashMap<uuid::Uuid, String> = client
-        .deployment_health(object.id)
-        .await
-        .map(|h| {
-            h.health_records
-                .into_iter()
-                .map(|r| (r.agent_id, r.status))
-                .collect()
-        })
-        .unwrap_or_default();
-    let mut rows = Vec::new();
-    for agent in agents.into_iter().filter(|a| a.status == "ACTIVE") {
-        let stacks = client.list_agent_stacks(agent.id).await?;
-        if !stacks.iter().any(|s| s.id == stack.id) {
-            continue;
-        }
-        let events = client.list_agent_events_of(agent.id).await?;
-        let verdict = events
-            .iter()
-            .filter(|e| e.deployment_object_id == object.id)
-            .max_by_key(|e| e.created_at);
-        let state = match verdict {
-            None => State::Pending,
-            Some(e) if e.status == "SUCCESS" => State::Applied,
-            Some(e) => State::Failed(one_line(e.message.as_deref().unwrap_or("no message"), 300)),
-        };
-        rows.push(AgentRollout {
-            agent: format!("{}/{}", agent.name, agent.cluster_name),
-            state,
-            health: health.get(&agent.id).cloned(),
-        });
-    }
-    rows.sort_by(|a, b| a.agent.cmp(&b.agent));
-    Ok(rows)
-}
-
-fn outcome(rows: &[AgentRollout]) -> Outcome {
-    if rows.iter().any(|r| matches!(r.state, State::Failed(_))) {
-        Outcome::Failed
-    } else if rows.is_empty() || rows.iter().any(|r| r.state == State::Pending) {
-        Outcome::Pending
-    } else {
-        Outcome::Applied
-    }
+    let rows = status.agents.into_iter().map(AgentRollout::from).collect();
+    Ok((version, status.state.into(), rows))
 }
 
 /// Shows the rollout of the stack's newest object; with `wait`, until every agent has answered
@@ -134,21 +106,22 @@ pub async fn status(
     wait: bool,
     timeout: Duration,
 ) -> anyhow::Result<Outcome> {
-    let object = newest_object(client, stack).await?;
     let deadline = Instant::now() + timeout;
     let live = std::io::stdout().is_terminal();
     let mut shown: HashMap<String, String> = HashMap::new();
     let mut drawn_lines = 0;
     let mut told_no_agents = false;
-    let header = format!(
-        "stack {} version {} ({})",
-        stack.name, object.sequence_id, object.id
-    );
-    println!("{header}");
+    let mut shown_version = None;
     loop {
-        let rows = observe(client, stack, &object).await?;
-        let result = outcome(&rows);
+        let (version, result, rows) = observe(client, stack).await?;
         let mut out = std::io::stdout().lock();
+        if shown_version != Some(version) {
+            // A newer version applied meanwhile is the one followed from now on.
+            writeln!(out, "stack {} version {version}", stack.name)?;
+            shown_version = Some(version);
+            shown.clear();
+            drawn_lines = 0;
+        }
         if live {
             let mut table = Table::new(vec!["AGENT", "STATE", "HEALTH", "MESSAGE"]);
             for r in &rows {
@@ -201,32 +174,5 @@ pub async fn status(
             return Ok(result);
         }
         tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn row(state: State) -> AgentRollout {
-        AgentRollout {
-            agent: "a/c".into(),
-            state,
-            health: None,
-        }
-    }
-
-    #[test]
-    fn any_failure_fails_and_no_agents_is_pending() {
-        assert_eq!(outcome(&[]), Outcome::Pending);
-        assert_eq!(outcome(&[row(State::Applied)]), Outcome::Applied);
-        assert_eq!(
-            outcome(&[row(State::Pending), row(State::Failed("x".into()))]),
-            Outcome::Failed
-        );
-        assert_eq!(
-            outcome(&[row(State::Applied), row(State::Pending)]),
-            Outcome::Pending
-        );
     }
 }

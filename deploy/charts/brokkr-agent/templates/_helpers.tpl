@@ -80,3 +80,21 @@ numbers as floats), lists inline. */}}
 {{- end -}}
 {{- end -}}
 {{- end -}}
+
+{{/*
+rbac.clusterResources as the agent names them (agent.cluster_resources): plural, then ".group"
+unless core; a JSON list.
+*/}}
+{{- define "brokkr-agent.clusterResources" -}}
+{{- $names := list }}
+{{- range .Values.rbac.clusterResources }}
+{{- $groups := .apiGroups }}
+{{- range .resources }}
+{{- $resource := . }}
+{{- range $groups }}
+{{- $names = append $names (ternary $resource (printf "%s.%s" $resource .) (eq . "")) }}
+{{- end }}
+{{- end }}
+{{- end }}
+{{- toJson $names }}
+{{- end }}

@@ -1,0 +1,216 @@
+from http import HTTPStatus
+from typing import Any
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.agent import Agent
+from ...models.error_body import ErrorBody
+from ...types import UNSET, Response, Unset
+
+
+def _get_kwargs(
+    *,
+    name: str | Unset = UNSET,
+    cluster_name: str | Unset = UNSET,
+) -> dict[str, Any]:
+
+    params: dict[str, Any] = {}
+
+    params["name"] = name
+
+    params["cluster_name"] = cluster_name
+
+    params = {k: v for k, v in params.items() if v is not UNSET and v is not None}
+
+    _kwargs: dict[str, Any] = {
+        "method": "get",
+        "url": "/agents/search",
+        "params": params,
+    }
+
+    return _kwargs
+
+
+def _parse_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Agent | ErrorBody | None:
+    if response.status_code == 200:
+        response_200 = Agent.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(*, client: AuthenticatedClient | Client, response: httpx.Response) -> Response[Agent | ErrorBody]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    *,
+    client: AuthenticatedClient,
+    name: str | Unset = UNSET,
+    cluster_name: str | Unset = UNSET,
+) -> Response[Agent | ErrorBody]:
+    """Finds an agent by name and cluster (admin, or the agent itself). Also served at the
+    original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
+
+    Args:
+        name (str | Unset):
+        cluster_name (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Agent | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        name=name,
+        cluster_name=cluster_name,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    *,
+    client: AuthenticatedClient,
+    name: str | Unset = UNSET,
+    cluster_name: str | Unset = UNSET,
+) -> Agent | ErrorBody | None:
+    """Finds an agent by name and cluster (admin, or the agent itself). Also served at the
+    original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
+
+    Args:
+        name (str | Unset):
+        cluster_name (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Agent | ErrorBody
+    """
+
+    return sync_detailed(
+        client=client,
+        name=name,
+        cluster_name=cluster_name,
+    ).parsed
+
+
+async def asyncio_detailed(
+    *,
+    client: AuthenticatedClient,
+    name: str | Unset = UNSET,
+    cluster_name: str | Unset = UNSET,
+) -> Response[Agent | ErrorBody]:
+    """Finds an agent by name and cluster (admin, or the agent itself). Also served at the
+    original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
+
+    Args:
+        name (str | Unset):
+        cluster_name (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[Agent | ErrorBody]
+    """
+
+    kwargs = _get_kwargs(
+        name=name,
+        cluster_name=cluster_name,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    *,
+    client: AuthenticatedClient,
+    name: str | Unset = UNSET,
+    cluster_name: str | Unset = UNSET,
+) -> Agent | ErrorBody | None:
+    """Finds an agent by name and cluster (admin, or the agent itself). Also served at the
+    original path `GET /agents/?name=&cluster_name=` (with the trailing slash).
+
+    Args:
+        name (str | Unset):
+        cluster_name (str | Unset):
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Agent | ErrorBody
+    """
+
+    return (
+        await asyncio_detailed(
+            client=client,
+            name=name,
+            cluster_name=cluster_name,
+        )
+    ).parsed

@@ -1,0 +1,244 @@
+from http import HTTPStatus
+from typing import Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+
+from ... import errors
+from ...client import AuthenticatedClient, Client
+from ...models.error_body import ErrorBody
+from ...models.update_webhook_request import UpdateWebhookRequest
+from ...models.webhook_response import WebhookResponse
+from ...types import Response
+
+
+def _get_kwargs(
+    id: UUID,
+    *,
+    body: UpdateWebhookRequest,
+) -> dict[str, Any]:
+    headers: dict[str, Any] = {}
+
+    _kwargs: dict[str, Any] = {
+        "method": "put",
+        "url": "/webhooks/{id}".format(
+            id=quote(str(id), safe=""),
+        ),
+    }
+
+    _kwargs["json"] = body.to_dict()
+
+    headers["Content-Type"] = "application/json; charset=utf-8"
+
+    _kwargs["headers"] = headers
+    return _kwargs
+
+
+def _parse_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> ErrorBody | WebhookResponse | None:
+    if response.status_code == 200:
+        response_200 = WebhookResponse.from_dict(response.json())
+
+        return response_200
+
+    if response.status_code == 400:
+        response_400 = ErrorBody.from_dict(response.json())
+
+        return response_400
+
+    if response.status_code == 401:
+        response_401 = ErrorBody.from_dict(response.json())
+
+        return response_401
+
+    if response.status_code == 403:
+        response_403 = ErrorBody.from_dict(response.json())
+
+        return response_403
+
+    if response.status_code == 404:
+        response_404 = ErrorBody.from_dict(response.json())
+
+        return response_404
+
+    if response.status_code == 409:
+        response_409 = ErrorBody.from_dict(response.json())
+
+        return response_409
+
+    if response.status_code == 413:
+        response_413 = ErrorBody.from_dict(response.json())
+
+        return response_413
+
+    if response.status_code == 415:
+        response_415 = ErrorBody.from_dict(response.json())
+
+        return response_415
+
+    if response.status_code == 422:
+        response_422 = ErrorBody.from_dict(response.json())
+
+        return response_422
+
+    if response.status_code == 500:
+        response_500 = ErrorBody.from_dict(response.json())
+
+        return response_500
+
+    if response.status_code == 503:
+        response_503 = ErrorBody.from_dict(response.json())
+
+        return response_503
+
+    if client.raise_on_unexpected_status:
+        raise errors.UnexpectedStatus(response.status_code, response.content)
+    else:
+        return None
+
+
+def _build_response(
+    *, client: AuthenticatedClient | Client, response: httpx.Response
+) -> Response[ErrorBody | WebhookResponse]:
+    return Response(
+        status_code=HTTPStatus(response.status_code),
+        content=response.content,
+        headers=response.headers,
+        parsed=_parse_response(client=client, response=response),
+    )
+
+
+def sync_detailed(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateWebhookRequest,
+) -> Response[ErrorBody | WebhookResponse]:
+    """Changes a subscription (admin). Absent fields are kept; `null` clears `auth_header`,
+    `secret`, `filters` and `target_labels`. A new URL is checked like on creation;
+    re-enabling clears `disabled_reason`.
+
+    Args:
+        id (UUID):
+        body (UpdateWebhookRequest): Body of `PUT /webhooks/{id}`: absent fields are kept; `null`
+            clears `auth_header`,
+            `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | WebhookResponse]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = client.get_httpx_client().request(
+        **kwargs,
+    )
+
+    return _build_response(client=client, response=response)
+
+
+def sync(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateWebhookRequest,
+) -> ErrorBody | WebhookResponse | None:
+    """Changes a subscription (admin). Absent fields are kept; `null` clears `auth_header`,
+    `secret`, `filters` and `target_labels`. A new URL is checked like on creation;
+    re-enabling clears `disabled_reason`.
+
+    Args:
+        id (UUID):
+        body (UpdateWebhookRequest): Body of `PUT /webhooks/{id}`: absent fields are kept; `null`
+            clears `auth_header`,
+            `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | WebhookResponse
+    """
+
+    return sync_detailed(
+        id=id,
+        client=client,
+        body=body,
+    ).parsed
+
+
+async def asyncio_detailed(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateWebhookRequest,
+) -> Response[ErrorBody | WebhookResponse]:
+    """Changes a subscription (admin). Absent fields are kept; `null` clears `auth_header`,
+    `secret`, `filters` and `target_labels`. A new URL is checked like on creation;
+    re-enabling clears `disabled_reason`.
+
+    Args:
+        id (UUID):
+        body (UpdateWebhookRequest): Body of `PUT /webhooks/{id}`: absent fields are kept; `null`
+            clears `auth_header`,
+            `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        Response[ErrorBody | WebhookResponse]
+    """
+
+    kwargs = _get_kwargs(
+        id=id,
+        body=body,
+    )
+
+    response = await client.get_async_httpx_client().request(**kwargs)
+
+    return _build_response(client=client, response=response)
+
+
+async def asyncio(
+    id: UUID,
+    *,
+    client: AuthenticatedClient,
+    body: UpdateWebhookRequest,
+) -> ErrorBody | WebhookResponse | None:
+    """Changes a subscription (admin). Absent fields are kept; `null` clears `auth_header`,
+    `secret`, `filters` and `target_labels`. A new URL is checked like on creation;
+    re-enabling clears `disabled_reason`.
+
+    Args:
+        id (UUID):
+        body (UpdateWebhookRequest): Body of `PUT /webhooks/{id}`: absent fields are kept; `null`
+            clears `auth_header`,
+            `secret`, `filters` and `target_labels`. (No `Debug`: it carries secrets.)
+
+    Raises:
+        errors.UnexpectedStatus: If the server returns an undocumented status code and Client.raise_on_unexpected_status is True.
+        httpx.TimeoutException: If the request takes longer than Client.timeout.
+
+    Returns:
+        ErrorBody | WebhookResponse
+    """
+
+    return (
+        await asyncio_detailed(
+            id=id,
+            client=client,
+            body=body,
+        )
+    ).parsed
