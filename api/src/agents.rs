@@ -14,17 +14,20 @@ use brokkr_schema::models::{
 };
 use brokkr_schema::pak::Pak;
 use brokkr_schema::store::changes::Change;
+use brokkr_schema::store::metadata::Agents;
 use brokkr_schema::store::{self, StoreError};
 use brokkr_schema::validation::{self, MAX_NAME_LEN};
 use poem_openapi::OpenApi;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ApiTags;
 use crate::access::{self, Action, Resource};
-use crate::auth::Pakauth;
+use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
+use crate::metadata::{self, Kind, Step};
 use crate::state::AppState;
 
 /// Handlers of `/agents`.
@@ -70,6 +73,20 @@ pub fn check_body_id(body: Option<Uuid>, path: Uuid, field: &str) -> ApiResult<(
             "{field} in the body does not match the path"
         ))),
         _ => Ok(()),
+    }
+}
+
+/// The policy about the agent is asked by each endpoint before anything else (it depends on
+/// the caller alone); an agent must exist to have its labels and annotations listed or added,
+/// while removing one from a missing agent answers that the label or annotation is not found.
+impl metadata::Gate for Agents {
+    async fn admit(conn: &mut PgConnection, _: &Caller, id: Uuid, step: Step) -> ApiResult<()> {
+        if step != Step::Remove {
+            store::agents::get(conn, id)
+                .await
+                .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        }
+        Ok(())
     }
 }
 
@@ -302,9 +319,7 @@ impl AgentsApi {
     )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<AgentLabel>>> {
         access::on_agent(&auth.0, Action::Read, id.0)?;
-        self.load(id.0).await?;
-        let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(store::agents::labels(&mut conn, id.0).await?))
+        metadata::list::<Agents, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds a label; the body is a bare JSON string (`"env:prod"`) or `{agent_id, label}` (admin).
@@ -327,20 +342,7 @@ impl AgentsApi {
                 object.label
             }
         };
-        validation::label(&label)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        store::agents::get(write.conn(), id.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Agent"))?;
-        let added = store::agents::add_label(write.conn(), id.0, &label).await?;
-        write
-            .record(Change::AgentLabelAdded {
-                agent_id: id.0,
-                label: &label,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
+        metadata::add_label::<Agents>(&self.state, &auth.0, id.0, &label).await
     }
 
     /// Removes a label (admin).
@@ -356,18 +358,7 @@ impl AgentsApi {
         label: Path<String>,
     ) -> ApiResult<NoContent> {
         access::on_agent(&auth.0, Action::Label, id.0)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        store::agents::remove_label(write.conn(), id.0, &label.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Label"))?;
-        write
-            .record(Change::AgentLabelRemoved {
-                agent_id: id.0,
-                label: &label.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Agents>(&self.state, &auth.0, id.0, Kind::Label, &label.0).await
     }
 
     /// Lists an agent's annotations (admin, or the agent itself).
@@ -382,9 +373,7 @@ impl AgentsApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<AgentAnnotation>>> {
         access::on_agent(&auth.0, Action::Read, id.0)?;
-        self.load(id.0).await?;
-        let mut conn = self.state.pool.acquire().await?;
-        Ok(Json(store::agents::annotations(&mut conn, id.0).await?))
+        metadata::list::<Agents, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds an annotation (admin).
@@ -400,24 +389,9 @@ impl AgentsApi {
         body: Json<NewAgentAnnotation>,
     ) -> ApiResult<Json<AgentAnnotation>> {
         access::on_agent(&auth.0, Action::Label, id.0)?;
-        let body = body.0;
-        check_body_id(body.agent_id, id.0, "agent_id")?;
-        validation::annotation(&body.key, &body.value)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        store::agents::get(write.conn(), id.0)
+        check_body_id(body.0.agent_id, id.0, "agent_id")?;
+        metadata::add_annotation::<Agents>(&self.state, &auth.0, id.0, &body.0.key, &body.0.value)
             .await
-            .map_err(|e| ApiError::from_store(e, "Agent"))?;
-        let added =
-            store::agents::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
-        write
-            .record(Change::AgentAnnotationAdded {
-                agent_id: id.0,
-                key: &body.key,
-                value: &body.value,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
     }
 
     /// Removes an annotation by key (admin).
@@ -433,18 +407,7 @@ impl AgentsApi {
         key: Path<String>,
     ) -> ApiResult<NoContent> {
         access::on_agent(&auth.0, Action::Label, id.0)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        store::agents::remove_annotation(write.conn(), id.0, &key.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Annotation"))?;
-        write
-            .record(Change::AgentAnnotationRemoved {
-                agent_id: id.0,
-                key: &key.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Agents>(&self.state, &auth.0, id.0, Kind::Annotation, &key.0).await
     }
 
     /// Lists an agent's explicit targets (admin, or the agent itself).

@@ -3,8 +3,9 @@
 //! One module per API resource — [`agents`], [`agent_events`], [`generators`],
 //! [`registrations`] (which generators an agent serves), [`stacks`],
 //! [`deployment_objects`], [`target_state`], [`webhooks`], [`work_orders`], [`templates`],
-//! [`diagnostics`], [`health`], [`config_reload`] — over the store of `brokkr-schema`. [`cors`]
-//! applies the CORS settings in effect (they follow reloads).
+//! [`diagnostics`], [`health`], [`config_reload`] — over the store of `brokkr-schema`;
+//! [`metadata`] holds the handler steps of the labels and annotations of agents, stacks and
+//! templates. [`cors`] applies the CORS settings in effect (they follow reloads).
 //! Cross-cutting pieces: [`access`] (the one table of who may do what, asked once by every
 //! handler), [`auth`] (PAKs and the auth cache), [`propagation`] (LISTEN/NOTIFY
 //! counters that make ETags and long polls work across replicas), [`http`] (JSON errors, body
@@ -35,6 +36,7 @@ pub mod error;
 pub mod generators;
 pub mod health;
 pub mod http;
+pub mod metadata;
 pub mod metrics;
 pub mod openapi;
 pub mod probes;

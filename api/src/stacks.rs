@@ -14,11 +14,13 @@ use brokkr_schema::models::{
 };
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::generators::ADMIN_GENERATOR_ID;
+use brokkr_schema::store::metadata::Stacks;
 use brokkr_schema::store::{self, StoreError};
 use brokkr_schema::validation::{self, MAX_NAME_LEN};
 use poem_openapi::OpenApi;
 use poem_openapi::param::Path;
 use poem_openapi::payload::Json;
+use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::ApiTags;
@@ -26,6 +28,7 @@ use crate::access::{self, Action, Resource};
 use crate::agents::check_body_id;
 use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
+use crate::metadata::{self, Kind, Step};
 use crate::state::AppState;
 
 /// Handlers of `/stacks`.
@@ -42,37 +45,35 @@ impl StacksApi {
     pub fn new(state: Arc<AppState>) -> Self {
         Self { state }
     }
+}
 
-    /// Loads a live stack the caller may do `action` on, or says why not.
-    async fn authorize(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        caller: &Caller,
-        id: Uuid,
-        action: Action,
-    ) -> ApiResult<Stack> {
-        let ask = access::ask(caller, action, Resource::Stack)?;
-        self.settle(conn, caller, id, ask).await
-    }
+/// Loads a live stack the caller may do `action` on, or says why not.
+async fn authorize(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    action: Action,
+) -> ApiResult<Stack> {
+    let ask = access::ask(caller, action, Resource::Stack)?;
+    settle(conn, caller, id, ask).await
+}
 
-    /// Loads a live stack and settles a pending answer of the policy with it.
-    async fn settle(
-        &self,
-        conn: &mut sqlx::PgConnection,
-        caller: &Caller,
-        id: Uuid,
-        ask: access::Ask,
-    ) -> ApiResult<Stack> {
-        let stack = match store::stacks::get(&mut *conn, id).await {
-            Ok(stack) => stack,
-            Err(StoreError::NotFound) => return Err(stack_not_found()),
-            Err(e) => return Err(e.into()),
-        };
-        let own = ask.needs_relation()
-            && is_own_stack(conn, caller, id, Some(stack.generator_id)).await?;
-        ask.given(own)?;
-        Ok(stack)
-    }
+/// Loads a live stack and settles a pending answer of the policy with it.
+async fn settle(
+    conn: &mut sqlx::PgConnection,
+    caller: &Caller,
+    id: Uuid,
+    ask: access::Ask,
+) -> ApiResult<Stack> {
+    let stack = match store::stacks::get(&mut *conn, id).await {
+        Ok(stack) => stack,
+        Err(StoreError::NotFound) => return Err(stack_not_found()),
+        Err(e) => return Err(e.into()),
+    };
+    let own =
+        ask.needs_relation() && is_own_stack(conn, caller, id, Some(stack.generator_id)).await?;
+    ask.given(own)?;
+    Ok(stack)
 }
 
 /// Is stack `id` the caller's own: owned by the calling generator (`owner` when already
@@ -93,6 +94,13 @@ pub async fn is_own_stack(
         Ok(store::agents::is_associated(&mut *conn, agent, id).await?)
     } else {
         Ok(caller.is_admin())
+    }
+}
+
+/// A live stack the caller may read (to list) or label (to add and remove).
+impl metadata::Gate for Stacks {
+    async fn admit(conn: &mut PgConnection, who: &Caller, id: Uuid, step: Step) -> ApiResult<()> {
+        authorize(conn, who, id, step.action()).await.map(drop)
     }
 }
 
@@ -144,8 +152,7 @@ impl StacksApi {
     async fn get_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Stack>> {
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
-            self.authorize(&mut conn, &auth.0, id.0, Action::Read)
-                .await?,
+            authorize(&mut conn, &auth.0, id.0, Action::Read).await?,
         ))
     }
 
@@ -166,9 +173,7 @@ impl StacksApi {
         }
         validation::description(body.description.as_deref())?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        let stack = self
-            .authorize(write.conn(), &auth.0, id.0, Action::Update)
-            .await?;
+        let stack = authorize(write.conn(), &auth.0, id.0, Action::Update).await?;
         let new_owner = match (auth.0.generator(), body.generator_id) {
             (Some(me), Some(named)) if named != me => {
                 return Err(ApiError::forbidden(
@@ -203,8 +208,7 @@ impl StacksApi {
     #[oai(path = "/stacks/:id", method = "delete", operation_id = "deleteStack")]
     async fn delete_stack(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<NoContent> {
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Action::Delete)
-            .await?;
+        authorize(write.conn(), &auth.0, id.0, Action::Delete).await?;
         let (stack, marker) = store::stacks::soft_delete(write.conn(), id.0)
             .await
             .map_err(|e| ApiError::from_store(e, "Stack"))?;
@@ -234,8 +238,7 @@ impl StacksApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<DeploymentObject>>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments)
-            .await?;
+        authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments).await?;
         Ok(Json(
             store::deployment_objects::list_for_stack(&mut conn, id.0).await?,
         ))
@@ -255,8 +258,7 @@ impl StacksApi {
         id: Path<Uuid>,
     ) -> ApiResult<Json<StackRolloutStatus>> {
         let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments)
-            .await?;
+        authorize(&mut conn, &auth.0, id.0, Action::ReadDeployments).await?;
         let newest = store::deployment_objects::newest_for_stack(&mut conn, id.0).await?;
         let Some(object) = newest else {
             return Ok(Json(StackRolloutStatus {
@@ -303,7 +305,7 @@ impl StacksApi {
             })?;
         }
         let mut write = self.state.write(auth.0.actor()).await?;
-        self.settle(write.conn(), &auth.0, id.0, ask).await?;
+        settle(write.conn(), &auth.0, id.0, ask).await?;
         let object = store::deployment_objects::insert(
             write.conn(),
             id.0,
@@ -325,10 +327,7 @@ impl StacksApi {
         operation_id = "listStackLabels"
     )]
     async fn list_labels(&self, auth: Pakauth, id: Path<Uuid>) -> ApiResult<Json<Vec<StackLabel>>> {
-        let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Action::Read)
-            .await?;
-        Ok(Json(store::stacks::labels(&mut conn, id.0).await?))
+        metadata::list::<Stacks, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds a label; the body is a bare JSON string such as `"env:prod"` (admin or owning
@@ -344,20 +343,7 @@ impl StacksApi {
         id: Path<Uuid>,
         body: Json<String>,
     ) -> ApiResult<Json<StackLabel>> {
-        let label = body.0;
-        validation::label(&label)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
-            .await?;
-        let added = store::stacks::add_label(write.conn(), id.0, &label).await?;
-        write
-            .record(Change::StackLabelAdded {
-                stack_id: id.0,
-                label: &label,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
+        metadata::add_label::<Stacks>(&self.state, &auth.0, id.0, &body.0).await
     }
 
     /// Removes a label (admin or owning generator).
@@ -372,20 +358,7 @@ impl StacksApi {
         id: Path<Uuid>,
         label: Path<String>,
     ) -> ApiResult<NoContent> {
-        let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
-            .await?;
-        store::stacks::remove_label(write.conn(), id.0, &label.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Label"))?;
-        write
-            .record(Change::StackLabelRemoved {
-                stack_id: id.0,
-                label: &label.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Stacks>(&self.state, &auth.0, id.0, Kind::Label, &label.0).await
     }
 
     /// Lists a stack's annotations (admin, owning generator, or an agent that manages it).
@@ -399,10 +372,7 @@ impl StacksApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<StackAnnotation>>> {
-        let mut conn = self.state.pool.acquire().await?;
-        self.authorize(&mut conn, &auth.0, id.0, Action::Read)
-            .await?;
-        Ok(Json(store::stacks::annotations(&mut conn, id.0).await?))
+        metadata::list::<Stacks, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds an annotation (admin or owning generator).
@@ -417,25 +387,11 @@ impl StacksApi {
         id: Path<Uuid>,
         body: Json<NewStackAnnotation>,
     ) -> ApiResult<Json<StackAnnotation>> {
-        let body = body.0;
-        if body.stack_id.is_some_and(|s| s != id.0) {
+        if body.0.stack_id.is_some_and(|s| s != id.0) {
             return Err(ApiError::bad_request("Stack ID mismatch"));
         }
-        validation::annotation(&body.key, &body.value)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
-            .await?;
-        let added =
-            store::stacks::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
-        write
-            .record(Change::StackAnnotationAdded {
-                stack_id: id.0,
-                key: &body.key,
-                value: &body.value,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
+        metadata::add_annotation::<Stacks>(&self.state, &auth.0, id.0, &body.0.key, &body.0.value)
+            .await
     }
 
     /// Removes an annotation by key (admin or owning generator).
@@ -450,19 +406,6 @@ impl StacksApi {
         id: Path<Uuid>,
         key: Path<String>,
     ) -> ApiResult<NoContent> {
-        let mut write = self.state.write(auth.0.actor()).await?;
-        self.authorize(write.conn(), &auth.0, id.0, Action::Label)
-            .await?;
-        store::stacks::remove_annotation(write.conn(), id.0, &key.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Annotation"))?;
-        write
-            .record(Change::StackAnnotationRemoved {
-                stack_id: id.0,
-                key: &key.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Stacks>(&self.state, &auth.0, id.0, Kind::Annotation, &key.0).await
     }
 }

@@ -23,6 +23,7 @@ use brokkr_schema::models::{
     TemplateLabel, TemplateRollout, UpdateTemplateRequest,
 };
 use brokkr_schema::store::changes::Change;
+use brokkr_schema::store::metadata::Templates;
 use brokkr_schema::store::templates::{self as store_templates, NewVersion};
 use brokkr_schema::store::{self, StoreError};
 use brokkr_schema::templating::{self, RenderError, Template, TemplateSource};
@@ -37,6 +38,7 @@ use crate::ApiTags;
 use crate::access::{self, Action, Resource};
 use crate::auth::{Caller, Pakauth};
 use crate::error::{ApiError, ApiResult, NoContent};
+use crate::metadata::{self, Kind, Step};
 use crate::state::AppState;
 
 /// `201 Created` with the template.
@@ -191,6 +193,13 @@ impl TemplatesApi {
     }
 }
 
+/// A live template version the caller may read (to list) or label (to add and remove).
+impl metadata::Gate for Templates {
+    async fn admit(conn: &mut PgConnection, who: &Caller, id: Uuid, step: Step) -> ApiResult<()> {
+        authorize(conn, who, id, step.action()).await.map(drop)
+    }
+}
+
 #[OpenApi(tag = "ApiTags::Templates")]
 impl TemplatesApi {
     /// Lists live template versions: all for the admin, system templates and its own for a
@@ -329,9 +338,7 @@ impl TemplatesApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<TemplateLabel>>> {
-        let mut conn = self.state.pool.acquire().await?;
-        authorize(&mut conn, &auth.0, id.0, Action::Read).await?;
-        Ok(Json(store_templates::labels(&mut conn, id.0).await?))
+        metadata::list::<Templates, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds a label (a bare JSON string, e.g. `"env=production"`); a stack must carry every
@@ -347,19 +354,7 @@ impl TemplatesApi {
         id: Path<Uuid>,
         body: Json<String>,
     ) -> ApiResult<Json<TemplateLabel>> {
-        let label = body.0;
-        validation::label(&label)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
-        let added = store_templates::add_label(write.conn(), id.0, &label).await?;
-        write
-            .record(Change::TemplateLabelAdded {
-                template_id: id.0,
-                label: &label,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
+        metadata::add_label::<Templates>(&self.state, &auth.0, id.0, &body.0).await
     }
 
     /// Removes a label.
@@ -374,19 +369,7 @@ impl TemplatesApi {
         id: Path<Uuid>,
         label: Path<String>,
     ) -> ApiResult<NoContent> {
-        let mut write = self.state.write(auth.0.actor()).await?;
-        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
-        store_templates::remove_label(write.conn(), id.0, &label.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Label"))?;
-        write
-            .record(Change::TemplateLabelRemoved {
-                template_id: id.0,
-                label: &label.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Templates>(&self.state, &auth.0, id.0, Kind::Label, &label.0).await
     }
 
     /// Lists a template version's annotations.
@@ -400,9 +383,7 @@ impl TemplatesApi {
         auth: Pakauth,
         id: Path<Uuid>,
     ) -> ApiResult<Json<Vec<TemplateAnnotation>>> {
-        let mut conn = self.state.pool.acquire().await?;
-        authorize(&mut conn, &auth.0, id.0, Action::Read).await?;
-        Ok(Json(store_templates::annotations(&mut conn, id.0).await?))
+        metadata::list::<Templates, _>(&self.state, &auth.0, id.0).await
     }
 
     /// Adds an annotation; a stack must carry it with the same value to receive the template.
@@ -417,21 +398,14 @@ impl TemplatesApi {
         id: Path<Uuid>,
         body: Json<AddTemplateAnnotationRequest>,
     ) -> ApiResult<Json<TemplateAnnotation>> {
-        let body = body.0;
-        validation::annotation(&body.key, &body.value)?;
-        let mut write = self.state.write(auth.0.actor()).await?;
-        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
-        let added =
-            store_templates::add_annotation(write.conn(), id.0, &body.key, &body.value).await?;
-        write
-            .record(Change::TemplateAnnotationAdded {
-                template_id: id.0,
-                key: &body.key,
-                value: &body.value,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(Json(added))
+        metadata::add_annotation::<Templates>(
+            &self.state,
+            &auth.0,
+            id.0,
+            &body.0.key,
+            &body.0.value,
+        )
+        .await
     }
 
     /// Removes an annotation by key.
@@ -446,19 +420,7 @@ impl TemplatesApi {
         id: Path<Uuid>,
         key: Path<String>,
     ) -> ApiResult<NoContent> {
-        let mut write = self.state.write(auth.0.actor()).await?;
-        authorize(write.conn(), &auth.0, id.0, Action::Label).await?;
-        store_templates::remove_annotation(write.conn(), id.0, &key.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Annotation"))?;
-        write
-            .record(Change::TemplateAnnotationRemoved {
-                template_id: id.0,
-                key: &key.0,
-            })
-            .await?;
-        write.commit().await?;
-        Ok(NoContent::Done)
+        metadata::remove::<Templates>(&self.state, &auth.0, id.0, Kind::Annotation, &key.0).await
     }
 
     /// Rolls the template's latest version out: every stack whose latest deployment object was

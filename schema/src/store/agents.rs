@@ -1,10 +1,10 @@
-//! Agents and what hangs off them: labels, annotations and targets.
+//! Agents and what hangs off them: targets (labels and annotations live in [`super::metadata`]).
 
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
-use crate::models::{Agent, AgentAnnotation, AgentLabel, AgentTarget, Stack};
+use crate::models::{Agent, AgentTarget, Stack};
 
 const AGENT_COLUMNS: &str =
     "id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status";
@@ -148,94 +148,6 @@ pub async fn heartbeat_ages(pool: &PgPool) -> StoreResult<Vec<(Uuid, String, f64
     )
     .fetch_all(pool)
     .await?)
-}
-
-/// An agent's labels.
-pub async fn labels(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<AgentLabel>> {
-    Ok(sqlx::query_as(
-        "SELECT id, agent_id, label FROM agent_labels WHERE agent_id = $1 ORDER BY label",
-    )
-    .bind(agent_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds a label.
-pub async fn add_label(
-    conn: &mut PgConnection,
-    agent_id: Uuid,
-    label: &str,
-) -> StoreResult<AgentLabel> {
-    sqlx::query_as(
-        "INSERT INTO agent_labels (agent_id, label) VALUES ($1, $2) RETURNING id, agent_id, label",
-    )
-    .bind(agent_id)
-    .bind(label)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the agent already has this label"))
-}
-
-/// Removes a label; `NotFound` when it was not there.
-pub async fn remove_label(conn: &mut PgConnection, agent_id: Uuid, label: &str) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM agent_labels WHERE agent_id = $1 AND label = $2")
-        .bind(agent_id)
-        .bind(label)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// An agent's annotations.
-pub async fn annotations(
-    conn: &mut PgConnection,
-    agent_id: Uuid,
-) -> StoreResult<Vec<AgentAnnotation>> {
-    Ok(sqlx::query_as(
-        "SELECT id, agent_id, key, value FROM agent_annotations WHERE agent_id = $1 ORDER BY key",
-    )
-    .bind(agent_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds an annotation.
-pub async fn add_annotation(
-    conn: &mut PgConnection,
-    agent_id: Uuid,
-    key: &str,
-    value: &str,
-) -> StoreResult<AgentAnnotation> {
-    sqlx::query_as(
-        "INSERT INTO agent_annotations (agent_id, key, value) VALUES ($1, $2, $3)
-         RETURNING id, agent_id, key, value",
-    )
-    .bind(agent_id)
-    .bind(key)
-    .bind(value)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the agent already has an annotation with this key"))
-}
-
-/// Removes an annotation by key; `NotFound` when it was not there.
-pub async fn remove_annotation(
-    conn: &mut PgConnection,
-    agent_id: Uuid,
-    key: &str,
-) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM agent_annotations WHERE agent_id = $1 AND key = $2")
-        .bind(agent_id)
-        .bind(key)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 /// An agent's explicit targets.

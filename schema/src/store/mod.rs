@@ -1,5 +1,6 @@
 //! The PostgreSQL store: plain SQL with sqlx, one module per resource (webhooks in
-//! [`webhooks`]: subscriptions, fan-out and deliveries). No SQL lives outside this module.
+//! [`webhooks`]: subscriptions, fan-out and deliveries; the labels and annotations of agents,
+//! stacks and templates in [`metadata`]). No SQL lives outside this module.
 //!
 //! Functions take a `&mut PgConnection` so a handler can run several of them in one transaction
 //! (`&mut *tx`), or a pool connection for single reads. Every state change also goes through
@@ -69,6 +70,7 @@ pub mod diagnostics;
 pub mod generators;
 pub mod health;
 pub mod jobs;
+pub mod metadata;
 pub mod notify;
 pub mod outage;
 pub mod registrations;

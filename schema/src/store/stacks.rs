@@ -1,10 +1,11 @@
-//! Stacks, their labels and annotations, and stack deletion (with its deletion marker).
+//! Stacks and stack deletion (with its deletion marker); their labels and annotations live in
+//! [`super::metadata`].
 
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult, deployment_objects};
-use crate::models::{DeploymentObject, Stack, StackAnnotation, StackLabel};
+use crate::models::{DeploymentObject, Stack};
 
 const STACK_COLUMNS: &str =
     "id, created_at, updated_at, deleted_at, name, description, generator_id";
@@ -135,94 +136,6 @@ pub async fn ids_owned_by(conn: &mut PgConnection, generator_id: Uuid) -> StoreR
     .bind(generator_id)
     .fetch_all(conn)
     .await?)
-}
-
-/// A stack's labels.
-pub async fn labels(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<Vec<StackLabel>> {
-    Ok(sqlx::query_as(
-        "SELECT id, stack_id, label FROM stack_labels WHERE stack_id = $1 ORDER BY label",
-    )
-    .bind(stack_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds a label.
-pub async fn add_label(
-    conn: &mut PgConnection,
-    stack_id: Uuid,
-    label: &str,
-) -> StoreResult<StackLabel> {
-    sqlx::query_as(
-        "INSERT INTO stack_labels (stack_id, label) VALUES ($1, $2) RETURNING id, stack_id, label",
-    )
-    .bind(stack_id)
-    .bind(label)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the stack already has this label"))
-}
-
-/// Removes a label; `NotFound` when it was not there.
-pub async fn remove_label(conn: &mut PgConnection, stack_id: Uuid, label: &str) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM stack_labels WHERE stack_id = $1 AND label = $2")
-        .bind(stack_id)
-        .bind(label)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// A stack's annotations.
-pub async fn annotations(
-    conn: &mut PgConnection,
-    stack_id: Uuid,
-) -> StoreResult<Vec<StackAnnotation>> {
-    Ok(sqlx::query_as(
-        "SELECT id, stack_id, key, value FROM stack_annotations WHERE stack_id = $1 ORDER BY key",
-    )
-    .bind(stack_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds an annotation.
-pub async fn add_annotation(
-    conn: &mut PgConnection,
-    stack_id: Uuid,
-    key: &str,
-    value: &str,
-) -> StoreResult<StackAnnotation> {
-    sqlx::query_as(
-        "INSERT INTO stack_annotations (stack_id, key, value) VALUES ($1, $2, $3)
-         RETURNING id, stack_id, key, value",
-    )
-    .bind(stack_id)
-    .bind(key)
-    .bind(value)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the stack already has an annotation with this key"))
-}
-
-/// Removes an annotation by key; `NotFound` when it was not there.
-pub async fn remove_annotation(
-    conn: &mut PgConnection,
-    stack_id: Uuid,
-    key: &str,
-) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM stack_annotations WHERE stack_id = $1 AND key = $2")
-        .bind(stack_id)
-        .bind(key)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 /// The owner of a stack, deleted or not (deployment objects outlive their stack's deletion).

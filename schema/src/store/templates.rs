@@ -1,5 +1,6 @@
-//! Stack templates: versions, their labels and annotations, the provenance of deployment objects
-//! rendered from them, and rollouts of a new version to the stacks that use an older one.
+//! Stack templates: versions (their labels and annotations live in [`super::metadata`]), the
+//! provenance of deployment objects rendered from them, and rollouts of a new version to the
+//! stacks that use an older one.
 //!
 //! A template's versions share `(generator_id, name)` (NULL owner: a system template). Versions
 //! are numbered under a transaction-scoped advisory lock on that pair, counting deleted versions
@@ -13,8 +14,7 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult, deployment_objects};
 use crate::jobs::TemplateRenderJob;
 use crate::models::{
-    DeploymentObject, StackTemplate, TemplateAnnotation, TemplateLabel, TemplateRollout,
-    TemplateRolloutStack, yaml_checksum,
+    DeploymentObject, StackTemplate, TemplateRollout, TemplateRolloutStack, yaml_checksum,
 };
 
 const TEMPLATE_COLUMNS: &str = "id, created_at, updated_at, deleted_at, generator_id, name, \
@@ -147,101 +147,6 @@ pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Stack
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
-}
-
-/// A version's labels.
-pub async fn labels(conn: &mut PgConnection, template_id: Uuid) -> StoreResult<Vec<TemplateLabel>> {
-    Ok(sqlx::query_as(
-        "SELECT id, template_id, label, created_at FROM template_labels
-          WHERE template_id = $1 ORDER BY label",
-    )
-    .bind(template_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds a label to a version.
-pub async fn add_label(
-    conn: &mut PgConnection,
-    template_id: Uuid,
-    label: &str,
-) -> StoreResult<TemplateLabel> {
-    sqlx::query_as(
-        "INSERT INTO template_labels (template_id, label) VALUES ($1, $2)
-         RETURNING id, template_id, label, created_at",
-    )
-    .bind(template_id)
-    .bind(label)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the template already has this label"))
-}
-
-/// Removes a label; `NotFound` when it was not there.
-pub async fn remove_label(
-    conn: &mut PgConnection,
-    template_id: Uuid,
-    label: &str,
-) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM template_labels WHERE template_id = $1 AND label = $2")
-        .bind(template_id)
-        .bind(label)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
-}
-
-/// A version's annotations.
-pub async fn annotations(
-    conn: &mut PgConnection,
-    template_id: Uuid,
-) -> StoreResult<Vec<TemplateAnnotation>> {
-    Ok(sqlx::query_as(
-        "SELECT id, template_id, key, value, created_at FROM template_annotations
-          WHERE template_id = $1 ORDER BY key",
-    )
-    .bind(template_id)
-    .fetch_all(conn)
-    .await?)
-}
-
-/// Adds an annotation to a version.
-pub async fn add_annotation(
-    conn: &mut PgConnection,
-    template_id: Uuid,
-    key: &str,
-    value: &str,
-) -> StoreResult<TemplateAnnotation> {
-    sqlx::query_as(
-        "INSERT INTO template_annotations (template_id, key, value) VALUES ($1, $2, $3)
-         RETURNING id, template_id, key, value, created_at",
-    )
-    .bind(template_id)
-    .bind(key)
-    .bind(value)
-    .fetch_one(conn)
-    .await
-    .map_err(|e| StoreError::classify(e, "the template already has an annotation with this key"))
-}
-
-/// Removes an annotation by key; `NotFound` when it was not there.
-pub async fn remove_annotation(
-    conn: &mut PgConnection,
-    template_id: Uuid,
-    key: &str,
-) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM template_annotations WHERE template_id = $1 AND key = $2")
-        .bind(template_id)
-        .bind(key)
-        .execute(conn)
-        .await?;
-    if done.rows_affected() == 0 {
-        return Err(StoreError::NotFound);
-    }
-    Ok(())
 }
 
 /// What a template and a stack are matched on: labels and `(key, value)` annotations.
