@@ -18,6 +18,7 @@ use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
+use tracing::Instrument;
 
 /// Handler of `/admin/config/reload`.
 pub struct ConfigApi {
@@ -98,6 +99,7 @@ pub fn report_reload(
                     tx.commit().await?;
                     brokkr_schema::store::StoreResult::Ok(())
                 }
+                .instrument(brokkr_schema::store::transaction_span())
                 .await;
                 if let Err(e) = written {
                     tracing::error!(error = %e, "cannot audit the configuration reload");

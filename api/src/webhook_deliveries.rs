@@ -27,6 +27,7 @@ use chrono::Utc;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::ApiTags;
@@ -233,24 +234,30 @@ impl WebhookDeliveriesApi {
                 "limit must be between 1 and {MAX_CLAIM}"
             )));
         }
-        let mut tx = self.state.pool.begin().await?;
-        store::agents::get(&mut tx, id.0)
-            .await
-            .map_err(|e| ApiError::from_store(e, "Agent"))?;
-        let claims = deliveries::claim_for_agent(&mut tx, id.0, limit, AGENT_LEASE_SECONDS).await?;
-        let mut ready = Vec::with_capacity(claims.len());
-        for claim in &claims {
-            match self.ready_to_send(claim) {
-                Ok(pending) => ready.push(pending),
-                Err(reason) => {
-                    // Cannot be sent by anyone: record why and give up, rather than leave it
-                    // claimed forever.
-                    deliveries::mark_failure(&mut tx, claim.id, claim.attempts, &reason, None)
-                        .await?;
+        let ready = async {
+            let mut tx = self.state.pool.begin().await?;
+            store::agents::get(&mut tx, id.0)
+                .await
+                .map_err(|e| ApiError::from_store(e, "Agent"))?;
+            let claims =
+                deliveries::claim_for_agent(&mut tx, id.0, limit, AGENT_LEASE_SECONDS).await?;
+            let mut ready = Vec::with_capacity(claims.len());
+            for claim in &claims {
+                match self.ready_to_send(claim) {
+                    Ok(pending) => ready.push(pending),
+                    Err(reason) => {
+                        // Cannot be sent by anyone: record why and give up, rather than leave it
+                        // claimed forever.
+                        deliveries::mark_failure(&mut tx, claim.id, claim.attempts, &reason, None)
+                            .await?;
+                    }
                 }
             }
+            tx.commit().await?;
+            ApiResult::Ok(ready)
         }
-        tx.commit().await?;
+        .instrument(store::transaction_span())
+        .await?;
         Ok(Json(ready))
     }
 

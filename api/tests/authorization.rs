@@ -930,7 +930,7 @@ async fn every_endpoint_answers_each_caller_as_the_matrix_says() {
 /// agent's verdict on its stack's newest object, as the admin does.
 #[tokio::test]
 async fn the_owning_generator_reads_the_rollout_of_its_stack() {
-    let b = TestBroker::start().await;
+    let b = broker().await;
     let f = fixture(&b).await;
     for pak in [&b.admin, &f.g.1] {
         let (st, v) = b.get(&format!("/api/v1/stacks/{}/rollout", f.s), pak).await;

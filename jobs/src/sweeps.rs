@@ -27,6 +27,7 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::metrics::WorkerMetrics;
+use tracing::Instrument;
 
 /// What the sweep handlers need.
 pub struct SweepContext {
@@ -58,6 +59,7 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
         tx.commit().await?;
         StoreResult::Ok(released.len())
     }
+    .instrument(store::transaction_span())
     .await;
     if let Ok(n) = &reaped
         && *n > 0
@@ -67,7 +69,9 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
             "lapsed delivery leases returned to pending and re-queued"
         );
     }
-    let orders = reap_work_orders(ctx).await;
+    let orders = reap_work_orders(ctx)
+        .instrument(store::transaction_span())
+        .await;
     let total = match (reaped, orders) {
         (Ok(deliveries), Ok(orders)) => Ok(deliveries + orders),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -233,6 +237,7 @@ pub async fn schedule(
             tx.commit().await?;
             StoreResult::Ok(())
         }
+        .instrument(store::transaction_span())
         .await;
         match pushed {
             Ok(()) => {

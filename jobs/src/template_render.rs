@@ -27,6 +27,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::metrics::WorkerMetrics;
+use tracing::Instrument;
 
 /// What the `template_render` handler needs.
 pub struct RenderContext {
@@ -141,6 +142,7 @@ pub async fn run(
         tx.commit().await?;
         Ok(Some(outcome))
     }
+    .instrument(brokkr_schema::store::transaction_span())
     .await;
     let label = match &result {
         Ok(Some(outcome)) => outcome.status(),

@@ -15,6 +15,7 @@ use brokkr_schema::store::{StoreResult, work_orders};
 use sqlx::PgPool;
 
 use crate::metrics::WorkerMetrics;
+use tracing::Instrument;
 
 /// What the retry handler needs.
 pub struct RetryContext {
@@ -27,7 +28,9 @@ pub struct RetryContext {
 /// nothing to do.
 pub async fn run(ctx: &RetryContext, job: WorkOrderRetryJob) -> StoreResult<Option<WorkOrder>> {
     let started = Instant::now();
-    let released = release(&ctx.pool, &ctx.channels, job).await;
+    let released = release(&ctx.pool, &ctx.channels, job)
+        .instrument(brokkr_schema::store::transaction_span())
+        .await;
     let outcome = if released.is_ok() { "success" } else { "error" };
     ctx.metrics
         .record_job(WORK_ORDER_RETRY, outcome, started.elapsed());
