@@ -13,7 +13,7 @@ use sqlx::PgPool;
 /// the configured hash is the admin key on every start.
 pub async fn ensure_admin(pool: &PgPool, settings: &Settings) -> StoreResult<()> {
     let channels = Channels::for_schema(settings.database.schema.as_deref());
-    let mut tx = pool.begin().await?;
+    let mut tx = brokkr_schema::store::begin(pool).await?;
     let first_start = auth::claim_first_start(&mut tx).await?;
     let configured = settings
         .broker

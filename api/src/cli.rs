@@ -127,7 +127,7 @@ pub async fn run_admin_command(
     let actor = Actor::system();
     let pak = Pak::generate(&settings.pak);
     let hash = pak.hash();
-    let mut tx = pool.begin().await?;
+    let mut tx = brokkr_schema::store::begin(&pool).await?;
     let mut lines = Vec::new();
     match command {
         Command::Create(CreateCommand::Agent {

@@ -18,7 +18,6 @@ use crate::access::{self, Action, Resource};
 use crate::auth::Pakauth;
 use crate::error::{ApiError, ApiResult};
 use crate::state::AppState;
-use tracing::Instrument;
 
 /// Handler of `/admin/config/reload`.
 pub struct ConfigApi {
@@ -88,7 +87,7 @@ pub fn report_reload(
             let state = state.clone();
             tokio::spawn(async move {
                 let written = async {
-                    let mut tx = state.pool.begin().await?;
+                    let mut tx = brokkr_schema::store::begin(&state.pool).await?;
                     changes::record(
                         &mut tx,
                         &state.channels,
@@ -99,7 +98,6 @@ pub fn report_reload(
                     tx.commit().await?;
                     brokkr_schema::store::StoreResult::Ok(())
                 }
-                .instrument(brokkr_schema::store::transaction_span())
                 .await;
                 if let Err(e) = written {
                     tracing::error!(error = %e, "cannot audit the configuration reload");

@@ -88,7 +88,7 @@ pub async fn add_label<G: Gate>(
     validation::label(label)?;
     let mut write = open::<G>(state, caller, id, Step::Add).await?;
     let added = metadata::add_label::<G>(write.conn(), id, label).await?;
-    write.record(G::label_added(id, label)).await?;
+    write.record(metadata::label_added::<G>(id, label)).await?;
     write.commit().await?;
     Ok(Json(added))
 }
@@ -104,7 +104,9 @@ pub async fn add_annotation<G: Gate>(
     validation::annotation(key, value)?;
     let mut write = open::<G>(state, caller, id, Step::Add).await?;
     let added = metadata::add_annotation::<G>(write.conn(), id, key, value).await?;
-    write.record(G::annotation_added(id, key, value)).await?;
+    write
+        .record(metadata::annotation_added::<G>(id, key, value))
+        .await?;
     write.commit().await?;
     Ok(Json(added))
 }
@@ -122,7 +124,7 @@ pub async fn remove<G: Gate>(
     metadata::remove::<G>(write.conn(), kind, id, name)
         .await
         .map_err(|e| ApiError::from_store(e, kind.noun()))?;
-    write.record(G::removed(kind, id, name)).await?;
+    write.record(metadata::removed::<G>(kind, id, name)).await?;
     write.commit().await?;
     Ok(NoContent::Done)
 }

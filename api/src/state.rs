@@ -10,8 +10,7 @@ use brokkr_schema::events::BrokkrEvent;
 use brokkr_schema::live::{ConfigSource, LiveSettings};
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::{Channels, Scope};
-use sqlx::{PgConnection, PgPool, Postgres, Transaction};
-use tracing::Instrument;
+use sqlx::{PgConnection, PgPool};
 
 use crate::audit::AuthFailureLimiter;
 use crate::auth::AuthCache;
@@ -100,10 +99,8 @@ impl AppState {
 
     /// Starts a write on behalf of `actor`.
     pub async fn write(&self, actor: Actor) -> ApiResult<Write<'_>> {
-        let span = brokkr_schema::store::transaction_span();
         Ok(Write {
-            tx: self.pool.begin().instrument(span.clone()).await?,
-            span,
+            tx: brokkr_schema::store::begin(&self.pool).await?,
             state: self,
             actor,
             scopes: Vec::new(),
@@ -114,9 +111,7 @@ impl AppState {
 /// A transaction whose changes are recorded through [`changes::record`] and, once committed,
 /// applied to this replica's caches at once (other replicas hear of them by NOTIFY).
 pub struct Write<'s> {
-    tx: Transaction<'static, Postgres>,
-    /// The transaction's span (`db.transaction`): open from `BEGIN` until commit or rollback.
-    span: tracing::Span,
+    tx: brokkr_schema::store::Transaction,
     state: &'s AppState,
     actor: Actor,
     scopes: Vec<Scope>,
@@ -145,7 +140,7 @@ impl Write<'_> {
 
     /// Commits, then drops stale cache entries on this replica.
     pub async fn commit(self) -> ApiResult<()> {
-        self.tx.commit().instrument(self.span).await?;
+        self.tx.commit().await?;
         for scope in self.scopes {
             match scope {
                 Scope::Admin | Scope::Generator(_) => self.state.auth_cache.invalidate(scope),

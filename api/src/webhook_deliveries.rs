@@ -27,7 +27,6 @@ use chrono::Utc;
 use poem_openapi::param::{Path, Query};
 use poem_openapi::payload::Json;
 use poem_openapi::{ApiResponse, OpenApi};
-use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::ApiTags;
@@ -235,7 +234,7 @@ impl WebhookDeliveriesApi {
             )));
         }
         let ready = async {
-            let mut tx = self.state.pool.begin().await?;
+            let mut tx = brokkr_schema::store::begin(&self.state.pool).await?;
             store::agents::get(&mut tx, id.0)
                 .await
                 .map_err(|e| ApiError::from_store(e, "Agent"))?;
@@ -256,7 +255,6 @@ impl WebhookDeliveriesApi {
             tx.commit().await?;
             ApiResult::Ok(ready)
         }
-        .instrument(store::transaction_span())
         .await?;
         Ok(Json(ready))
     }

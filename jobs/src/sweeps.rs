@@ -27,7 +27,6 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::metrics::WorkerMetrics;
-use tracing::Instrument;
 
 /// What the sweep handlers need.
 pub struct SweepContext {
@@ -45,7 +44,7 @@ pub struct SweepContext {
 pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult<usize> {
     let started = Instant::now();
     let reaped = async {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = brokkr_schema::store::begin(&ctx.pool).await?;
         let released = deliveries::release_lapsed(&mut tx).await?;
         let queue = ctx.channels.queue(WEBHOOK_DELIVERY);
         for (delivery_id, attempt) in &released {
@@ -59,7 +58,6 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
         tx.commit().await?;
         StoreResult::Ok(released.len())
     }
-    .instrument(store::transaction_span())
     .await;
     if let Ok(n) = &reaped
         && *n > 0
@@ -69,9 +67,7 @@ pub async fn reap_stale_claims(ctx: &SweepContext, job: SweepJob) -> StoreResult
             "lapsed delivery leases returned to pending and re-queued"
         );
     }
-    let orders = reap_work_orders(ctx)
-        .instrument(store::transaction_span())
-        .await;
+    let orders = reap_work_orders(ctx).await;
     let total = match (reaped, orders) {
         (Ok(deliveries), Ok(orders)) => Ok(deliveries + orders),
         (Err(e), _) | (_, Err(e)) => Err(e),
@@ -91,7 +87,7 @@ pub const OVERDUE_RETRY_GRACE_SECONDS: i64 = 60;
 /// has retries left, else it moves to the log as failed (`workorder.failed`). Also releases
 /// retries whose job is long overdue. Returns how many orders changed.
 pub async fn reap_work_orders(ctx: &SweepContext) -> StoreResult<usize> {
-    let mut tx = ctx.pool.begin().await?;
+    let mut tx = brokkr_schema::store::begin(&ctx.pool).await?;
     let system = Actor::system();
     let lapsed = work_orders::lock_lapsed_claims(&mut tx).await?;
     for order in &lapsed {
@@ -232,12 +228,11 @@ pub async fn schedule(
         let interval_secs = i64::try_from(interval(&live.current()).max(1)).unwrap_or(i64::MAX);
         let job = SweepJob::for_time(unix_now(), interval_secs);
         let pushed = async {
-            let mut tx = pool.begin().await?;
+            let mut tx = brokkr_schema::store::begin(&pool).await?;
             store::jobs::push(&mut tx, &queue, &job, None, &job.idempotency_key(base)).await?;
             tx.commit().await?;
             StoreResult::Ok(())
         }
-        .instrument(store::transaction_span())
         .await;
         match pushed {
             Ok(()) => {

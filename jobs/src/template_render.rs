@@ -27,7 +27,6 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 
 use crate::metrics::WorkerMetrics;
-use tracing::Instrument;
 
 /// What the `template_render` handler needs.
 pub struct RenderContext {
@@ -131,7 +130,7 @@ pub async fn run(
 ) -> StoreResult<Option<RenderOutcome>> {
     let started = Instant::now();
     let result = async {
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = brokkr_schema::store::begin(&ctx.pool).await?;
         let Some(pending) =
             templates::lock_pending_render(&mut tx, job.rollout_id, job.stack_id).await?
         else {
@@ -142,7 +141,6 @@ pub async fn run(
         tx.commit().await?;
         Ok(Some(outcome))
     }
-    .instrument(brokkr_schema::store::transaction_span())
     .await;
     let label = match &result {
         Ok(Some(outcome)) => outcome.status(),

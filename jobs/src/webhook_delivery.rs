@@ -202,12 +202,12 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
         if success {
             // The hot path: one statement. It still runs in an explicit transaction: a connection
             // that a cancelled query left inside a transaction must not swallow the record.
-            let mut tx = ctx.pool.begin().await?;
+            let mut tx = brokkr_schema::store::begin(&ctx.pool).await?;
             deliveries::record_success(&mut tx, delivery.id, &record).await?;
             tx.commit().await?;
             return Ok(Outcome::Success);
         }
-        let mut tx = ctx.pool.begin().await?;
+        let mut tx = brokkr_schema::store::begin(&ctx.pool).await?;
         deliveries::record_attempt(&mut tx, delivery.id, &record).await?;
         let outcome = {
             let error = sent
@@ -246,7 +246,6 @@ async fn attempt(ctx: &DeliveryContext, job: WebhookDeliveryJob) -> Result<Outco
         }
         Ok(outcome)
     }
-    .instrument(store::transaction_span())
     .await
 }
 

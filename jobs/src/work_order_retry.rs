@@ -15,7 +15,6 @@ use brokkr_schema::store::{StoreResult, work_orders};
 use sqlx::PgPool;
 
 use crate::metrics::WorkerMetrics;
-use tracing::Instrument;
 
 /// What the retry handler needs.
 pub struct RetryContext {
@@ -28,9 +27,7 @@ pub struct RetryContext {
 /// nothing to do.
 pub async fn run(ctx: &RetryContext, job: WorkOrderRetryJob) -> StoreResult<Option<WorkOrder>> {
     let started = Instant::now();
-    let released = release(&ctx.pool, &ctx.channels, job)
-        .instrument(brokkr_schema::store::transaction_span())
-        .await;
+    let released = release(&ctx.pool, &ctx.channels, job).await;
     let outcome = if released.is_ok() { "success" } else { "error" };
     ctx.metrics
         .record_job(WORK_ORDER_RETRY, outcome, started.elapsed());
@@ -50,7 +47,7 @@ pub async fn release(
     channels: &Channels,
     job: WorkOrderRetryJob,
 ) -> StoreResult<Option<WorkOrder>> {
-    let mut tx = pool.begin().await?;
+    let mut tx = brokkr_schema::store::begin(pool).await?;
     let released = work_orders::release_retry(&mut tx, job.work_order_id, job.retry_count).await?;
     if let Some(order) = &released {
         changes::record(

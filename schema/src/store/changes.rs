@@ -72,9 +72,96 @@ impl Actor {
     }
 }
 
+/// A resource that carries labels and annotations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Labelled {
+    Agent,
+    Stack,
+    /// A template version.
+    Template,
+}
+
+impl Labelled {
+    /// The `resource_type` of its audit entries.
+    pub fn resource_type(self) -> &'static str {
+        match self {
+            Labelled::Agent => "agent",
+            Labelled::Stack => "stack",
+            Labelled::Template => "template",
+        }
+    }
+
+    /// The audit action of a label or annotation change on this resource
+    /// (`agent.label_added`).
+    fn action(self, op: MetadataOp) -> &'static str {
+        const ACTIONS: [[&str; 4]; 3] = [
+            [
+                "agent.label_added",
+                "agent.label_removed",
+                "agent.annotation_added",
+                "agent.annotation_removed",
+            ],
+            [
+                "stack.label_added",
+                "stack.label_removed",
+                "stack.annotation_added",
+                "stack.annotation_removed",
+            ],
+            [
+                "template.label_added",
+                "template.label_removed",
+                "template.annotation_added",
+                "template.annotation_removed",
+            ],
+        ];
+        ACTIONS[self as usize][op as usize]
+    }
+
+    /// Whom agents' long polls must hear about: a change to an agent's or a stack's labels can
+    /// change what agents run; a template's labels concern no agent.
+    fn state_scope(self, id: Uuid) -> Option<Scope> {
+        match self {
+            Labelled::Agent => Some(Scope::Agent(id)),
+            Labelled::Stack => Some(Scope::Stack(id)),
+            Labelled::Template => None,
+        }
+    }
+}
+
+/// What happened to a label or an annotation (the column of [`Labelled::action`]'s table).
+#[derive(Debug, Clone, Copy)]
+enum MetadataOp {
+    LabelAdded,
+    LabelRemoved,
+    AnnotationAdded,
+    AnnotationRemoved,
+}
+
 /// A state change, described in the domain's words.
 #[derive(Debug, Clone)]
 pub enum Change<'a> {
+    /// A label was added to an agent, a stack or a template version.
+    LabelAdded {
+        on: Labelled,
+        id: Uuid,
+        label: &'a str,
+    },
+    LabelRemoved {
+        on: Labelled,
+        id: Uuid,
+        label: &'a str,
+    },
+    AnnotationAdded {
+        on: Labelled,
+        id: Uuid,
+        key: &'a str,
+        value: &'a str,
+    },
+    AnnotationRemoved {
+        on: Labelled,
+        id: Uuid,
+        key: &'a str,
+    },
     AgentCreated {
         id: Uuid,
         name: &'a str,
@@ -109,23 +196,6 @@ pub enum Change<'a> {
         cluster_name: &'a str,
         generator_id: Uuid,
         removed_targets: &'a [Uuid],
-    },
-    AgentLabelAdded {
-        agent_id: Uuid,
-        label: &'a str,
-    },
-    AgentLabelRemoved {
-        agent_id: Uuid,
-        label: &'a str,
-    },
-    AgentAnnotationAdded {
-        agent_id: Uuid,
-        key: &'a str,
-        value: &'a str,
-    },
-    AgentAnnotationRemoved {
-        agent_id: Uuid,
-        key: &'a str,
     },
     AgentTargetAdded {
         agent_id: Uuid,
@@ -168,23 +238,6 @@ pub enum Change<'a> {
         id: Uuid,
         name: &'a str,
         generator_id: Uuid,
-    },
-    StackLabelAdded {
-        stack_id: Uuid,
-        label: &'a str,
-    },
-    StackLabelRemoved {
-        stack_id: Uuid,
-        label: &'a str,
-    },
-    StackAnnotationAdded {
-        stack_id: Uuid,
-        key: &'a str,
-        value: &'a str,
-    },
-    StackAnnotationRemoved {
-        stack_id: Uuid,
-        key: &'a str,
     },
     DeploymentObjectCreated {
         object: &'a DeploymentObject,
@@ -300,23 +353,6 @@ pub enum Change<'a> {
         name: &'a str,
         version: i32,
     },
-    TemplateLabelAdded {
-        template_id: Uuid,
-        label: &'a str,
-    },
-    TemplateLabelRemoved {
-        template_id: Uuid,
-        label: &'a str,
-    },
-    TemplateAnnotationAdded {
-        template_id: Uuid,
-        key: &'a str,
-        value: &'a str,
-    },
-    TemplateAnnotationRemoved {
-        template_id: Uuid,
-        key: &'a str,
-    },
     /// A rollout of a template version to `stacks` stacks was started.
     TemplateRolloutStarted {
         template_id: Uuid,
@@ -348,7 +384,26 @@ impl Change<'_> {
             state: None,
             auth: None,
         };
+        let metadata = |on: Labelled, op: MetadataOp, id: Uuid, details| Effects {
+            state: on.state_scope(id),
+            ..plain(on.action(op), on.resource_type(), id, details)
+        };
         match *self {
+            Change::LabelAdded { on, id, label } => {
+                metadata(on, MetadataOp::LabelAdded, id, json!({"label": label}))
+            }
+            Change::LabelRemoved { on, id, label } => {
+                metadata(on, MetadataOp::LabelRemoved, id, json!({"label": label}))
+            }
+            Change::AnnotationAdded { on, id, key, value } => metadata(
+                on,
+                MetadataOp::AnnotationAdded,
+                id,
+                json!({"key": key, "value": value}),
+            ),
+            Change::AnnotationRemoved { on, id, key } => {
+                metadata(on, MetadataOp::AnnotationRemoved, id, json!({"key": key}))
+            }
             Change::AgentCreated {
                 id,
                 name,
@@ -431,46 +486,6 @@ impl Change<'_> {
             Change::AgentPakRotated { id } => Effects {
                 auth: Some(Scope::Agent(id)),
                 ..plain("pak.rotated", "agent", id, json!({}))
-            },
-            Change::AgentLabelAdded { agent_id, label } => Effects {
-                state: Some(Scope::Agent(agent_id)),
-                ..plain(
-                    "agent.label_added",
-                    "agent",
-                    agent_id,
-                    json!({"label": label}),
-                )
-            },
-            Change::AgentLabelRemoved { agent_id, label } => Effects {
-                state: Some(Scope::Agent(agent_id)),
-                ..plain(
-                    "agent.label_removed",
-                    "agent",
-                    agent_id,
-                    json!({"label": label}),
-                )
-            },
-            Change::AgentAnnotationAdded {
-                agent_id,
-                key,
-                value,
-            } => Effects {
-                state: Some(Scope::Agent(agent_id)),
-                ..plain(
-                    "agent.annotation_added",
-                    "agent",
-                    agent_id,
-                    json!({"key": key, "value": value}),
-                )
-            },
-            Change::AgentAnnotationRemoved { agent_id, key } => Effects {
-                state: Some(Scope::Agent(agent_id)),
-                ..plain(
-                    "agent.annotation_removed",
-                    "agent",
-                    agent_id,
-                    json!({"key": key}),
-                )
             },
             Change::AgentTargetAdded { agent_id, stack_id } => Effects {
                 state: Some(Scope::Agent(agent_id)),
@@ -572,46 +587,6 @@ impl Change<'_> {
                     ..plain("stack.deleted", "stack", id, details)
                 }
             }
-            Change::StackLabelAdded { stack_id, label } => Effects {
-                state: Some(Scope::Stack(stack_id)),
-                ..plain(
-                    "stack.label_added",
-                    "stack",
-                    stack_id,
-                    json!({"label": label}),
-                )
-            },
-            Change::StackLabelRemoved { stack_id, label } => Effects {
-                state: Some(Scope::Stack(stack_id)),
-                ..plain(
-                    "stack.label_removed",
-                    "stack",
-                    stack_id,
-                    json!({"label": label}),
-                )
-            },
-            Change::StackAnnotationAdded {
-                stack_id,
-                key,
-                value,
-            } => Effects {
-                state: Some(Scope::Stack(stack_id)),
-                ..plain(
-                    "stack.annotation_added",
-                    "stack",
-                    stack_id,
-                    json!({"key": key, "value": value}),
-                )
-            },
-            Change::StackAnnotationRemoved { stack_id, key } => Effects {
-                state: Some(Scope::Stack(stack_id)),
-                ..plain(
-                    "stack.annotation_removed",
-                    "stack",
-                    stack_id,
-                    json!({"key": key}),
-                )
-            },
             Change::DeploymentObjectCreated { object } => {
                 let data = json!({
                     "deployment_object_id": object.id,
@@ -857,34 +832,6 @@ impl Change<'_> {
                 "template",
                 id,
                 json!({"name": name, "version": version}),
-            ),
-            Change::TemplateLabelAdded { template_id, label } => plain(
-                "template.label_added",
-                "template",
-                template_id,
-                json!({"label": label}),
-            ),
-            Change::TemplateLabelRemoved { template_id, label } => plain(
-                "template.label_removed",
-                "template",
-                template_id,
-                json!({"label": label}),
-            ),
-            Change::TemplateAnnotationAdded {
-                template_id,
-                key,
-                value,
-            } => plain(
-                "template.annotation_added",
-                "template",
-                template_id,
-                json!({"key": key, "value": value}),
-            ),
-            Change::TemplateAnnotationRemoved { template_id, key } => plain(
-                "template.annotation_removed",
-                "template",
-                template_id,
-                json!({"key": key}),
             ),
             Change::TemplateRolloutStarted {
                 template_id,

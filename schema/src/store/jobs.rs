@@ -101,7 +101,7 @@ pub async fn migrate_queues(pool: &sqlx::PgPool) -> StoreResult<()> {
     apalis_postgres::PostgresStorage::<()>::setup(pool)
         .await
         .map_err(|e| StoreError::Queue(format!("cannot set up job queues: {e}")))?;
-    let mut tx = pool.begin().await?;
+    let mut tx = super::begin(pool).await?;
     // Several processes may start at once: one tunes, the others wait and find it done.
     sqlx::query("SELECT pg_advisory_xact_lock(hashtext('brokkr.apalis_index_tuning'))")
         .execute(&mut *tx)

@@ -7,7 +7,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{FromRow, PgConnection};
 use uuid::Uuid;
 
-use super::changes::Change;
+use super::changes::{Change, Labelled};
 use super::{StoreError, StoreResult};
 use crate::models::{
     AgentAnnotation, AgentLabel, StackAnnotation, StackLabel, TemplateAnnotation, TemplateLabel,
@@ -31,12 +31,8 @@ pub trait Owner {
     /// An annotation as the wire shows it.
     type Annotation: Entry<Self>;
 
-    /// The change record of adding `label`.
-    fn label_added(id: Uuid, label: &str) -> Change<'_>;
-    /// The change record of adding the annotation `key` = `value`.
-    fn annotation_added<'a>(id: Uuid, key: &'a str, value: &'a str) -> Change<'a>;
-    /// The change record of removing the label or annotation named `name`.
-    fn removed(kind: Kind, id: Uuid, name: &str) -> Change<'_>;
+    /// Which resource, in the change records.
+    const LABELLED: Labelled;
 }
 
 /// A row of one of `O`'s label or annotation tables, as the wire shows it.
@@ -50,6 +46,43 @@ pub trait Entry<O: Owner + ?Sized>: for<'r> FromRow<'r, PgRow> + Send + Unpin {
 pub enum Kind {
     Label,
     Annotation,
+}
+
+/// The change record of adding `label` to `O`'s resource `id`.
+pub fn label_added<O: Owner + ?Sized>(id: Uuid, label: &str) -> Change<'_> {
+    Change::LabelAdded {
+        on: O::LABELLED,
+        id,
+        label,
+    }
+}
+
+/// The change record of adding the annotation `key` = `value` to `O`'s resource `id`.
+pub fn annotation_added<'a, O: Owner + ?Sized>(
+    id: Uuid,
+    key: &'a str,
+    value: &'a str,
+) -> Change<'a> {
+    Change::AnnotationAdded {
+        on: O::LABELLED,
+        id,
+        key,
+        value,
+    }
+}
+
+/// The change record of removing the label or annotation (`kind`) named `name` from `O`'s
+/// resource `id`.
+pub fn removed<O: Owner + ?Sized>(kind: Kind, id: Uuid, name: &str) -> Change<'_> {
+    let on = O::LABELLED;
+    match kind {
+        Kind::Label => Change::LabelRemoved {
+            on,
+            id,
+            label: name,
+        },
+        Kind::Annotation => Change::AnnotationRemoved { on, id, key: name },
+    }
 }
 
 impl Kind {
@@ -87,33 +120,19 @@ impl Kind {
 }
 
 /// Implements [`Owner`] for `$owner`: noun, id column, extra columns, the two tables with their
-/// wire types, and the change records (added label, added annotation, removed label, removed
-/// annotation) whose id field is named like the id column.
+/// wire types, and the resource in change records.
 macro_rules! owner {
     ($owner:ident: $noun:literal, $id:ident, $extra:literal,
-     $labels:literal => $label:ty, $annotations:literal => $annotation:ty,
-     $label_added:ident, $annotation_added:ident, $label_removed:ident, $annotation_removed:ident) => {
+     $labels:literal => $label:ty, $annotations:literal => $annotation:ty, $labelled:ident) => {
         impl Owner for $owner {
             const NOUN: &'static str = $noun;
             const LABELS: &'static str = $labels;
             const ANNOTATIONS: &'static str = $annotations;
             const ID: &'static str = stringify!($id);
             const EXTRA: &'static str = $extra;
+            const LABELLED: Labelled = Labelled::$labelled;
             type Label = $label;
             type Annotation = $annotation;
-
-            fn label_added($id: Uuid, label: &str) -> Change<'_> {
-                Change::$label_added { $id, label }
-            }
-            fn annotation_added<'a>($id: Uuid, key: &'a str, value: &'a str) -> Change<'a> {
-                Change::$annotation_added { $id, key, value }
-            }
-            fn removed(kind: Kind, $id: Uuid, name: &str) -> Change<'_> {
-                match kind {
-                    Kind::Label => Change::$label_removed { $id, label: name },
-                    Kind::Annotation => Change::$annotation_removed { $id, key: name },
-                }
-            }
         }
         impl Entry<$owner> for $label {
             const KIND: Kind = Kind::Label;
@@ -127,22 +146,18 @@ macro_rules! owner {
 /// An agent's labels and annotations.
 pub struct Agents;
 owner!(Agents: "agent", agent_id, "", "agent_labels" => AgentLabel,
-       "agent_annotations" => AgentAnnotation,
-       AgentLabelAdded, AgentAnnotationAdded, AgentLabelRemoved, AgentAnnotationRemoved);
+       "agent_annotations" => AgentAnnotation, Agent);
 
 /// A stack's labels and annotations.
 pub struct Stacks;
 owner!(Stacks: "stack", stack_id, "", "stack_labels" => StackLabel,
-       "stack_annotations" => StackAnnotation,
-       StackLabelAdded, StackAnnotationAdded, StackLabelRemoved, StackAnnotationRemoved);
+       "stack_annotations" => StackAnnotation, Stack);
 
 /// A template version's labels and annotations (carried over to its next version by
 /// [`super::templates::create_version`]).
 pub struct Templates;
 owner!(Templates: "template", template_id, ", created_at", "template_labels" => TemplateLabel,
-       "template_annotations" => TemplateAnnotation,
-       TemplateLabelAdded, TemplateAnnotationAdded, TemplateLabelRemoved,
-       TemplateAnnotationRemoved);
+       "template_annotations" => TemplateAnnotation, Template);
 
 /// The labels or annotations (`E` says which) of resource `id`, by label or key.
 pub async fn list<O: Owner, E: Entry<O>>(conn: &mut PgConnection, id: Uuid) -> StoreResult<Vec<E>> {

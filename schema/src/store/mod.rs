@@ -85,7 +85,8 @@ pub mod work_orders;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool};
+use sqlx::{Executor, PgConnection, PgPool};
+use tracing::Instrument;
 
 use crate::config::DatabaseSettings;
 
@@ -150,15 +151,44 @@ impl StoreError {
     }
 }
 
-/// The span of one database transaction (`db.transaction`): create it before `BEGIN` and keep
-/// it until the commit or rollback, so a trace shows how long the transaction held its
-/// connection.
-pub fn transaction_span() -> tracing::Span {
-    tracing::info_span!(
+/// A database transaction with its span (`db.transaction`), open from `BEGIN` until the commit
+/// or rollback, so a trace shows how long the transaction held its connection. Every transaction
+/// of the broker and the worker is one of these ([`begin`]); it derefs to the connection, so
+/// store functions take `&mut tx` as they would a plain transaction.
+pub struct Transaction {
+    tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    span: tracing::Span,
+}
+
+/// Begins a [`Transaction`] on a connection from `pool`, its span a child of the current one.
+pub async fn begin(pool: &PgPool) -> StoreResult<Transaction> {
+    let span = tracing::info_span!(
         "db.transaction",
         otel.kind = "client",
         db.system.name = "postgresql",
-    )
+    );
+    let tx = pool.begin().instrument(span.clone()).await?;
+    Ok(Transaction { tx, span })
+}
+
+impl Transaction {
+    /// Commits; the span ends with it.
+    pub async fn commit(self) -> StoreResult<()> {
+        Ok(self.tx.commit().instrument(self.span).await?)
+    }
+}
+
+impl std::ops::Deref for Transaction {
+    type Target = PgConnection;
+    fn deref(&self) -> &PgConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for Transaction {
+    fn deref_mut(&mut self) -> &mut PgConnection {
+        &mut self.tx
+    }
 }
 
 /// Connection options for `settings`, with the tenant schema as `search_path`.
