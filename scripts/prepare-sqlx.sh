@@ -65,10 +65,13 @@ for file in migrations/*.sql "$apalis_dir"/migrations/*.sql; do
         brokkr_die "migration $file failed on the scratch database"
 done
 
+# Dependencies first, offline as every build: apalis-postgres (the other crate using the macros)
+# then compiles from the cache it ships, never against the scratch database. brokkr-schema itself
+# may fail here when .sqlx/ is out of date; the online build below is what counts.
+cargo check --quiet --locked -p brokkr-schema --features db --lib >/dev/null 2>&1 || true
 # Cargo does not track SQLX_OFFLINE, so make brokkr-schema recompile: its macros then expand
-# against the scratch database. Of the other crates using the macros, only apalis-postgres could
-# be compiled here (when its check build is missing); it would write its own queries too, which
-# are removed below by the names of the cache it ships.
+# against the scratch database. Should anything else be compiled online after all, its queries
+# are written too; those of apalis-postgres are removed below by the names of its own cache.
 touch schema/src/lib.rs
 brokkr_say "cargo check -p brokkr-schema --features db (query macros online)"
 SQLX_OFFLINE=false SQLX_OFFLINE_DIR=$generated DATABASE_URL=$scratch_url \
