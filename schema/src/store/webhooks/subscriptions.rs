@@ -160,14 +160,36 @@ pub async fn exists(conn: &mut PgConnection, id: Uuid) -> StoreResult<bool> {
     .await?)
 }
 
+/// `query_as!(Subscription, sql, ..)` with the settable `fields` bound in their order between
+/// the `[lead]` and `[tail]` arguments (the two statements that write them list them alike).
+macro_rules! with_fields {
+    ($sql:literal, [$($lead:expr),*], $fields:expr, [$($tail:expr),*]) => {
+        sqlx::query_as!(
+            Subscription,
+            $sql,
+            $($lead,)*
+            $fields.name,
+            $fields.url_encrypted,
+            $fields.auth_header_encrypted,
+            $fields.secret_encrypted,
+            &$fields.event_types,
+            $fields.filters,
+            $fields.target_labels.as_deref(),
+            $fields.enabled,
+            $fields.max_retries,
+            $fields.timeout_seconds,
+            $($tail,)*
+        )
+    };
+}
+
 /// Stores a new subscription.
 pub async fn create(
     conn: &mut PgConnection,
     fields: &SubscriptionFields,
     created_by: Option<&str>,
 ) -> StoreResult<Subscription> {
-    Ok(sqlx::query_as!(
-        Subscription,
+    Ok(with_fields!(
         "INSERT INTO webhook_subscriptions
                 (name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types, filters,
                  target_labels, enabled, max_retries, timeout_seconds, created_by)
@@ -175,17 +197,9 @@ pub async fn create(
          RETURNING id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
                    filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
                    disabled_reason, created_at, updated_at, created_by",
-        fields.name,
-        fields.url_encrypted,
-        fields.auth_header_encrypted,
-        fields.secret_encrypted,
-        &fields.event_types,
-        fields.filters,
-        fields.target_labels.as_deref(),
-        fields.enabled,
-        fields.max_retries,
-        fields.timeout_seconds,
-        created_by,
+        [],
+        fields,
+        [created_by]
     )
     .fetch_one(conn)
     .await?)
@@ -198,8 +212,7 @@ pub async fn update(
     id: Uuid,
     fields: &SubscriptionFields,
 ) -> StoreResult<Subscription> {
-    sqlx::query_as!(
-        Subscription,
+    with_fields!(
         "UPDATE webhook_subscriptions
             SET name = $2, url_encrypted = $3, auth_header_encrypted = $4, secret_encrypted = $5,
                 event_types = $6, filters = $7, target_labels = $8, enabled = $9,
@@ -210,17 +223,9 @@ pub async fn update(
          RETURNING id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
                    filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
                    disabled_reason, created_at, updated_at, created_by",
-        id,
-        fields.name,
-        fields.url_encrypted,
-        fields.auth_header_encrypted,
-        fields.secret_encrypted,
-        &fields.event_types,
-        fields.filters,
-        fields.target_labels.as_deref(),
-        fields.enabled,
-        fields.max_retries,
-        fields.timeout_seconds,
+        [id],
+        fields,
+        []
     )
     .fetch_optional(conn)
     .await?
