@@ -1497,7 +1497,7 @@ export interface components {
             agent_name: string;
             cluster_name: string;
             /** @description The health the agent last reported for the object. */
-            health?: components["schemas"]["HealthStatus"] | null;
+            health?: components["schemas"]["HealthStatus"] | (never | null);
             /** @description The agent's message with its newest event about the object (why it failed). */
             message?: string | null;
             /**

@@ -107,9 +107,9 @@ class AgentRolloutStatus:
             try:
                 if not isinstance(data, str):
                     raise TypeError()
-                health_type_1 = HealthStatus(data)
+                health_type_0 = HealthStatus(data)
 
-                return health_type_1
+                return health_type_0
             except (TypeError, ValueError, AttributeError, KeyError):
                 pass
             return cast(HealthStatus | None | Unset, data)
