@@ -27,7 +27,7 @@ use kube::discovery::{Discovery, Scope, verbs};
 use serde_json::{Value, json};
 use uuid::Uuid;
 
-use brokkr_schema::models::NewAgentEvent;
+use brokkr_schema::models::{AgentEventStatus, NewAgentEvent};
 
 use crate::applied::{AppliedDeployment, AppliedRef};
 use crate::broker::error_chain;
@@ -705,7 +705,7 @@ async fn report_drift(ctx: &AgentContext, target: &Target<'_>, corrected: &[Obje
         agent_id: Some(ctx.agent_id),
         deployment_object_id: target.deployment_object_id,
         event_type: DRIFT_CORRECTED.into(),
-        status: "SUCCESS".into(),
+        status: AgentEventStatus::Success.as_str().into(),
         message: Some(format!("corrected drift of {objects}")),
     };
     if let Err(e) = ctx

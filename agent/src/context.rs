@@ -19,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use brokkr_schema::config::{AgentSettings, Settings};
 use brokkr_schema::live::{ConfigSource, LiveSettings};
-use brokkr_schema::models::Agent;
+use brokkr_schema::models::{Agent, AgentStatus};
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -107,11 +107,7 @@ impl AgentContext {
 
     /// True when the broker says the agent is `ACTIVE`; inactive agents do no deployment work.
     pub fn is_active(&self) -> bool {
-        self.agent
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .status
-            .eq_ignore_ascii_case("ACTIVE")
+        self.agent.read().unwrap_or_else(|e| e.into_inner()).status == AgentStatus::Active
     }
 
     /// Replaces the agent's record (after a heartbeat re-read it).

@@ -40,7 +40,7 @@ use std::time::Duration;
 use tracing::Instrument;
 
 use brokkr_schema::models::{
-    DeploymentObjectHealthUpdate, HealthStatusUpdate, HealthSummary, ResourceHealth,
+    DeploymentObjectHealthUpdate, HealthStatus, HealthStatusUpdate, HealthSummary, ResourceHealth,
 };
 use chrono::{DateTime, Utc};
 use futures::{StreamExt, stream};
@@ -89,28 +89,24 @@ const CHECK_CONCURRENCY: usize = 4;
 /// Most entries per report request.
 const REPORT_BATCH: usize = 1000;
 
-/// The health of a deployment object's pods, worst last.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Health {
-    Healthy,
-    Unknown,
-    Degraded,
-    Failing,
+/// Making a pod's health worse, never better. The agent's own order, worst last: healthy,
+/// unknown, degraded, failing (a pod it cannot judge is worse than a healthy one; the broker's
+/// overall status ranks `unknown` lowest, [`HealthStatus::severity`]).
+trait Raise {
+    fn raise(&mut self, to: HealthStatus);
 }
 
-impl Health {
-    /// The wire name (`healthy`, `unknown`, `degraded`, `failing`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Health::Healthy => "healthy",
-            Health::Unknown => "unknown",
-            Health::Degraded => "degraded",
-            Health::Failing => "failing",
+impl Raise for HealthStatus {
+    fn raise(&mut self, to: HealthStatus) {
+        fn rank(health: HealthStatus) -> u8 {
+            match health {
+                HealthStatus::Healthy => 0,
+                HealthStatus::Unknown => 1,
+                HealthStatus::Degraded => 2,
+                HealthStatus::Failing => 3,
+            }
         }
-    }
-
-    fn raise(&mut self, to: Health) {
-        if to > *self {
+        if rank(to) > rank(*self) {
             *self = to;
         }
     }
@@ -133,8 +129,12 @@ fn seconds_since(
 
 /// Judges a deployment object's pods (see the module documentation). `expects_pods`: whether
 /// the object has pod-producing workloads (decides between healthy and unknown with no pods).
-pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Health, HealthSummary) {
-    let mut health = Health::Healthy;
+pub fn summarize(
+    pods: &[Pod],
+    expects_pods: bool,
+    now: DateTime<Utc>,
+) -> (HealthStatus, HealthSummary) {
+    let mut health = HealthStatus::Healthy;
     let mut conditions = BTreeSet::new();
     let mut resources = Vec::new();
     let mut ready_pods = 0;
@@ -180,7 +180,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
             ready_pods += 1;
         }
         let mut problems: Vec<String> = Vec::new();
-        let mut pod_health = Health::Healthy;
+        let mut pod_health = HealthStatus::Healthy;
 
         for cs in status.container_statuses.iter().flatten() {
             let state = cs.state.as_ref();
@@ -189,7 +189,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                 && DEGRADED_REASONS.contains(&reason)
             {
                 conditions.insert(reason.to_owned());
-                pod_health.raise(Health::Degraded);
+                pod_health.raise(HealthStatus::Degraded);
                 problems.push(match waiting.message.as_deref() {
                     Some(m) if !m.is_empty() => format!("{}: {reason}: {m}", cs.name),
                     _ => format!("{}: {reason}", cs.name),
@@ -200,7 +200,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                 && TERMINATED_REASONS.contains(&reason)
             {
                 conditions.insert(reason.to_owned());
-                pod_health.raise(Health::Degraded);
+                pod_health.raise(HealthStatus::Degraded);
                 problems.push(format!(
                     "{}: terminated: {reason} (exit code {})",
                     cs.name, terminated.exit_code
@@ -210,7 +210,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                 && last.reason.as_deref() == Some("OOMKilled")
             {
                 conditions.insert("OOMKilled".to_owned());
-                pod_health.raise(Health::Degraded);
+                pod_health.raise(HealthStatus::Degraded);
                 problems.push(format!("{}: last terminated: OOMKilled", cs.name));
             }
         }
@@ -223,7 +223,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                 && DEGRADED_REASONS.contains(&reason)
             {
                 conditions.insert(format!("InitContainer:{reason}"));
-                pod_health.raise(Health::Degraded);
+                pod_health.raise(HealthStatus::Degraded);
                 problems.push(format!("init container {}: {reason}", cs.name));
             }
         }
@@ -234,13 +234,13 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                 // The controller replaces evicted pods: a symptom (node pressure), not a
                 // failure of the workload.
                 conditions.insert("Evicted".to_owned());
-                pod_health.raise(Health::Degraded);
+                pod_health.raise(HealthStatus::Degraded);
                 let why = status.message.as_deref().unwrap_or("evicted");
                 problems.push(format!("pod evicted: {why}"));
             }
             Some("Failed") => {
                 conditions.insert("PodFailed".to_owned());
-                pod_health.raise(Health::Failing);
+                pod_health.raise(HealthStatus::Failing);
                 let why = status
                     .reason
                     .as_deref()
@@ -250,7 +250,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
             }
             Some("Unknown") => {
                 conditions.insert("PodUnknown".to_owned());
-                pod_health.raise(Health::Unknown);
+                pod_health.raise(HealthStatus::Unknown);
                 problems.push("pod phase Unknown (node unreachable?)".to_owned());
             }
             Some("Pending") => {
@@ -262,7 +262,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                     .unwrap_or(0);
                 if age >= stuck {
                     conditions.insert("PodPending".to_owned());
-                    pod_health.raise(Health::Degraded);
+                    pod_health.raise(HealthStatus::Degraded);
                     let scheduled = status
                         .conditions
                         .iter()
@@ -282,7 +282,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                     problems.push(format!("stuck Pending for {age}s: {why}"));
                 }
             }
-            Some("Running") if !ready && pod_health == Health::Healthy => {
+            Some("Running") if !ready && pod_health == HealthStatus::Healthy => {
                 let not_ready_for = ready_condition
                     .and_then(|c| c.last_transition_time.as_ref())
                     .or(status.start_time.as_ref())
@@ -290,7 +290,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
                     .unwrap_or(0);
                 if not_ready_for >= stuck {
                     conditions.insert("PodNotReady".to_owned());
-                    pod_health.raise(Health::Degraded);
+                    pod_health.raise(HealthStatus::Degraded);
                     problems.push(format!("running but not ready for {not_ready_for}s"));
                 }
             }
@@ -298,7 +298,7 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
         }
 
         health.raise(pod_health);
-        if pod_health != Health::Healthy && resources.len() < MAX_RESOURCES {
+        if pod_health != HealthStatus::Healthy && resources.len() < MAX_RESOURCES {
             resources.push(ResourceHealth {
                 kind: "Pod".to_owned(),
                 name,
@@ -312,9 +312,9 @@ pub fn summarize(pods: &[Pod], expects_pods: bool, now: DateTime<Utc>) -> (Healt
     if pods.is_empty() {
         health = if expects_pods {
             conditions.insert("NoPods".to_owned());
-            Health::Unknown
+            HealthStatus::Unknown
         } else {
-            Health::Healthy
+            HealthStatus::Healthy
         };
     }
     let summary = HealthSummary {
@@ -357,7 +357,7 @@ fn entry_for(
             tracing::warn!(deployment_object = %deployment.deployment_object_id, error = %e,
                 "deployment health: cannot list pods");
             (
-                Health::Unknown,
+                HealthStatus::Unknown,
                 HealthSummary {
                     pods_ready: 0,
                     pods_total: 0,
@@ -666,7 +666,7 @@ mod tests {
             pod("b", "Running", true, vec![running()]),
         ];
         let (health, summary) = summarize(&pods, true, Utc::now());
-        assert_eq!(health, Health::Healthy);
+        assert_eq!(health, HealthStatus::Healthy);
         assert_eq!((summary.pods_ready, summary.pods_total), (2, 2));
         assert!(summary.conditions.is_empty());
         assert!(summary.resources.is_none());
@@ -680,7 +680,7 @@ mod tests {
             pod("c", "Running", true, vec![running()]),
         ];
         let (health, summary) = summarize(&pods, true, Utc::now());
-        assert_eq!(health, Health::Degraded);
+        assert_eq!(health, HealthStatus::Degraded);
         assert_eq!(
             summary.conditions,
             vec!["CrashLoopBackOff", "ImagePullBackOff"]
@@ -707,7 +707,7 @@ mod tests {
             vec![degraded.clone(), failed.clone()],
         ] {
             let (health, summary) = summarize(&pods, true, Utc::now());
-            assert_eq!(health, Health::Failing);
+            assert_eq!(health, HealthStatus::Failing);
             assert_eq!(summary.conditions, vec!["CrashLoopBackOff", "PodFailed"]);
         }
     }
@@ -725,7 +725,7 @@ mod tests {
         });
         let (health, summary) =
             summarize(&[pod("a", "Running", true, vec![oom])], true, Utc::now());
-        assert_eq!(health, Health::Degraded);
+        assert_eq!(health, HealthStatus::Degraded);
         assert_eq!(summary.conditions, vec!["OOMKilled"]);
     }
 
@@ -744,7 +744,7 @@ mod tests {
             }]);
         }
         let (health, summary) = summarize(&[stuck.clone()], true, now);
-        assert_eq!(health, Health::Degraded);
+        assert_eq!(health, HealthStatus::Degraded);
         assert_eq!(summary.conditions, vec!["PodPending", "Unschedulable"]);
         let message = summary.resources.unwrap()[0].message.clone().unwrap();
         assert!(message.contains("stuck Pending for 600s"), "{message}");
@@ -753,7 +753,7 @@ mod tests {
         // A pod that just started is not stuck yet.
         stuck.metadata.creation_timestamp = Some(time_ago(now, 5));
         let (health, _) = summarize(&[stuck], true, now);
-        assert_eq!(health, Health::Healthy);
+        assert_eq!(health, HealthStatus::Healthy);
     }
 
     #[test]
@@ -764,7 +764,7 @@ mod tests {
             status.message = Some("The node was low on resource: memory.".into());
         }
         let (health, summary) = summarize(&[evicted], true, Utc::now());
-        assert_eq!(health, Health::Degraded);
+        assert_eq!(health, HealthStatus::Degraded);
         assert_eq!(summary.conditions, vec!["Evicted"]);
 
         let owned = |name: &str, phase: &str| {
@@ -784,9 +784,9 @@ mod tests {
             owned("migrate-1", "Failed"),
             owned("migrate-2", "Succeeded"),
         ];
-        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Healthy);
+        assert_eq!(summarize(&pods, true, Utc::now()).0, HealthStatus::Healthy);
         let pods = vec![owned("migrate-1", "Failed"), owned("migrate-2", "Failed")];
-        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Failing);
+        assert_eq!(summarize(&pods, true, Utc::now()).0, HealthStatus::Failing);
     }
 
     #[test]
@@ -794,7 +794,7 @@ mod tests {
         let mut leaving = pod("a", "Running", false, vec![waiting("CrashLoopBackOff")]);
         leaving.metadata.deletion_timestamp = Some(time_ago(Utc::now(), 1));
         let (health, summary) = summarize(&[leaving], true, Utc::now());
-        assert_eq!(health, Health::Healthy);
+        assert_eq!(health, HealthStatus::Healthy);
         assert_eq!(summary.pods_total, 1);
     }
 
@@ -804,21 +804,21 @@ mod tests {
             pod("a", "Unknown", false, vec![]),
             pod("b", "Running", false, vec![waiting("ErrImagePull")]),
         ];
-        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Degraded);
+        assert_eq!(summarize(&pods, true, Utc::now()).0, HealthStatus::Degraded);
         let pods = vec![
             pod("a", "Unknown", false, vec![]),
             pod("b", "Running", true, vec![]),
         ];
-        assert_eq!(summarize(&pods, true, Utc::now()).0, Health::Unknown);
+        assert_eq!(summarize(&pods, true, Utc::now()).0, HealthStatus::Unknown);
     }
 
     #[test]
     fn no_pods_is_unknown_only_when_pods_are_expected() {
         let (health, summary) = summarize(&[], true, Utc::now());
-        assert_eq!(health, Health::Unknown);
+        assert_eq!(health, HealthStatus::Unknown);
         assert_eq!(summary.conditions, vec!["NoPods"]);
         let (health, summary) = summarize(&[], false, Utc::now());
-        assert_eq!(health, Health::Healthy);
+        assert_eq!(health, HealthStatus::Healthy);
         assert!(summary.conditions.is_empty());
     }
 
@@ -829,7 +829,7 @@ mod tests {
             status.init_container_statuses = Some(vec![waiting("CrashLoopBackOff")]);
         }
         let (health, summary) = summarize(&[p], true, Utc::now());
-        assert_eq!(health, Health::Degraded);
+        assert_eq!(health, HealthStatus::Degraded);
         assert_eq!(summary.conditions, vec!["InitContainer:CrashLoopBackOff"]);
     }
 }

@@ -40,7 +40,7 @@ pub async fn beat(ctx: &AgentContext) {
     match api.get_agent(ctx.agent_id).await.map_err(BrokerError::from) {
         Ok(agent) => {
             let before = ctx.agent().status;
-            if !before.eq_ignore_ascii_case(&agent.status) {
+            if before != agent.status {
                 tracing::info!(from = %before, to = %agent.status, "agent status changed");
             }
             ctx.set_agent(agent);

@@ -23,7 +23,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use brokkr_client::TargetState;
-use brokkr_schema::models::{DeploymentObject, NewAgentEvent};
+use brokkr_schema::models::{AgentEventStatus, DeploymentObject, NewAgentEvent};
 use rand::Rng;
 use tracing::Instrument;
 use uuid::Uuid;
@@ -43,22 +43,6 @@ enum Poll {
     Unchanged,
 }
 
-/// Outcome of one deployment object, as reported.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Outcome {
-    Success,
-    Failure,
-}
-
-impl Outcome {
-    fn as_str(self) -> &'static str {
-        match self {
-            Outcome::Success => "SUCCESS",
-            Outcome::Failure => "FAILURE",
-        }
-    }
-}
-
 struct Retry {
     attempts: u32,
     due: Instant,
@@ -76,9 +60,9 @@ struct Reconciler {
     /// Failed deployment objects and when to try again.
     retries: HashMap<Uuid, Retry>,
     /// Last outcome reported per deployment object.
-    reported: HashMap<Uuid, Outcome>,
+    reported: HashMap<Uuid, AgentEventStatus>,
     /// Outcomes the broker did not take yet (sent again after each poll).
-    unreported: HashMap<Uuid, (Outcome, Option<String>)>,
+    unreported: HashMap<Uuid, (AgentEventStatus, Option<String>)>,
     /// Objects that existed before the agent took them over.
     adopted: HashSet<ObjectKey>,
     /// When the next full pass is due.
@@ -290,12 +274,8 @@ impl Reconciler {
                     {
                         continue;
                     }
-                    let outcome = match event.status.as_str() {
-                        "SUCCESS" => Outcome::Success,
-                        "FAILURE" => Outcome::Failure,
-                        _ => continue,
-                    };
-                    self.reported.insert(event.deployment_object_id, outcome);
+                    self.reported
+                        .insert(event.deployment_object_id, event.status);
                 }
             }
             Err(e) => tracing::debug!(error = %e, "cannot read earlier events"),
@@ -478,7 +458,7 @@ impl Reconciler {
                     self.done.insert(d.stack_id, d.id);
                     self.retries.remove(&d.id);
                     ctx.metrics.reconciles.with_label_values(&["success"]).inc();
-                    if self.reported.get(&d.id) != Some(&Outcome::Success) {
+                    if self.reported.get(&d.id) != Some(&AgentEventStatus::Success) {
                         tracing::info!(
                             deployment_object = %d.id,
                             stack = %d.stack_id,
@@ -486,7 +466,7 @@ impl Reconciler {
                             "deployment object applied"
                         );
                     }
-                    self.report(d.id, Outcome::Success, None).await;
+                    self.report(d.id, AgentEventStatus::Success, None).await;
                 }
                 Err(e) => self.failed(d, &e).await,
             }
@@ -515,22 +495,24 @@ impl Reconciler {
                 due: Instant::now() + delay,
             },
         );
-        if self.reported.get(&d.id) != Some(&Outcome::Failure) {
+        if self.reported.get(&d.id) != Some(&AgentEventStatus::Failure) {
             tracing::warn!(deployment_object = %d.id, stack = %d.stack_id, error = %e, "deployment object failed");
         }
-        self.report(d.id, Outcome::Failure, Some(e.0.clone())).await;
+        self.report(d.id, AgentEventStatus::Failure, Some(e.0.clone()))
+            .await;
     }
 
     /// Sends the events the broker did not take earlier.
     async fn flush_unreported(&mut self) {
-        let pending: Vec<(Uuid, (Outcome, Option<String>))> = self.unreported.drain().collect();
+        let pending: Vec<(Uuid, (AgentEventStatus, Option<String>))> =
+            self.unreported.drain().collect();
         for (id, (outcome, message)) in pending {
             self.report(id, outcome, message).await;
         }
     }
 
     /// Sends the event unless this outcome was already reported for this deployment object.
-    async fn report(&mut self, id: Uuid, outcome: Outcome, message: Option<String>) {
+    async fn report(&mut self, id: Uuid, outcome: AgentEventStatus, message: Option<String>) {
         if self.reported.get(&id) == Some(&outcome) {
             self.unreported.remove(&id);
             return;

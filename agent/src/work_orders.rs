@@ -678,7 +678,7 @@ pub(crate) async fn test_context(sim: &brokkr_e2e::kubesim::KubeSim) -> Arc<Agen
         name: "test".into(),
         cluster_name: "sim".into(),
         last_heartbeat: None,
-        status: "ACTIVE".into(),
+        status: brokkr_schema::models::AgentStatus::Active,
     };
     let broker =
         crate::broker::BrokerClient::new("http://127.0.0.1:9", "pak", Duration::from_secs(1))
@@ -706,7 +706,7 @@ mod tests {
             updated_at: Utc::now(),
             work_type: work_type.into(),
             yaml_content: yaml.into(),
-            status: "CLAIMED".into(),
+            status: brokkr_schema::models::WorkOrderStatus::Claimed,
             claimed_by: None,
             claimed_at: None,
             claim_timeout_seconds: 3600,

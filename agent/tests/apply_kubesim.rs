@@ -28,7 +28,7 @@ async fn context(sim: &KubeSim) -> Arc<AgentContext> {
         name: "a".into(),
         cluster_name: "c".into(),
         last_heartbeat: None,
-        status: "ACTIVE".into(),
+        status: brokkr_schema::models::AgentStatus::Active,
     };
     let broker = BrokerClient::new("http://127.0.0.1:9", "x", Duration::from_secs(1)).unwrap();
     let kube = sim.client().await.unwrap();

@@ -8,8 +8,8 @@
 use std::sync::Arc;
 
 use brokkr_schema::models::{
-    AGENT_EVENT_STATUSES, AGENT_STATUSES, Agent, AgentAnnotation, AgentEvent, AgentLabel,
-    AgentPakResponse, AgentTarget, CreateAgentResponse, LabelBody, NewAgent, NewAgentAnnotation,
+    Agent, AgentAnnotation, AgentEvent, AgentEventStatus, AgentLabel, AgentPakResponse,
+    AgentStatus, AgentTarget, CreateAgentResponse, LabelBody, NewAgent, NewAgentAnnotation,
     NewAgentEvent, NewAgentTarget, Stack, UpdateAgent,
 };
 use brokkr_schema::pak::Pak;
@@ -194,30 +194,21 @@ impl AgentsApi {
         if let Some(c) = cluster_name {
             validation::name("Cluster name", c, Some(MAX_NAME_LEN))?;
         }
-        if let Some(status) = body.status.as_deref()
-            && !AGENT_STATUSES.contains(&status)
-        {
-            return Err(ApiError::bad_request(format!(
-                "status must be one of {}",
-                AGENT_STATUSES.join(", ")
-            )));
-        }
+        let status = body
+            .status
+            .as_deref()
+            .map(|s| validation::state::<AgentStatus>("status", s))
+            .transpose()?;
         let mut write = self.state.write(auth.0.actor()).await?;
-        let agent = store::agents::update(
-            write.conn(),
-            id.0,
-            name,
-            cluster_name,
-            body.status.as_deref(),
-        )
-        .await
-        .map_err(|e| ApiError::from_store(e, "Agent"))?;
+        let agent = store::agents::update(write.conn(), id.0, name, cluster_name, status)
+            .await
+            .map_err(|e| ApiError::from_store(e, "Agent"))?;
         write
             .record(Change::AgentUpdated {
                 id: agent.id,
                 name: &agent.name,
                 cluster_name: &agent.cluster_name,
-                status: &agent.status,
+                status: agent.status.as_str(),
             })
             .await?;
         write.commit().await?;
@@ -275,13 +266,9 @@ impl AgentsApi {
         let body = body.0;
         check_body_id(body.agent_id, id.0, "agent_id")?;
         validation::name("event_type", &body.event_type, None)?;
-        let status = body.status.to_ascii_uppercase();
-        if !AGENT_EVENT_STATUSES.contains(&status.as_str()) {
-            return Err(ApiError::bad_request(format!(
-                "status must be one of {}",
-                AGENT_EVENT_STATUSES.join(", ")
-            )));
-        }
+        // Accepted in any case (`success` is `SUCCESS`).
+        let status: AgentEventStatus =
+            validation::state("status", &body.status.to_ascii_uppercase())?;
         let mut write = self.state.write(auth.0.actor()).await?;
         store::agents::get(write.conn(), id.0)
             .await
@@ -297,7 +284,7 @@ impl AgentsApi {
             id.0,
             object.id,
             body.event_type.trim(),
-            &status,
+            status,
             body.message.as_deref(),
         )
         .await?;
@@ -307,7 +294,7 @@ impl AgentsApi {
         write.commit().await?;
         self.state
             .metrics
-            .record_propagation(&status, event.created_at - object.created_at);
+            .record_propagation(status, event.created_at - object.created_at);
         Ok(Json(event))
     }
 

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use brokkr_schema::models::AuditLogListResponse;
+use brokkr_schema::models::{ActorKind, AuditLogListResponse};
 use brokkr_schema::store::audit::{self as audit_store, AuditFilter, NewAuditEntry};
 use brokkr_schema::validation;
 use chrono::{DateTime, Utc};
@@ -93,7 +93,7 @@ pub fn record_auth_failure(
     let state = state.clone();
     tokio::spawn(async move {
         let entry = NewAuditEntry {
-            actor_type: "system",
+            actor_type: ActorKind::System.as_str(),
             actor_id: None,
             action: "auth.failed",
             resource_type: "auth",

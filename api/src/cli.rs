@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use brokkr_schema::config::Settings;
 use brokkr_schema::crypto::Keyring;
+use brokkr_schema::models::AgentStatus;
 use brokkr_schema::pak::Pak;
 use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::Channels;
@@ -157,7 +158,8 @@ pub async fn run_admin_command(
                 .await?;
             let agent = if activate {
                 let active =
-                    store::agents::update(&mut tx, agent.id, None, None, Some("ACTIVE")).await?;
+                    store::agents::update(&mut tx, agent.id, None, None, Some(AgentStatus::Active))
+                        .await?;
                 changes::record(
                     &mut tx,
                     &channels,
@@ -166,7 +168,7 @@ pub async fn run_admin_command(
                         id: active.id,
                         name: &active.name,
                         cluster_name: &active.cluster_name,
-                        status: &active.status,
+                        status: active.status.as_str(),
                     },
                 )
                 .await?;

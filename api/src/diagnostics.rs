@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use brokkr_schema::models::{
     CreateDiagnosticRequest, DiagnosticRequest, DiagnosticResponse, DiagnosticResult,
-    SubmitDiagnosticResult,
+    DiagnosticStatus, SubmitDiagnosticResult,
 };
 use brokkr_schema::store::diagnostics::Refusal;
 use brokkr_schema::store::{self, StoreError, changes::Change};
@@ -75,7 +75,7 @@ async fn assigned(
     }
 }
 
-fn refused(refusal: Refusal, expected: Option<&str>) -> ApiError {
+fn refused(refusal: Refusal, expected: Option<DiagnosticStatus>) -> ApiError {
     match (refusal, expected) {
         (Refusal::NotFound, _) => ApiError::not_found("Diagnostic request not found"),
         (Refusal::WrongStatus(status), None) => {
@@ -267,7 +267,7 @@ impl DiagnosticsApi {
             body.collected_at,
         )
         .await?
-        .map_err(|refusal| refused(refusal, Some("claimed")))?;
+        .map_err(|refusal| refused(refusal, Some(DiagnosticStatus::Claimed)))?;
         write
             .record(Change::DiagnosticCompleted {
                 request_id: id.0,

@@ -6,7 +6,9 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use brokkr_schema::models::{DeploymentHealthResponse, HealthStatusUpdate, StackHealthResponse};
+use brokkr_schema::models::{
+    DeploymentHealthResponse, HealthStatus, HealthStatusUpdate, StackHealthResponse,
+};
 use brokkr_schema::store::{self, StoreError, changes::Change, health};
 use brokkr_schema::validation;
 use poem_openapi::param::Path;
@@ -74,12 +76,8 @@ impl HealthApi {
                     "deployment_objects[{i}].id must not be the nil UUID"
                 )));
             }
-            if !health::STATUSES.contains(&entry.status.as_str()) {
-                return Err(ApiError::bad_request(format!(
-                    "deployment_objects[{i}].status must be one of {}",
-                    health::STATUSES.join(", ")
-                )));
-            }
+            let status: HealthStatus =
+                validation::state(&format!("deployment_objects[{i}].status"), &entry.status)?;
             validation::timestamp(
                 &format!("deployment_objects[{i}].checked_at"),
                 &entry.checked_at,
@@ -98,7 +96,7 @@ impl HealthApi {
             };
             reports.push(health::Report {
                 deployment_object_id: entry.id,
-                status: entry.status,
+                status,
                 summary,
                 checked_at: entry.checked_at,
             });
@@ -147,8 +145,8 @@ impl HealthApi {
                     deployment_object_id: change.deployment_object_id,
                     stack_id: change.stack_id,
                     agent_id: id.0,
-                    previous: &change.previous,
-                    status: &change.current,
+                    previous: change.previous.as_str(),
+                    status: change.current.as_str(),
                 })
                 .await?;
         }
@@ -179,11 +177,11 @@ impl HealthApi {
             && crate::stacks::is_own_stack(&mut conn, &auth.0, object.stack_id, None).await?;
         ask.given(own)?;
         let records = health::for_object(&mut conn, object.id).await?;
-        let overall = health::worst(records.iter().map(|r| r.status.as_str()));
+        let overall = HealthStatus::worst(records.iter().map(|r| r.status));
         Ok(Json(DeploymentHealthResponse {
             deployment_object_id: object.id,
             health_records: records,
-            overall_status: overall.to_owned(),
+            overall_status: overall,
         }))
     }
 
@@ -210,10 +208,10 @@ impl HealthApi {
             && crate::stacks::is_own_stack(&mut conn, &auth.0, id.0, Some(owner)).await?;
         ask.given(own)?;
         let objects = health::for_stack(&mut conn, id.0).await?;
-        let overall = health::worst(objects.iter().map(|o| o.status.as_str()));
+        let overall = HealthStatus::worst(objects.iter().map(|o| o.status));
         Ok(Json(StackHealthResponse {
             stack_id: id.0,
-            overall_status: overall.to_owned(),
+            overall_status: overall,
             deployment_objects: objects,
         }))
     }

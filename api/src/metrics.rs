@@ -10,6 +10,7 @@
 
 use std::time::Duration;
 
+use brokkr_schema::models::AgentEventStatus;
 use brokkr_schema::store;
 use prometheus::{
     Gauge, GaugeVec, HistogramOpts, HistogramVec, IntCounterVec, IntGauge, IntGaugeVec, Opts,
@@ -208,8 +209,10 @@ impl Metrics {
         }
         // Shown from the start so rates over them exist: the reported statuses, and the reasons
         // `auth` refuses keys for.
-        for status in ["success", "failure"] {
-            metrics.propagation.with_label_values(&[status]);
+        for status in AgentEventStatus::ALL {
+            metrics
+                .propagation
+                .with_label_values(&[status.as_str().to_ascii_lowercase().as_str()]);
         }
         for reason in ["malformed_key", "unknown_key"] {
             metrics.auth_failures.with_label_values(&[reason]);
@@ -252,10 +255,10 @@ impl Metrics {
     }
 
     /// Observes how long after its creation a deployment object got an agent's report.
-    pub fn record_propagation(&self, status: &str, elapsed: chrono::TimeDelta) {
+    pub fn record_propagation(&self, status: AgentEventStatus, elapsed: chrono::TimeDelta) {
         let seconds = elapsed.num_milliseconds().max(0) as f64 / 1000.0;
         self.propagation
-            .with_label_values(&[status.to_ascii_lowercase().as_str()])
+            .with_label_values(&[status.as_str().to_ascii_lowercase().as_str()])
             .observe(seconds);
     }
 

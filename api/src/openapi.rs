@@ -37,30 +37,31 @@ pub fn document(api: &poem_openapi::OpenApiService<ApiV1, ()>) -> Result<Value, 
         .map_err(|e| format!("poem-openapi produced an invalid document: {e}"))?;
     describe_security(&mut doc);
     describe_envelope_answers(&mut doc);
-    let objects: Vec<String> = doc
+    // The named models: objects, and the enums of `brokkr_schema::states`.
+    let models: Vec<String> = doc
         .pointer("/components/schemas")
         .and_then(Value::as_object)
         .map(|schemas| {
             schemas
                 .iter()
-                .filter(|(_, s)| s.get("type") == Some(&json!("object")))
+                .filter(|(_, s)| s.get("type") == Some(&json!("object")) || s.get("enum").is_some())
                 .map(|(name, _)| format!("#/components/schemas/{name}"))
                 .collect()
         })
         .unwrap_or_default();
-    single_ref_wrappers(&mut doc, &objects);
+    single_ref_wrappers(&mut doc, &models);
     Ok(doc)
 }
 
-/// poem-openapi describes a field holding another model, with a description or `nullable`, as
-/// `allOf: [{$ref}, {description, nullable}]` and repeats those keys beside `allOf`. Generators
-/// turn the inline part into an extra model per field; the repeat says nothing, so it goes,
+/// poem-openapi describes a field holding another model (an object or an enum), with a
+/// description or `nullable`, as `allOf: [{$ref}, {description, nullable}]` and repeats those
+/// keys beside `allOf`. Generators turn the inline part into an extra model per field; the repeat says nothing, so it goes,
 /// leaving `allOf: [{$ref}]` with the description beside it. A nullable one becomes
 /// `oneOf: [{$ref}, {type: object, nullable: true, enum: [null]}]`, the model or OpenAPI 3.0's
 /// null-only schema: `nullable` beside `allOf` needs a `type` beside it to mean anything
 /// (OpenAPI 3.0.3, and Redocly's `nullable-type-sibling` rule), and with that `type`
 /// openapi-python-client drops the `null` and its models fail on the value the broker sends.
-fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
+fn single_ref_wrappers(value: &mut Value, models: &[String]) {
     match value {
         Value::Object(map) => {
             let outer: Map<String, Value> = map
@@ -81,17 +82,17 @@ fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
                     !repeats_outer
                 });
             }
-            let wraps_objects = map
+            let wraps_models = map
                 .get("allOf")
                 .and_then(Value::as_array)
                 .is_some_and(|parts| {
                     parts.iter().all(|p| {
                         p.get("$ref")
                             .and_then(Value::as_str)
-                            .is_some_and(|r| objects.iter().any(|o| o == r))
+                            .is_some_and(|r| models.iter().any(|m| m == r))
                     })
                 });
-            if wraps_objects && map.get("nullable") == Some(&Value::Bool(true)) {
+            if wraps_models && map.get("nullable") == Some(&Value::Bool(true)) {
                 map.remove("nullable");
                 map.remove("type");
                 if let Some(Value::Array(mut parts)) = map.remove("allOf") {
@@ -100,12 +101,12 @@ fn single_ref_wrappers(value: &mut Value, objects: &[String]) {
                 }
             }
             for v in map.values_mut() {
-                single_ref_wrappers(v, objects);
+                single_ref_wrappers(v, models);
             }
         }
         Value::Array(items) => items
             .iter_mut()
-            .for_each(|v| single_ref_wrappers(v, objects)),
+            .for_each(|v| single_ref_wrappers(v, models)),
         _ => {}
     }
 }

@@ -445,7 +445,7 @@ impl TemplatesApi {
             &queue,
             &latest,
             auth.0.generator(),
-            actor.kind.as_str(),
+            actor.kind,
             actor.id,
         )
         .await?;

@@ -17,8 +17,8 @@ use brokkr_runtime::webhooks::delivery::{self, RetrySchedule, delivery_headers};
 use brokkr_schema::crypto::Destination;
 use brokkr_schema::jobs::{WEBHOOK_DELIVERY, WebhookDeliveryJob};
 use brokkr_schema::models::{
-    DeliveryResultRequest, DeliveryResultResponse, PendingWebhookDelivery, WebhookDelivery,
-    WebhookDeliveryDetail, WebhookTestResult,
+    DeliveryResultRequest, DeliveryResultResponse, DeliveryStatus, PendingWebhookDelivery,
+    WebhookDelivery, WebhookDeliveryDetail, WebhookTestResult,
 };
 use brokkr_schema::store;
 use brokkr_schema::store::changes::Change;
@@ -305,28 +305,28 @@ impl WebhookDeliveriesApi {
         deliveries::record_attempt(write.conn(), id.0, &record).await?;
         let (status, next_retry_at) = if success {
             deliveries::mark_success(write.conn(), id.0, attempt).await?;
-            ("success", None)
+            (DeliveryStatus::Success, None)
         } else {
             let error = record.error.clone().unwrap_or_default();
             if attempt <= max_retries {
                 let delay = self.retry_schedule().delay(attempt);
                 let next = Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
                 deliveries::mark_failure(write.conn(), id.0, attempt, &error, Some(next)).await?;
-                ("failed", Some(next))
+                (DeliveryStatus::Failed, Some(next))
             } else {
                 deliveries::mark_failure(write.conn(), id.0, attempt, &error, None).await?;
-                ("dead", None)
+                (DeliveryStatus::Dead, None)
             }
         };
         write
             .record(Change::WebhookDeliveryReported {
                 delivery_id: id.0,
-                status,
+                status: status.as_str(),
             })
             .await?;
         write.commit().await?;
         Ok(Json(DeliveryResultResponse {
-            status: status.to_owned(),
+            status,
             delivery_id: id.0,
             attempts: attempt,
             next_retry_at,

@@ -19,8 +19,8 @@ use brokkr_schema::crypto::{Keyring, context};
 use brokkr_schema::destinations::DestinationPolicy;
 use brokkr_schema::events::EVENT_TYPES;
 use brokkr_schema::models::{
-    CreateWebhookRequest, UpdateWebhookRequest, WEBHOOK_DELIVERY_STATUSES, WebhookDelivery,
-    WebhookFilters, WebhookResponse,
+    CreateWebhookRequest, DeliveryStatus, UpdateWebhookRequest, WebhookDelivery, WebhookFilters,
+    WebhookResponse,
 };
 use brokkr_schema::store::StoreError;
 use brokkr_schema::store::changes::Change;
@@ -567,14 +567,11 @@ impl WebhooksApi {
         offset: Query<Option<i64>>,
     ) -> ApiResult<Json<Vec<WebhookDelivery>>> {
         access::require(&auth.0, Action::Read, Resource::WebhookSubscription, false)?;
-        if let Some(s) = status.0.as_deref()
-            && !WEBHOOK_DELIVERY_STATUSES.contains(&s)
-        {
-            return Err(ApiError::bad_request(format!(
-                "status must be one of {}",
-                WEBHOOK_DELIVERY_STATUSES.join(", ")
-            )));
-        }
+        let status = status
+            .0
+            .as_deref()
+            .map(|s| validation::state::<DeliveryStatus>("status", s))
+            .transpose()?;
         let limit = limit.0.unwrap_or(DEFAULT_DELIVERY_LIMIT);
         let offset = offset.0.unwrap_or(0);
         if limit < 1 {
@@ -589,8 +586,7 @@ impl WebhooksApi {
             return Err(subscription_not_found());
         }
         Ok(Json(
-            deliveries::of_subscription(&mut conn, id.0, status.0.as_deref(), limit, offset)
-                .await?,
+            deliveries::of_subscription(&mut conn, id.0, status, limit, offset).await?,
         ))
     }
 }

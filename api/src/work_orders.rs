@@ -12,8 +12,8 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use brokkr_schema::models::{
-    ClaimWorkOrderRequest, CompleteWorkOrderRequest, CreateWorkOrderRequest, WORK_ORDER_STATUSES,
-    WorkOrder, WorkOrderLog, WorkOrderRetryScheduled,
+    ClaimWorkOrderRequest, CompleteWorkOrderRequest, CreateWorkOrderRequest, WorkOrder,
+    WorkOrderLog, WorkOrderRetryScheduled, WorkOrderStatus,
 };
 use brokkr_schema::store::changes::Change;
 use brokkr_schema::store::work_orders::{self as orders, LogFilter, NewWorkOrder, Targeting};
@@ -161,17 +161,14 @@ impl WorkOrdersApi {
         work_type: Query<Option<String>>,
     ) -> ApiResult<Json<Vec<WorkOrder>>> {
         access::require(&auth.0, Action::List, Resource::WorkOrder, false)?;
-        if let Some(s) = status.0.as_deref()
-            && !WORK_ORDER_STATUSES.contains(&s)
-        {
-            return Err(ApiError::bad_request(format!(
-                "status must be one of {}",
-                WORK_ORDER_STATUSES.join(", ")
-            )));
-        }
+        let status = status
+            .0
+            .as_deref()
+            .map(|s| validation::state_in("status", s, WorkOrderStatus::QUEUED))
+            .transpose()?;
         let mut conn = self.state.pool.acquire().await?;
         Ok(Json(
-            orders::list(&mut conn, status.0.as_deref(), work_type.0.as_deref()).await?,
+            orders::list(&mut conn, status, work_type.0.as_deref()).await?,
         ))
     }
 
@@ -319,7 +316,8 @@ impl WorkOrdersApi {
         };
         // The agent's own order: the one it claimed and still holds.
         ask.given(
-            order.status == "CLAIMED" && order.claimed_by.is_some_and(|a| auth.0.is_agent(a)),
+            order.status == WorkOrderStatus::Claimed
+                && order.claimed_by.is_some_and(|a| auth.0.is_agent(a)),
         )?;
         let message = body.message.as_deref();
         let retry = !body.success && body.retryable && order.retry_count < order.max_retries;

@@ -1,7 +1,12 @@
-//! Resource behaviour: updates, cascades, tenants, metrics and the OpenAPI document.
+//! Resource behaviour: updates, cascades, tenants, metrics and the OpenAPI document; the states
+//! of the records as the database stores them.
 
 mod common;
 
+use brokkr_schema::states::{
+    ActorKind, AgentEventStatus, AgentStatus, DeliveryStatus, DiagnosticStatus, HealthStatus,
+    RolloutState, State, TemplateRolloutStackStatus, TemplateRolloutStatus, WorkOrderStatus,
+};
 use common::*;
 use reqwest::StatusCode;
 use serde_json::json;
@@ -365,4 +370,96 @@ async fn openapi_document_covers_every_route_and_swagger_ui_uses_it() {
         html.contains("swagger") && html.contains("/agents/{id}/target-state"),
         "Swagger UI must embed the spec"
     );
+}
+
+/// Every value of `T` goes into PostgreSQL as its text and comes back as itself.
+async fn round_trip<T>(conn: &mut sqlx::PgConnection)
+where
+    T: State + std::fmt::Debug + Send + Unpin,
+    T: for<'r> sqlx::Decode<'r, sqlx::Postgres> + sqlx::Type<sqlx::Postgres>,
+    T: for<'q> sqlx::Encode<'q, sqlx::Postgres>,
+{
+    for &state in T::ALL {
+        let text: String = sqlx::query_scalar("SELECT $1::text")
+            .bind(state)
+            .fetch_one(&mut *conn)
+            .await
+            .expect("bind a state");
+        assert_eq!(text, state.text());
+        let back: T = sqlx::query_scalar("SELECT $1::text")
+            .bind(state.text())
+            .fetch_one(&mut *conn)
+            .await
+            .expect("read a state");
+        assert_eq!(back, state);
+    }
+}
+
+/// The values the CHECK constraint on `table.column` allows.
+async fn allowed(conn: &mut sqlx::PgConnection, table: &str, column: &str) -> Vec<String> {
+    let definition: String = sqlx::query_scalar(
+        "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c
+           JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = ANY (c.conkey)
+          WHERE c.conrelid = $1::regclass AND c.contype = 'c' AND a.attname = $2",
+    )
+    .bind(table)
+    .bind(column)
+    .fetch_one(conn)
+    .await
+    .unwrap_or_else(|e| panic!("CHECK constraint of {table}.{column}: {e}"));
+    // `CHECK ((status = ANY (ARRAY['a'::text, 'b'::text])))`: the quoted parts.
+    let mut values: Vec<String> = definition
+        .split('\'')
+        .skip(1)
+        .step_by(2)
+        .map(str::to_owned)
+        .collect();
+    values.sort();
+    values
+}
+
+fn sorted<T: State>(states: &[T]) -> Vec<String> {
+    let mut texts: Vec<String> = states.iter().map(|s| s.text().to_owned()).collect();
+    texts.sort();
+    texts
+}
+
+#[tokio::test]
+async fn every_state_is_stored_as_its_text_and_the_columns_allow_exactly_the_states() {
+    let b = TestBroker::start().await;
+    let mut conn = b.db.connect().await;
+    round_trip::<AgentStatus>(&mut conn).await;
+    round_trip::<AgentEventStatus>(&mut conn).await;
+    round_trip::<HealthStatus>(&mut conn).await;
+    round_trip::<DiagnosticStatus>(&mut conn).await;
+    round_trip::<WorkOrderStatus>(&mut conn).await;
+    round_trip::<DeliveryStatus>(&mut conn).await;
+    round_trip::<TemplateRolloutStackStatus>(&mut conn).await;
+    round_trip::<TemplateRolloutStatus>(&mut conn).await;
+    round_trip::<RolloutState>(&mut conn).await;
+    round_trip::<ActorKind>(&mut conn).await;
+
+    let columns = [
+        ("deployment_health", "status", sorted(HealthStatus::ALL)),
+        (
+            "diagnostic_requests",
+            "status",
+            sorted(DiagnosticStatus::ALL),
+        ),
+        ("work_orders", "status", sorted(WorkOrderStatus::QUEUED)),
+        ("webhook_deliveries", "status", sorted(DeliveryStatus::ALL)),
+        (
+            "template_rollout_stacks",
+            "status",
+            sorted(TemplateRolloutStackStatus::ALL),
+        ),
+        ("audit_logs", "actor_type", sorted(ActorKind::ALL)),
+    ];
+    for (table, column, expected) in columns {
+        assert_eq!(
+            allowed(&mut conn, table, column).await,
+            expected,
+            "{table}.{column} must allow exactly the values of its state"
+        );
+    }
 }

@@ -3,8 +3,8 @@
 
 use brokkr_schema::models::{
     Agent, AgentAnnotation, AgentEvent, AgentLabel, AgentPakResponse, AgentRegistration,
-    AgentTarget, CreateAgentResponse, HealthStatusUpdate, LabelBody, NewAgent, NewAgentAnnotation,
-    NewAgentEvent, NewAgentTarget, RegistrationRequest, Stack, UpdateAgent,
+    AgentStatus, AgentTarget, CreateAgentResponse, HealthStatusUpdate, LabelBody, NewAgent,
+    NewAgentAnnotation, NewAgentEvent, NewAgentTarget, RegistrationRequest, Stack, UpdateAgent,
 };
 use reqwest::Method;
 use uuid::Uuid;
@@ -51,12 +51,12 @@ impl Client {
     }
 
     /// Sets an agent's status (`ACTIVE` or `INACTIVE`) with `PUT /agents/{id}`.
-    pub async fn set_agent_status(&self, id: Uuid, status: &str) -> Result<Agent> {
+    pub async fn set_agent_status(&self, id: Uuid, status: AgentStatus) -> Result<Agent> {
         let body = UpdateAgent {
             id: None,
             name: None,
             cluster_name: None,
-            status: Some(status.to_owned()),
+            status: Some(status.as_str().to_owned()),
         };
         self.update_agent(id, &body).await
     }

@@ -18,7 +18,7 @@ use std::time::Instant;
 
 use brokkr_runtime::render_sandbox;
 use brokkr_schema::jobs::{TEMPLATE_RENDER, TemplateRenderJob};
-use brokkr_schema::store::changes::{self, Actor, ActorKind, Change};
+use brokkr_schema::store::changes::{self, Actor, Change};
 use brokkr_schema::store::notify::Channels;
 use brokkr_schema::store::templates::{self, RenderOutcome};
 use brokkr_schema::store::{StoreError, StoreResult, stacks};
@@ -106,7 +106,7 @@ async fn render_stack(
     let object =
         templates::insert_rendered(&mut *conn, job.stack_id, &yaml, &template, &parameters).await?;
     let actor = Actor {
-        kind: ActorKind::parse(&pending.actor_type),
+        kind: pending.actor_type,
         id: pending.actor_id,
         ip_address: None,
         user_agent: None,
@@ -143,7 +143,7 @@ pub async fn run(
     }
     .await;
     let label = match &result {
-        Ok(Some(outcome)) => outcome.status(),
+        Ok(Some(outcome)) => outcome.status().as_str(),
         Ok(None) => "duplicate",
         Err(_) => "error",
     };
@@ -153,7 +153,7 @@ pub async fn run(
         tracing::info!(
             rollout = %job.rollout_id,
             stack = %job.stack_id,
-            outcome = outcome.status(),
+            outcome = outcome.status().as_str(),
             "template rollout: stack processed"
         );
     }

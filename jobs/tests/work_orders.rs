@@ -209,7 +209,7 @@ async fn work_orders_release(
     work_order_retry::release(pool, channels, job)
         .await
         .unwrap()
-        .map(|o| o.status)
+        .map(|o| o.status.as_str().to_owned())
 }
 
 fn sweep_context(pool: sqlx::PgPool) -> SweepContext {

@@ -1,7 +1,8 @@
 //! `brokkr-schema`: the vocabulary every Brokkr process shares.
 //!
 //! - [`models`]: the records of the API (agents, generators, stacks, deployment objects, events,
-//!   audit entries) as they travel on the wire, with their OpenAPI schemas.
+//!   audit entries) as they travel on the wire, with their OpenAPI schemas; [`states`]: every
+//!   status and kind among them as an enum, mapped to the wire and the database in one place.
 //! - [`validation`]: the rules for names, labels and annotations; [`manifest`]: the check that a
 //!   deployment object's YAML is a list of Kubernetes objects; [`storable`]: finding the NUL
 //!   characters PostgreSQL cannot store, with the path of the field that holds one.
@@ -32,6 +33,7 @@ pub mod live;
 pub mod manifest;
 pub mod models;
 pub mod pak;
+pub mod states;
 pub mod storable;
 pub mod trace_context;
 pub mod validation;

@@ -13,6 +13,13 @@ use chrono::{DateTime, Utc};
 use poem_openapi::{Object, Union};
 use uuid::Uuid;
 
+/// The statuses and kinds of these records ([`crate::states`]), re-exported so the records and
+/// their states are imported from one place.
+pub use crate::states::{
+    ActorKind, AgentEventStatus, AgentStatus, DeliveryStatus, DiagnosticStatus, HealthStatus,
+    RolloutState, TemplateRolloutStackStatus, TemplateRolloutStatus, WorkOrderStatus,
+};
+
 /// Body of every error response.
 #[derive(Debug, Clone, Object)]
 pub struct ErrorBody {
@@ -52,7 +59,7 @@ pub struct Agent {
     pub cluster_name: String,
     #[oai(nullable)]
     pub last_heartbeat: Option<DateTime<Utc>>,
-    pub status: String,
+    pub status: AgentStatus,
 }
 
 /// Body of `POST /agents`.
@@ -110,12 +117,11 @@ pub struct UpdateAgent {
     #[oai(nullable)]
     pub cluster_name: Option<String>,
     /// `ACTIVE` or `INACTIVE`.
+    // Text checked against `AgentStatus` by the handler, so that any other value is refused with
+    // a message naming the valid ones (as a poem-openapi `Enum` it would be a parse error).
     #[oai(nullable)]
     pub status: Option<String>,
 }
-
-/// The status values an agent may have.
-pub const AGENT_STATUSES: &[&str] = &["ACTIVE", "INACTIVE"];
 
 /// A label on an agent.
 #[derive(Debug, Clone, Object)]
@@ -195,7 +201,7 @@ pub struct AgentEvent {
     pub agent_id: Uuid,
     pub deployment_object_id: Uuid,
     pub event_type: String,
-    pub status: String,
+    pub status: AgentEventStatus,
     #[oai(nullable)]
     pub message: Option<String>,
 }
@@ -210,13 +216,11 @@ pub struct NewAgentEvent {
     pub deployment_object_id: Uuid,
     pub event_type: String,
     /// `SUCCESS` or `FAILURE`.
+    // Text checked against `AgentEventStatus` by the handler, in any case (`success` is taken).
     pub status: String,
     #[oai(nullable)]
     pub message: Option<String>,
 }
-
-/// The status values of an agent event.
-pub const AGENT_EVENT_STATUSES: &[&str] = &["SUCCESS", "FAILURE"];
 
 /// An automation identity (CI pipeline, provisioning system).
 #[derive(Debug, Clone, Object)]
@@ -386,7 +390,7 @@ pub fn yaml_checksum(yaml: &str) -> String {
 pub struct AuditLog {
     pub id: Uuid,
     pub timestamp: DateTime<Utc>,
-    pub actor_type: String,
+    pub actor_type: ActorKind,
     #[oai(nullable)]
     pub actor_id: Option<Uuid>,
     pub action: String,
@@ -529,10 +533,6 @@ pub struct UpdateWebhookRequest {
     pub target_labels: poem_openapi::types::MaybeUndefined<Vec<String>>,
 }
 
-/// The states of a webhook delivery.
-pub const WEBHOOK_DELIVERY_STATUSES: &[&str] =
-    &["pending", "acquired", "success", "failed", "dead"];
-
 /// One event queued for one subscription.
 #[derive(Debug, Clone, Object)]
 #[cfg_attr(feature = "db", derive(sqlx::FromRow))]
@@ -546,8 +546,7 @@ pub struct WebhookDelivery {
     pub payload: serde_json::Value,
     #[oai(nullable)]
     pub target_labels: Option<Vec<String>>,
-    /// One of [`WEBHOOK_DELIVERY_STATUSES`].
-    pub status: String,
+    pub status: DeliveryStatus,
     #[oai(nullable)]
     pub acquired_by: Option<Uuid>,
     #[oai(nullable)]
@@ -640,7 +639,7 @@ pub struct DeliveryResultRequest {
 #[derive(Debug, Clone, Object)]
 pub struct DeliveryResultResponse {
     /// `success`, `failed` (another attempt is scheduled) or `dead`.
-    pub status: String,
+    pub status: DeliveryStatus,
     pub delivery_id: Uuid,
     pub attempts: i32,
     #[oai(nullable)]
@@ -677,8 +676,7 @@ pub struct DiagnosticRequest {
     pub id: Uuid,
     pub agent_id: Uuid,
     pub deployment_object_id: Uuid,
-    /// `pending`, `claimed`, `completed`, `failed` or `expired`.
-    pub status: String,
+    pub status: DiagnosticStatus,
     #[oai(nullable)]
     pub requested_by: Option<String>,
     pub created_at: DateTime<Utc>,
@@ -745,8 +743,7 @@ pub struct DeploymentHealth {
     pub id: Uuid,
     pub agent_id: Uuid,
     pub deployment_object_id: Uuid,
-    /// `healthy`, `degraded`, `failing` or `unknown`.
-    pub status: String,
+    pub status: HealthStatus,
     /// JSON-encoded [`HealthSummary`].
     #[oai(nullable)]
     pub summary: Option<String>,
@@ -784,6 +781,8 @@ pub struct HealthSummary {
 pub struct DeploymentObjectHealthUpdate {
     /// The deployment object.
     pub id: Uuid,
+    // Text checked against `HealthStatus` by the handler, so that any other value is refused
+    // with a message naming the entry.
     pub status: String,
     #[oai(nullable)]
     pub summary: Option<HealthSummary>,
@@ -803,14 +802,14 @@ pub struct DeploymentHealthResponse {
     /// One record per reporting agent, by agent id.
     pub health_records: Vec<DeploymentHealth>,
     /// The worst status reported: failing > degraded > healthy > unknown.
-    pub overall_status: String,
+    pub overall_status: HealthStatus,
 }
 
 /// One deployment object in a stack's health.
 #[derive(Debug, Clone, Object)]
 pub struct DeploymentObjectHealthSummary {
     pub id: Uuid,
-    pub status: String,
+    pub status: HealthStatus,
     pub healthy_agents: i64,
     pub degraded_agents: i64,
     pub failing_agents: i64,
@@ -820,21 +819,9 @@ pub struct DeploymentObjectHealthSummary {
 #[derive(Debug, Clone, Object)]
 pub struct StackHealthResponse {
     pub stack_id: Uuid,
-    pub overall_status: String,
+    pub overall_status: HealthStatus,
     /// The stack's objects with reported health, newest first.
     pub deployment_objects: Vec<DeploymentObjectHealthSummary>,
-}
-
-/// Where a rollout stands: for one agent, or for every agent running the stack.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, poem_openapi::Enum)]
-#[oai(rename_all = "lowercase")]
-pub enum RolloutState {
-    /// Not reported yet (or, for a whole rollout, no agent runs the stack).
-    Pending,
-    /// Applied (for a whole rollout: by every agent).
-    Applied,
-    /// The agent reported a failure (for a whole rollout: at least one did).
-    Failed,
 }
 
 /// One agent running a stack, and what it reported about the stack's newest deployment object.
@@ -844,7 +831,6 @@ pub struct AgentRolloutStatus {
     pub agent_id: Uuid,
     pub agent_name: String,
     pub cluster_name: String,
-    #[cfg_attr(feature = "db", sqlx(try_from = "String"))]
     pub state: RolloutState,
     /// The agent's message with its newest event about the object (why it failed).
     #[oai(nullable)]
@@ -852,10 +838,9 @@ pub struct AgentRolloutStatus {
     /// When that event was stored.
     #[oai(nullable)]
     pub reported_at: Option<DateTime<Utc>>,
-    /// The health the agent last reported for the object: `healthy`, `degraded`, `failing`
-    /// or `unknown`.
+    /// The health the agent last reported for the object.
     #[oai(nullable)]
-    pub health: Option<String>,
+    pub health: Option<HealthStatus>,
 }
 
 /// Answer of `GET /stacks/{id}/rollout`: how far the stack's newest deployment object has got
@@ -874,49 +859,6 @@ pub struct StackRolloutStatus {
     pub state: RolloutState,
     /// By agent name and cluster name.
     pub agents: Vec<AgentRolloutStatus>,
-}
-
-impl RolloutState {
-    /// The wire name (`pending`, `applied`, `failed`).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Pending => "pending",
-            Self::Applied => "applied",
-            Self::Failed => "failed",
-        }
-    }
-
-    /// The state of a whole rollout from its agents' states.
-    pub fn overall(agents: impl IntoIterator<Item = Self>) -> Self {
-        let mut any = false;
-        let mut pending = false;
-        for state in agents {
-            any = true;
-            match state {
-                Self::Failed => return Self::Failed,
-                Self::Pending => pending = true,
-                Self::Applied => {}
-            }
-        }
-        if any && !pending {
-            Self::Applied
-        } else {
-            Self::Pending
-        }
-    }
-}
-
-impl TryFrom<String> for RolloutState {
-    type Error = String;
-
-    fn try_from(text: String) -> Result<Self, Self::Error> {
-        match text.as_str() {
-            "pending" => Ok(Self::Pending),
-            "applied" => Ok(Self::Applied),
-            "failed" => Ok(Self::Failed),
-            _ => Err(format!("unknown rollout state '{text}'")),
-        }
-    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -947,9 +889,6 @@ pub struct ConfigReloadResponse {
 // Work orders: one-off tasks (builds, custom YAML) that agents claim, run and report on.
 // ---------------------------------------------------------------------------------------------
 
-/// The states of an order in the active queue.
-pub const WORK_ORDER_STATUSES: &[&str] = &["PENDING", "CLAIMED", "RETRY_PENDING"];
-
 /// A work order in the active queue. `GET /work-orders/{id}` also shows finished orders from the
 /// log this way, with status `COMPLETED` or `FAILED`.
 #[derive(Debug, Clone, Object)]
@@ -962,7 +901,7 @@ pub struct WorkOrder {
     pub work_type: String,
     pub yaml_content: String,
     /// `PENDING`, `CLAIMED` or `RETRY_PENDING` (`COMPLETED`/`FAILED` for a finished order).
-    pub status: String,
+    pub status: WorkOrderStatus,
     /// The agent holding the claim.
     #[oai(nullable)]
     pub claimed_by: Option<Uuid>,
@@ -1205,7 +1144,7 @@ pub struct TemplateRolloutStack {
     /// `pending`, `rendered`, `invalid_parameters` (the stored parameters break the new
     /// schema; the stack is unchanged), `failed` (rendering or matching failed; unchanged) or
     /// `skipped` (the stack changed or went away since the rollout started).
-    pub status: String,
+    pub status: TemplateRolloutStackStatus,
     /// The stack's latest deployment object when the rollout started.
     pub previous_deployment_object_id: Uuid,
     /// The template version that object was rendered from.
@@ -1232,22 +1171,9 @@ pub struct TemplateRollout {
     #[oai(nullable)]
     pub generator_id: Option<Uuid>,
     /// `running` while a stack is pending, then `completed`.
-    pub status: String,
+    pub status: TemplateRolloutStatus,
     pub created_at: DateTime<Utc>,
     #[oai(nullable)]
     pub completed_at: Option<DateTime<Utc>>,
     pub stacks: Vec<TemplateRolloutStack>,
-}
-
-#[cfg(test)]
-mod tests {
-    use super::RolloutState::{self, Applied, Failed, Pending};
-
-    #[test]
-    fn any_failure_fails_a_rollout_and_no_agents_leaves_it_pending() {
-        assert_eq!(RolloutState::overall([]), Pending);
-        assert_eq!(RolloutState::overall([Applied]), Applied);
-        assert_eq!(RolloutState::overall([Pending, Failed]), Failed);
-        assert_eq!(RolloutState::overall([Applied, Pending]), Pending);
-    }
 }

@@ -1,10 +1,13 @@
-//! Validation rules shared by every resource: names, labels and annotations.
+//! Validation rules shared by every resource: names, labels, annotations and states given as
+//! text ([`state`]).
 //!
 //! Labels and annotation keys and values: non-empty, at most 64 bytes, no whitespace (any other
 //! character is allowed, e.g. `env:prod`). Names: non-blank, at most [`MAX_NAME_LEN`] bytes —
 //! agent and cluster names too (the original had no limit, but they are indexed, and PostgreSQL
 //! cannot index a value much over 2 KB). The NUL character is refused everywhere, before these
 //! rules run (see [`crate::storable`]).
+
+use crate::states::{self, State};
 
 /// A rule that input broke, worded for the API caller.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -40,6 +43,20 @@ pub fn label(value: &str) -> Result<(), ValidationError> {
 pub fn annotation(key: &str, value: &str) -> Result<(), ValidationError> {
     check_token("Annotation key", key)?;
     check_token("Annotation value", value)
+}
+
+/// Reads a state given as text in a request (`status` of a body or a query): one of `allowed`,
+/// else refused as `{what} must be one of A, B, C`.
+pub fn state_in<T: State>(what: &str, text: &str, allowed: &[T]) -> Result<T, ValidationError> {
+    text.parse()
+        .ok()
+        .filter(|state| allowed.contains(state))
+        .ok_or_else(|| ValidationError(format!("{what} must be one of {}", states::list(allowed))))
+}
+
+/// Reads any value of a state given as text in a request (see [`state_in`]).
+pub fn state<T: State>(what: &str, text: &str) -> Result<T, ValidationError> {
+    state_in(what, text, T::ALL)
 }
 
 /// Checks a required name: non-blank and at most `max` bytes (`None`: no limit).

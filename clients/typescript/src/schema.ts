@@ -1335,6 +1335,11 @@ export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
         /**
+         * @description Who made a change (the audit log's `actor_type`).
+         * @enum {string}
+         */
+        ActorKind: "admin" | "agent" | "generator" | "system";
+        /**
          * AddAgentAnnotationRequest
          * @description Body of `POST /agents/{id}/annotations`.
          */
@@ -1408,7 +1413,7 @@ export interface components {
             /** Format: date-time */
             last_heartbeat?: string | null;
             name: string;
-            status: string;
+            status: components["schemas"]["AgentStatus"];
             /** Format: date-time */
             updated_at: string;
         };
@@ -1441,10 +1446,15 @@ export interface components {
             /** Format: uuid */
             id: string;
             message?: string | null;
-            status: string;
+            status: components["schemas"]["AgentEventStatus"];
             /** Format: date-time */
             updated_at: string;
         };
+        /**
+         * @description The outcome an agent reports for applying a deployment object.
+         * @enum {string}
+         */
+        AgentEventStatus: "SUCCESS" | "FAILURE";
         /**
          * AgentLabel
          * @description A label on an agent.
@@ -1486,11 +1496,8 @@ export interface components {
             agent_id: string;
             agent_name: string;
             cluster_name: string;
-            /**
-             * @description The health the agent last reported for the object: `healthy`, `degraded`, `failing`
-             *     or `unknown`.
-             */
-            health?: string | null;
+            /** @description The health the agent last reported for the object. */
+            health?: components["schemas"]["HealthStatus"] | (never | null);
             /** @description The agent's message with its newest event about the object (why it failed). */
             message?: string | null;
             /**
@@ -1500,6 +1507,12 @@ export interface components {
             reported_at?: string | null;
             state: components["schemas"]["RolloutState"];
         };
+        /**
+         * @description Whether an agent takes part: only `ACTIVE` agents do deployment work (new agents start
+         *     `INACTIVE`).
+         * @enum {string}
+         */
+        AgentStatus: "ACTIVE" | "INACTIVE";
         /**
          * AgentTarget
          * @description An explicit association of an agent with a stack.
@@ -1520,7 +1533,7 @@ export interface components {
             action: string;
             /** Format: uuid */
             actor_id?: string | null;
-            actor_type: string;
+            actor_type: components["schemas"]["ActorKind"];
             /** Format: date-time */
             created_at: string;
             details?: unknown;
@@ -1843,8 +1856,13 @@ export interface components {
             /** Format: date-time */
             next_retry_at?: string | null;
             /** @description `success`, `failed` (another attempt is scheduled) or `dead`. */
-            status: string;
+            status: components["schemas"]["DeliveryStatus"];
         };
+        /**
+         * @description Where a webhook delivery stands.
+         * @enum {string}
+         */
+        DeliveryStatus: "pending" | "acquired" | "success" | "failed" | "dead";
         /**
          * DeploymentHealth
          * @description The health an agent last reported for one deployment object.
@@ -1860,8 +1878,7 @@ export interface components {
             deployment_object_id: string;
             /** Format: uuid */
             id: string;
-            /** @description `healthy`, `degraded`, `failing` or `unknown`. */
-            status: string;
+            status: components["schemas"]["HealthStatus"];
             /** @description JSON-encoded [`HealthSummary`]. */
             summary?: string | null;
             /** Format: date-time */
@@ -1877,7 +1894,7 @@ export interface components {
             /** @description One record per reporting agent, by agent id. */
             health_records: components["schemas"]["DeploymentHealth"][];
             /** @description The worst status reported: failing > degraded > healthy > unknown. */
-            overall_status: string;
+            overall_status: components["schemas"]["HealthStatus"];
         };
         /**
          * DeploymentObject
@@ -1920,7 +1937,7 @@ export interface components {
             healthy_agents: number;
             /** Format: uuid */
             id: string;
-            status: string;
+            status: components["schemas"]["HealthStatus"];
         };
         /**
          * DeploymentObjectHealthUpdate
@@ -1960,8 +1977,7 @@ export interface components {
             /** Format: uuid */
             id: string;
             requested_by?: string | null;
-            /** @description `pending`, `claimed`, `completed`, `failed` or `expired`. */
-            status: string;
+            status: components["schemas"]["DiagnosticStatus"];
         };
         /**
          * DiagnosticResponse
@@ -1991,6 +2007,11 @@ export interface components {
             /** Format: uuid */
             request_id: string;
         };
+        /**
+         * @description Where an on-demand diagnostic request stands.
+         * @enum {string}
+         */
+        DiagnosticStatus: "pending" | "claimed" | "completed" | "failed" | "expired";
         /**
          * ErrorBody
          * @description Body of every error response.
@@ -2033,6 +2054,11 @@ export interface components {
             generator: components["schemas"]["Generator"];
             pak: string;
         };
+        /**
+         * @description The health of a deployment object on an agent (and, overall, the worst over its agents).
+         * @enum {string}
+         */
+        HealthStatus: "healthy" | "degraded" | "failing" | "unknown";
         /**
          * HealthStatusUpdate
          * @description Body of `PATCH /agents/{id}/health-status`.
@@ -2154,7 +2180,7 @@ export interface components {
         StackHealthResponse: {
             /** @description The stack's objects with reported health, newest first. */
             deployment_objects: components["schemas"]["DeploymentObjectHealthSummary"][];
-            overall_status: string;
+            overall_status: components["schemas"]["HealthStatus"];
             /** Format: uuid */
             stack_id: string;
         };
@@ -2316,7 +2342,7 @@ export interface components {
             id: string;
             stacks: components["schemas"]["TemplateRolloutStack"][];
             /** @description `running` while a stack is pending, then `completed`. */
-            status: string;
+            status: components["schemas"]["TemplateRolloutStatus"];
             /**
              * Format: uuid
              * @description The version rolled out.
@@ -2354,12 +2380,22 @@ export interface components {
              *     schema; the stack is unchanged), `failed` (rendering or matching failed; unchanged) or
              *     `skipped` (the stack changed or went away since the rollout started).
              */
-            status: string;
+            status: components["schemas"]["TemplateRolloutStackStatus"];
             /** Format: date-time */
             updated_at: string;
             /** @description For `invalid_parameters`: each failing path. */
             validation_errors: string[];
         };
+        /**
+         * @description The outcome of a template rollout for one stack.
+         * @enum {string}
+         */
+        TemplateRolloutStackStatus: "pending" | "rendered" | "invalid_parameters" | "failed" | "skipped";
+        /**
+         * @description A template rollout: `running` while a stack is pending, then `completed`.
+         * @enum {string}
+         */
+        TemplateRolloutStatus: "running" | "completed";
         /**
          * UpdateAgentRequest
          * @description Body of `PUT /agents/{id}`: the fields a client may change. Others are ignored.
@@ -2468,8 +2504,7 @@ export interface components {
             next_retry_at?: string | null;
             /** @description The event envelope `{id, event_type, timestamp, data}`. */
             payload: unknown;
-            /** @description One of [`WEBHOOK_DELIVERY_STATUSES`]. */
-            status: string;
+            status: components["schemas"]["DeliveryStatus"];
             /** Format: uuid */
             subscription_id: string;
             target_labels?: string[] | null;
@@ -2506,8 +2541,7 @@ export interface components {
             next_retry_at?: string | null;
             /** @description The event envelope `{id, event_type, timestamp, data}`. */
             payload: unknown;
-            /** @description One of [`WEBHOOK_DELIVERY_STATUSES`]. */
-            status: string;
+            status: components["schemas"]["DeliveryStatus"];
             /** Format: uuid */
             subscription_id: string;
             target_labels?: string[] | null;
@@ -2634,7 +2668,7 @@ export interface components {
              */
             retry_count: number;
             /** @description `PENDING`, `CLAIMED` or `RETRY_PENDING` (`COMPLETED`/`FAILED` for a finished order). */
-            status: string;
+            status: components["schemas"]["WorkOrderStatus"];
             /** Format: date-time */
             updated_at: string;
             /** @description What kind of task this is, e.g. `build` or `custom`. */
@@ -2688,6 +2722,12 @@ export interface components {
             /** @description Always `retry_scheduled`. */
             status: string;
         };
+        /**
+         * @description Where a work order stands: `PENDING`, `CLAIMED` or `RETRY_PENDING` in the active queue,
+         *     `COMPLETED` or `FAILED` once it is in the log.
+         * @enum {string}
+         */
+        WorkOrderStatus: "PENDING" | "CLAIMED" | "RETRY_PENDING" | "COMPLETED" | "FAILED";
         /**
          * WorkOrderTargeting
          * @description Which agents may claim a work order: any listed agent, any agent with one of the labels, or

@@ -4,7 +4,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
-use crate::models::AgentEvent;
+use crate::models::{AgentEvent, AgentEventStatus};
 
 const EVENT_COLUMNS: &str = "id, created_at, updated_at, deleted_at, agent_id, \
      deployment_object_id, event_type, status, message";
@@ -15,7 +15,7 @@ pub async fn create(
     agent_id: Uuid,
     deployment_object_id: Uuid,
     event_type: &str,
-    status: &str,
+    status: AgentEventStatus,
     message: Option<&str>,
 ) -> StoreResult<AgentEvent> {
     sqlx::query_as(sqlf!(

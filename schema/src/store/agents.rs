@@ -4,7 +4,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
-use crate::models::{Agent, AgentTarget, Stack};
+use crate::models::{Agent, AgentStatus, AgentTarget, Stack};
 
 const AGENT_COLUMNS: &str =
     "id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status";
@@ -21,7 +21,7 @@ pub async fn list(pool: &PgPool) -> StoreResult<Vec<Agent>> {
     .await?)
 }
 
-/// Creates an agent with the hash of its first PAK.
+/// Creates an agent, `INACTIVE`, with the hash of its first PAK.
 pub async fn create(
     conn: &mut PgConnection,
     name: &str,
@@ -29,11 +29,12 @@ pub async fn create(
     pak_hash: &str,
 ) -> StoreResult<Agent> {
     sqlx::query_as(sqlf!(
-        "INSERT INTO agents (name, cluster_name, pak_hash, status) VALUES ($1, $2, $3, 'INACTIVE') RETURNING {AGENT_COLUMNS}"
+        "INSERT INTO agents (name, cluster_name, pak_hash, status) VALUES ($1, $2, $3, $4) RETURNING {AGENT_COLUMNS}"
     ))
     .bind(name)
     .bind(cluster_name)
     .bind(pak_hash)
+    .bind(AgentStatus::Inactive)
     .fetch_one(conn)
     .await
     .map_err(|e| {
@@ -71,7 +72,7 @@ pub async fn update(
     id: Uuid,
     name: Option<&str>,
     cluster_name: Option<&str>,
-    status: Option<&str>,
+    status: Option<AgentStatus>,
 ) -> StoreResult<Agent> {
     sqlx::query_as(sqlf!(
         "UPDATE agents SET name = COALESCE($2, name), cluster_name = COALESCE($3, cluster_name),

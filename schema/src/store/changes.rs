@@ -16,40 +16,7 @@ use super::notify::{self, Channels, Scope};
 use crate::events::{self, BrokkrEvent};
 use crate::models::{AgentEvent, DeploymentObject, DiagnosticRequest, WorkOrder, WorkOrderLog};
 
-/// Who made a change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ActorKind {
-    /// The admin PAK.
-    Admin,
-    /// An agent PAK.
-    Agent,
-    /// A generator PAK.
-    Generator,
-    /// Brokkr itself (CLI, background work).
-    System,
-}
-
-impl ActorKind {
-    /// The `actor_type` stored in the audit log.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            ActorKind::Admin => "admin",
-            ActorKind::Agent => "agent",
-            ActorKind::Generator => "generator",
-            ActorKind::System => "system",
-        }
-    }
-
-    /// The kind stored as `actor_type` (unknown text reads as `System`).
-    pub fn parse(text: &str) -> Self {
-        match text {
-            "admin" => ActorKind::Admin,
-            "agent" => ActorKind::Agent,
-            "generator" => ActorKind::Generator,
-            _ => ActorKind::System,
-        }
-    }
-}
+pub use crate::states::ActorKind;
 
 /// The actor of a change and where the request came from.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -515,7 +482,7 @@ impl Change<'_> {
                     "message": event.message,
                     "created_at": event.created_at,
                 });
-                let event_type = if event.status == "SUCCESS" {
+                let event_type = if event.status == crate::states::AgentEventStatus::Success {
                     events::DEPLOYMENT_APPLIED
                 } else {
                     events::DEPLOYMENT_FAILED

@@ -7,7 +7,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::{StoreError, StoreResult};
-use crate::models::{DiagnosticRequest, DiagnosticResult};
+use crate::models::{DiagnosticRequest, DiagnosticResult, DiagnosticStatus};
 
 const REQUEST_COLUMNS: &str = "id, agent_id, deployment_object_id, status, requested_by, \
      created_at, claimed_at, completed_at, expires_at";
@@ -82,7 +82,7 @@ pub enum Refusal {
     /// No such request.
     NotFound,
     /// The request is not in the state the step needs; carries its status.
-    WrongStatus(String),
+    WrongStatus(DiagnosticStatus),
 }
 
 /// Claims a pending, unexpired request in one statement: of two concurrent claims exactly one
@@ -102,7 +102,7 @@ pub async fn claim(
     if let Some(request) = claimed {
         return Ok(Ok(request));
     }
-    let status: Option<String> = sqlx::query_scalar(
+    let status: Option<DiagnosticStatus> = sqlx::query_scalar(
         "UPDATE diagnostic_requests
             SET status = CASE WHEN status = 'pending' AND expires_at <= now()
                               THEN 'expired' ELSE status END
@@ -135,7 +135,7 @@ pub async fn complete(
     .fetch_optional(&mut *conn)
     .await?;
     if completed.is_none() {
-        let status: Option<String> =
+        let status: Option<DiagnosticStatus> =
             sqlx::query_scalar("SELECT status FROM diagnostic_requests WHERE id = $1")
                 .bind(id)
                 .fetch_optional(conn)

@@ -8,36 +8,13 @@ use uuid::Uuid;
 
 use super::StoreResult;
 use super::agents::ASSOCIATED_STACK_IDS;
-use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary};
-
-/// The statuses an agent may report.
-pub const STATUSES: [&str; 4] = ["healthy", "degraded", "failing", "unknown"];
+use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary, HealthStatus};
 
 const HEALTH_COLUMNS: &str = "id, agent_id, deployment_object_id, status, summary, checked_at, \
      created_at, updated_at";
 
-/// How bad a status is; the worst wins.
-pub fn severity(status: &str) -> u8 {
-    match status {
-        "failing" => 3,
-        "degraded" => 2,
-        "healthy" => 1,
-        _ => 0,
-    }
-}
-
-/// The worst of `statuses`, `unknown` when there are none.
-pub fn worst<'a>(statuses: impl IntoIterator<Item = &'a str>) -> &'static str {
-    let rank = statuses.into_iter().map(severity).max().unwrap_or(0);
-    match rank {
-        3 => "failing",
-        2 => "degraded",
-        1 => "healthy",
-        _ => "unknown",
-    }
-}
-
-/// SQL for the worst status among the records of the object `$n`.
+/// SQL for the worst status among the records of object `d.id` (the ranking of
+/// [`HealthStatus::severity`]).
 const OVERALL: &str = "COALESCE((
     SELECT status FROM deployment_health h WHERE h.deployment_object_id = d.id
      ORDER BY CASE status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2 WHEN 'healthy' THEN 1
@@ -47,7 +24,7 @@ const OVERALL: &str = "COALESCE((
 #[derive(Debug, Clone)]
 pub struct Report {
     pub deployment_object_id: Uuid,
-    pub status: String,
+    pub status: HealthStatus,
     pub summary: Option<String>,
     pub checked_at: DateTime<Utc>,
 }
@@ -57,8 +34,8 @@ pub struct Report {
 pub struct OverallChange {
     pub deployment_object_id: Uuid,
     pub stack_id: Uuid,
-    pub previous: String,
-    pub current: String,
+    pub previous: HealthStatus,
+    pub current: HealthStatus,
 }
 
 /// The ids among `ids` that are not live deployment objects of stacks associated with the agent.
@@ -86,7 +63,7 @@ pub async fn outside_target_state(
 pub struct Recorded {
     /// Objects whose status as reported by this agent changed: (id, previous, current);
     /// `previous` is `None` for a first report.
-    pub agent_changes: Vec<(Uuid, Option<String>, String)>,
+    pub agent_changes: Vec<(Uuid, Option<HealthStatus>, HealthStatus)>,
     /// Objects whose overall status changed.
     pub overall_changes: Vec<OverallChange>,
 }
@@ -104,14 +81,14 @@ pub async fn record(
     ids.dedup();
     // Lock the objects in id order (no deadlocks between agents reporting overlapping sets);
     // NO KEY UPDATE leaves foreign-key checks of other writers unblocked.
-    let before: Vec<(Uuid, Uuid, String)> = sqlx::query_as(sqlf!(
+    let before: Vec<(Uuid, Uuid, HealthStatus)> = sqlx::query_as(sqlf!(
         "SELECT d.id, d.stack_id, {OVERALL} FROM deployment_objects d
           WHERE d.id = ANY($1) ORDER BY d.id FOR NO KEY UPDATE"
     ))
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let previous: Vec<(Uuid, String)> = sqlx::query_as(
+    let previous: Vec<(Uuid, HealthStatus)> = sqlx::query_as(
         "SELECT deployment_object_id, status FROM deployment_health
           WHERE agent_id = $1 AND deployment_object_id = ANY($2)",
     )
@@ -119,7 +96,7 @@ pub async fn record(
     .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let previous: std::collections::HashMap<Uuid, String> = previous.into_iter().collect();
+    let previous: std::collections::HashMap<Uuid, HealthStatus> = previous.into_iter().collect();
     let mut agent_changes = Vec::new();
     for report in reports {
         let written: Option<Uuid> = sqlx::query_scalar(
@@ -133,7 +110,7 @@ pub async fn record(
         )
         .bind(agent_id)
         .bind(report.deployment_object_id)
-        .bind(&report.status)
+        .bind(report.status)
         .bind(&report.summary)
         .bind(report.checked_at)
         .fetch_optional(&mut *conn)
@@ -143,18 +120,12 @@ pub async fn record(
             && before != Some(&report.status)
             && !agent_changes
                 .iter()
-                .any(|(id, _, _): &(Uuid, Option<String>, String)| {
-                    *id == report.deployment_object_id
-                })
+                .any(|(id, _, _)| *id == report.deployment_object_id)
         {
-            agent_changes.push((
-                report.deployment_object_id,
-                before.cloned(),
-                report.status.clone(),
-            ));
+            agent_changes.push((report.deployment_object_id, before.copied(), report.status));
         }
     }
-    let after: Vec<(Uuid, String)> = sqlx::query_as(sqlf!(
+    let after: Vec<(Uuid, HealthStatus)> = sqlx::query_as(sqlf!(
         "SELECT d.id, {OVERALL} FROM deployment_objects d WHERE d.id = ANY($1) ORDER BY d.id"
     ))
     .bind(&ids)
@@ -216,13 +187,7 @@ pub async fn for_stack(
         .map(
             |(id, healthy, degraded, failing, rank)| DeploymentObjectHealthSummary {
                 id,
-                status: match rank {
-                    3 => "failing",
-                    2 => "degraded",
-                    1 => "healthy",
-                    _ => "unknown",
-                }
-                .to_owned(),
+                status: HealthStatus::of_severity(rank),
                 healthy_agents: healthy,
                 degraded_agents: degraded,
                 failing_agents: failing,
@@ -233,7 +198,7 @@ pub async fn for_stack(
 
 /// Health records of live agents by status, for the metrics gauge (every status present, zero
 /// when none).
-pub async fn count_by_status(pool: &sqlx::PgPool) -> StoreResult<Vec<(String, i64)>> {
+pub async fn count_by_status(pool: &sqlx::PgPool) -> StoreResult<Vec<(HealthStatus, i64)>> {
     Ok(sqlx::query_as(
         "SELECT s.status, count(h.id)
            FROM unnest($1::text[]) AS s(status)
@@ -241,7 +206,7 @@ pub async fn count_by_status(pool: &sqlx::PgPool) -> StoreResult<Vec<(String, i6
                 AND h.agent_id IN (SELECT id FROM agents WHERE deleted_at IS NULL)
           GROUP BY s.status",
     )
-    .bind(&STATUSES[..])
+    .bind(HealthStatus::ALL)
     .fetch_all(pool)
     .await?)
 }

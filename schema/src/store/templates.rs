@@ -14,7 +14,8 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult, deployment_objects};
 use crate::jobs::TemplateRenderJob;
 use crate::models::{
-    DeploymentObject, StackTemplate, TemplateRollout, TemplateRolloutStack, yaml_checksum,
+    ActorKind, DeploymentObject, StackTemplate, TemplateRollout, TemplateRolloutStack,
+    TemplateRolloutStackStatus, TemplateRolloutStatus, yaml_checksum,
 };
 
 const TEMPLATE_COLUMNS: &str = "id, created_at, updated_at, deleted_at, generator_id, name, \
@@ -248,7 +249,7 @@ pub async fn start_rollout(
     queue: &str,
     template: &StackTemplate,
     owner: Option<Uuid>,
-    actor_type: &str,
+    actor_type: ActorKind,
     actor_id: Option<Uuid>,
 ) -> StoreResult<(Uuid, usize)> {
     let rollout_id: Uuid = sqlx::query_scalar(
@@ -323,7 +324,7 @@ struct RolloutRow {
 #[derive(sqlx::FromRow)]
 struct RolloutStackRow {
     stack_id: Uuid,
-    status: String,
+    status: TemplateRolloutStackStatus,
     previous_deployment_object_id: Uuid,
     previous_template_version: i32,
     deployment_object_id: Option<Uuid>,
@@ -352,14 +353,20 @@ pub async fn rollout(conn: &mut PgConnection, id: Uuid) -> StoreResult<TemplateR
     .bind(id)
     .fetch_all(&mut *conn)
     .await?;
-    let running = stacks.iter().any(|s| s.status == "pending");
+    let running = stacks
+        .iter()
+        .any(|s| s.status == TemplateRolloutStackStatus::Pending);
     Ok(TemplateRollout {
         id: row.id,
         template_id: row.template_id,
         template_name: row.template_name,
         template_version: row.template_version,
         generator_id: row.generator_id,
-        status: if running { "running" } else { "completed" }.to_owned(),
+        status: if running {
+            TemplateRolloutStatus::Running
+        } else {
+            TemplateRolloutStatus::Completed
+        },
         created_at: row.created_at,
         completed_at: row.completed_at,
         stacks: stacks
@@ -383,7 +390,7 @@ pub async fn rollout(conn: &mut PgConnection, id: Uuid) -> StoreResult<TemplateR
 pub struct PendingRender {
     pub template_id: Uuid,
     pub previous_deployment_object_id: Uuid,
-    pub actor_type: String,
+    pub actor_type: ActorKind,
     pub actor_id: Option<Uuid>,
 }
 
@@ -421,12 +428,12 @@ pub enum RenderOutcome {
 
 impl RenderOutcome {
     /// The stored status.
-    pub fn status(&self) -> &'static str {
+    pub fn status(&self) -> TemplateRolloutStackStatus {
         match self {
-            RenderOutcome::Rendered(_) => "rendered",
-            RenderOutcome::InvalidParameters(_) => "invalid_parameters",
-            RenderOutcome::Failed(_) => "failed",
-            RenderOutcome::Skipped(_) => "skipped",
+            RenderOutcome::Rendered(_) => TemplateRolloutStackStatus::Rendered,
+            RenderOutcome::InvalidParameters(_) => TemplateRolloutStackStatus::InvalidParameters,
+            RenderOutcome::Failed(_) => TemplateRolloutStackStatus::Failed,
+            RenderOutcome::Skipped(_) => TemplateRolloutStackStatus::Skipped,
         }
     }
 }

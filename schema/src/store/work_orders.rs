@@ -17,7 +17,7 @@ use uuid::Uuid;
 use super::notify::Channels;
 use super::{StoreError, StoreResult};
 use crate::jobs::{WORK_ORDER_RETRY, WorkOrderRetryJob};
-use crate::models::{WorkOrder, WorkOrderLog};
+use crate::models::{WorkOrder, WorkOrderLog, WorkOrderStatus};
 
 const ORDER_COLUMNS: &str = "id, created_at, updated_at, work_type, yaml_content, status, \
     claimed_by, claimed_at, claim_timeout_seconds, max_retries, retry_count, backoff_seconds, \
@@ -147,7 +147,7 @@ pub async fn create(
 /// Active orders, oldest first, optionally of one status and one type.
 pub async fn list(
     conn: &mut PgConnection,
-    status: Option<&str>,
+    status: Option<WorkOrderStatus>,
     work_type: Option<&str>,
 ) -> StoreResult<Vec<WorkOrder>> {
     Ok(sqlx::query_as(sqlf!(
@@ -432,7 +432,7 @@ pub fn from_log(log: &WorkOrderLog) -> WorkOrder {
         updated_at: log.completed_at,
         work_type: log.work_type.clone(),
         yaml_content: log.yaml_content.clone(),
-        status: if log.success { "COMPLETED" } else { "FAILED" }.to_owned(),
+        status: WorkOrderStatus::finished(log.success),
         claimed_by: log.claimed_by,
         claimed_at: log.claimed_at,
         claim_timeout_seconds: log.claim_timeout_seconds,

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
+use brokkr_client::models::HealthStatus;
 use brokkr_client::{AuditQuery, Client};
 use clap::{Args, ValueEnum};
 
@@ -160,7 +161,7 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 let mut row = vec![
                     a.name.clone(),
                     a.cluster_name.clone(),
-                    a.status.clone(),
+                    a.status.to_string(),
                     when_opt(&a.last_heartbeat),
                 ];
                 if wide {
@@ -337,7 +338,7 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             for d in &deliveries {
                 table.row(vec![
                     d.event_type.clone(),
-                    d.status.clone(),
+                    d.status.to_string(),
                     d.attempts.to_string(),
                     when(&d.created_at),
                     opt(&d.last_error),
@@ -354,7 +355,7 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             for w in &orders {
                 table.row(vec![
                     w.work_type.clone(),
-                    w.status.clone(),
+                    w.status.to_string(),
                     format!("{}/{}", w.retry_count, w.max_retries),
                     when(&w.created_at),
                     w.id.to_string(),
@@ -375,7 +376,7 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                     when(&e.timestamp),
                     match e.actor_id {
                         Some(id) => format!("{}:{id}", e.actor_type),
-                        None => e.actor_type.clone(),
+                        None => e.actor_type.to_string(),
                     },
                     e.action.clone(),
                     match e.resource_id {
@@ -423,7 +424,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                 ("Name", agent.name.clone()),
                 ("Cluster", agent.cluster_name.clone()),
                 ("Id", agent.id.to_string()),
-                ("Status", agent.status.clone()),
+                ("Status", agent.status.to_string()),
                 ("Last heartbeat", when_opt(&agent.last_heartbeat)),
                 ("Created", when(&agent.created_at)),
             ]);
@@ -506,7 +507,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .collect::<Vec<_>>(),
             );
             let objects = client.list_deployment_objects(stack.id).await?;
-            let health: BTreeMap<uuid::Uuid, String> = client
+            let health: BTreeMap<uuid::Uuid, HealthStatus> = client
                 .stack_health(stack.id)
                 .await
                 .map(|h| {
@@ -532,7 +533,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                             } else {
                                 ""
                             },
-                            health.get(&o.id).map(String::as_str).unwrap_or("-")
+                            health.get(&o.id).map(|h| h.as_str()).unwrap_or("-")
                         )
                     })
                     .collect::<Vec<_>>(),
@@ -579,7 +580,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
             fields(&[
                 ("Id", w.id.to_string()),
                 ("Type", w.work_type.clone()),
-                ("Status", w.status.clone()),
+                ("Status", w.status.to_string()),
                 (
                     "Claimed by",
                     w.claimed_by.map(|a| a.to_string()).unwrap_or("-".into()),

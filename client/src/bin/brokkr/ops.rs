@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use anyhow::{Context, anyhow};
 use brokkr_client::Client;
 use brokkr_client::models::{
-    CreateTemplateRequest, CreateWebhookRequest, CreateWorkOrderRequest, NewAgent, NewGenerator,
-    TemplateInstantiationRequest, UpdateTemplateRequest, WorkOrderTargeting,
+    AgentStatus, CreateTemplateRequest, CreateWebhookRequest, CreateWorkOrderRequest, NewAgent,
+    NewGenerator, TemplateInstantiationRequest, UpdateTemplateRequest, WorkOrderTargeting,
 };
 use clap::Subcommand;
 
@@ -328,12 +328,16 @@ pub async fn agent(client: &Client, command: AgentCommand) -> anyhow::Result<Exi
         }
         AgentCommand::Activate { agent } => {
             let agent = resolve::agent(client, &agent).await?;
-            let agent = client.set_agent_status(agent.id, "ACTIVE").await?;
+            let agent = client
+                .set_agent_status(agent.id, AgentStatus::Active)
+                .await?;
             println!("agent '{}' is {}", agent.name, agent.status);
         }
         AgentCommand::Deactivate { agent } => {
             let agent = resolve::agent(client, &agent).await?;
-            let agent = client.set_agent_status(agent.id, "INACTIVE").await?;
+            let agent = client
+                .set_agent_status(agent.id, AgentStatus::Inactive)
+                .await?;
             println!("agent '{}' is {}", agent.name, agent.status);
         }
         AgentCommand::RotatePak { agent } => {
@@ -524,7 +528,7 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
             for d in &deliveries {
                 table.row(vec![
                     d.event_type.clone(),
-                    d.status.clone(),
+                    d.status.to_string(),
                     d.attempts.to_string(),
                     when(&d.created_at),
                     opt(&d.last_error),

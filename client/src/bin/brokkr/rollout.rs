@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::bail;
 use brokkr_client::Client;
-use brokkr_client::models::{AgentRolloutStatus, RolloutState, Stack};
+use brokkr_client::models::{AgentRolloutStatus, HealthStatus, RolloutState, Stack};
 
 use crate::output::{Table, one_line};
 
@@ -27,21 +27,24 @@ pub enum State {
 pub struct AgentRollout {
     pub agent: String,
     pub state: State,
-    /// The health the agent last reported for the object (`healthy`, `degraded`…).
-    pub health: Option<String>,
+    /// The health the agent last reported for the object.
+    pub health: Option<HealthStatus>,
 }
 
 impl AgentRollout {
     fn line(&self) -> String {
         let health = self
             .health
-            .as_deref()
             .map(|h| format!(" (health: {h})"))
             .unwrap_or_default();
         match &self.state {
-            State::Pending => format!("agent {}: pending{health}", self.agent),
-            State::Applied => format!("agent {}: applied{health}", self.agent),
-            State::Failed(message) => format!("agent {}: failed: {message}{health}", self.agent),
+            State::Pending => format!("agent {}: {}{health}", self.agent, RolloutState::Pending),
+            State::Applied => format!("agent {}: {}{health}", self.agent, RolloutState::Applied),
+            State::Failed(message) => format!(
+                "agent {}: {}: {message}{health}",
+                self.agent,
+                RolloutState::Failed
+            ),
         }
     }
 }
@@ -126,14 +129,14 @@ pub async fn status(
             let mut table = Table::new(vec!["AGENT", "STATE", "HEALTH", "MESSAGE"]);
             for r in &rows {
                 let (state, message) = match &r.state {
-                    State::Pending => ("pending", String::new()),
-                    State::Applied => ("applied", String::new()),
-                    State::Failed(m) => ("failed", m.clone()),
+                    State::Pending => (RolloutState::Pending, String::new()),
+                    State::Applied => (RolloutState::Applied, String::new()),
+                    State::Failed(m) => (RolloutState::Failed, m.clone()),
                 };
                 table.row(vec![
                     r.agent.clone(),
-                    state.into(),
-                    r.health.clone().unwrap_or_else(|| "-".into()),
+                    state.to_string(),
+                    r.health.map_or_else(|| "-".into(), |h| h.to_string()),
                     message,
                 ]);
             }

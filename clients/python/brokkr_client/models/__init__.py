@@ -1,5 +1,6 @@
 """Contains all the data models used in inputs/outputs"""
 
+from .actor_kind import ActorKind
 from .add_agent_annotation_request import AddAgentAnnotationRequest
 from .add_agent_label_request import AddAgentLabelRequest
 from .add_agent_target_request import AddAgentTargetRequest
@@ -8,10 +9,12 @@ from .add_template_annotation_request import AddTemplateAnnotationRequest
 from .agent import Agent
 from .agent_annotation import AgentAnnotation
 from .agent_event import AgentEvent
+from .agent_event_status import AgentEventStatus
 from .agent_label import AgentLabel
 from .agent_pak_response import AgentPakResponse
 from .agent_registration import AgentRegistration
 from .agent_rollout_status import AgentRolloutStatus
+from .agent_status import AgentStatus
 from .agent_target import AgentTarget
 from .audit_log import AuditLog
 from .audit_log_list_response import AuditLogListResponse
@@ -33,6 +36,7 @@ from .create_work_order_request import CreateWorkOrderRequest
 from .delivery_attempt import DeliveryAttempt
 from .delivery_result_request import DeliveryResultRequest
 from .delivery_result_response import DeliveryResultResponse
+from .delivery_status import DeliveryStatus
 from .deployment_health import DeploymentHealth
 from .deployment_health_response import DeploymentHealthResponse
 from .deployment_object import DeploymentObject
@@ -41,9 +45,11 @@ from .deployment_object_health_update import DeploymentObjectHealthUpdate
 from .diagnostic_request import DiagnosticRequest
 from .diagnostic_response import DiagnosticResponse
 from .diagnostic_result import DiagnosticResult
+from .diagnostic_status import DiagnosticStatus
 from .error_body import ErrorBody
 from .generator import Generator
 from .generator_pak_response import GeneratorPakResponse
+from .health_status import HealthStatus
 from .health_status_update import HealthStatusUpdate
 from .health_summary import HealthSummary
 from .pending_webhook_delivery import PendingWebhookDelivery
@@ -64,6 +70,8 @@ from .template_instantiation_request import TemplateInstantiationRequest
 from .template_label import TemplateLabel
 from .template_rollout import TemplateRollout
 from .template_rollout_stack import TemplateRolloutStack
+from .template_rollout_stack_status import TemplateRolloutStackStatus
+from .template_rollout_status import TemplateRolloutStatus
 from .update_agent_request import UpdateAgentRequest
 from .update_generator_request import UpdateGeneratorRequest
 from .update_stack_request import UpdateStackRequest
@@ -78,10 +86,12 @@ from .webhook_test_result import WebhookTestResult
 from .work_order import WorkOrder
 from .work_order_log import WorkOrderLog
 from .work_order_retry_scheduled import WorkOrderRetryScheduled
+from .work_order_status import WorkOrderStatus
 from .work_order_targeting import WorkOrderTargeting
 from .work_order_targeting_annotations_type_0 import WorkOrderTargetingAnnotationsType0
 
 __all__ = (
+    "ActorKind",
     "AddAgentAnnotationRequest",
     "AddAgentLabelRequest",
     "AddAgentTargetRequest",
@@ -90,10 +100,12 @@ __all__ = (
     "Agent",
     "AgentAnnotation",
     "AgentEvent",
+    "AgentEventStatus",
     "AgentLabel",
     "AgentPakResponse",
     "AgentRegistration",
     "AgentRolloutStatus",
+    "AgentStatus",
     "AgentTarget",
     "AuditLog",
     "AuditLogListResponse",
@@ -115,6 +127,7 @@ __all__ = (
     "DeliveryAttempt",
     "DeliveryResultRequest",
     "DeliveryResultResponse",
+    "DeliveryStatus",
     "DeploymentHealth",
     "DeploymentHealthResponse",
     "DeploymentObject",
@@ -123,9 +136,11 @@ __all__ = (
     "DiagnosticRequest",
     "DiagnosticResponse",
     "DiagnosticResult",
+    "DiagnosticStatus",
     "ErrorBody",
     "Generator",
     "GeneratorPakResponse",
+    "HealthStatus",
     "HealthStatusUpdate",
     "HealthSummary",
     "PendingWebhookDelivery",
@@ -146,6 +161,8 @@ __all__ = (
     "TemplateLabel",
     "TemplateRollout",
     "TemplateRolloutStack",
+    "TemplateRolloutStackStatus",
+    "TemplateRolloutStatus",
     "UpdateAgentRequest",
     "UpdateGeneratorRequest",
     "UpdateStackRequest",
@@ -160,6 +177,7 @@ __all__ = (
     "WorkOrder",
     "WorkOrderLog",
     "WorkOrderRetryScheduled",
+    "WorkOrderStatus",
     "WorkOrderTargeting",
     "WorkOrderTargetingAnnotationsType0",
 )

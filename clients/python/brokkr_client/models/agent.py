@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.agent_status import AgentStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="Agent")
@@ -22,7 +23,8 @@ class Agent:
         created_at (datetime.datetime):
         id (UUID):
         name (str):
-        status (str):
+        status (AgentStatus): Whether an agent takes part: only `ACTIVE` agents do deployment work (new agents start
+            `INACTIVE`).
         updated_at (datetime.datetime):
         deleted_at (datetime.datetime | None | Unset):
         last_heartbeat (datetime.datetime | None | Unset):
@@ -32,7 +34,7 @@ class Agent:
     created_at: datetime.datetime
     id: UUID
     name: str
-    status: str
+    status: AgentStatus
     updated_at: datetime.datetime
     deleted_at: datetime.datetime | None | Unset = UNSET
     last_heartbeat: datetime.datetime | None | Unset = UNSET
@@ -47,7 +49,7 @@ class Agent:
 
         name = self.name
 
-        status = self.status
+        status = self.status.value
 
         updated_at = self.updated_at.isoformat()
 
@@ -97,7 +99,7 @@ class Agent:
 
         name = d.pop("name")
 
-        status = d.pop("status")
+        status = AgentStatus(d.pop("status"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.agent_event_status import AgentEventStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AgentEvent")
@@ -23,7 +24,7 @@ class AgentEvent:
         deployment_object_id (UUID):
         event_type (str):
         id (UUID):
-        status (str):
+        status (AgentEventStatus): The outcome an agent reports for applying a deployment object.
         updated_at (datetime.datetime):
         deleted_at (datetime.datetime | None | Unset):
         message (None | str | Unset):
@@ -34,7 +35,7 @@ class AgentEvent:
     deployment_object_id: UUID
     event_type: str
     id: UUID
-    status: str
+    status: AgentEventStatus
     updated_at: datetime.datetime
     deleted_at: datetime.datetime | None | Unset = UNSET
     message: None | str | Unset = UNSET
@@ -51,7 +52,7 @@ class AgentEvent:
 
         id = str(self.id)
 
-        status = self.status
+        status = self.status.value
 
         updated_at = self.updated_at.isoformat()
 
@@ -102,7 +103,7 @@ class AgentEvent:
 
         id = UUID(d.pop("id"))
 
-        status = d.pop("status")
+        status = AgentEventStatus(d.pop("status"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.health_status import HealthStatus
 from ..models.rollout_state import RolloutState
 from ..types import UNSET, Unset
 
@@ -23,8 +24,7 @@ class AgentRolloutStatus:
         agent_name (str):
         cluster_name (str):
         state (RolloutState): Where a rollout stands: for one agent, or for every agent running the stack.
-        health (None | str | Unset): The health the agent last reported for the object: `healthy`, `degraded`, `failing`
-            or `unknown`.
+        health (HealthStatus | None | Unset): The health the agent last reported for the object.
         message (None | str | Unset): The agent's message with its newest event about the object (why it failed).
         reported_at (datetime.datetime | None | Unset): When that event was stored.
     """
@@ -33,7 +33,7 @@ class AgentRolloutStatus:
     agent_name: str
     cluster_name: str
     state: RolloutState
-    health: None | str | Unset = UNSET
+    health: HealthStatus | None | Unset = UNSET
     message: None | str | Unset = UNSET
     reported_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -50,6 +50,8 @@ class AgentRolloutStatus:
         health: None | str | Unset
         if isinstance(self.health, Unset):
             health = UNSET
+        elif isinstance(self.health, HealthStatus):
+            health = self.health.value
         else:
             health = self.health
 
@@ -97,12 +99,20 @@ class AgentRolloutStatus:
 
         state = RolloutState(d.pop("state"))
 
-        def _parse_health(data: object) -> None | str | Unset:
+        def _parse_health(data: object) -> HealthStatus | None | Unset:
             if data is None:
                 return data
             if isinstance(data, Unset):
                 return data
-            return cast(None | str | Unset, data)
+            try:
+                if not isinstance(data, str):
+                    raise TypeError()
+                health_type_0 = HealthStatus(data)
+
+                return health_type_0
+            except (TypeError, ValueError, AttributeError, KeyError):
+                pass
+            return cast(HealthStatus | None | Unset, data)
 
         health = _parse_health(d.pop("health", UNSET))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.actor_kind import ActorKind
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="AuditLog")
@@ -19,7 +20,7 @@ class AuditLog:
 
     Attributes:
         action (str):
-        actor_type (str):
+        actor_type (ActorKind): Who made a change (the audit log's `actor_type`).
         created_at (datetime.datetime):
         id (UUID):
         resource_type (str):
@@ -32,7 +33,7 @@ class AuditLog:
     """
 
     action: str
-    actor_type: str
+    actor_type: ActorKind
     created_at: datetime.datetime
     id: UUID
     resource_type: str
@@ -47,7 +48,7 @@ class AuditLog:
     def to_dict(self) -> dict[str, Any]:
         action = self.action
 
-        actor_type = self.actor_type
+        actor_type = self.actor_type.value
 
         created_at = self.created_at.isoformat()
 
@@ -117,7 +118,7 @@ class AuditLog:
         d = dict(src_dict)
         action = d.pop("action")
 
-        actor_type = d.pop("actor_type")
+        actor_type = ActorKind(d.pop("actor_type"))
 
         created_at = datetime.datetime.fromisoformat(d.pop("created_at"))
 

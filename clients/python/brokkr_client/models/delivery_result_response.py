@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.delivery_status import DeliveryStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="DeliveryResultResponse")
@@ -20,13 +21,13 @@ class DeliveryResultResponse:
     Attributes:
         attempts (int):
         delivery_id (UUID):
-        status (str): `success`, `failed` (another attempt is scheduled) or `dead`.
+        status (DeliveryStatus): Where a webhook delivery stands.
         next_retry_at (datetime.datetime | None | Unset):
     """
 
     attempts: int
     delivery_id: UUID
-    status: str
+    status: DeliveryStatus
     next_retry_at: datetime.datetime | None | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -35,7 +36,7 @@ class DeliveryResultResponse:
 
         delivery_id = str(self.delivery_id)
 
-        status = self.status
+        status = self.status.value
 
         next_retry_at: None | str | Unset
         if isinstance(self.next_retry_at, Unset):
@@ -66,7 +67,7 @@ class DeliveryResultResponse:
 
         delivery_id = UUID(d.pop("delivery_id"))
 
-        status = d.pop("status")
+        status = DeliveryStatus(d.pop("status"))
 
         def _parse_next_retry_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.health_status import HealthStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="DeploymentHealth")
@@ -23,7 +24,7 @@ class DeploymentHealth:
         created_at (datetime.datetime):
         deployment_object_id (UUID):
         id (UUID):
-        status (str): `healthy`, `degraded`, `failing` or `unknown`.
+        status (HealthStatus): The health of a deployment object on an agent (and, overall, the worst over its agents).
         updated_at (datetime.datetime):
         summary (None | str | Unset): JSON-encoded [`HealthSummary`].
     """
@@ -33,7 +34,7 @@ class DeploymentHealth:
     created_at: datetime.datetime
     deployment_object_id: UUID
     id: UUID
-    status: str
+    status: HealthStatus
     updated_at: datetime.datetime
     summary: None | str | Unset = UNSET
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
@@ -49,7 +50,7 @@ class DeploymentHealth:
 
         id = str(self.id)
 
-        status = self.status
+        status = self.status.value
 
         updated_at = self.updated_at.isoformat()
 
@@ -90,7 +91,7 @@ class DeploymentHealth:
 
         id = UUID(d.pop("id"))
 
-        status = d.pop("status")
+        status = HealthStatus(d.pop("status"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 

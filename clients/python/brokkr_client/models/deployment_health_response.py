@@ -7,6 +7,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.health_status import HealthStatus
+
 if TYPE_CHECKING:
     from ..models.deployment_health import DeploymentHealth
 
@@ -21,12 +23,13 @@ class DeploymentHealthResponse:
     Attributes:
         deployment_object_id (UUID):
         health_records (list[DeploymentHealth]): One record per reporting agent, by agent id.
-        overall_status (str): The worst status reported: failing > degraded > healthy > unknown.
+        overall_status (HealthStatus): The health of a deployment object on an agent (and, overall, the worst over its
+            agents).
     """
 
     deployment_object_id: UUID
     health_records: list[DeploymentHealth]
-    overall_status: str
+    overall_status: HealthStatus
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -37,7 +40,7 @@ class DeploymentHealthResponse:
             health_records_item = health_records_item_data.to_dict()
             health_records.append(health_records_item)
 
-        overall_status = self.overall_status
+        overall_status = self.overall_status.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -65,7 +68,7 @@ class DeploymentHealthResponse:
 
             health_records.append(health_records_item)
 
-        overall_status = d.pop("overall_status")
+        overall_status = HealthStatus(d.pop("overall_status"))
 
         deployment_health_response = cls(
             deployment_object_id=deployment_object_id,

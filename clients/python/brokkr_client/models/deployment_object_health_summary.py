@@ -7,6 +7,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.health_status import HealthStatus
+
 T = TypeVar("T", bound="DeploymentObjectHealthSummary")
 
 
@@ -19,14 +21,14 @@ class DeploymentObjectHealthSummary:
         failing_agents (int):
         healthy_agents (int):
         id (UUID):
-        status (str):
+        status (HealthStatus): The health of a deployment object on an agent (and, overall, the worst over its agents).
     """
 
     degraded_agents: int
     failing_agents: int
     healthy_agents: int
     id: UUID
-    status: str
+    status: HealthStatus
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -38,7 +40,7 @@ class DeploymentObjectHealthSummary:
 
         id = str(self.id)
 
-        status = self.status
+        status = self.status.value
 
         field_dict: dict[str, Any] = {}
         field_dict.update(self.additional_properties)
@@ -65,7 +67,7 @@ class DeploymentObjectHealthSummary:
 
         id = UUID(d.pop("id"))
 
-        status = d.pop("status")
+        status = HealthStatus(d.pop("status"))
 
         deployment_object_health_summary = cls(
             degraded_agents=degraded_agents,

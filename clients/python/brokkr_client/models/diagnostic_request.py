@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.diagnostic_status import DiagnosticStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="DiagnosticRequest")
@@ -23,7 +24,7 @@ class DiagnosticRequest:
         deployment_object_id (UUID):
         expires_at (datetime.datetime): A request not completed by then expires.
         id (UUID):
-        status (str): `pending`, `claimed`, `completed`, `failed` or `expired`.
+        status (DiagnosticStatus): Where an on-demand diagnostic request stands.
         claimed_at (datetime.datetime | None | Unset):
         completed_at (datetime.datetime | None | Unset):
         requested_by (None | str | Unset):
@@ -34,7 +35,7 @@ class DiagnosticRequest:
     deployment_object_id: UUID
     expires_at: datetime.datetime
     id: UUID
-    status: str
+    status: DiagnosticStatus
     claimed_at: datetime.datetime | None | Unset = UNSET
     completed_at: datetime.datetime | None | Unset = UNSET
     requested_by: None | str | Unset = UNSET
@@ -51,7 +52,7 @@ class DiagnosticRequest:
 
         id = str(self.id)
 
-        status = self.status
+        status = self.status.value
 
         claimed_at: None | str | Unset
         if isinstance(self.claimed_at, Unset):
@@ -109,7 +110,7 @@ class DiagnosticRequest:
 
         id = UUID(d.pop("id"))
 
-        status = d.pop("status")
+        status = DiagnosticStatus(d.pop("status"))
 
         def _parse_claimed_at(data: object) -> datetime.datetime | None | Unset:
             if data is None:

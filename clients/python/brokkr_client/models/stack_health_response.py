@@ -7,6 +7,8 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.health_status import HealthStatus
+
 if TYPE_CHECKING:
     from ..models.deployment_object_health_summary import DeploymentObjectHealthSummary
 
@@ -21,12 +23,13 @@ class StackHealthResponse:
     Attributes:
         deployment_objects (list[DeploymentObjectHealthSummary]): The stack's objects with reported health, newest
             first.
-        overall_status (str):
+        overall_status (HealthStatus): The health of a deployment object on an agent (and, overall, the worst over its
+            agents).
         stack_id (UUID):
     """
 
     deployment_objects: list[DeploymentObjectHealthSummary]
-    overall_status: str
+    overall_status: HealthStatus
     stack_id: UUID
     additional_properties: dict[str, Any] = _attrs_field(init=False, factory=dict)
 
@@ -36,7 +39,7 @@ class StackHealthResponse:
             deployment_objects_item = deployment_objects_item_data.to_dict()
             deployment_objects.append(deployment_objects_item)
 
-        overall_status = self.overall_status
+        overall_status = self.overall_status.value
 
         stack_id = str(self.stack_id)
 
@@ -64,7 +67,7 @@ class StackHealthResponse:
 
             deployment_objects.append(deployment_objects_item)
 
-        overall_status = d.pop("overall_status")
+        overall_status = HealthStatus(d.pop("overall_status"))
 
         stack_id = UUID(d.pop("stack_id"))
 

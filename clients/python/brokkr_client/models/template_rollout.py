@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.template_rollout_status import TemplateRolloutStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -25,7 +26,7 @@ class TemplateRollout:
         created_at (datetime.datetime):
         id (UUID):
         stacks (list[TemplateRolloutStack]):
-        status (str): `running` while a stack is pending, then `completed`.
+        status (TemplateRolloutStatus): A template rollout: `running` while a stack is pending, then `completed`.
         template_id (UUID): The version rolled out.
         template_name (str):
         template_version (int):
@@ -36,7 +37,7 @@ class TemplateRollout:
     created_at: datetime.datetime
     id: UUID
     stacks: list[TemplateRolloutStack]
-    status: str
+    status: TemplateRolloutStatus
     template_id: UUID
     template_name: str
     template_version: int
@@ -54,7 +55,7 @@ class TemplateRollout:
             stacks_item = stacks_item_data.to_dict()
             stacks.append(stacks_item)
 
-        status = self.status
+        status = self.status.value
 
         template_id = str(self.template_id)
 
@@ -114,7 +115,7 @@ class TemplateRollout:
 
             stacks.append(stacks_item)
 
-        status = d.pop("status")
+        status = TemplateRolloutStatus(d.pop("status"))
 
         template_id = UUID(d.pop("template_id"))
 

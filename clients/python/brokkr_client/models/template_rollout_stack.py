@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.template_rollout_stack_status import TemplateRolloutStackStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="TemplateRolloutStack")
@@ -21,9 +22,7 @@ class TemplateRolloutStack:
         previous_deployment_object_id (UUID): The stack's latest deployment object when the rollout started.
         previous_template_version (int): The template version that object was rendered from.
         stack_id (UUID):
-        status (str): `pending`, `rendered`, `invalid_parameters` (the stored parameters break the new
-            schema; the stack is unchanged), `failed` (rendering or matching failed; unchanged) or
-            `skipped` (the stack changed or went away since the rollout started).
+        status (TemplateRolloutStackStatus): The outcome of a template rollout for one stack.
         updated_at (datetime.datetime):
         validation_errors (list[str]): For `invalid_parameters`: each failing path.
         deployment_object_id (None | Unset | UUID): The deployment object the rollout created.
@@ -33,7 +32,7 @@ class TemplateRolloutStack:
     previous_deployment_object_id: UUID
     previous_template_version: int
     stack_id: UUID
-    status: str
+    status: TemplateRolloutStackStatus
     updated_at: datetime.datetime
     validation_errors: list[str]
     deployment_object_id: None | Unset | UUID = UNSET
@@ -47,7 +46,7 @@ class TemplateRolloutStack:
 
         stack_id = str(self.stack_id)
 
-        status = self.status
+        status = self.status.value
 
         updated_at = self.updated_at.isoformat()
 
@@ -95,7 +94,7 @@ class TemplateRolloutStack:
 
         stack_id = UUID(d.pop("stack_id"))
 
-        status = d.pop("status")
+        status = TemplateRolloutStackStatus(d.pop("status"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.delivery_status import DeliveryStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="WebhookDelivery")
@@ -24,7 +25,7 @@ class WebhookDelivery:
         event_type (str):
         id (UUID): Stable across retries (the `X-Brokkr-Delivery` header).
         payload (Any): The event envelope `{id, event_type, timestamp, data}`.
-        status (str): One of [`WEBHOOK_DELIVERY_STATUSES`].
+        status (DeliveryStatus): Where a webhook delivery stands.
         subscription_id (UUID):
         acquired_by (None | Unset | UUID):
         acquired_until (datetime.datetime | None | Unset):
@@ -41,7 +42,7 @@ class WebhookDelivery:
     event_type: str
     id: UUID
     payload: Any
-    status: str
+    status: DeliveryStatus
     subscription_id: UUID
     acquired_by: None | Unset | UUID = UNSET
     acquired_until: datetime.datetime | None | Unset = UNSET
@@ -65,7 +66,7 @@ class WebhookDelivery:
 
         payload = self.payload
 
-        status = self.status
+        status = self.status.value
 
         subscription_id = str(self.subscription_id)
 
@@ -170,7 +171,7 @@ class WebhookDelivery:
 
         payload = d.pop("payload")
 
-        status = d.pop("status")
+        status = DeliveryStatus(d.pop("status"))
 
         subscription_id = UUID(d.pop("subscription_id"))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.delivery_status import DeliveryStatus
 from ..types import UNSET, Unset
 
 if TYPE_CHECKING:
@@ -29,7 +30,7 @@ class WebhookDeliveryDetail:
         event_type (str):
         id (UUID): Stable across retries (the `X-Brokkr-Delivery` header).
         payload (Any): The event envelope `{id, event_type, timestamp, data}`.
-        status (str): One of [`WEBHOOK_DELIVERY_STATUSES`].
+        status (DeliveryStatus): Where a webhook delivery stands.
         subscription_id (UUID):
         acquired_by (None | Unset | UUID):
         acquired_until (datetime.datetime | None | Unset):
@@ -47,7 +48,7 @@ class WebhookDeliveryDetail:
     event_type: str
     id: UUID
     payload: Any
-    status: str
+    status: DeliveryStatus
     subscription_id: UUID
     acquired_by: None | Unset | UUID = UNSET
     acquired_until: datetime.datetime | None | Unset = UNSET
@@ -76,7 +77,7 @@ class WebhookDeliveryDetail:
 
         payload = self.payload
 
-        status = self.status
+        status = self.status.value
 
         subscription_id = str(self.subscription_id)
 
@@ -191,7 +192,7 @@ class WebhookDeliveryDetail:
 
         payload = d.pop("payload")
 
-        status = d.pop("status")
+        status = DeliveryStatus(d.pop("status"))
 
         subscription_id = UUID(d.pop("subscription_id"))
 

@@ -8,6 +8,7 @@ from uuid import UUID
 from attrs import define as _attrs_define
 from attrs import field as _attrs_field
 
+from ..models.work_order_status import WorkOrderStatus
 from ..types import UNSET, Unset
 
 T = TypeVar("T", bound="WorkOrder")
@@ -25,7 +26,9 @@ class WorkOrder:
             id (UUID):
             max_retries (int): Retries allowed after the first attempt.
             retry_count (int): Retries used so far.
-            status (str): `PENDING`, `CLAIMED` or `RETRY_PENDING` (`COMPLETED`/`FAILED` for a finished order).
+            status (WorkOrderStatus): Where a work order stands: `PENDING`, `CLAIMED` or `RETRY_PENDING` in the active
+                queue,
+                `COMPLETED` or `FAILED` once it is in the log.
             updated_at (datetime.datetime):
             work_type (str): What kind of task this is, e.g. `build` or `custom`.
             yaml_content (str):
@@ -42,7 +45,7 @@ class WorkOrder:
     id: UUID
     max_retries: int
     retry_count: int
-    status: str
+    status: WorkOrderStatus
     updated_at: datetime.datetime
     work_type: str
     yaml_content: str
@@ -66,7 +69,7 @@ class WorkOrder:
 
         retry_count = self.retry_count
 
-        status = self.status
+        status = self.status.value
 
         updated_at = self.updated_at.isoformat()
 
@@ -156,7 +159,7 @@ class WorkOrder:
 
         retry_count = d.pop("retry_count")
 
-        status = d.pop("status")
+        status = WorkOrderStatus(d.pop("status"))
 
         updated_at = datetime.datetime.fromisoformat(d.pop("updated_at"))
 

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::events::BrokkrEvent;
-use crate::models::{DeliveryAttempt, WebhookDelivery};
+use crate::models::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
 use crate::store::{StoreError, StoreResult};
 
 /// Columns of a delivery row.
@@ -213,7 +213,7 @@ pub async fn reset_for_redelivery(
     id: Uuid,
 ) -> StoreResult<WebhookDelivery> {
     let current = get(&mut *conn, id).await?;
-    if current.status == "acquired"
+    if current.status == DeliveryStatus::Acquired
         && current
             .acquired_until
             .is_some_and(|until| until > Utc::now())
@@ -401,7 +401,7 @@ pub async fn disable_if_failing(
 pub async fn of_subscription(
     conn: &mut PgConnection,
     subscription_id: Uuid,
-    status: Option<&str>,
+    status: Option<DeliveryStatus>,
     limit: i64,
     offset: i64,
 ) -> StoreResult<Vec<WebhookDelivery>> {
