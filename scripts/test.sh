@@ -6,9 +6,11 @@
 #   scripts/test.sh                 # all tests
 #   scripts/test.sh -p brokkr-api   # extra arguments go to cargo test (-p narrows it)
 #
-# A full run (no -p) also runs scripts/check-openapi.sh: the committed OpenAPI document, the
-# SDKs in clients/, webhook signatures checked with real verifier libraries, the SDK contract
-# tests and schemathesis (BROKKR_SKIP_OPENAPI_CHECKS=1 skips them), scripts/check-charts.sh:
+# A full run (no -p) first runs scripts/prepare-sqlx.sh --check: the committed query cache
+# (.sqlx/) is what the store's build-time-checked queries and the migrations produce
+# (BROKKR_SKIP_SQLX_CHECK=1 skips it). It also runs scripts/check-openapi.sh: the committed
+# OpenAPI document, the SDKs in clients/, webhook signatures checked with real verifier
+# libraries, the SDK contract tests and schemathesis (BROKKR_SKIP_OPENAPI_CHECKS=1 skips them), scripts/check-charts.sh:
 # the Helm charts and Containerfile in deploy/ (BROKKR_SKIP_CHART_CHECKS=1 skips them), and
 # scripts/check-observability.sh: the dashboards and alert rules of deploy/observability with
 # promtool and a real Prometheus scraping a running stack
@@ -39,6 +41,10 @@ for arg in "$@"; do
     -p | -p* | --package | --package=*) scope=() ;;
     esac
 done
+if [[ ${#scope[@]} -gt 0 && ${BROKKR_SKIP_SQLX_CHECK:-0} != 1 ]]; then
+    brokkr_say "scripts/prepare-sqlx.sh --check"
+    bash "$ROOT/scripts/prepare-sqlx.sh" --check
+fi
 # The end-to-end tests (e2e/) start the broker, worker and agent binaries as processes; cargo
 # only builds a package's own binaries for its tests, so build them all first.
 brokkr_say "cargo build --workspace --bins"

@@ -171,6 +171,14 @@ async fn sigterm_finishes_in_flight_deliveries() {
         .unwrap()
         .unwrap();
     assert!(exit.success(), "{exit:?}");
+    // A clean stop says nothing above INFO (no "there is no transaction in progress" from a
+    // transaction cut short, no consumer errors).
+    let log = worker.log();
+    assert!(
+        !log.lines()
+            .any(|l| l.contains("WARN") || l.contains("ERROR")),
+        "the worker warned while stopping:\n{log}"
+    );
     let in_flight = rx.seen.lock().unwrap().len() as i64;
     assert_eq!(
         delivered(&b).await,

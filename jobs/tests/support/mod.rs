@@ -93,6 +93,25 @@ pub fn free_port() -> u16 {
 pub struct Worker {
     pub child: Child,
     pub base: String,
+    /// The worker's stderr (its log, at `warn` unless the caller asked otherwise).
+    pub log: std::path::PathBuf,
+}
+
+impl Worker {
+    /// What the worker logged so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Worker {
+    fn drop(&mut self) {
+        // Show the log of a failed test; drop the file either way.
+        if std::thread::panicking() {
+            eprintln!("brokkr-worker log:\n{}", self.log());
+        }
+        let _ = std::fs::remove_file(&self.log);
+    }
 }
 
 pub async fn start_worker(db_url: &str) -> Worker {
@@ -102,6 +121,8 @@ pub async fn start_worker(db_url: &str) -> Worker {
 /// Starts `brokkr-worker` with extra `BROKKR__…` settings.
 pub async fn start_worker_with(db_url: &str, extra: &[(&str, &str)]) -> Worker {
     let port = free_port();
+    let log = std::env::temp_dir().join(format!("brokkr-worker-test-{}.log", uuid::Uuid::new_v4()));
+    let stderr = std::fs::File::create(&log).expect("worker log file");
     let mut command = Command::new(env!("CARGO_BIN_EXE_brokkr-worker"));
     command.env_remove("BROKKR_CONFIG_FILE");
     command
@@ -114,7 +135,7 @@ pub async fn start_worker_with(db_url: &str, extra: &[(&str, &str)]) -> Worker {
         .env("BROKKR__WORKER__WEBHOOK_RETRY_MAX_SECONDS", "2")
         .env("BROKKR__LOG__LEVEL", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
+        .stderr(stderr)
         .kill_on_drop(true);
     // The caller's settings win over the defaults above.
     let child = command
@@ -132,7 +153,7 @@ pub async fn start_worker_with(db_url: &str, extra: &[(&str, &str)]) -> Worker {
         assert!(Instant::now() < deadline, "worker not ready in 30 s");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    Worker { child, base }
+    Worker { child, base, log }
 }
 
 pub async fn keyed_broker() -> TestBroker {

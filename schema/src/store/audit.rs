@@ -20,18 +20,18 @@ pub struct NewAuditEntry<'a> {
 
 /// Appends one entry.
 pub async fn insert(conn: &mut PgConnection, entry: &NewAuditEntry<'_>) -> StoreResult<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO audit_logs (actor_type, actor_id, action, resource_type, resource_id, details, ip_address, user_agent)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        entry.actor_type,
+        entry.actor_id,
+        entry.action,
+        entry.resource_type,
+        entry.resource_id,
+        entry.details,
+        entry.ip_address,
+        entry.user_agent,
     )
-    .bind(entry.actor_type)
-    .bind(entry.actor_id)
-    .bind(entry.action)
-    .bind(entry.resource_type)
-    .bind(entry.resource_id)
-    .bind(&entry.details)
-    .bind(entry.ip_address)
-    .bind(entry.user_agent)
     .execute(conn)
     .await?;
     Ok(())

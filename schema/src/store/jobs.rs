@@ -24,15 +24,19 @@ pub async fn pending_depths(
     pool: &sqlx::PgPool,
     queues: &[String],
 ) -> StoreResult<Vec<(String, i64, Option<f64>)>> {
-    Ok(sqlx::query_as(
-        "SELECT job_type, count(*),
-                EXTRACT(EPOCH FROM (now() - min(run_at) FILTER (WHERE run_at <= now())))::float8
-           FROM apalis.jobs WHERE job_type = ANY($1) AND status = 'Pending'
-          GROUP BY job_type",
+    Ok(sqlx::query!(
+        r#"SELECT job_type, count(*) AS "pending!",
+                  EXTRACT(EPOCH FROM (now() - min(run_at) FILTER (WHERE run_at <= now())))::float8
+                      AS oldest_wait
+             FROM apalis.jobs WHERE job_type = ANY($1) AND status = 'Pending'
+            GROUP BY job_type"#,
+        queues
     )
-    .bind(queues)
     .fetch_all(pool)
-    .await?)
+    .await?
+    .into_iter()
+    .map(|r| (r.job_type, r.pending, r.oldest_wait))
+    .collect())
 }
 
 /// Pushes one JSON job onto `queue`, to run at `run_at` (now when `None`). `conn` must be inside
@@ -58,18 +62,18 @@ pub async fn push<T: Serialize>(
     }
     let task = builder.build();
     // A duplicate idempotency key is a job that already exists: nothing to do.
-    sqlx::query("SAVEPOINT brokkr_job_push")
+    sqlx::query!("SAVEPOINT brokkr_job_push")
         .execute(&mut *conn)
         .await?;
     match apalis_postgres::queries::push_tasks(&mut *conn, queue, vec![task]).await {
         Ok(()) => {
-            sqlx::query("RELEASE SAVEPOINT brokkr_job_push")
+            sqlx::query!("RELEASE SAVEPOINT brokkr_job_push")
                 .execute(&mut *conn)
                 .await?;
             Ok(())
         }
         Err(e) if is_unique_violation(&e) => {
-            sqlx::query("ROLLBACK TO SAVEPOINT brokkr_job_push")
+            sqlx::query!("ROLLBACK TO SAVEPOINT brokkr_job_push")
                 .execute(&mut *conn)
                 .await?;
             Ok(())
@@ -103,17 +107,21 @@ pub async fn migrate_queues(pool: &sqlx::PgPool) -> StoreResult<()> {
         .map_err(|e| StoreError::Queue(format!("cannot set up job queues: {e}")))?;
     let mut tx = super::begin(pool).await?;
     // Several processes may start at once: one tunes, the others wait and find it done.
-    sqlx::query("SELECT pg_advisory_xact_lock(hashtext('brokkr.apalis_index_tuning'))")
+    sqlx::query!("SELECT pg_advisory_xact_lock(hashtext('brokkr.apalis_index_tuning'))")
         .execute(&mut *tx)
         .await?;
-    for statement in [
+    sqlx::query!(
         "CREATE INDEX IF NOT EXISTS brokkr_apalis_jobs_active_lock_by ON apalis.jobs (lock_by)
-          WHERE status IN ('Queued', 'Running')",
-        "DROP INDEX IF EXISTS apalis.idx_apalis_jobs_lock_by",
-        "DROP INDEX IF EXISTS apalis.lidx",
-    ] {
-        sqlx::query(statement).execute(&mut *tx).await?;
-    }
+          WHERE status IN ('Queued', 'Running')"
+    )
+    .execute(&mut *tx)
+    .await?;
+    sqlx::query!("DROP INDEX IF EXISTS apalis.idx_apalis_jobs_lock_by")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query!("DROP INDEX IF EXISTS apalis.lidx")
+        .execute(&mut *tx)
+        .await?;
     tx.commit().await?;
     Ok(())
 }

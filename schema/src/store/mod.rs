@@ -6,6 +6,33 @@
 //! (`&mut *tx`), or a pool connection for single reads. Every state change also goes through
 //! [`changes::record`], the single seam that writes the audit entry, the webhook event and the
 //! notifications that wake long-polling agents and invalidate caches on every broker replica.
+//!
+//! # Queries checked at build time
+//!
+//! A query whose text is fixed is written with sqlx's macros (`sqlx::query!`, `query_as!`,
+//! `query_scalar!`, the SQL inline next to its function): the compiler checks it against the
+//! schema of `migrations/`, the number and types of its parameters, and the columns it returns
+//! (into a model struct with `query_as!`, every field by name). Nullability the database cannot
+//! prove is stated in the SQL, not by changing the models: `count(*) AS "count!"` (never NULL),
+//! `col AS "col?"` (may be NULL), `col AS "col: _"` (decoded into the field's own type). Builds
+//! never ask a database: the macros read what they need from the committed cache `.sqlx/` at the
+//! workspace root (`SQLX_OFFLINE=true` in `.cargo/config.toml`, so a `DATABASE_URL` in the
+//! environment changes nothing). After changing such a query or a migration, run
+//! `scripts/prepare-sqlx.sh` (a scratch database, the migrations, the macros run once against
+//! it) and commit `.sqlx/`; `scripts/test.sh` runs it with `--check`.
+//!
+//! Checked this way: [`auth`], [`deployment_objects`], [`stacks`], [`generators`],
+//! [`webhooks::subscriptions`], [`webhooks::fanout`], [`registrations`], [`notify`], [`jobs`],
+//! [`outage`] and the audit insert ([`audit::insert`]). The macros take only string literals, so
+//! these stay runtime queries (`sqlx::query`, with values always bound as parameters):
+//! - SQL assembled from fragments: [`metadata`] names its tables and id columns from the
+//!   constants of each owner (one implementation for agents, stacks and templates), and the
+//!   tenancy rule ([`serves_generator!`], [`associated_stack_ids!`]) is `concat!`-ed into the
+//!   queries that need it (such as [`registrations::deregister`]), so it is written once;
+//! - filters that share one condition between a page and its count (the audit listing,
+//!   [`audit::list`]);
+//! - the modules not converted yet: agents, agent events, work orders, webhook deliveries,
+//!   health, diagnostics, stack rollouts, templates, target state and retention.
 
 /// `format!` for SQL assembled from constant fragments only (column lists, shared subqueries);
 /// values are always bound as parameters.

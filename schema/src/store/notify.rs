@@ -66,9 +66,7 @@ impl Scope {
 
 /// Queues a notification on `channel` (delivered at commit).
 pub async fn send(conn: &mut PgConnection, channel: &str, scope: Scope) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(channel)
-        .bind(scope.payload())
+    sqlx::query!("SELECT pg_notify($1, $2)", channel, scope.payload())
         .execute(conn)
         .await?;
     Ok(())
@@ -110,9 +108,7 @@ pub async fn request_reload(
     channels: &Channels,
     origin: &str,
 ) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify($1, $2)")
-        .bind(&channels.config)
-        .bind(origin)
+    sqlx::query!("SELECT pg_notify($1, $2)", channels.config, origin)
         .execute(conn)
         .await?;
     Ok(())

@@ -66,12 +66,7 @@ fn unavailable_code(code: &str) -> bool {
 /// One `SELECT 1` through `pool`, bounded by `timeout`: the readiness probes of the broker and
 /// the worker, and the worker's check before restarting a queue consumer.
 pub async fn probe(pool: &sqlx::PgPool, timeout: Duration) -> Result<(), String> {
-    match tokio::time::timeout(
-        timeout,
-        sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(pool),
-    )
-    .await
-    {
+    match tokio::time::timeout(timeout, sqlx::query_scalar!("SELECT 1").fetch_one(pool)).await {
         Ok(Ok(_)) => Ok(()),
         Ok(Err(e)) => Err(crate::error_chain(&e)),
         Err(_) => Err(format!("no answer within {} s", timeout.as_secs_f32())),

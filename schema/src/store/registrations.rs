@@ -28,13 +28,13 @@ pub const SYSTEM_GENERATOR_NAME: &str = "__system__";
 /// Creates the system generator if it is missing. One idempotent statement, so any number of
 /// broker replicas can run it at once.
 pub async fn ensure_system_generator(pool: &PgPool) -> StoreResult<()> {
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO generators (id, name, description, is_active)
          VALUES ($1, $2, 'System generator: owns fleet-wide stacks; every agent is registered with it', TRUE)
          ON CONFLICT (id) DO NOTHING",
+        SYSTEM_GENERATOR_ID,
+        SYSTEM_GENERATOR_NAME
     )
-    .bind(SYSTEM_GENERATOR_ID)
-    .bind(SYSTEM_GENERATOR_NAME)
     .execute(pool)
     .await
     .map_err(|e| StoreError::classify(e, "another generator is named __system__"))?;
@@ -49,31 +49,34 @@ pub async fn register(
     agent_id: Uuid,
     generator_id: Uuid,
 ) -> StoreResult<bool> {
-    let live: bool = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM generators WHERE id = $1 AND deleted_at IS NULL)",
+    let live = sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM generators WHERE id = $1 AND deleted_at IS NULL)
+               AS "live!""#,
+        generator_id
     )
-    .bind(generator_id)
     .fetch_one(&mut *conn)
     .await?;
     if !live {
         return Err(StoreError::NotFound);
     }
-    let inserted = sqlx::query(
+    let inserted = sqlx::query!(
         "INSERT INTO agent_registrations (agent_id, generator_id) VALUES ($1, $2)
          ON CONFLICT DO NOTHING",
+        agent_id,
+        generator_id
     )
-    .bind(agent_id)
-    .bind(generator_id)
     .execute(&mut *conn)
     .await
     .map_err(|e| StoreError::classify(e, "already registered"))?
     .rows_affected()
         == 1;
-    sqlx::query("DELETE FROM agent_withdrawn_stacks WHERE agent_id = $1 AND generator_id = $2")
-        .bind(agent_id)
-        .bind(generator_id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query!(
+        "DELETE FROM agent_withdrawn_stacks WHERE agent_id = $1 AND generator_id = $2",
+        agent_id,
+        generator_id
+    )
+    .execute(&mut *conn)
+    .await?;
     Ok(inserted)
 }
 
@@ -99,22 +102,23 @@ pub async fn deregister(
     .bind(generator_id)
     .execute(&mut *conn)
     .await?;
-    let removed =
-        sqlx::query("DELETE FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2")
-            .bind(agent_id)
-            .bind(generator_id)
-            .execute(&mut *conn)
-            .await?;
+    let removed = sqlx::query!(
+        "DELETE FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2",
+        agent_id,
+        generator_id
+    )
+    .execute(&mut *conn)
+    .await?;
     if removed.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "DELETE FROM agent_targets t USING stacks s
           WHERE t.agent_id = $1 AND s.id = t.stack_id AND s.generator_id = $2
          RETURNING t.stack_id",
+        agent_id,
+        generator_id
     )
-    .bind(agent_id)
-    .bind(generator_id)
     .fetch_all(conn)
     .await?)
 }
@@ -125,11 +129,12 @@ pub async fn is_registered(
     agent_id: Uuid,
     generator_id: Uuid,
 ) -> StoreResult<bool> {
-    Ok(sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2)",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM agent_registrations WHERE agent_id = $1 AND generator_id = $2)
+               AS "registered!""#,
+        agent_id,
+        generator_id
     )
-    .bind(agent_id)
-    .bind(generator_id)
     .fetch_one(conn)
     .await?)
 }
@@ -139,37 +144,40 @@ pub async fn for_agent(
     conn: &mut PgConnection,
     agent_id: Uuid,
 ) -> StoreResult<Vec<AgentRegistration>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        AgentRegistration,
         "SELECT r.agent_id, r.generator_id, g.name AS generator_name, r.created_at
            FROM agent_registrations r JOIN generators g ON g.id = r.generator_id
           WHERE r.agent_id = $1 AND g.deleted_at IS NULL
           ORDER BY g.name",
+        agent_id
     )
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }
 
 /// The live agents registered with a generator, by name.
 pub async fn agents_of(conn: &mut PgConnection, generator_id: Uuid) -> StoreResult<Vec<Agent>> {
-    Ok(sqlx::query_as(
-        "SELECT a.id, a.created_at, a.updated_at, a.deleted_at, a.name, a.cluster_name,
-                a.last_heartbeat, a.status
-           FROM agent_registrations r JOIN agents a ON a.id = r.agent_id
-          WHERE r.generator_id = $1 AND a.deleted_at IS NULL
-          ORDER BY a.name, a.cluster_name",
+    // `status: _` decodes into whatever type `Agent::status` has.
+    Ok(sqlx::query_as!(
+        Agent,
+        r#"SELECT a.id, a.created_at, a.updated_at, a.deleted_at, a.name, a.cluster_name,
+                  a.last_heartbeat, a.status AS "status: _"
+             FROM agent_registrations r JOIN agents a ON a.id = r.agent_id
+            WHERE r.generator_id = $1 AND a.deleted_at IS NULL
+            ORDER BY a.name, a.cluster_name"#,
+        generator_id
     )
-    .bind(generator_id)
     .fetch_all(conn)
     .await?)
 }
 
 /// Stacks withdrawn from the agent by a deregistration, whose objects it must remove.
 pub async fn withdrawn_stacks(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "SELECT stack_id FROM agent_withdrawn_stacks WHERE agent_id = $1 ORDER BY stack_id",
+        agent_id
     )
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }

@@ -13,7 +13,6 @@ use crate::jobs::{self, WebhookDeliveryJob};
 use crate::store::StoreResult;
 use crate::store::notify::Channels;
 
-#[derive(sqlx::FromRow)]
 struct Candidate {
     id: Uuid,
     event_types: Vec<String>,
@@ -54,8 +53,8 @@ async fn labels_accept(
             .and_then(|v| v.as_str())
             .and_then(|s| Uuid::parse_str(s).ok())
     };
-    Ok(sqlx::query_scalar(
-        "SELECT NOT EXISTS (
+    Ok(sqlx::query_scalar!(
+        r#"SELECT NOT EXISTS (
              SELECT 1 FROM jsonb_each_text($1) f
               WHERE NOT EXISTS (SELECT 1 FROM stack_annotations a
                                  WHERE a.stack_id = $2 AND a.key = f.key AND a.value = f.value)
@@ -66,11 +65,12 @@ async fn labels_accept(
                                  WHERE a.agent_id = $3 AND a.key = f.key AND a.value = f.value)
                 AND NOT EXISTS (SELECT 1 FROM agent_labels l
                                  WHERE l.agent_id = $3
-                                   AND l.label IN (f.key || ':' || f.value, f.key || '=' || f.value)))",
+                                   AND l.label IN (f.key || ':' || f.value, f.key || '=' || f.value)))
+               AS "accepted!""#,
+        labels,
+        id("stack_id"),
+        id("agent_id")
     )
-    .bind(labels)
-    .bind(id("stack_id"))
-    .bind(id("agent_id"))
     .fetch_one(conn)
     .await?)
 }
@@ -83,8 +83,9 @@ pub async fn enqueue_deliveries(
     channels: &Channels,
     event: &BrokkrEvent,
 ) -> StoreResult<u64> {
-    let candidates: Vec<Candidate> = sqlx::query_as(
-        "SELECT id, event_types, filters, target_labels FROM webhook_subscriptions WHERE enabled",
+    let candidates = sqlx::query_as!(
+        Candidate,
+        "SELECT id, event_types, filters, target_labels FROM webhook_subscriptions WHERE enabled"
     )
     .fetch_all(&mut *conn)
     .await?;
@@ -102,16 +103,16 @@ pub async fn enqueue_deliveries(
         {
             continue;
         }
-        let inserted: Option<Uuid> = sqlx::query_scalar(
+        let inserted = sqlx::query_scalar!(
             "INSERT INTO webhook_deliveries (subscription_id, event_type, event_id, payload, target_labels)
              VALUES ($1, $2, $3, $4, $5) ON CONFLICT (subscription_id, event_id) DO NOTHING
              RETURNING id",
+            sub.id,
+            event.event_type,
+            event.id,
+            payload,
+            sub.target_labels.as_deref()
         )
-        .bind(sub.id)
-        .bind(&event.event_type)
-        .bind(event.id)
-        .bind(&payload)
-        .bind(&sub.target_labels)
         .fetch_optional(&mut *conn)
         .await?;
         let Some(delivery_id) = inserted else {

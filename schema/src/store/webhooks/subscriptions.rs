@@ -12,11 +12,6 @@ use crate::crypto::{self, Keyring};
 use crate::models::{WebhookFilters, WebhookResponse};
 use crate::store::{StoreError, StoreResult};
 
-const SUBSCRIPTION_COLUMNS: &str =
-    "id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
-     filters, target_labels, enabled, max_retries, timeout_seconds, failing_since, disabled_reason,
-     created_at, updated_at, created_by";
-
 /// A subscription row. Its `Debug` output leaves the encrypted fields out.
 #[derive(Clone, sqlx::FromRow)]
 pub struct Subscription {
@@ -114,19 +109,27 @@ pub struct SubscriptionFields {
 
 /// Every subscription, disabled ones included, oldest first.
 pub async fn list(conn: &mut PgConnection) -> StoreResult<Vec<Subscription>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY created_at, id"
-    ))
+    Ok(sqlx::query_as!(
+        Subscription,
+        "SELECT id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                disabled_reason, created_at, updated_at, created_by
+           FROM webhook_subscriptions ORDER BY created_at, id"
+    )
     .fetch_all(conn)
     .await?)
 }
 
 /// One subscription.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Subscription> {
-    sqlx::query_as(sqlf!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = $1"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        Subscription,
+        "SELECT id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                disabled_reason, created_at, updated_at, created_by
+           FROM webhook_subscriptions WHERE id = $1",
+        id
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -134,10 +137,14 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Subscription>
 
 /// One subscription, locked until the transaction ends (for read-modify-write updates).
 pub async fn get_for_update(conn: &mut PgConnection, id: Uuid) -> StoreResult<Subscription> {
-    sqlx::query_as(sqlf!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions WHERE id = $1 FOR UPDATE"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        Subscription,
+        "SELECT id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                disabled_reason, created_at, updated_at, created_by
+           FROM webhook_subscriptions WHERE id = $1 FOR UPDATE",
+        id
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -145,12 +152,35 @@ pub async fn get_for_update(conn: &mut PgConnection, id: Uuid) -> StoreResult<Su
 
 /// Does the subscription exist?
 pub async fn exists(conn: &mut PgConnection, id: Uuid) -> StoreResult<bool> {
-    Ok(
-        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1)")
-            .bind(id)
-            .fetch_one(conn)
-            .await?,
+    Ok(sqlx::query_scalar!(
+        r#"SELECT EXISTS (SELECT 1 FROM webhook_subscriptions WHERE id = $1) AS "exists!""#,
+        id
     )
+    .fetch_one(conn)
+    .await?)
+}
+
+/// `query_as!(Subscription, sql, ..)` with the settable `fields` bound in their order between
+/// the `[lead]` and `[tail]` arguments (the two statements that write them list them alike).
+macro_rules! with_fields {
+    ($sql:literal, [$($lead:expr),*], $fields:expr, [$($tail:expr),*]) => {
+        sqlx::query_as!(
+            Subscription,
+            $sql,
+            $($lead,)*
+            $fields.name,
+            $fields.url_encrypted,
+            $fields.auth_header_encrypted,
+            $fields.secret_encrypted,
+            &$fields.event_types,
+            $fields.filters,
+            $fields.target_labels.as_deref(),
+            $fields.enabled,
+            $fields.max_retries,
+            $fields.timeout_seconds,
+            $($tail,)*
+        )
+    };
 }
 
 /// Stores a new subscription.
@@ -159,24 +189,18 @@ pub async fn create(
     fields: &SubscriptionFields,
     created_by: Option<&str>,
 ) -> StoreResult<Subscription> {
-    Ok(sqlx::query_as(sqlf!(
+    Ok(with_fields!(
         "INSERT INTO webhook_subscriptions
                 (name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types, filters,
                  target_labels, enabled, max_retries, timeout_seconds, created_by)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
-         RETURNING {SUBSCRIPTION_COLUMNS}"
-    ))
-    .bind(&fields.name)
-    .bind(&fields.url_encrypted)
-    .bind(&fields.auth_header_encrypted)
-    .bind(&fields.secret_encrypted)
-    .bind(&fields.event_types)
-    .bind(&fields.filters)
-    .bind(&fields.target_labels)
-    .bind(fields.enabled)
-    .bind(fields.max_retries)
-    .bind(fields.timeout_seconds)
-    .bind(created_by)
+         RETURNING id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                   filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                   disabled_reason, created_at, updated_at, created_by",
+        [],
+        fields,
+        [created_by]
+    )
     .fetch_one(conn)
     .await?)
 }
@@ -188,7 +212,7 @@ pub async fn update(
     id: Uuid,
     fields: &SubscriptionFields,
 ) -> StoreResult<Subscription> {
-    sqlx::query_as(sqlf!(
+    with_fields!(
         "UPDATE webhook_subscriptions
             SET name = $2, url_encrypted = $3, auth_header_encrypted = $4, secret_encrypted = $5,
                 event_types = $6, filters = $7, target_labels = $8, enabled = $9,
@@ -196,19 +220,13 @@ pub async fn update(
                 failing_since = CASE WHEN $9 AND NOT enabled THEN NULL ELSE failing_since END,
                 disabled_reason = CASE WHEN $9 THEN NULL ELSE disabled_reason END
           WHERE id = $1
-         RETURNING {SUBSCRIPTION_COLUMNS}"
-    ))
-    .bind(id)
-    .bind(&fields.name)
-    .bind(&fields.url_encrypted)
-    .bind(&fields.auth_header_encrypted)
-    .bind(&fields.secret_encrypted)
-    .bind(&fields.event_types)
-    .bind(&fields.filters)
-    .bind(&fields.target_labels)
-    .bind(fields.enabled)
-    .bind(fields.max_retries)
-    .bind(fields.timeout_seconds)
+         RETURNING id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                   filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                   disabled_reason, created_at, updated_at, created_by",
+        [id],
+        fields,
+        []
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -216,10 +234,14 @@ pub async fn update(
 
 /// Deletes a subscription and (by cascade) its deliveries and their attempts; returns it.
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Subscription> {
-    sqlx::query_as(sqlf!(
-        "DELETE FROM webhook_subscriptions WHERE id = $1 RETURNING {SUBSCRIPTION_COLUMNS}"
-    ))
-    .bind(id)
+    sqlx::query_as!(
+        Subscription,
+        "DELETE FROM webhook_subscriptions WHERE id = $1
+         RETURNING id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                   filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                   disabled_reason, created_at, updated_at, created_by",
+        id
+    )
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -237,9 +259,13 @@ pub struct Reencrypted {
 /// After a key rotation: rewrites, under the current key, every encrypted value written by
 /// another key. Run it in one transaction; values nobody can decrypt are reported, not lost.
 pub async fn reencrypt(conn: &mut PgConnection, keyring: &Keyring) -> StoreResult<Reencrypted> {
-    let rows: Vec<Subscription> = sqlx::query_as(sqlf!(
-        "SELECT {SUBSCRIPTION_COLUMNS} FROM webhook_subscriptions ORDER BY id FOR UPDATE"
-    ))
+    let rows = sqlx::query_as!(
+        Subscription,
+        "SELECT id, name, url_encrypted, auth_header_encrypted, secret_encrypted, event_types,
+                filters, target_labels, enabled, max_retries, timeout_seconds, failing_since,
+                disabled_reason, created_at, updated_at, created_by
+           FROM webhook_subscriptions ORDER BY id FOR UPDATE"
+    )
     .fetch_all(&mut *conn)
     .await?;
     let mut done = Reencrypted::default();
@@ -272,15 +298,15 @@ pub async fn reencrypt(conn: &mut PgConnection, keyring: &Keyring) -> StoreResul
             done.unreadable.push(row.id);
             continue;
         };
-        sqlx::query(
+        sqlx::query!(
             "UPDATE webhook_subscriptions
                 SET url_encrypted = $2, auth_header_encrypted = $3, secret_encrypted = $4
               WHERE id = $1",
+            row.id,
+            url,
+            auth_header,
+            secret
         )
-        .bind(row.id)
-        .bind(url)
-        .bind(auth_header)
-        .bind(secret)
         .execute(&mut *conn)
         .await?;
         done.rewritten += 1;
