@@ -7,7 +7,6 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::StoreResult;
-use super::agents::ASSOCIATED_STACK_IDS;
 use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary, HealthStatus};
 
 const HEALTH_COLUMNS: &str = "id, agent_id, deployment_object_id, status, summary, checked_at, \
@@ -44,16 +43,20 @@ pub async fn outside_target_state(
     agent_id: Uuid,
     ids: &[Uuid],
 ) -> StoreResult<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(sqlf!(
-        "SELECT i.id FROM unnest($2::uuid[]) AS i(id)
-          WHERE NOT EXISTS (
-                SELECT 1 FROM deployment_objects d
-                 WHERE d.id = i.id AND d.deleted_at IS NULL
-                   AND d.stack_id IN ({ASSOCIATED_STACK_IDS}))
-          ORDER BY i.id"
+    Ok(sql!(query_scalar!(
+        [
+            r#"SELECT i.id AS "id!" FROM unnest($2::uuid[]) AS i(id)
+                WHERE NOT EXISTS (
+                      SELECT 1 FROM deployment_objects d
+                       WHERE d.id = i.id AND d.deleted_at IS NULL
+                         AND d.stack_id IN ("#,
+            associated_stack_ids!("$1"),
+            "))
+                ORDER BY i.id"
+        ],
+        agent_id,
+        ids
     ))
-    .bind(agent_id)
-    .bind(ids)
     .fetch_all(conn)
     .await?)
 }

@@ -42,28 +42,75 @@ macro_rules! sqlf {
     };
 }
 
-/// The tenancy rule as an SQL condition: agent `$agent` is registered with generator
-/// `$generator` (both SQL expressions, given as literals). Every query that lets an agent see a
-/// generator's work uses it (see [`registrations`]).
+/// SQL text written as pieces: string literals and fragments, `name!(args)` calls of macros
+/// that hold SQL written once (the tenancy rule [`serves_generator!`] and
+/// [`associated_stack_ids!`] below, a module's shared conditions). sqlx's macros take only
+/// literals, joined with `+`; this joins the pieces that way, so a checked query can share a
+/// fragment with others:
+///
+/// - `sql!(query!([pieces], args..))`, `sql!(query_scalar!([pieces], args..))` and
+///   `sql!(query_as!(Model, [pieces], args..))` are `sqlx::query!("a" + "b" + .., args..)` and so
+///   on (arguments as the sqlx macro takes them, `value as _` included);
+/// - `sql!(concat!(pieces))` is the text as one `&'static str`.
+///
+/// A fragment macro has one rule, `(@sql $k:tt <its parameters>) => { sql!(@resume $k [pieces]) }`:
+/// it hands its own pieces (which may call fragments in turn) back to the expansion.
+macro_rules! sql {
+    (query!([$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query () ($($args)*)] [] [$($piece)*])
+    };
+    (query_scalar!([$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query_scalar () ($($args)*)] [] [$($piece)*])
+    };
+    (query_as!($model:ident, [$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query_as ($model,) ($($args)*)] [] [$($piece)*])
+    };
+    (concat!($($piece:tt)*)) => {
+        sql!(@munch [concat] [] [$($piece)*])
+    };
+    // A fragment: it continues the expansion with its pieces in front of the rest.
+    (@munch $out:tt $done:tt [$frag:ident ! ($($fargs:tt)*) $(, $($rest:tt)*)?]) => {
+        $frag!(@sql [$out $done [$($($rest)*)?]] $($fargs)*)
+    };
+    (@munch $out:tt [$($done:tt)*] [$piece:literal $(, $($rest:tt)*)?]) => {
+        sql!(@munch $out [$($done)* $piece] [$($($rest)*)?])
+    };
+    (@munch $out:tt $done:tt [, $($rest:tt)*]) => {
+        sql!(@munch $out $done [$($rest)*])
+    };
+    (@munch [concat] [$($done:literal)*] []) => {
+        concat!($($done),*)
+    };
+    (@munch [$($mac:ident)::+ ($($lead:tt)*) ($($args:tt)*)] [$first:literal $($done:literal)*] []) => {
+        $($mac)::+!($($lead)* $first $(+ $done)* $($args)*)
+    };
+    (@resume [$out:tt $done:tt [$($rest:tt)*]] [$($piece:tt)*]) => {
+        sql!(@munch $out $done [$($piece)*, $($rest)*])
+    };
+}
+
+/// The tenancy rule as an SQL condition, a fragment of [`sql!`]: agent `$agent` is registered
+/// with generator `$generator` (both SQL expressions, given as literals). Every query that lets
+/// an agent see a generator's work uses it (see [`registrations`]).
 macro_rules! serves_generator {
-    ($agent:literal, $generator:literal) => {
-        concat!(
+    (@sql $k:tt $agent:literal, $generator:literal) => {
+        sql!(@resume $k [
             "EXISTS (SELECT 1 FROM agent_registrations reg WHERE reg.agent_id = ",
             $agent,
             " AND reg.generator_id = ",
             $generator,
             ")"
-        )
+        ])
     };
 }
 
-/// Stack ids associated with agent `$agent` (an SQL expression, given as a literal): explicit
-/// targets, plus stacks sharing one of its labels, plus stacks sharing one of its annotations
-/// (same key and value); of each, only the stacks of generators the agent is registered with
-/// (the tenancy rule, [`super::registrations`]).
+/// Stack ids associated with agent `$agent` (an SQL expression, given as a literal), a fragment
+/// of [`sql!`]: explicit targets, plus stacks sharing one of its labels, plus stacks sharing one
+/// of its annotations (same key and value); of each, only the stacks of generators the agent is
+/// registered with (the tenancy rule, [`serves_generator!`]).
 macro_rules! associated_stack_ids {
-    ($agent:literal) => {
-        concat!(
+    (@sql $k:tt $agent:literal) => {
+        sql!(@resume $k [
             "
     SELECT c.stack_id FROM (
         SELECT t.stack_id FROM agent_targets t WHERE t.agent_id = ",
@@ -83,7 +130,7 @@ macro_rules! associated_stack_ids {
       JOIN stacks cs ON cs.id = c.stack_id
      WHERE ",
             serves_generator!($agent, "cs.generator_id")
-        )
+        ])
     };
 }
 
