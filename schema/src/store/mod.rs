@@ -21,21 +21,33 @@
 //! `scripts/prepare-sqlx.sh` (a scratch database, the migrations, the macros run once against
 //! it) and commit `.sqlx/`; `scripts/test.sh` runs it with `--check`.
 //!
-//! Checked this way: [`auth`], [`deployment_objects`], [`stacks`], [`generators`],
-//! [`webhooks::subscriptions`], [`webhooks::fanout`], [`registrations`], [`notify`], [`jobs`],
-//! [`outage`] and the audit insert ([`audit::insert`]). The macros take only string literals, so
-//! these stay runtime queries (`sqlx::query`, with values always bound as parameters):
-//! - SQL assembled from fragments: [`metadata`] names its tables and id columns from the
-//!   constants of each owner (one implementation for agents, stacks and templates), and the
-//!   tenancy rule ([`serves_generator!`], [`associated_stack_ids!`]) is `concat!`-ed into the
-//!   queries that need it (such as [`registrations::deregister`]), so it is written once;
-//! - filters that share one condition between a page and its count (the audit listing,
-//!   [`audit::list`]);
-//! - the modules not converted yet: agents, agent events, work orders, webhook deliveries,
-//!   health, diagnostics, stack rollouts, templates, target state and retention.
+//! Checked this way: every query of the store but those of [`metadata`], that is of [`agents`],
+//! [`agent_events`], [`audit`], [`auth`], [`deployment_objects`], [`diagnostics`],
+//! [`generators`], [`health`], [`jobs`], [`notify`], [`outage`], [`registrations`],
+//! [`retention`], [`stack_rollout`], [`stacks`], [`target_state`], [`templates`], [`webhooks`]
+//! (subscriptions, fan-out, deliveries) and [`work_orders`].
+//!
+//! The macros take only string literals, joined with `+`. SQL written once and shared by several
+//! queries is a *fragment*: a `macro_rules!` macro that [`sql!`] splices into the query's text
+//! before handing it to the checked macro, so each query is still checked as a whole and the
+//! fragment is still written once. The fragments: the tenancy rule ([`serves_generator!`],
+//! [`associated_stack_ids!`], used by target state, agents' stacks, health reports, stack
+//! rollouts, deregistration and agent-side webhook claims), and, module by module, column lists
+//! (`agent_columns!`, `delivery_columns!`, ...), the overall health of an object (`overall!` in
+//! [`health`]), the orders an agent may claim (`eligible_order_ids!` in [`work_orders`]), a
+//! template lineage (`same_owner!` in [`templates`]), the attempt insert shared by the two
+//! statements that record a webhook attempt (`insert_attempt!` in [`webhooks::deliveries`]), the
+//! filter shared by a page of the audit log and its count (`audit_where!` in [`audit`]) and the
+//! target-state query, whose text [`target_state::QUERY`] also gives (for `EXPLAIN`).
+//!
+//! Only the queries of [`metadata`] stay runtime queries (`sqlx::query` with [`sqlf!`], values
+//! always bound as parameters): their SQL is not fixed. [`metadata`] names its tables and id
+//! columns from the constants of each owner and its columns from the kind of entry, one generic
+//! implementation for the labels and annotations of agents, stacks and templates; static SQL
+//! would need a copy of each statement per owner and kind.
 
-/// `format!` for SQL assembled from constant fragments only (column lists, shared subqueries);
-/// values are always bound as parameters.
+/// `format!` for SQL assembled from constant fragments only (the table and column names of
+/// [`metadata`]); values are always bound as parameters.
 macro_rules! sqlf {
     ($($arg:tt)*) => {
         sqlx::AssertSqlSafe(format!($($arg)*))
