@@ -199,46 +199,42 @@ pub struct MatchTerms {
     pub annotations: Vec<(String, String)>,
 }
 
+/// The [`MatchTerms`] of resource `$id`: `$labels` selects its labels, `$annotations` its
+/// `(key, value)` annotations (both with the id as `$1`).
+macro_rules! match_terms {
+    ($conn:ident, $id:ident, $labels:literal, $annotations:literal) => {
+        MatchTerms {
+            labels: sqlx::query_scalar!($labels, $id)
+                .fetch_all(&mut *$conn)
+                .await?,
+            annotations: sqlx::query!($annotations, $id)
+                .fetch_all(&mut *$conn)
+                .await?
+                .into_iter()
+                .map(|row| (row.key, row.value))
+                .collect(),
+        }
+    };
+}
+
 /// A template version's labels and annotations.
 pub async fn template_terms(conn: &mut PgConnection, template_id: Uuid) -> StoreResult<MatchTerms> {
-    Ok(MatchTerms {
-        labels: sqlx::query_scalar!(
-            "SELECT label FROM template_labels WHERE template_id = $1",
-            template_id
-        )
-        .fetch_all(&mut *conn)
-        .await?,
-        annotations: sqlx::query!(
-            "SELECT key, value FROM template_annotations WHERE template_id = $1",
-            template_id
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.key, row.value))
-        .collect(),
-    })
+    Ok(match_terms!(
+        conn,
+        template_id,
+        "SELECT label FROM template_labels WHERE template_id = $1",
+        "SELECT key, value FROM template_annotations WHERE template_id = $1"
+    ))
 }
 
 /// A stack's labels and annotations.
 pub async fn stack_terms(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<MatchTerms> {
-    Ok(MatchTerms {
-        labels: sqlx::query_scalar!(
-            "SELECT label FROM stack_labels WHERE stack_id = $1",
-            stack_id
-        )
-        .fetch_all(&mut *conn)
-        .await?,
-        annotations: sqlx::query!(
-            "SELECT key, value FROM stack_annotations WHERE stack_id = $1",
-            stack_id
-        )
-        .fetch_all(&mut *conn)
-        .await?
-        .into_iter()
-        .map(|row| (row.key, row.value))
-        .collect(),
-    })
+    Ok(match_terms!(
+        conn,
+        stack_id,
+        "SELECT label FROM stack_labels WHERE stack_id = $1",
+        "SELECT key, value FROM stack_annotations WHERE stack_id = $1"
+    ))
 }
 
 /// Stores a deployment object rendered from `template` with `parameters` (as the caller gave
