@@ -607,10 +607,7 @@ async fn the_target_state_query_keeps_its_indexes() {
         .fetch_one(&mut conn)
         .await
         .unwrap();
-    let sql = format!(
-        "EXPLAIN {}",
-        brokkr_schema::store::target_state::QUERY.as_str()
-    );
+    let sql = format!("EXPLAIN {}", brokkr_schema::store::target_state::QUERY);
     let plan: Vec<String> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
         .bind(agent)
         .bind(true)

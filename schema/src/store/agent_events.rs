@@ -6,8 +6,15 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult};
 use crate::models::{AgentEvent, AgentEventStatus};
 
-const EVENT_COLUMNS: &str = "id, created_at, updated_at, deleted_at, agent_id, \
-     deployment_object_id, event_type, status, message";
+/// The columns of [`AgentEvent`], a fragment of [`sql!`].
+macro_rules! event_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"id, created_at, updated_at, deleted_at, agent_id, deployment_object_id, event_type,
+               status AS "status: _", message"#
+        ])
+    };
+}
 
 /// Stores an event.
 pub async fn create(
@@ -18,15 +25,19 @@ pub async fn create(
     status: AgentEventStatus,
     message: Option<&str>,
 ) -> StoreResult<AgentEvent> {
-    sqlx::query_as(sqlf!(
-        "INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message)
-         VALUES ($1, $2, $3, $4, $5) RETURNING {EVENT_COLUMNS}"
+    sql!(query_as!(
+        AgentEvent,
+        [
+            "INSERT INTO agent_events (agent_id, deployment_object_id, event_type, status, message)
+             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            event_columns!()
+        ],
+        agent_id,
+        deployment_object_id,
+        event_type,
+        status as _,
+        message
     ))
-    .bind(agent_id)
-    .bind(deployment_object_id)
-    .bind(event_type)
-    .bind(status)
-    .bind(message)
     .fetch_one(conn)
     .await
     .map_err(|e| StoreError::classify(e, "event already exists"))
@@ -34,22 +45,32 @@ pub async fn create(
 
 /// Live events, newest first: all of them, or one agent's.
 pub async fn list(conn: &mut PgConnection, agent_id: Option<Uuid>) -> StoreResult<Vec<AgentEvent>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {EVENT_COLUMNS} FROM agent_events
-          WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR agent_id = $1)
-          ORDER BY created_at DESC, id"
+    Ok(sql!(query_as!(
+        AgentEvent,
+        [
+            "SELECT ",
+            event_columns!(),
+            " FROM agent_events
+              WHERE deleted_at IS NULL AND ($1::uuid IS NULL OR agent_id = $1)
+              ORDER BY created_at DESC, id"
+        ],
+        agent_id
     ))
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }
 
 /// A live event.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<AgentEvent> {
-    sqlx::query_as(sqlf!(
-        "SELECT {EVENT_COLUMNS} FROM agent_events WHERE id = $1 AND deleted_at IS NULL"
+    sql!(query_as!(
+        AgentEvent,
+        [
+            "SELECT ",
+            event_columns!(),
+            " FROM agent_events WHERE id = $1 AND deleted_at IS NULL"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)

@@ -6,16 +6,25 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult};
 use crate::models::{Agent, AgentStatus, AgentTarget, Stack};
 
-const AGENT_COLUMNS: &str =
-    "id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat, status";
-
-/// Stack ids associated with agent `$1` ([`associated_stack_ids!`]).
-pub const ASSOCIATED_STACK_IDS: &str = associated_stack_ids!("$1");
+/// The columns of [`Agent`], a fragment of [`sql!`].
+macro_rules! agent_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"id, created_at, updated_at, deleted_at, name, cluster_name, last_heartbeat,
+               status AS "status: _""#
+        ])
+    };
+}
 
 /// All live agents, by name.
 pub async fn list(pool: &PgPool) -> StoreResult<Vec<Agent>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {AGENT_COLUMNS} FROM agents WHERE deleted_at IS NULL ORDER BY name, cluster_name"
+    Ok(sql!(query_as!(
+        Agent,
+        [
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE deleted_at IS NULL ORDER BY name, cluster_name"
+        ]
     ))
     .fetch_all(pool)
     .await?)
@@ -28,26 +37,34 @@ pub async fn create(
     cluster_name: &str,
     pak_hash: &str,
 ) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "INSERT INTO agents (name, cluster_name, pak_hash, status) VALUES ($1, $2, $3, $4) RETURNING {AGENT_COLUMNS}"
+    sql!(query_as!(
+        Agent,
+        [
+            "INSERT INTO agents (name, cluster_name, pak_hash, status) VALUES ($1, $2, $3, $4)
+             RETURNING ",
+            agent_columns!()
+        ],
+        name,
+        cluster_name,
+        pak_hash,
+        AgentStatus::Inactive as _
     ))
-    .bind(name)
-    .bind(cluster_name)
-    .bind(pak_hash)
-    .bind(AgentStatus::Inactive)
     .fetch_one(conn)
     .await
-    .map_err(|e| {
-        StoreError::classify(e, "an agent with this name already exists in this cluster")
-    })
+    .map_err(|e| StoreError::classify(e, "an agent with this name already exists in this cluster"))
 }
 
 /// A live agent.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "SELECT {AGENT_COLUMNS} FROM agents WHERE id = $1 AND deleted_at IS NULL"
+    sql!(query_as!(
+        Agent,
+        [
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE id = $1 AND deleted_at IS NULL"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -55,12 +72,16 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
 
 /// A live agent by name and cluster.
 pub async fn find(conn: &mut PgConnection, name: &str, cluster_name: &str) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "SELECT {AGENT_COLUMNS} FROM agents
-          WHERE name = $1 AND cluster_name = $2 AND deleted_at IS NULL"
+    sql!(query_as!(
+        Agent,
+        [
+            "SELECT ",
+            agent_columns!(),
+            " FROM agents WHERE name = $1 AND cluster_name = $2 AND deleted_at IS NULL"
+        ],
+        name,
+        cluster_name
     ))
-    .bind(name)
-    .bind(cluster_name)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -74,15 +95,19 @@ pub async fn update(
     cluster_name: Option<&str>,
     status: Option<AgentStatus>,
 ) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "UPDATE agents SET name = COALESCE($2, name), cluster_name = COALESCE($3, cluster_name),
-                status = COALESCE($4, status)
-          WHERE id = $1 AND deleted_at IS NULL RETURNING {AGENT_COLUMNS}"
+    sql!(query_as!(
+        Agent,
+        [
+            "UPDATE agents SET name = COALESCE($2, name), cluster_name = COALESCE($3, cluster_name),
+                    status = COALESCE($4, status)
+              WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            agent_columns!()
+        ],
+        id,
+        name,
+        cluster_name,
+        status as _
     ))
-    .bind(id)
-    .bind(name)
-    .bind(cluster_name)
-    .bind(status)
     .fetch_optional(conn)
     .await
     .map_err(|e| StoreError::classify(e, "an agent with this name already exists in this cluster"))?
@@ -91,18 +116,21 @@ pub async fn update(
 
 /// Soft-deletes a live agent and its events; its PAK stops working.
 pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
-    let agent: Agent = sqlx::query_as(sqlf!(
-        "UPDATE agents SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL
-         RETURNING {AGENT_COLUMNS}"
+    let agent = sql!(query_as!(
+        Agent,
+        [
+            "UPDATE agents SET deleted_at = now() WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            agent_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE agent_events SET deleted_at = now() WHERE agent_id = $1 AND deleted_at IS NULL",
+        id
     )
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(agent)
@@ -110,11 +138,15 @@ pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent
 
 /// Replaces the PAK hash of a live agent.
 pub async fn set_pak_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "UPDATE agents SET pak_hash = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING {AGENT_COLUMNS}"
+    sql!(query_as!(
+        Agent,
+        [
+            "UPDATE agents SET pak_hash = $2 WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            agent_columns!()
+        ],
+        id,
+        hash
     ))
-    .bind(id)
-    .bind(hash)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -122,11 +154,15 @@ pub async fn set_pak_hash(conn: &mut PgConnection, id: Uuid, hash: &str) -> Stor
 
 /// Records a heartbeat; returns the agent.
 pub async fn heartbeat(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> {
-    sqlx::query_as(sqlf!(
-        "UPDATE agents SET last_heartbeat = now() WHERE id = $1 AND deleted_at IS NULL
-         RETURNING {AGENT_COLUMNS}"
+    sql!(query_as!(
+        Agent,
+        [
+            "UPDATE agents SET last_heartbeat = now() WHERE id = $1 AND deleted_at IS NULL
+             RETURNING ",
+            agent_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -134,8 +170,8 @@ pub async fn heartbeat(conn: &mut PgConnection, id: Uuid) -> StoreResult<Agent> 
 
 /// Live agents with status ACTIVE, for the metrics gauge.
 pub async fn active_count(pool: &PgPool) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM agents WHERE deleted_at IS NULL AND status = 'ACTIVE'",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM agents WHERE deleted_at IS NULL AND status = 'ACTIVE'"#
     )
     .fetch_one(pool)
     .await?)
@@ -143,20 +179,24 @@ pub async fn active_count(pool: &PgPool) -> StoreResult<i64> {
 
 /// Live agents' heartbeat ages in seconds, for the metrics gauge.
 pub async fn heartbeat_ages(pool: &PgPool) -> StoreResult<Vec<(Uuid, String, f64)>> {
-    Ok(sqlx::query_as(
-        "SELECT id, name, EXTRACT(EPOCH FROM (now() - last_heartbeat))::float8
-           FROM agents WHERE deleted_at IS NULL AND last_heartbeat IS NOT NULL",
+    Ok(sqlx::query!(
+        r#"SELECT id, name, EXTRACT(EPOCH FROM (now() - last_heartbeat))::float8 AS "age!"
+             FROM agents WHERE deleted_at IS NULL AND last_heartbeat IS NOT NULL"#
     )
     .fetch_all(pool)
-    .await?)
+    .await?
+    .into_iter()
+    .map(|row| (row.id, row.name, row.age))
+    .collect())
 }
 
 /// An agent's explicit targets.
 pub async fn targets(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<AgentTarget>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        AgentTarget,
         "SELECT id, agent_id, stack_id FROM agent_targets WHERE agent_id = $1 ORDER BY created_at",
+        agent_id
     )
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }
@@ -167,12 +207,13 @@ pub async fn add_target(
     agent_id: Uuid,
     stack_id: Uuid,
 ) -> StoreResult<AgentTarget> {
-    sqlx::query_as(
+    sqlx::query_as!(
+        AgentTarget,
         "INSERT INTO agent_targets (agent_id, stack_id) VALUES ($1, $2)
          RETURNING id, agent_id, stack_id",
+        agent_id,
+        stack_id
     )
-    .bind(agent_id)
-    .bind(stack_id)
     .fetch_one(conn)
     .await
     .map_err(|e| StoreError::classify(e, "the agent already targets this stack"))
@@ -184,11 +225,13 @@ pub async fn remove_target(
     agent_id: Uuid,
     stack_id: Uuid,
 ) -> StoreResult<()> {
-    let done = sqlx::query("DELETE FROM agent_targets WHERE agent_id = $1 AND stack_id = $2")
-        .bind(agent_id)
-        .bind(stack_id)
-        .execute(conn)
-        .await?;
+    let done = sqlx::query!(
+        "DELETE FROM agent_targets WHERE agent_id = $1 AND stack_id = $2",
+        agent_id,
+        stack_id
+    )
+    .execute(conn)
+    .await?;
     if done.rows_affected() == 0 {
         return Err(StoreError::NotFound);
     }
@@ -197,12 +240,17 @@ pub async fn remove_target(
 
 /// The live stacks an agent manages (targets, labels, annotations), by name.
 pub async fn associated_stacks(conn: &mut PgConnection, agent_id: Uuid) -> StoreResult<Vec<Stack>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT s.id, s.created_at, s.updated_at, s.deleted_at, s.name, s.description, s.generator_id
-           FROM stacks s WHERE s.deleted_at IS NULL AND s.id IN ({ASSOCIATED_STACK_IDS})
-          ORDER BY s.name"
+    Ok(sql!(query_as!(
+        Stack,
+        [
+            "SELECT s.id, s.created_at, s.updated_at, s.deleted_at, s.name, s.description,
+                    s.generator_id
+               FROM stacks s WHERE s.deleted_at IS NULL AND s.id IN (",
+            associated_stack_ids!("$1"),
+            ") ORDER BY s.name"
+        ],
+        agent_id
     ))
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }
@@ -213,11 +261,15 @@ pub async fn is_associated(
     agent_id: Uuid,
     stack_id: Uuid,
 ) -> StoreResult<bool> {
-    Ok(sqlx::query_scalar(sqlf!(
-        "SELECT EXISTS (SELECT 1 FROM ({ASSOCIATED_STACK_IDS}) a WHERE a.stack_id = $2)"
+    Ok(sql!(query_scalar!(
+        [
+            "SELECT EXISTS (SELECT 1 FROM (",
+            associated_stack_ids!("$1"),
+            r#") a WHERE a.stack_id = $2) AS "associated!""#
+        ],
+        agent_id,
+        stack_id
     ))
-    .bind(agent_id)
-    .bind(stack_id)
     .fetch_one(conn)
     .await?)
 }

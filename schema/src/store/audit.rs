@@ -4,6 +4,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::StoreResult;
+use crate::models::AuditLog;
 
 /// An entry to append.
 #[derive(Debug, Clone)]
@@ -70,14 +71,43 @@ impl AuditFilter {
     }
 }
 
-const AUDIT_WHERE: &str = "($1::text IS NULL OR actor_type = $1)
+/// The filter condition of the listing, a fragment of [`sql!`]: `$1`..`$8` are bound by
+/// [`filtered!`].
+macro_rules! audit_where {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r"($1::text IS NULL OR actor_type = $1)
     AND ($2::uuid IS NULL OR actor_id = $2)
     AND ($3::text IS NULL OR action = $3)
-    AND ($4::text IS NULL OR action LIKE $4 ESCAPE '\\')
+    AND ($4::text IS NULL OR action LIKE $4 ESCAPE '\')
     AND ($5::text IS NULL OR resource_type = $5)
     AND ($6::uuid IS NULL OR resource_id = $6)
     AND ($7::timestamptz IS NULL OR timestamp >= $7)
-    AND ($8::timestamptz IS NULL OR timestamp < $8)";
+    AND ($8::timestamptz IS NULL OR timestamp < $8)"
+        ])
+    };
+}
+
+/// `sql!($query!(..))` of `[pieces]`, whose parameters `$1`..`$8` are those of [`audit_where!`]
+/// (from `$filter` and the action terms `$exact`, `$like`), then the `[tail]` arguments.
+macro_rules! filtered {
+    ($query:ident!($($model:ident,)? [$($piece:tt)*], $filter:ident, $exact:ident, $like:ident
+     $(, $tail:expr)*)) => {
+        sql!($query!(
+            $($model,)?
+            [$($piece)*],
+            $filter.actor_type.as_deref(),
+            $filter.actor_id,
+            $exact.as_deref(),
+            $like.as_deref(),
+            $filter.resource_type.as_deref(),
+            $filter.resource_id,
+            $filter.from,
+            $filter.to
+            $(, $tail)*
+        ))
+    };
+}
 
 /// One page of matching entries, newest first, and the total number of matches.
 pub async fn list(
@@ -85,36 +115,34 @@ pub async fn list(
     filter: &AuditFilter,
     limit: i64,
     offset: i64,
-) -> StoreResult<(Vec<crate::models::AuditLog>, i64)> {
+) -> StoreResult<(Vec<AuditLog>, i64)> {
     let (exact, like) = filter.action_terms();
-    let total: i64 =
-        sqlx::query_scalar(sqlf!("SELECT count(*) FROM audit_logs WHERE {AUDIT_WHERE}"))
-            .bind(&filter.actor_type)
-            .bind(filter.actor_id)
-            .bind(&exact)
-            .bind(&like)
-            .bind(&filter.resource_type)
-            .bind(filter.resource_id)
-            .bind(filter.from)
-            .bind(filter.to)
-            .fetch_one(pool)
-            .await?;
-    let logs = sqlx::query_as(sqlf!(
-        "SELECT id, timestamp, actor_type, actor_id, action, resource_type, resource_id, details,
-                ip_address, user_agent, created_at
-           FROM audit_logs WHERE {AUDIT_WHERE}
-          ORDER BY timestamp DESC, id DESC LIMIT $9 OFFSET $10"
+    let total = filtered!(query_scalar!(
+        [
+            r#"SELECT count(*) AS "count!" FROM audit_logs WHERE "#,
+            audit_where!()
+        ],
+        filter,
+        exact,
+        like
     ))
-    .bind(&filter.actor_type)
-    .bind(filter.actor_id)
-    .bind(&exact)
-    .bind(&like)
-    .bind(&filter.resource_type)
-    .bind(filter.resource_id)
-    .bind(filter.from)
-    .bind(filter.to)
-    .bind(limit)
-    .bind(offset)
+    .fetch_one(pool)
+    .await?;
+    let logs = filtered!(query_as!(
+        AuditLog,
+        [
+            r#"SELECT id, timestamp, actor_type AS "actor_type: _", actor_id, action, resource_type,
+                      resource_id, details, ip_address, user_agent, created_at
+                 FROM audit_logs WHERE "#,
+            audit_where!(),
+            " ORDER BY timestamp DESC, id DESC LIMIT $9 OFFSET $10"
+        ],
+        filter,
+        exact,
+        like,
+        limit,
+        offset
+    ))
     .fetch_all(pool)
     .await?;
     Ok((logs, total))

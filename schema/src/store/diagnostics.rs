@@ -9,10 +9,24 @@ use uuid::Uuid;
 use super::{StoreError, StoreResult};
 use crate::models::{DiagnosticRequest, DiagnosticResult, DiagnosticStatus};
 
-const REQUEST_COLUMNS: &str = "id, agent_id, deployment_object_id, status, requested_by, \
-     created_at, claimed_at, completed_at, expires_at";
-const RESULT_COLUMNS: &str =
-    "id, request_id, pod_statuses, events, log_tails, collected_at, created_at";
+/// The columns of [`DiagnosticRequest`], a fragment of [`sql!`].
+macro_rules! request_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"id, agent_id, deployment_object_id, status AS "status: _", requested_by,
+               created_at, claimed_at, completed_at, expires_at"#
+        ])
+    };
+}
+
+/// The columns of [`DiagnosticResult`], a fragment of [`sql!`].
+macro_rules! result_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "id, request_id, pod_statuses, events, log_tails, collected_at, created_at"
+        ])
+    };
+}
 
 /// Stores a pending request that expires `retention_minutes` from now.
 pub async fn create(
@@ -22,15 +36,19 @@ pub async fn create(
     requested_by: Option<&str>,
     retention_minutes: i64,
 ) -> StoreResult<DiagnosticRequest> {
-    sqlx::query_as(sqlf!(
-        "INSERT INTO diagnostic_requests (agent_id, deployment_object_id, requested_by, expires_at)
-         VALUES ($1, $2, $3, now() + make_interval(mins => $4::int))
-         RETURNING {REQUEST_COLUMNS}"
+    sql!(query_as!(
+        DiagnosticRequest,
+        [
+            "INSERT INTO diagnostic_requests (agent_id, deployment_object_id, requested_by, expires_at)
+             VALUES ($1, $2, $3, now() + make_interval(mins => $4::bigint::int))
+             RETURNING ",
+            request_columns!()
+        ],
+        agent_id,
+        deployment_object_id,
+        requested_by,
+        retention_minutes
     ))
-    .bind(agent_id)
-    .bind(deployment_object_id)
-    .bind(requested_by)
-    .bind(retention_minutes)
     .fetch_one(conn)
     .await
     .map_err(|e| StoreError::classify(e, "diagnostic request already exists"))
@@ -38,10 +56,15 @@ pub async fn create(
 
 /// A request.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<DiagnosticRequest> {
-    sqlx::query_as(sqlf!(
-        "SELECT {REQUEST_COLUMNS} FROM diagnostic_requests WHERE id = $1"
+    sql!(query_as!(
+        DiagnosticRequest,
+        [
+            "SELECT ",
+            request_columns!(),
+            " FROM diagnostic_requests WHERE id = $1"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -52,11 +75,15 @@ pub async fn result_of(
     conn: &mut PgConnection,
     request_id: Uuid,
 ) -> StoreResult<Option<DiagnosticResult>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {RESULT_COLUMNS} FROM diagnostic_results WHERE request_id = $1
-          ORDER BY created_at DESC LIMIT 1"
+    Ok(sql!(query_as!(
+        DiagnosticResult,
+        [
+            "SELECT ",
+            result_columns!(),
+            " FROM diagnostic_results WHERE request_id = $1 ORDER BY created_at DESC LIMIT 1"
+        ],
+        request_id
     ))
-    .bind(request_id)
     .fetch_optional(conn)
     .await?)
 }
@@ -66,12 +93,17 @@ pub async fn pending_for_agent(
     conn: &mut PgConnection,
     agent_id: Uuid,
 ) -> StoreResult<Vec<DiagnosticRequest>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {REQUEST_COLUMNS} FROM diagnostic_requests
-          WHERE agent_id = $1 AND status = 'pending' AND expires_at > now()
-          ORDER BY created_at, id"
+    Ok(sql!(query_as!(
+        DiagnosticRequest,
+        [
+            "SELECT ",
+            request_columns!(),
+            " FROM diagnostic_requests
+              WHERE agent_id = $1 AND status = 'pending' AND expires_at > now()
+              ORDER BY created_at, id"
+        ],
+        agent_id
     ))
-    .bind(agent_id)
     .fetch_all(conn)
     .await?)
 }
@@ -91,24 +123,28 @@ pub async fn claim(
     conn: &mut PgConnection,
     id: Uuid,
 ) -> StoreResult<Result<DiagnosticRequest, Refusal>> {
-    let claimed: Option<DiagnosticRequest> = sqlx::query_as(sqlf!(
-        "UPDATE diagnostic_requests SET status = 'claimed', claimed_at = now()
-          WHERE id = $1 AND status = 'pending' AND expires_at > now()
-          RETURNING {REQUEST_COLUMNS}"
+    let claimed = sql!(query_as!(
+        DiagnosticRequest,
+        [
+            "UPDATE diagnostic_requests SET status = 'claimed', claimed_at = now()
+              WHERE id = $1 AND status = 'pending' AND expires_at > now()
+              RETURNING ",
+            request_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(request) = claimed {
         return Ok(Ok(request));
     }
-    let status: Option<DiagnosticStatus> = sqlx::query_scalar(
-        "UPDATE diagnostic_requests
-            SET status = CASE WHEN status = 'pending' AND expires_at <= now()
-                              THEN 'expired' ELSE status END
-          WHERE id = $1 RETURNING status",
+    let status = sqlx::query_scalar!(
+        r#"UPDATE diagnostic_requests
+              SET status = CASE WHEN status = 'pending' AND expires_at <= now()
+                                THEN 'expired' ELSE status END
+            WHERE id = $1 RETURNING status AS "status: DiagnosticStatus""#,
+        id
     )
-    .bind(id)
     .fetch_optional(conn)
     .await?;
     Ok(Err(match status {
@@ -127,33 +163,38 @@ pub async fn complete(
     log_tails: Option<&str>,
     collected_at: DateTime<Utc>,
 ) -> StoreResult<Result<DiagnosticResult, Refusal>> {
-    let completed: Option<Uuid> = sqlx::query_scalar(
+    let completed = sqlx::query_scalar!(
         "UPDATE diagnostic_requests SET status = 'completed', completed_at = now()
           WHERE id = $1 AND status = 'claimed' RETURNING id",
+        id
     )
-    .bind(id)
     .fetch_optional(&mut *conn)
     .await?;
     if completed.is_none() {
-        let status: Option<DiagnosticStatus> =
-            sqlx::query_scalar("SELECT status FROM diagnostic_requests WHERE id = $1")
-                .bind(id)
-                .fetch_optional(conn)
-                .await?;
+        let status = sqlx::query_scalar!(
+            r#"SELECT status AS "status: DiagnosticStatus" FROM diagnostic_requests WHERE id = $1"#,
+            id
+        )
+        .fetch_optional(conn)
+        .await?;
         return Ok(Err(match status {
             None => Refusal::NotFound,
             Some(s) => Refusal::WrongStatus(s),
         }));
     }
-    let result = sqlx::query_as(sqlf!(
-        "INSERT INTO diagnostic_results (request_id, pod_statuses, events, log_tails, collected_at)
-         VALUES ($1, $2, $3, $4, $5) RETURNING {RESULT_COLUMNS}"
+    let result = sql!(query_as!(
+        DiagnosticResult,
+        [
+            "INSERT INTO diagnostic_results (request_id, pod_statuses, events, log_tails, collected_at)
+             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            result_columns!()
+        ],
+        id,
+        pod_statuses,
+        events,
+        log_tails,
+        collected_at
     ))
-    .bind(id)
-    .bind(pod_statuses)
-    .bind(events)
-    .bind(log_tails)
-    .bind(collected_at)
     .fetch_one(conn)
     .await?;
     Ok(Ok(result))
@@ -171,20 +212,20 @@ pub struct Swept {
 /// Expires overdue requests (pending or claimed but never completed) and removes finished
 /// requests older than `max_age_hours`; results go with their request.
 pub async fn expire_and_clean(conn: &mut PgConnection, max_age_hours: i64) -> StoreResult<Swept> {
-    let expired = sqlx::query(
+    let expired = sqlx::query!(
         "UPDATE diagnostic_requests SET status = 'expired'
-          WHERE status IN ('pending', 'claimed') AND expires_at <= now()",
+          WHERE status IN ('pending', 'claimed') AND expires_at <= now()"
     )
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let deleted = sqlx::query(
+    let deleted = sqlx::query!(
         "DELETE FROM diagnostic_requests
           WHERE status IN ('completed', 'failed', 'expired')
             AND COALESCE(completed_at, expires_at, created_at)
-                < now() - make_interval(hours => $1::int)",
+                < now() - make_interval(hours => $1::bigint::int)",
+        max_age_hours
     )
-    .bind(max_age_hours)
     .execute(conn)
     .await?
     .rows_affected();

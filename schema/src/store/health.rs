@@ -7,18 +7,21 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use super::StoreResult;
-use super::agents::ASSOCIATED_STACK_IDS;
 use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary, HealthStatus};
 
-const HEALTH_COLUMNS: &str = "id, agent_id, deployment_object_id, status, summary, checked_at, \
-     created_at, updated_at";
-
-/// SQL for the worst status among the records of object `d.id` (the ranking of
-/// [`HealthStatus::severity`]).
-const OVERALL: &str = "COALESCE((
-    SELECT status FROM deployment_health h WHERE h.deployment_object_id = d.id
-     ORDER BY CASE status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2 WHEN 'healthy' THEN 1
-              ELSE 0 END DESC LIMIT 1), 'unknown')";
+/// The worst status among the records of object `d.id` (the ranking of
+/// [`HealthStatus::severity`]), as column `overall`: a fragment of [`sql!`].
+macro_rules! overall {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"COALESCE((
+                SELECT status FROM deployment_health h WHERE h.deployment_object_id = d.id
+                 ORDER BY CASE status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
+                                      WHEN 'healthy' THEN 1 ELSE 0 END DESC
+                 LIMIT 1), 'unknown') AS "overall!: HealthStatus""#
+        ])
+    };
+}
 
 /// One validated entry of a report.
 #[derive(Debug, Clone)]
@@ -44,16 +47,20 @@ pub async fn outside_target_state(
     agent_id: Uuid,
     ids: &[Uuid],
 ) -> StoreResult<Vec<Uuid>> {
-    Ok(sqlx::query_scalar(sqlf!(
-        "SELECT i.id FROM unnest($2::uuid[]) AS i(id)
-          WHERE NOT EXISTS (
-                SELECT 1 FROM deployment_objects d
-                 WHERE d.id = i.id AND d.deleted_at IS NULL
-                   AND d.stack_id IN ({ASSOCIATED_STACK_IDS}))
-          ORDER BY i.id"
+    Ok(sql!(query_scalar!(
+        [
+            r#"SELECT i.id AS "id!" FROM unnest($2::uuid[]) AS i(id)
+                WHERE NOT EXISTS (
+                      SELECT 1 FROM deployment_objects d
+                       WHERE d.id = i.id AND d.deleted_at IS NULL
+                         AND d.stack_id IN ("#,
+            associated_stack_ids!("$1"),
+            "))
+                ORDER BY i.id"
+        ],
+        agent_id,
+        ids
     ))
-    .bind(agent_id)
-    .bind(ids)
     .fetch_all(conn)
     .await?)
 }
@@ -81,25 +88,30 @@ pub async fn record(
     ids.dedup();
     // Lock the objects in id order (no deadlocks between agents reporting overlapping sets);
     // NO KEY UPDATE leaves foreign-key checks of other writers unblocked.
-    let before: Vec<(Uuid, Uuid, HealthStatus)> = sqlx::query_as(sqlf!(
-        "SELECT d.id, d.stack_id, {OVERALL} FROM deployment_objects d
-          WHERE d.id = ANY($1) ORDER BY d.id FOR NO KEY UPDATE"
+    let before = sql!(query!(
+        [
+            "SELECT d.id, d.stack_id, ",
+            overall!(),
+            " FROM deployment_objects d WHERE d.id = ANY($1) ORDER BY d.id FOR NO KEY UPDATE"
+        ],
+        &ids
     ))
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
-    let previous: Vec<(Uuid, HealthStatus)> = sqlx::query_as(
-        "SELECT deployment_object_id, status FROM deployment_health
-          WHERE agent_id = $1 AND deployment_object_id = ANY($2)",
+    let previous: std::collections::HashMap<Uuid, HealthStatus> = sqlx::query!(
+        r#"SELECT deployment_object_id, status AS "status: HealthStatus" FROM deployment_health
+            WHERE agent_id = $1 AND deployment_object_id = ANY($2)"#,
+        agent_id,
+        &ids
     )
-    .bind(agent_id)
-    .bind(&ids)
     .fetch_all(&mut *conn)
-    .await?;
-    let previous: std::collections::HashMap<Uuid, HealthStatus> = previous.into_iter().collect();
+    .await?
+    .into_iter()
+    .map(|row| (row.deployment_object_id, row.status))
+    .collect();
     let mut agent_changes = Vec::new();
     for report in reports {
-        let written: Option<Uuid> = sqlx::query_scalar(
+        let written = sqlx::query_scalar!(
             "INSERT INTO deployment_health (agent_id, deployment_object_id, status, summary, checked_at)
              VALUES ($1, $2, $3, $4, $5)
              ON CONFLICT (agent_id, deployment_object_id) DO UPDATE
@@ -107,12 +119,12 @@ pub async fn record(
                     checked_at = EXCLUDED.checked_at
               WHERE deployment_health.checked_at <= EXCLUDED.checked_at
              RETURNING id",
+            agent_id,
+            report.deployment_object_id,
+            report.status as _,
+            report.summary.as_deref(),
+            report.checked_at
         )
-        .bind(agent_id)
-        .bind(report.deployment_object_id)
-        .bind(report.status)
-        .bind(&report.summary)
-        .bind(report.checked_at)
         .fetch_optional(&mut *conn)
         .await?;
         let before = previous.get(&report.deployment_object_id);
@@ -125,21 +137,25 @@ pub async fn record(
             agent_changes.push((report.deployment_object_id, before.copied(), report.status));
         }
     }
-    let after: Vec<(Uuid, HealthStatus)> = sqlx::query_as(sqlf!(
-        "SELECT d.id, {OVERALL} FROM deployment_objects d WHERE d.id = ANY($1) ORDER BY d.id"
+    let after = sql!(query!(
+        [
+            "SELECT d.id, ",
+            overall!(),
+            " FROM deployment_objects d WHERE d.id = ANY($1) ORDER BY d.id"
+        ],
+        &ids
     ))
-    .bind(&ids)
     .fetch_all(&mut *conn)
     .await?;
     let overall_changes = before
         .into_iter()
         .zip(after)
-        .filter(|((_, _, old), (_, new))| old != new)
-        .map(|((id, stack_id, previous), (_, current))| OverallChange {
-            deployment_object_id: id,
-            stack_id,
-            previous,
-            current,
+        .filter(|(old, new)| old.overall != new.overall)
+        .map(|(old, new)| OverallChange {
+            deployment_object_id: old.id,
+            stack_id: old.stack_id,
+            previous: old.overall,
+            current: new.overall,
         })
         .collect();
     Ok(Recorded {
@@ -153,11 +169,13 @@ pub async fn for_object(
     conn: &mut PgConnection,
     deployment_object_id: Uuid,
 ) -> StoreResult<Vec<DeploymentHealth>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {HEALTH_COLUMNS} FROM deployment_health WHERE deployment_object_id = $1
-          ORDER BY agent_id"
-    ))
-    .bind(deployment_object_id)
+    Ok(sqlx::query_as!(
+        DeploymentHealth,
+        r#"SELECT id, agent_id, deployment_object_id, status AS "status: _", summary, checked_at,
+                  created_at, updated_at
+             FROM deployment_health WHERE deployment_object_id = $1 ORDER BY agent_id"#,
+        deployment_object_id
+    )
     .fetch_all(conn)
     .await?)
 }
@@ -167,46 +185,47 @@ pub async fn for_stack(
     conn: &mut PgConnection,
     stack_id: Uuid,
 ) -> StoreResult<Vec<DeploymentObjectHealthSummary>> {
-    let rows: Vec<(Uuid, i64, i64, i64, i64)> = sqlx::query_as(
-        "SELECT d.id,
-                count(*) FILTER (WHERE h.status = 'healthy'),
-                count(*) FILTER (WHERE h.status = 'degraded'),
-                count(*) FILTER (WHERE h.status = 'failing'),
-                max(CASE h.status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
-                                  WHEN 'healthy' THEN 1 ELSE 0 END)::bigint
-           FROM deployment_objects d JOIN deployment_health h ON h.deployment_object_id = d.id
-          WHERE d.stack_id = $1
-          GROUP BY d.id, d.sequence_id
-          ORDER BY d.sequence_id DESC",
+    let rows = sqlx::query!(
+        r#"SELECT d.id,
+                  count(*) FILTER (WHERE h.status = 'healthy') AS "healthy!",
+                  count(*) FILTER (WHERE h.status = 'degraded') AS "degraded!",
+                  count(*) FILTER (WHERE h.status = 'failing') AS "failing!",
+                  max(CASE h.status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
+                                    WHEN 'healthy' THEN 1 ELSE 0 END)::bigint AS "rank!"
+             FROM deployment_objects d JOIN deployment_health h ON h.deployment_object_id = d.id
+            WHERE d.stack_id = $1
+            GROUP BY d.id, d.sequence_id
+            ORDER BY d.sequence_id DESC"#,
+        stack_id
     )
-    .bind(stack_id)
     .fetch_all(conn)
     .await?;
     Ok(rows
         .into_iter()
-        .map(
-            |(id, healthy, degraded, failing, rank)| DeploymentObjectHealthSummary {
-                id,
-                status: HealthStatus::of_severity(rank),
-                healthy_agents: healthy,
-                degraded_agents: degraded,
-                failing_agents: failing,
-            },
-        )
+        .map(|row| DeploymentObjectHealthSummary {
+            id: row.id,
+            status: HealthStatus::of_severity(row.rank),
+            healthy_agents: row.healthy,
+            degraded_agents: row.degraded,
+            failing_agents: row.failing,
+        })
         .collect())
 }
 
 /// Health records of live agents by status, for the metrics gauge (every status present, zero
 /// when none).
 pub async fn count_by_status(pool: &sqlx::PgPool) -> StoreResult<Vec<(HealthStatus, i64)>> {
-    Ok(sqlx::query_as(
-        "SELECT s.status, count(h.id)
-           FROM unnest($1::text[]) AS s(status)
-           LEFT JOIN deployment_health h ON h.status = s.status
-                AND h.agent_id IN (SELECT id FROM agents WHERE deleted_at IS NULL)
-          GROUP BY s.status",
+    Ok(sqlx::query!(
+        r#"SELECT s.status AS "status!: HealthStatus", count(h.id) AS "count!"
+             FROM unnest($1::text[]) AS s(status)
+             LEFT JOIN deployment_health h ON h.status = s.status
+                  AND h.agent_id IN (SELECT id FROM agents WHERE deleted_at IS NULL)
+            GROUP BY s.status"#,
+        HealthStatus::ALL as _
     )
-    .bind(HealthStatus::ALL)
     .fetch_all(pool)
-    .await?)
+    .await?
+    .into_iter()
+    .map(|row| (row.status, row.count))
+    .collect())
 }

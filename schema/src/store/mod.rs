@@ -21,49 +21,108 @@
 //! `scripts/prepare-sqlx.sh` (a scratch database, the migrations, the macros run once against
 //! it) and commit `.sqlx/`; `scripts/test.sh` runs it with `--check`.
 //!
-//! Checked this way: [`auth`], [`deployment_objects`], [`stacks`], [`generators`],
-//! [`webhooks::subscriptions`], [`webhooks::fanout`], [`registrations`], [`notify`], [`jobs`],
-//! [`outage`] and the audit insert ([`audit::insert`]). The macros take only string literals, so
-//! these stay runtime queries (`sqlx::query`, with values always bound as parameters):
-//! - SQL assembled from fragments: [`metadata`] names its tables and id columns from the
-//!   constants of each owner (one implementation for agents, stacks and templates), and the
-//!   tenancy rule ([`serves_generator!`], [`associated_stack_ids!`]) is `concat!`-ed into the
-//!   queries that need it (such as [`registrations::deregister`]), so it is written once;
-//! - filters that share one condition between a page and its count (the audit listing,
-//!   [`audit::list`]);
-//! - the modules not converted yet: agents, agent events, work orders, webhook deliveries,
-//!   health, diagnostics, stack rollouts, templates, target state and retention.
+//! Checked this way: every query of the store but those of [`metadata`], that is of [`agents`],
+//! [`agent_events`], [`audit`], [`auth`], [`deployment_objects`], [`diagnostics`],
+//! [`generators`], [`health`], [`jobs`], [`notify`], [`outage`], [`registrations`],
+//! [`retention`], [`stack_rollout`], [`stacks`], [`target_state`], [`templates`], [`webhooks`]
+//! (subscriptions, fan-out, deliveries) and [`work_orders`].
+//!
+//! The macros take only string literals, joined with `+`. SQL written once and shared by several
+//! queries is a *fragment*: a `macro_rules!` macro that [`sql!`] splices into the query's text
+//! before handing it to the checked macro, so each query is still checked as a whole and the
+//! fragment is still written once. The fragments: the tenancy rule ([`serves_generator!`],
+//! [`associated_stack_ids!`], used by target state, agents' stacks, health reports, stack
+//! rollouts, deregistration and agent-side webhook claims), and, module by module, column lists
+//! (`agent_columns!`, `delivery_columns!`, ...), the overall health of an object (`overall!` in
+//! [`health`]), the orders an agent may claim (`eligible_order_ids!` in [`work_orders`]), a
+//! template lineage (`same_owner!` in [`templates`]), the attempt insert shared by the two
+//! statements that record a webhook attempt (`insert_attempt!` in [`webhooks::deliveries`]), the
+//! filter shared by a page of the audit log and its count (`audit_where!` in [`audit`]) and the
+//! target-state query, whose text [`target_state::QUERY`] also gives (for `EXPLAIN`).
+//!
+//! Only the queries of [`metadata`] stay runtime queries (`sqlx::query` with [`sqlf!`], values
+//! always bound as parameters): their SQL is not fixed. [`metadata`] names its tables and id
+//! columns from the constants of each owner and its columns from the kind of entry, one generic
+//! implementation for the labels and annotations of agents, stacks and templates; static SQL
+//! would need a copy of each statement per owner and kind.
 
-/// `format!` for SQL assembled from constant fragments only (column lists, shared subqueries);
-/// values are always bound as parameters.
+/// `format!` for SQL assembled from constant fragments only (the table and column names of
+/// [`metadata`]); values are always bound as parameters.
 macro_rules! sqlf {
     ($($arg:tt)*) => {
         sqlx::AssertSqlSafe(format!($($arg)*))
     };
 }
 
-/// The tenancy rule as an SQL condition: agent `$agent` is registered with generator
-/// `$generator` (both SQL expressions, given as literals). Every query that lets an agent see a
-/// generator's work uses it (see [`registrations`]).
+/// SQL text written as pieces: string literals and fragments, `name!(args)` calls of macros
+/// that hold SQL written once (the tenancy rule [`serves_generator!`] and
+/// [`associated_stack_ids!`] below, a module's shared conditions). sqlx's macros take only
+/// literals, joined with `+`; this joins the pieces that way, so a checked query can share a
+/// fragment with others:
+///
+/// - `sql!(query!([pieces], args..))`, `sql!(query_scalar!([pieces], args..))` and
+///   `sql!(query_as!(Model, [pieces], args..))` are `sqlx::query!("a" + "b" + .., args..)` and so
+///   on (arguments as the sqlx macro takes them, `value as _` included);
+/// - `sql!(concat!(pieces))` is the text as one `&'static str`.
+///
+/// A fragment macro has one rule, `(@sql $k:tt <its parameters>) => { sql!(@resume $k [pieces]) }`:
+/// it hands its own pieces (which may call fragments in turn) back to the expansion.
+macro_rules! sql {
+    (query!([$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query () ($($args)*)] [] [$($piece)*])
+    };
+    (query_scalar!([$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query_scalar () ($($args)*)] [] [$($piece)*])
+    };
+    (query_as!($model:ident, [$($piece:tt)*] $($args:tt)*)) => {
+        sql!(@munch [sqlx::query_as ($model,) ($($args)*)] [] [$($piece)*])
+    };
+    (concat!($($piece:tt)*)) => {
+        sql!(@munch [concat] [] [$($piece)*])
+    };
+    // A fragment: it continues the expansion with its pieces in front of the rest.
+    (@munch $out:tt $done:tt [$frag:ident ! ($($fargs:tt)*) $(, $($rest:tt)*)?]) => {
+        $frag!(@sql [$out $done [$($($rest)*)?]] $($fargs)*)
+    };
+    (@munch $out:tt [$($done:tt)*] [$piece:literal $(, $($rest:tt)*)?]) => {
+        sql!(@munch $out [$($done)* $piece] [$($($rest)*)?])
+    };
+    (@munch $out:tt $done:tt [, $($rest:tt)*]) => {
+        sql!(@munch $out $done [$($rest)*])
+    };
+    (@munch [concat] [$($done:literal)*] []) => {
+        concat!($($done),*)
+    };
+    (@munch [$($mac:ident)::+ ($($lead:tt)*) ($($args:tt)*)] [$first:literal $($done:literal)*] []) => {
+        $($mac)::+!($($lead)* $first $(+ $done)* $($args)*)
+    };
+    (@resume [$out:tt $done:tt [$($rest:tt)*]] [$($piece:tt)*]) => {
+        sql!(@munch $out $done [$($piece)*, $($rest)*])
+    };
+}
+
+/// The tenancy rule as an SQL condition, a fragment of [`sql!`]: agent `$agent` is registered
+/// with generator `$generator` (both SQL expressions, given as literals). Every query that lets
+/// an agent see a generator's work uses it (see [`registrations`]).
 macro_rules! serves_generator {
-    ($agent:literal, $generator:literal) => {
-        concat!(
+    (@sql $k:tt $agent:literal, $generator:literal) => {
+        sql!(@resume $k [
             "EXISTS (SELECT 1 FROM agent_registrations reg WHERE reg.agent_id = ",
             $agent,
             " AND reg.generator_id = ",
             $generator,
             ")"
-        )
+        ])
     };
 }
 
-/// Stack ids associated with agent `$agent` (an SQL expression, given as a literal): explicit
-/// targets, plus stacks sharing one of its labels, plus stacks sharing one of its annotations
-/// (same key and value); of each, only the stacks of generators the agent is registered with
-/// (the tenancy rule, [`super::registrations`]).
+/// Stack ids associated with agent `$agent` (an SQL expression, given as a literal), a fragment
+/// of [`sql!`]: explicit targets, plus stacks sharing one of its labels, plus stacks sharing one
+/// of its annotations (same key and value); of each, only the stacks of generators the agent is
+/// registered with (the tenancy rule, [`serves_generator!`]).
 macro_rules! associated_stack_ids {
-    ($agent:literal) => {
-        concat!(
+    (@sql $k:tt $agent:literal) => {
+        sql!(@resume $k [
             "
     SELECT c.stack_id FROM (
         SELECT t.stack_id FROM agent_targets t WHERE t.agent_id = ",
@@ -83,7 +142,7 @@ macro_rules! associated_stack_ids {
       JOIN stacks cs ON cs.id = c.stack_id
      WHERE ",
             serves_generator!($agent, "cs.generator_id")
-        )
+        ])
     };
 }
 

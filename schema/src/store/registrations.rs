@@ -2,8 +2,8 @@
 //!
 //! An agent runs a stack only if it is registered with the stack's generator. The rule is
 //! written once, as the SQL condition [`serves_generator!`] (defined in `store/mod.rs`), and
-//! joined into [`super::agents::ASSOCIATED_STACK_IDS`] (target state, `GET /agents/{id}/stacks`,
-//! health, event reports) and into agent-side webhook claims ([`super::webhooks::deliveries`]). Every
+//! joined into [`associated_stack_ids!`] (target state, `GET /agents/{id}/stacks`, health,
+//! event reports, stack rollouts) and into agent-side webhook claims ([`super::webhooks::deliveries`]). Every
 //! agent is registered with the system generator (`__system__`, the owner of the admin's
 //! fleet-wide stacks) when it is created.
 //!
@@ -14,7 +14,6 @@
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use super::agents::ASSOCIATED_STACK_IDS;
 use super::{StoreError, StoreResult};
 use crate::models::{Agent, AgentRegistration};
 
@@ -90,16 +89,20 @@ pub async fn deregister(
     generator_id: Uuid,
 ) -> StoreResult<Vec<Uuid>> {
     // Before the registration goes: what the agent runs of this generator now.
-    sqlx::query(sqlf!(
-        "INSERT INTO agent_withdrawn_stacks (agent_id, stack_id, generator_id)
-         SELECT $1, s.id, s.generator_id
-           FROM ({ASSOCIATED_STACK_IDS}) a JOIN stacks s ON s.id = a.stack_id
-          WHERE s.generator_id = $2
-         ON CONFLICT (agent_id, stack_id) DO UPDATE
-            SET generator_id = EXCLUDED.generator_id, withdrawn_at = now()"
+    sql!(query!(
+        [
+            "INSERT INTO agent_withdrawn_stacks (agent_id, stack_id, generator_id)
+             SELECT $1, s.id, s.generator_id
+               FROM (",
+            associated_stack_ids!("$1"),
+            ") a JOIN stacks s ON s.id = a.stack_id
+              WHERE s.generator_id = $2
+             ON CONFLICT (agent_id, stack_id) DO UPDATE
+                SET generator_id = EXCLUDED.generator_id, withdrawn_at = now()"
+        ],
+        agent_id,
+        generator_id
     ))
-    .bind(agent_id)
-    .bind(generator_id)
     .execute(&mut *conn)
     .await?;
     let removed = sqlx::query!(

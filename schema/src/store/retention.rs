@@ -24,39 +24,39 @@ pub async fn cleanup(
     delivery_days: i64,
     queues: &[String],
 ) -> StoreResult<Cleaned> {
-    let audit_logs = sqlx::query(
-        "DELETE FROM audit_logs WHERE timestamp < now() - make_interval(days => $1::int)",
+    let audit_logs = sqlx::query!(
+        "DELETE FROM audit_logs WHERE timestamp < now() - make_interval(days => $1::bigint::int)",
+        audit_days
     )
-    .bind(audit_days)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let deliveries = sqlx::query(
+    let deliveries = sqlx::query!(
         "DELETE FROM webhook_deliveries
           WHERE status IN ('success', 'dead')
-            AND completed_at < now() - make_interval(days => $1::int)",
+            AND completed_at < now() - make_interval(days => $1::bigint::int)",
+        delivery_days
     )
-    .bind(delivery_days)
     .execute(&mut *conn)
     .await?
     .rows_affected();
-    let jobs = sqlx::query(
+    let jobs = sqlx::query!(
         "DELETE FROM apalis.jobs
           WHERE job_type = ANY($2) AND status IN ('Done', 'Killed', 'Failed')
-            AND done_at < now() - make_interval(days => $1::int)",
+            AND done_at < now() - make_interval(days => $1::bigint::int)",
+        delivery_days,
+        queues
     )
-    .bind(delivery_days)
-    .bind(queues)
     .execute(&mut *conn)
     .await?
     .rows_affected();
     // One pass over the jobs' lock holders (an anti-join), not one lookup per worker.
-    let workers = sqlx::query(
+    let workers = sqlx::query!(
         "DELETE FROM apalis.workers w
           WHERE w.worker_type = ANY($1) AND w.last_seen < now() - interval '1 day'
             AND w.id NOT IN (SELECT DISTINCT lock_by FROM apalis.jobs WHERE lock_by IS NOT NULL)",
+        queues
     )
-    .bind(queues)
     .execute(&mut *conn)
     .await?
     .rows_affected();

@@ -12,28 +12,32 @@ pub async fn agents(
     conn: &mut PgConnection,
     object: &DeploymentObject,
 ) -> StoreResult<Vec<AgentRolloutStatus>> {
-    Ok(sqlx::query_as(concat!(
-        "SELECT ag.id AS agent_id, ag.name AS agent_name, ag.cluster_name,
-                CASE WHEN ev.status IS NULL THEN 'pending'
-                     WHEN ev.status = 'SUCCESS' THEN 'applied'
-                     ELSE 'failed' END AS state,
-                ev.message, ev.created_at AS reported_at, h.status AS health
-           FROM agents ag
-           LEFT JOIN LATERAL (
-                SELECT e.status, e.message, e.created_at FROM agent_events e
-                 WHERE e.agent_id = ag.id AND e.deployment_object_id = $2
-                   AND e.deleted_at IS NULL
-                 ORDER BY e.created_at DESC, e.id DESC LIMIT 1) ev ON true
-           LEFT JOIN deployment_health h
-                  ON h.agent_id = ag.id AND h.deployment_object_id = $2
-          WHERE ag.deleted_at IS NULL AND ag.status = 'ACTIVE'
-            AND $1 IN (",
-        associated_stack_ids!("ag.id"),
-        ")
-          ORDER BY ag.name, ag.cluster_name"
+    Ok(sql!(query_as!(
+        AgentRolloutStatus,
+        [
+            r#"SELECT ag.id AS agent_id, ag.name AS agent_name, ag.cluster_name,
+                      CASE WHEN ev.status IS NULL THEN 'pending'
+                           WHEN ev.status = 'SUCCESS' THEN 'applied'
+                           ELSE 'failed' END AS "state!: _",
+                      ev.message AS "message?", ev.created_at AS "reported_at?",
+                      h.status AS "health?: _"
+                 FROM agents ag
+                 LEFT JOIN LATERAL (
+                      SELECT e.status, e.message, e.created_at FROM agent_events e
+                       WHERE e.agent_id = ag.id AND e.deployment_object_id = $2
+                         AND e.deleted_at IS NULL
+                       ORDER BY e.created_at DESC, e.id DESC LIMIT 1) ev ON true
+                 LEFT JOIN deployment_health h
+                        ON h.agent_id = ag.id AND h.deployment_object_id = $2
+                WHERE ag.deleted_at IS NULL AND ag.status = 'ACTIVE'
+                  AND $1 IN ("#,
+            associated_stack_ids!("ag.id"),
+            ")
+                ORDER BY ag.name, ag.cluster_name"
+        ],
+        object.stack_id,
+        object.id
     ))
-    .bind(object.stack_id)
-    .bind(object.id)
     .fetch_all(conn)
     .await?)
 }

@@ -18,19 +18,38 @@ use crate::models::{
     TemplateRolloutStackStatus, TemplateRolloutStatus, yaml_checksum,
 };
 
-const TEMPLATE_COLUMNS: &str = "id, created_at, updated_at, deleted_at, generator_id, name, \
-     description, version, template_content, parameters_schema, checksum";
+/// The columns of [`StackTemplate`], a fragment of [`sql!`].
+macro_rules! template_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "id, created_at, updated_at, deleted_at, generator_id, name, description, version,
+             template_content, parameters_schema, checksum"
+        ])
+    };
+}
 
-/// `(generator_id, name)` of a lineage compared through the same expression as its indexes.
-const SAME_OWNER: &str = "COALESCE(generator_id, '00000000-0000-0000-0000-000000000000'::uuid) \
-     = COALESCE($1::uuid, '00000000-0000-0000-0000-000000000000'::uuid) AND name = $2";
+/// `(generator_id, name)` of a lineage (`$1`, `$2`) compared through the same expression as its
+/// indexes, a fragment of [`sql!`].
+macro_rules! same_owner {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "COALESCE(generator_id, '00000000-0000-0000-0000-000000000000'::uuid)
+             = COALESCE($1::uuid, '00000000-0000-0000-0000-000000000000'::uuid) AND name = $2"
+        ])
+    };
+}
 
 /// A live template version.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<StackTemplate> {
-    sqlx::query_as(sqlf!(
-        "SELECT {TEMPLATE_COLUMNS} FROM stack_templates WHERE id = $1 AND deleted_at IS NULL"
+    sql!(query_as!(
+        StackTemplate,
+        [
+            "SELECT ",
+            template_columns!(),
+            " FROM stack_templates WHERE id = $1 AND deleted_at IS NULL"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -42,12 +61,19 @@ pub async fn latest_version(
     generator_id: Option<Uuid>,
     name: &str,
 ) -> StoreResult<Option<StackTemplate>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {TEMPLATE_COLUMNS} FROM stack_templates
-          WHERE {SAME_OWNER} AND deleted_at IS NULL ORDER BY version DESC LIMIT 1"
+    Ok(sql!(query_as!(
+        StackTemplate,
+        [
+            "SELECT ",
+            template_columns!(),
+            " FROM stack_templates
+          WHERE ",
+            same_owner!(),
+            " AND deleted_at IS NULL ORDER BY version DESC LIMIT 1"
+        ],
+        generator_id,
+        name
     ))
-    .bind(generator_id)
-    .bind(name)
     .fetch_optional(conn)
     .await?)
 }
@@ -58,13 +84,18 @@ pub async fn list(
     conn: &mut PgConnection,
     generator_id: Option<Uuid>,
 ) -> StoreResult<Vec<StackTemplate>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {TEMPLATE_COLUMNS} FROM stack_templates
+    Ok(sql!(query_as!(
+        StackTemplate,
+        [
+            "SELECT ",
+            template_columns!(),
+            " FROM stack_templates
           WHERE deleted_at IS NULL
             AND ($1::uuid IS NULL OR generator_id IS NULL OR generator_id = $1)
           ORDER BY name, generator_id NULLS FIRST, version"
+        ],
+        generator_id
     ))
-    .bind(generator_id)
     .fetch_all(conn)
     .await?)
 }
@@ -87,51 +118,58 @@ pub async fn create_version(
     new: &NewVersion<'_>,
 ) -> StoreResult<(StackTemplate, Option<StackTemplate>)> {
     // Serialises version numbering of this lineage until the transaction ends.
-    sqlx::query(
-        "SELECT pg_advisory_xact_lock(hashtextextended('brokkr-template:' || COALESCE($1::text, '') || ':' || $2, 0))",
+    sqlx::query!(
+        "SELECT pg_advisory_xact_lock(hashtextextended('brokkr-template:' || COALESCE($1::uuid::text, '') || ':' || $2, 0))",
+        new.generator_id,
+        new.name
     )
-    .bind(new.generator_id)
-    .bind(new.name)
     .execute(&mut *conn)
     .await?;
     let previous = latest_version(&mut *conn, new.generator_id, new.name).await?;
-    let next: i32 = sqlx::query_scalar(sqlf!(
-        "SELECT COALESCE(max(version), 0) + 1 FROM stack_templates WHERE {SAME_OWNER}"
+    let next = sql!(query_scalar!(
+        [
+            r#"SELECT COALESCE(max(version), 0) + 1 AS "next!" FROM stack_templates WHERE "#,
+            same_owner!()
+        ],
+        new.generator_id,
+        new.name
     ))
-    .bind(new.generator_id)
-    .bind(new.name)
     .fetch_one(&mut *conn)
     .await?;
-    let created: StackTemplate = sqlx::query_as(sqlf!(
-        "INSERT INTO stack_templates
+    let created = sql!(query_as!(
+        StackTemplate,
+        [
+            "INSERT INTO stack_templates
              (generator_id, name, description, version, template_content, parameters_schema, checksum)
-         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {TEMPLATE_COLUMNS}"
+         VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING ",
+            template_columns!()
+        ],
+        new.generator_id,
+        new.name,
+        new.description,
+        next,
+        new.template_content,
+        new.parameters_schema,
+        yaml_checksum(new.template_content)
     ))
-    .bind(new.generator_id)
-    .bind(new.name)
-    .bind(new.description)
-    .bind(next)
-    .bind(new.template_content)
-    .bind(new.parameters_schema)
-    .bind(yaml_checksum(new.template_content))
     .fetch_one(&mut *conn)
     .await
     .map_err(|e| StoreError::classify(e, "this template version already exists"))?;
     if let Some(previous) = &previous {
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO template_labels (template_id, label)
              SELECT $1, label FROM template_labels WHERE template_id = $2",
+            created.id,
+            previous.id
         )
-        .bind(created.id)
-        .bind(previous.id)
         .execute(&mut *conn)
         .await?;
-        sqlx::query(
+        sqlx::query!(
             "INSERT INTO template_annotations (template_id, key, value)
              SELECT $1, key, value FROM template_annotations WHERE template_id = $2",
+            created.id,
+            previous.id
         )
-        .bind(created.id)
-        .bind(previous.id)
         .execute(&mut *conn)
         .await?;
     }
@@ -140,11 +178,15 @@ pub async fn create_version(
 
 /// Soft-deletes one version.
 pub async fn soft_delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<StackTemplate> {
-    sqlx::query_as(sqlf!(
-        "UPDATE stack_templates SET deleted_at = now()
-          WHERE id = $1 AND deleted_at IS NULL RETURNING {TEMPLATE_COLUMNS}"
+    sql!(query_as!(
+        StackTemplate,
+        [
+            "UPDATE stack_templates SET deleted_at = now()
+          WHERE id = $1 AND deleted_at IS NULL RETURNING ",
+            template_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -157,34 +199,42 @@ pub struct MatchTerms {
     pub annotations: Vec<(String, String)>,
 }
 
+/// The [`MatchTerms`] of resource `$id`: `$labels` selects its labels, `$annotations` its
+/// `(key, value)` annotations (both with the id as `$1`).
+macro_rules! match_terms {
+    ($conn:ident, $id:ident, $labels:literal, $annotations:literal) => {
+        MatchTerms {
+            labels: sqlx::query_scalar!($labels, $id)
+                .fetch_all(&mut *$conn)
+                .await?,
+            annotations: sqlx::query!($annotations, $id)
+                .fetch_all(&mut *$conn)
+                .await?
+                .into_iter()
+                .map(|row| (row.key, row.value))
+                .collect(),
+        }
+    };
+}
+
 /// A template version's labels and annotations.
 pub async fn template_terms(conn: &mut PgConnection, template_id: Uuid) -> StoreResult<MatchTerms> {
-    Ok(MatchTerms {
-        labels: sqlx::query_scalar("SELECT label FROM template_labels WHERE template_id = $1")
-            .bind(template_id)
-            .fetch_all(&mut *conn)
-            .await?,
-        annotations: sqlx::query_as(
-            "SELECT key, value FROM template_annotations WHERE template_id = $1",
-        )
-        .bind(template_id)
-        .fetch_all(&mut *conn)
-        .await?,
-    })
+    Ok(match_terms!(
+        conn,
+        template_id,
+        "SELECT label FROM template_labels WHERE template_id = $1",
+        "SELECT key, value FROM template_annotations WHERE template_id = $1"
+    ))
 }
 
 /// A stack's labels and annotations.
 pub async fn stack_terms(conn: &mut PgConnection, stack_id: Uuid) -> StoreResult<MatchTerms> {
-    Ok(MatchTerms {
-        labels: sqlx::query_scalar("SELECT label FROM stack_labels WHERE stack_id = $1")
-            .bind(stack_id)
-            .fetch_all(&mut *conn)
-            .await?,
-        annotations: sqlx::query_as("SELECT key, value FROM stack_annotations WHERE stack_id = $1")
-            .bind(stack_id)
-            .fetch_all(&mut *conn)
-            .await?,
-    })
+    Ok(match_terms!(
+        conn,
+        stack_id,
+        "SELECT label FROM stack_labels WHERE stack_id = $1",
+        "SELECT key, value FROM stack_annotations WHERE stack_id = $1"
+    ))
 }
 
 /// Stores a deployment object rendered from `template` with `parameters` (as the caller gave
@@ -198,15 +248,15 @@ pub async fn insert_rendered(
     parameters: &Value,
 ) -> StoreResult<DeploymentObject> {
     let object = deployment_objects::insert(&mut *conn, stack_id, yaml, false).await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO rendered_deployment_objects
              (deployment_object_id, template_id, template_version, template_parameters)
          VALUES ($1, $2, $3, $4)",
+        object.id,
+        template.id,
+        template.version,
+        parameters.to_string()
     )
-    .bind(object.id)
-    .bind(template.id)
-    .bind(template.version)
-    .bind(parameters.to_string())
     .execute(&mut *conn)
     .await?;
     Ok(object)
@@ -217,13 +267,20 @@ pub async fn provenance(
     conn: &mut PgConnection,
     deployment_object_id: Uuid,
 ) -> StoreResult<Option<(Uuid, i32, String)>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query!(
         "SELECT template_id, template_version, template_parameters
            FROM rendered_deployment_objects WHERE deployment_object_id = $1",
+        deployment_object_id
     )
-    .bind(deployment_object_id)
     .fetch_optional(conn)
-    .await?)
+    .await?
+    .map(|row| {
+        (
+            row.template_id,
+            row.template_version,
+            row.template_parameters,
+        )
+    }))
 }
 
 /// The id of a stack's latest live deployment object, if it has one.
@@ -231,11 +288,11 @@ pub async fn latest_deployment_object_id(
     conn: &mut PgConnection,
     stack_id: Uuid,
 ) -> StoreResult<Option<Uuid>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "SELECT id FROM deployment_objects WHERE stack_id = $1 AND deleted_at IS NULL
           ORDER BY sequence_id DESC LIMIT 1",
+        stack_id
     )
-    .bind(stack_id)
     .fetch_optional(conn)
     .await?)
 }
@@ -252,19 +309,22 @@ pub async fn start_rollout(
     actor_type: ActorKind,
     actor_id: Option<Uuid>,
 ) -> StoreResult<(Uuid, usize)> {
-    let rollout_id: Uuid = sqlx::query_scalar(
+    let rollout_id = sqlx::query_scalar!(
         "INSERT INTO template_rollouts (template_id, template_version, actor_type, actor_id)
          VALUES ($1, $2, $3, $4) RETURNING id",
+        template.id,
+        template.version,
+        actor_type as _,
+        actor_id
     )
-    .bind(template.id)
-    .bind(template.version)
-    .bind(actor_type)
-    .bind(actor_id)
     .fetch_one(&mut *conn)
     .await?;
-    let stacks: Vec<Uuid> = sqlx::query_scalar(sqlf!(
-        "WITH lineage AS (
-             SELECT id FROM stack_templates WHERE {SAME_OWNER}
+    let stacks: Vec<Uuid> = sql!(query_scalar!(
+        [
+            "WITH lineage AS (
+             SELECT id FROM stack_templates WHERE ",
+            same_owner!(),
+            "
          ), used_by AS (
              SELECT DISTINCT d.stack_id FROM rendered_deployment_objects r
                JOIN deployment_objects d ON d.id = r.deployment_object_id
@@ -286,12 +346,13 @@ pub async fn start_rollout(
             AND r.template_version < $3
             AND ($4::uuid IS NULL OR s.generator_id = $4)
          RETURNING stack_id"
+        ],
+        template.generator_id,
+        &template.name,
+        template.version,
+        owner,
+        rollout_id
     ))
-    .bind(template.generator_id)
-    .bind(&template.name)
-    .bind(template.version)
-    .bind(owner)
-    .bind(rollout_id)
     .fetch_all(&mut *conn)
     .await?;
     for stack_id in &stacks {
@@ -302,15 +363,16 @@ pub async fn start_rollout(
         super::jobs::push(&mut *conn, queue, &job, None, &job.idempotency_key()).await?;
     }
     if stacks.is_empty() {
-        sqlx::query("UPDATE template_rollouts SET completed_at = now() WHERE id = $1")
-            .bind(rollout_id)
-            .execute(&mut *conn)
-            .await?;
+        sqlx::query!(
+            "UPDATE template_rollouts SET completed_at = now() WHERE id = $1",
+            rollout_id
+        )
+        .execute(&mut *conn)
+        .await?;
     }
     Ok((rollout_id, stacks.len()))
 }
 
-#[derive(sqlx::FromRow)]
 struct RolloutRow {
     id: Uuid,
     template_id: Uuid,
@@ -321,7 +383,6 @@ struct RolloutRow {
     completed_at: Option<chrono::DateTime<chrono::Utc>>,
 }
 
-#[derive(sqlx::FromRow)]
 struct RolloutStackRow {
     stack_id: Uuid,
     status: TemplateRolloutStackStatus,
@@ -335,22 +396,26 @@ struct RolloutStackRow {
 
 /// A rollout with its per-stack results.
 pub async fn rollout(conn: &mut PgConnection, id: Uuid) -> StoreResult<TemplateRollout> {
-    let row: RolloutRow = sqlx::query_as(
+    let row = sqlx::query_as!(
+        RolloutRow,
         "SELECT r.id, r.template_id, t.name AS template_name, r.template_version, t.generator_id,
                 r.created_at, r.completed_at
            FROM template_rollouts r JOIN stack_templates t ON t.id = r.template_id
           WHERE r.id = $1",
+        id
     )
-    .bind(id)
     .fetch_optional(&mut *conn)
     .await?
     .ok_or(StoreError::NotFound)?;
-    let stacks: Vec<RolloutStackRow> = sqlx::query_as(
-        "SELECT stack_id, status, previous_deployment_object_id, previous_template_version,
-                deployment_object_id, error, validation_errors, updated_at
-           FROM template_rollout_stacks WHERE rollout_id = $1 ORDER BY stack_id",
+    let stacks = sqlx::query_as!(
+        RolloutStackRow,
+        r#"SELECT stack_id, status AS "status: _", previous_deployment_object_id,
+                  previous_template_version, deployment_object_id, error,
+                  validation_errors AS "validation_errors: sqlx::types::Json<Vec<String>>",
+                  updated_at
+             FROM template_rollout_stacks WHERE rollout_id = $1 ORDER BY stack_id"#,
+        id
     )
-    .bind(id)
     .fetch_all(&mut *conn)
     .await?;
     let running = stacks
@@ -401,14 +466,16 @@ pub async fn lock_pending_render(
     rollout_id: Uuid,
     stack_id: Uuid,
 ) -> StoreResult<Option<PendingRender>> {
-    Ok(sqlx::query_as(
-        "SELECT r.template_id, s.previous_deployment_object_id, r.actor_type, r.actor_id
-           FROM template_rollout_stacks s JOIN template_rollouts r ON r.id = s.rollout_id
-          WHERE s.rollout_id = $1 AND s.stack_id = $2 AND s.status = 'pending'
-            FOR UPDATE OF s",
+    Ok(sqlx::query_as!(
+        PendingRender,
+        r#"SELECT r.template_id, s.previous_deployment_object_id, r.actor_type AS "actor_type: _",
+                  r.actor_id
+             FROM template_rollout_stacks s JOIN template_rollouts r ON r.id = s.rollout_id
+            WHERE s.rollout_id = $1 AND s.stack_id = $2 AND s.status = 'pending'
+              FOR UPDATE OF s"#,
+        rollout_id,
+        stack_id
     )
-    .bind(rollout_id)
-    .bind(stack_id)
     .fetch_optional(conn)
     .await?)
 }
@@ -454,27 +521,27 @@ pub async fn finish_render(
         ),
         RenderOutcome::Failed(e) | RenderOutcome::Skipped(e) => (None, Some(e.clone()), None),
     };
-    sqlx::query(
+    sqlx::query!(
         "UPDATE template_rollout_stacks
             SET status = $3, deployment_object_id = $4, error = $5, validation_errors = $6,
                 updated_at = now()
           WHERE rollout_id = $1 AND stack_id = $2",
+        rollout_id,
+        stack_id,
+        outcome.status() as _,
+        object,
+        error,
+        errors as _
     )
-    .bind(rollout_id)
-    .bind(stack_id)
-    .bind(outcome.status())
-    .bind(object)
-    .bind(error)
-    .bind(errors)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "UPDATE template_rollouts SET completed_at = now()
           WHERE id = $1 AND completed_at IS NULL
             AND NOT EXISTS (SELECT 1 FROM template_rollout_stacks
                              WHERE rollout_id = $1 AND status = 'pending')",
+        rollout_id
     )
-    .bind(rollout_id)
     .execute(&mut *conn)
     .await?;
     Ok(())
@@ -482,10 +549,15 @@ pub async fn finish_render(
 
 /// Any template version, deleted or not (a rollout's version may be deleted after it started).
 pub async fn get_any(conn: &mut PgConnection, id: Uuid) -> StoreResult<StackTemplate> {
-    sqlx::query_as(sqlf!(
-        "SELECT {TEMPLATE_COLUMNS} FROM stack_templates WHERE id = $1"
+    sql!(query_as!(
+        StackTemplate,
+        [
+            "SELECT ",
+            template_columns!(),
+            " FROM stack_templates WHERE id = $1"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)

@@ -19,24 +19,45 @@ use super::{StoreError, StoreResult};
 use crate::jobs::{WORK_ORDER_RETRY, WorkOrderRetryJob};
 use crate::models::{WorkOrder, WorkOrderLog, WorkOrderStatus};
 
-const ORDER_COLUMNS: &str = "id, created_at, updated_at, work_type, yaml_content, status, \
-    claimed_by, claimed_at, claim_timeout_seconds, max_retries, retry_count, backoff_seconds, \
-    next_retry_after, last_error, last_error_at";
+/// The columns of [`WorkOrder`], a fragment of [`sql!`].
+macro_rules! order_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"id, created_at, updated_at, work_type, yaml_content, status AS "status: _",
+               claimed_by, claimed_at, claim_timeout_seconds, max_retries, retry_count,
+               backoff_seconds, next_retry_after, last_error, last_error_at"#
+        ])
+    };
+}
 
-const LOG_COLUMNS: &str = "id, work_type, created_at, claimed_at, completed_at, claimed_by, \
-    success, retries_attempted, result_message, yaml_content, max_retries, backoff_seconds, \
-    claim_timeout_seconds";
+/// The columns of [`WorkOrderLog`], a fragment of [`sql!`].
+macro_rules! log_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "id, work_type, created_at, claimed_at, completed_at, claimed_by, success,
+             retries_attempted, result_message, yaml_content, max_retries, backoff_seconds,
+             claim_timeout_seconds"
+        ])
+    };
+}
 
 /// Ids of the orders agent `$1` may claim: targeted directly, or sharing one of its labels, or
-/// one of its annotations (same key and value). Each branch is served by an index.
-const ELIGIBLE_ORDER_IDS: &str = "
+/// one of its annotations (same key and value), a fragment of [`sql!`]. Each branch is served
+/// by an index.
+macro_rules! eligible_order_ids {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "
     SELECT t.work_order_id FROM work_order_targets t WHERE t.agent_id = $1
     UNION
     SELECT l.work_order_id FROM work_order_labels l
       JOIN agent_labels al ON al.label = l.label WHERE al.agent_id = $1
     UNION
     SELECT a.work_order_id FROM work_order_annotations a
-      JOIN agent_annotations aa ON aa.key = a.key AND aa.value = a.value WHERE aa.agent_id = $1";
+      JOIN agent_annotations aa ON aa.key = a.key AND aa.value = a.value WHERE aa.agent_id = $1"
+        ])
+    };
+}
 
 /// The longest a retry waits, however large `backoff_seconds × 2^retry_count` grows (30 days).
 pub const MAX_RETRY_DELAY_SECONDS: i64 = 30 * 24 * 3600;
@@ -83,11 +104,11 @@ pub async fn create(
     targeting: &Targeting,
 ) -> StoreResult<WorkOrder> {
     if !targeting.agent_ids.is_empty() {
-        let unknown: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM unnest($1::uuid[]) AS t(id)
-              WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = t.id AND a.deleted_at IS NULL)",
+        let unknown = sqlx::query_scalar!(
+            r#"SELECT id AS "id!" FROM unnest($1::uuid[]) AS t(id)
+                WHERE NOT EXISTS (SELECT 1 FROM agents a WHERE a.id = t.id AND a.deleted_at IS NULL)"#,
+            &targeting.agent_ids
         )
-        .bind(&targeting.agent_ids)
         .fetch_all(&mut *conn)
         .await?;
         if !unknown.is_empty() {
@@ -98,32 +119,36 @@ pub async fn create(
             )));
         }
     }
-    let order: WorkOrder = sqlx::query_as(sqlf!(
-        "INSERT INTO work_orders
-             (work_type, yaml_content, max_retries, backoff_seconds, claim_timeout_seconds)
-         VALUES ($1, $2, $3, $4, $5) RETURNING {ORDER_COLUMNS}"
+    let order = sql!(query_as!(
+        WorkOrder,
+        [
+            "INSERT INTO work_orders
+                 (work_type, yaml_content, max_retries, backoff_seconds, claim_timeout_seconds)
+             VALUES ($1, $2, $3, $4, $5) RETURNING ",
+            order_columns!()
+        ],
+        new.work_type,
+        new.yaml_content,
+        new.max_retries,
+        new.backoff_seconds,
+        new.claim_timeout_seconds
     ))
-    .bind(new.work_type)
-    .bind(new.yaml_content)
-    .bind(new.max_retries)
-    .bind(new.backoff_seconds)
-    .bind(new.claim_timeout_seconds)
     .fetch_one(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO work_order_targets (work_order_id, agent_id)
          SELECT $1, unnest($2::uuid[]) ON CONFLICT DO NOTHING",
+        order.id,
+        &targeting.agent_ids
     )
-    .bind(order.id)
-    .bind(&targeting.agent_ids)
     .execute(&mut *conn)
     .await?;
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO work_order_labels (work_order_id, label)
          SELECT $1, unnest($2::text[]) ON CONFLICT DO NOTHING",
+        order.id,
+        &targeting.labels
     )
-    .bind(order.id)
-    .bind(&targeting.labels)
     .execute(&mut *conn)
     .await?;
     let (keys, values): (Vec<&str>, Vec<&str>) = targeting
@@ -131,14 +156,14 @@ pub async fn create(
         .iter()
         .map(|(k, v)| (k.as_str(), v.as_str()))
         .unzip();
-    sqlx::query(
+    sqlx::query!(
         "INSERT INTO work_order_annotations (work_order_id, key, value)
          SELECT $1, k, v FROM unnest($2::text[], $3::text[]) AS t(k, v)
          ON CONFLICT (work_order_id, key) DO UPDATE SET value = EXCLUDED.value",
+        order.id,
+        &keys as &[&str],
+        &values as &[&str]
     )
-    .bind(order.id)
-    .bind(&keys)
-    .bind(&values)
     .execute(&mut *conn)
     .await?;
     Ok(order)
@@ -150,43 +175,62 @@ pub async fn list(
     status: Option<WorkOrderStatus>,
     work_type: Option<&str>,
 ) -> StoreResult<Vec<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {ORDER_COLUMNS} FROM work_orders
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "SELECT ",
+            order_columns!(),
+            " FROM work_orders
           WHERE ($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR work_type = $2)
           ORDER BY created_at, id"
+        ],
+        status.map(WorkOrderStatus::as_str),
+        work_type
     ))
-    .bind(status)
-    .bind(work_type)
     .fetch_all(conn)
     .await?)
 }
 
 /// An active order.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {ORDER_COLUMNS} FROM work_orders WHERE id = $1"
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "SELECT ",
+            order_columns!(),
+            " FROM work_orders WHERE id = $1"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
 
 /// An active order, locked until the caller's transaction ends.
 pub async fn lock(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {ORDER_COLUMNS} FROM work_orders WHERE id = $1 FOR UPDATE"
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "SELECT ",
+            order_columns!(),
+            " FROM work_orders WHERE id = $1 FOR UPDATE"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
 
 /// Deletes (cancels) an active order; its targeting goes with it.
 pub async fn delete(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "DELETE FROM work_orders WHERE id = $1 RETURNING {ORDER_COLUMNS}"
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "DELETE FROM work_orders WHERE id = $1 RETURNING ",
+            order_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
@@ -197,14 +241,21 @@ pub async fn pending_for_agent(
     agent_id: Uuid,
     work_type: Option<&str>,
 ) -> StoreResult<Vec<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {ORDER_COLUMNS} FROM work_orders
-          WHERE status = 'PENDING' AND id IN ({ELIGIBLE_ORDER_IDS})
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "SELECT ",
+            order_columns!(),
+            " FROM work_orders
+          WHERE status = 'PENDING' AND id IN (",
+            eligible_order_ids!(),
+            ")
             AND ($2::text IS NULL OR work_type = $2)
           ORDER BY created_at, id"
+        ],
+        agent_id,
+        work_type
     ))
-    .bind(agent_id)
-    .bind(work_type)
     .fetch_all(conn)
     .await?)
 }
@@ -219,16 +270,22 @@ pub async fn claim(
     id: Uuid,
     agent_id: Uuid,
 ) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "UPDATE work_orders
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "UPDATE work_orders
             SET status = 'CLAIMED', claimed_by = $1, claimed_at = now()
           WHERE id = $2 AND status = 'PENDING'
-            AND id IN ({ELIGIBLE_ORDER_IDS})
+            AND id IN (",
+            eligible_order_ids!(),
+            ")
             AND EXISTS (SELECT 1 FROM agents WHERE id = $1 AND deleted_at IS NULL)
-      RETURNING {ORDER_COLUMNS}"
+      RETURNING ",
+            order_columns!()
+        ],
+        agent_id,
+        id
     ))
-    .bind(agent_id)
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
@@ -241,19 +298,23 @@ pub async fn finish(
     success: bool,
     message: Option<&str>,
 ) -> StoreResult<Option<WorkOrderLog>> {
-    Ok(sqlx::query_as(sqlf!(
-        "WITH done AS (DELETE FROM work_orders WHERE id = $1 RETURNING *)
+    Ok(sql!(query_as!(
+        WorkOrderLog,
+        [
+            "WITH done AS (DELETE FROM work_orders WHERE id = $1 RETURNING *)
          INSERT INTO work_order_log
              (id, work_type, created_at, claimed_at, claimed_by, success, retries_attempted,
               result_message, yaml_content, max_retries, backoff_seconds, claim_timeout_seconds)
          SELECT id, work_type, created_at, claimed_at, claimed_by, $2, retry_count, $3,
                 yaml_content, max_retries, backoff_seconds, claim_timeout_seconds
            FROM done
-      RETURNING {LOG_COLUMNS}"
+      RETURNING ",
+            log_columns!()
+        ],
+        id,
+        success,
+        message
     ))
-    .bind(id)
-    .bind(success)
-    .bind(message)
     .fetch_optional(conn)
     .await?)
 }
@@ -266,18 +327,22 @@ pub async fn schedule_retry(
     error: &str,
     delay_seconds: i64,
 ) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "UPDATE work_orders
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "UPDATE work_orders
             SET status = 'RETRY_PENDING', retry_count = retry_count + 1,
                 claimed_by = NULL, claimed_at = NULL,
                 last_error = $2, last_error_at = now(),
-                next_retry_after = now() + make_interval(secs => $3)
+                next_retry_after = now() + make_interval(secs => $3::float8)
           WHERE id = $1
-      RETURNING {ORDER_COLUMNS}"
+      RETURNING ",
+            order_columns!()
+        ],
+        id,
+        error,
+        delay_seconds as f64
     ))
-    .bind(id)
-    .bind(error)
-    .bind(delay_seconds as f64)
     .fetch_optional(conn)
     .await?)
 }
@@ -319,13 +384,17 @@ pub async fn release_retry(
     id: Uuid,
     retry_count: i32,
 ) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "UPDATE work_orders SET status = 'PENDING', next_retry_after = NULL
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "UPDATE work_orders SET status = 'PENDING', next_retry_after = NULL
           WHERE id = $1 AND status = 'RETRY_PENDING' AND retry_count = $2
-      RETURNING {ORDER_COLUMNS}"
+      RETURNING ",
+            order_columns!()
+        ],
+        id,
+        retry_count
     ))
-    .bind(id)
-    .bind(retry_count)
     .fetch_optional(conn)
     .await?)
 }
@@ -336,15 +405,19 @@ pub async fn release_overdue_retries(
     conn: &mut PgConnection,
     grace_seconds: i64,
 ) -> StoreResult<Vec<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "UPDATE work_orders SET status = 'PENDING', next_retry_after = NULL
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "UPDATE work_orders SET status = 'PENDING', next_retry_after = NULL
           WHERE id IN (SELECT id FROM work_orders
                         WHERE status = 'RETRY_PENDING'
-                          AND next_retry_after < now() - make_interval(secs => $1)
+                          AND next_retry_after < now() - make_interval(secs => $1::float8)
                         FOR UPDATE SKIP LOCKED)
-      RETURNING {ORDER_COLUMNS}"
+      RETURNING ",
+            order_columns!()
+        ],
+        grace_seconds as f64
     ))
-    .bind(grace_seconds as f64)
     .fetch_all(conn)
     .await?)
 }
@@ -352,12 +425,17 @@ pub async fn release_overdue_retries(
 /// Claimed orders whose claim is older than their `claim_timeout_seconds`, locked (orders
 /// another transaction holds are skipped: they are being completed right now).
 pub async fn lock_lapsed_claims(conn: &mut PgConnection) -> StoreResult<Vec<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {ORDER_COLUMNS} FROM work_orders
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "SELECT ",
+            order_columns!(),
+            " FROM work_orders
           WHERE status = 'CLAIMED'
             AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()
           ORDER BY claimed_at
           FOR UPDATE SKIP LOCKED"
+        ]
     ))
     .fetch_all(conn)
     .await?)
@@ -369,26 +447,35 @@ pub async fn return_lapsed_claim(
     id: Uuid,
     error: &str,
 ) -> StoreResult<Option<WorkOrder>> {
-    Ok(sqlx::query_as(sqlf!(
-        "UPDATE work_orders
+    Ok(sql!(query_as!(
+        WorkOrder,
+        [
+            "UPDATE work_orders
             SET status = 'PENDING', retry_count = retry_count + 1,
                 claimed_by = NULL, claimed_at = NULL,
                 last_error = $2, last_error_at = now(), next_retry_after = NULL
           WHERE id = $1
-      RETURNING {ORDER_COLUMNS}"
+      RETURNING ",
+            order_columns!()
+        ],
+        id,
+        error
     ))
-    .bind(id)
-    .bind(error)
     .fetch_optional(conn)
     .await?)
 }
 
 /// A log entry.
 pub async fn get_log(conn: &mut PgConnection, id: Uuid) -> StoreResult<Option<WorkOrderLog>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {LOG_COLUMNS} FROM work_order_log WHERE id = $1"
+    Ok(sql!(query_as!(
+        WorkOrderLog,
+        [
+            "SELECT ",
+            log_columns!(),
+            " FROM work_order_log WHERE id = $1"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?)
 }
@@ -407,18 +494,23 @@ pub async fn list_log(
     filter: &LogFilter,
     limit: i64,
 ) -> StoreResult<Vec<WorkOrderLog>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {LOG_COLUMNS} FROM work_order_log
+    Ok(sql!(query_as!(
+        WorkOrderLog,
+        [
+            "SELECT ",
+            log_columns!(),
+            " FROM work_order_log
           WHERE ($1::text IS NULL OR work_type = $1)
             AND ($2::bool IS NULL OR success = $2)
             AND ($3::uuid IS NULL OR claimed_by = $3)
           ORDER BY completed_at DESC, id
           LIMIT $4"
+        ],
+        filter.work_type.as_deref(),
+        filter.success,
+        filter.agent_id,
+        limit
     ))
-    .bind(&filter.work_type)
-    .bind(filter.success)
-    .bind(filter.agent_id)
-    .bind(limit)
     .fetch_all(conn)
     .await?)
 }
@@ -452,10 +544,10 @@ pub fn from_log(log: &WorkOrderLog) -> WorkOrder {
 /// Claimed orders held past their claim timeout (the sweep that returns them is behind), for
 /// the metrics gauge.
 pub async fn overdue_claims(pool: &sqlx::PgPool) -> StoreResult<i64> {
-    Ok(sqlx::query_scalar(
-        "SELECT count(*) FROM work_orders
-          WHERE status = 'CLAIMED'
-            AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()",
+    Ok(sqlx::query_scalar!(
+        r#"SELECT count(*) AS "count!" FROM work_orders
+            WHERE status = 'CLAIMED'
+              AND claimed_at + make_interval(secs => claim_timeout_seconds) < now()"#
     )
     .fetch_one(pool)
     .await?)

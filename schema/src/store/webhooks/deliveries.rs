@@ -9,9 +9,16 @@ use crate::events::BrokkrEvent;
 use crate::models::{DeliveryAttempt, DeliveryStatus, WebhookDelivery};
 use crate::store::{StoreError, StoreResult};
 
-/// Columns of a delivery row.
-pub const DELIVERY_COLUMNS: &str = "id, subscription_id, event_type, event_id, payload, target_labels, status, acquired_by,
-     acquired_until, attempts, last_attempt_at, next_retry_at, last_error, created_at, completed_at";
+/// The columns of [`WebhookDelivery`], a fragment of [`sql!`].
+macro_rules! delivery_columns {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            r#"id, subscription_id, event_type, event_id, payload, target_labels,
+               status AS "status: _", acquired_by, acquired_until, attempts, last_attempt_at,
+               next_retry_at, last_error, created_at, completed_at"#
+        ])
+    };
+}
 
 /// A delivery claimed for one attempt, with what is needed to send it.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -39,10 +46,11 @@ pub async fn claim(
     id: Uuid,
     grace_seconds: i64,
 ) -> StoreResult<Option<ClaimedDelivery>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        ClaimedDelivery,
         "UPDATE webhook_deliveries d
             SET status = 'acquired', acquired_by = NULL,
-                acquired_until = now() + make_interval(secs => s.timeout_seconds + $2)
+                acquired_until = now() + make_interval(secs => s.timeout_seconds + $2::float8)
            FROM webhook_subscriptions s
           WHERE d.id = $1 AND s.id = d.subscription_id AND d.target_labels IS NULL
             AND (d.status IN ('pending', 'failed')
@@ -50,9 +58,9 @@ pub async fn claim(
       RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts,
                 s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted, s.enabled,
                 s.max_retries, s.timeout_seconds",
+        id,
+        grace_seconds as f64
     )
-    .bind(id)
-    .bind(grace_seconds as f64)
     .fetch_optional(conn)
     .await?)
 }
@@ -70,33 +78,37 @@ pub struct AttemptRecord {
     pub delivered_by: String,
 }
 
-/// Inserts attempt `$2` of delivery `$1` (a repeated record of the same attempt is ignored).
-const INSERT_ATTEMPT: &str = "INSERT INTO webhook_delivery_attempts
-         (delivery_id, attempt_number, started_at, duration_ms, status_code, response_headers,
-          response_body, error, delivered_by)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-     ON CONFLICT (delivery_id, attempt_number) DO NOTHING";
+/// Inserts attempt `$2` of delivery `$1` (a repeated record of the same attempt is ignored), a
+/// fragment of [`sql!`].
+macro_rules! insert_attempt {
+    (@sql $k:tt) => {
+        sql!(@resume $k [
+            "INSERT INTO webhook_delivery_attempts
+                     (delivery_id, attempt_number, started_at, duration_ms, status_code,
+                      response_headers, response_body, error, delivered_by)
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                 ON CONFLICT (delivery_id, attempt_number) DO NOTHING"
+        ])
+    };
+}
 
-/// Runs `sql`, whose parameters `$1`..`$9` are those of [`INSERT_ATTEMPT`].
-async fn with_attempt(
-    conn: &mut PgConnection,
-    sql: sqlx::AssertSqlSafe<String>,
-    delivery_id: Uuid,
-    attempt: &AttemptRecord,
-) -> StoreResult<()> {
-    sqlx::query(sql)
-        .bind(delivery_id)
-        .bind(attempt.attempt_number)
-        .bind(attempt.started_at)
-        .bind(attempt.duration_ms)
-        .bind(attempt.status_code)
-        .bind(&attempt.response_headers)
-        .bind(&attempt.response_body)
-        .bind(&attempt.error)
-        .bind(&attempt.delivered_by)
-        .execute(conn)
-        .await?;
-    Ok(())
+/// `sqlx::query!` of `[pieces]` with the parameters `$1`..`$9` of [`insert_attempt!`]: delivery
+/// `$id` and the fields of `$attempt` (an [`AttemptRecord`]).
+macro_rules! with_attempt {
+    ([$($piece:tt)*], $id:ident, $attempt:ident) => {
+        sql!(query!(
+            [$($piece)*],
+            $id,
+            $attempt.attempt_number,
+            $attempt.started_at,
+            $attempt.duration_ms,
+            $attempt.status_code,
+            $attempt.response_headers.as_ref(),
+            $attempt.response_body.as_deref(),
+            $attempt.error.as_deref(),
+            &$attempt.delivered_by
+        ))
+    };
 }
 
 /// Records an attempt (a repeated record of the same attempt number is ignored).
@@ -105,7 +117,10 @@ pub async fn record_attempt(
     delivery_id: Uuid,
     attempt: &AttemptRecord,
 ) -> StoreResult<()> {
-    with_attempt(conn, sqlf!("{INSERT_ATTEMPT}"), delivery_id, attempt).await
+    with_attempt!([insert_attempt!()], delivery_id, attempt)
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 /// Records a successful attempt and marks the delivery delivered, its subscription healthy
@@ -115,38 +130,49 @@ pub async fn record_success(
     delivery_id: Uuid,
     attempt: &AttemptRecord,
 ) -> StoreResult<()> {
-    let sql = sqlf!(
-        "WITH attempt AS ({INSERT_ATTEMPT}),
-          delivered AS (
-              UPDATE webhook_deliveries
-                 SET status = 'success', attempts = $2, last_attempt_at = now(),
-                     completed_at = now(), acquired_until = NULL, next_retry_at = NULL,
-                     last_error = NULL
-               WHERE id = $1 RETURNING subscription_id)
-         UPDATE webhook_subscriptions s SET failing_since = NULL
-           FROM delivered d
-          WHERE s.id = d.subscription_id AND s.failing_since IS NOT NULL"
-    );
-    with_attempt(conn, sql, delivery_id, attempt).await
+    with_attempt!(
+        [
+            "WITH attempt AS (",
+            insert_attempt!(),
+            "),
+              delivered AS (
+                  UPDATE webhook_deliveries
+                     SET status = 'success', attempts = $2, last_attempt_at = now(),
+                         completed_at = now(), acquired_until = NULL, next_retry_at = NULL,
+                         last_error = NULL
+                   WHERE id = $1 RETURNING subscription_id)
+             UPDATE webhook_subscriptions s SET failing_since = NULL
+               FROM delivered d
+              WHERE s.id = d.subscription_id AND s.failing_since IS NOT NULL"
+        ],
+        delivery_id,
+        attempt
+    )
+    .execute(conn)
+    .await?;
+    Ok(())
 }
 
 /// Marks a delivery delivered after `attempts` attempts; its subscription is healthy again.
 pub async fn mark_success(conn: &mut PgConnection, id: Uuid, attempts: i32) -> StoreResult<()> {
-    let subscription: Option<Uuid> = sqlx::query_scalar(
+    let subscription = sqlx::query_scalar!(
         "UPDATE webhook_deliveries
             SET status = 'success', attempts = $2, last_attempt_at = now(), completed_at = now(),
                 acquired_until = NULL, next_retry_at = NULL, last_error = NULL
           WHERE id = $1 RETURNING subscription_id",
+        id,
+        attempts
     )
-    .bind(id)
-    .bind(attempts)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(subscription) = subscription {
-        sqlx::query("UPDATE webhook_subscriptions SET failing_since = NULL WHERE id = $1 AND failing_since IS NOT NULL")
-            .bind(subscription)
-            .execute(conn)
-            .await?;
+        sqlx::query!(
+            "UPDATE webhook_subscriptions SET failing_since = NULL
+              WHERE id = $1 AND failing_since IS NOT NULL",
+            subscription
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }
@@ -160,35 +186,43 @@ pub async fn mark_failure(
     error: &str,
     next_retry_at: Option<DateTime<Utc>>,
 ) -> StoreResult<()> {
-    let subscription: Option<Uuid> = sqlx::query_scalar(
+    let subscription = sqlx::query_scalar!(
         "UPDATE webhook_deliveries
             SET status = CASE WHEN $4::timestamptz IS NULL THEN 'dead' ELSE 'failed' END,
                 attempts = $2, last_attempt_at = now(), last_error = $3, next_retry_at = $4,
                 acquired_until = NULL,
                 completed_at = CASE WHEN $4::timestamptz IS NULL THEN now() ELSE NULL END
           WHERE id = $1 RETURNING subscription_id",
+        id,
+        attempts,
+        error,
+        next_retry_at
     )
-    .bind(id)
-    .bind(attempts)
-    .bind(error)
-    .bind(next_retry_at)
     .fetch_optional(&mut *conn)
     .await?;
     if let Some(subscription) = subscription {
-        sqlx::query("UPDATE webhook_subscriptions SET failing_since = now() WHERE id = $1 AND failing_since IS NULL")
-            .bind(subscription)
-            .execute(conn)
-            .await?;
+        sqlx::query!(
+            "UPDATE webhook_subscriptions SET failing_since = now()
+              WHERE id = $1 AND failing_since IS NULL",
+            subscription
+        )
+        .execute(conn)
+        .await?;
     }
     Ok(())
 }
 
 /// A delivery.
 pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<WebhookDelivery> {
-    sqlx::query_as(sqlf!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries WHERE id = $1"
+    sql!(query_as!(
+        WebhookDelivery,
+        [
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries WHERE id = $1"
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -196,12 +230,13 @@ pub async fn get(conn: &mut PgConnection, id: Uuid) -> StoreResult<WebhookDelive
 
 /// A delivery's attempts, first to last.
 pub async fn attempts(conn: &mut PgConnection, id: Uuid) -> StoreResult<Vec<DeliveryAttempt>> {
-    Ok(sqlx::query_as(
+    Ok(sqlx::query_as!(
+        DeliveryAttempt,
         "SELECT id, attempt_number, started_at, duration_ms, status_code, response_headers,
                 response_body, error, delivered_by
            FROM webhook_delivery_attempts WHERE delivery_id = $1 ORDER BY attempt_number",
+        id
     )
-    .bind(id)
     .fetch_all(conn)
     .await?)
 }
@@ -222,13 +257,17 @@ pub async fn reset_for_redelivery(
             "an attempt of this delivery is in flight; try again when it ends".into(),
         ));
     }
-    sqlx::query_as(sqlf!(
-        "UPDATE webhook_deliveries
-            SET status = 'pending', next_retry_at = NULL, completed_at = NULL,
-                acquired_by = NULL, acquired_until = NULL
-          WHERE id = $1 RETURNING {DELIVERY_COLUMNS}"
+    sql!(query_as!(
+        WebhookDelivery,
+        [
+            "UPDATE webhook_deliveries
+                SET status = 'pending', next_retry_at = NULL, completed_at = NULL,
+                    acquired_by = NULL, acquired_until = NULL
+              WHERE id = $1 RETURNING ",
+            delivery_columns!()
+        ],
+        id
     ))
-    .bind(id)
     .fetch_optional(conn)
     .await?
     .ok_or(StoreError::NotFound)
@@ -242,15 +281,15 @@ pub async fn insert_for_subscription(
     target_labels: Option<&[String]>,
 ) -> StoreResult<Uuid> {
     let payload = serde_json::to_value(event).unwrap_or(serde_json::Value::Null);
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "INSERT INTO webhook_deliveries (subscription_id, event_type, event_id, payload, target_labels)
          VALUES ($1, $2, $3, $4, $5) RETURNING id",
+        subscription_id,
+        &event.event_type,
+        event.id,
+        payload,
+        target_labels
     )
-    .bind(subscription_id)
-    .bind(&event.event_type)
-    .bind(event.id)
-    .bind(payload)
-    .bind(target_labels)
     .fetch_one(conn)
     .await?)
 }
@@ -264,7 +303,9 @@ pub async fn claim_for_agent(
     limit: i64,
     lease_seconds: i64,
 ) -> StoreResult<Vec<AgentClaim>> {
-    Ok(sqlx::query_as(concat!(
+    Ok(sql!(query_as!(
+        AgentClaim,
+        [
         "WITH mine AS (
              SELECT COALESCE(array_agg(label::text), '{}'::text[]) AS labels FROM agent_labels WHERE agent_id = $1),
          picked AS (
@@ -282,27 +323,30 @@ pub async fn claim_for_agent(
                           WHERE s.id = brokkr_uuid_or_null(d.payload->'data'->>'stack_id'))) AS owner) o
                      WHERE o.owner IS NOT NULL AND NOT ",
         serves_generator!("$1", "o.owner"),
-        ")
+        r#")
               ORDER BY d.created_at
               LIMIT $2
               FOR UPDATE OF d SKIP LOCKED),
          claimed AS (
              UPDATE webhook_deliveries d
                 SET status = 'acquired', acquired_by = $1,
-                    acquired_until = now() + make_interval(secs => $3)
+                    acquired_until = now() + make_interval(secs => $3::float8)
                FROM picked WHERE d.id = picked.id
           RETURNING d.id, d.subscription_id, d.event_type, d.payload, d.attempts, d.acquired_until)
-         SELECT c.id, c.subscription_id, c.event_type, c.payload, c.attempts, c.acquired_until,
-                s.url_encrypted, s.auth_header_encrypted, s.secret_encrypted,
-                COALESCE(s.enabled, FALSE) AS enabled,
-                COALESCE(s.max_retries, 0) AS max_retries,
-                COALESCE(s.timeout_seconds, 30) AS timeout_seconds
+         SELECT c.id AS "id!", c.subscription_id AS "subscription_id!",
+                c.event_type AS "event_type!", c.payload AS "payload!", c.attempts AS "attempts!",
+                c.acquired_until, s.url_encrypted AS "url_encrypted?",
+                s.auth_header_encrypted, s.secret_encrypted,
+                COALESCE(s.enabled, FALSE) AS "enabled!",
+                COALESCE(s.max_retries, 0) AS "max_retries!",
+                COALESCE(s.timeout_seconds, 30) AS "timeout_seconds!"
            FROM claimed c LEFT JOIN webhook_subscriptions s ON s.id = c.subscription_id
-          ORDER BY c.id",
+          ORDER BY c.id"#
+        ],
+        agent_id,
+        limit,
+        lease_seconds as f64
     ))
-    .bind(agent_id)
-    .bind(limit)
-    .bind(lease_seconds as f64)
     .fetch_all(conn)
     .await?)
 }
@@ -331,28 +375,30 @@ pub async fn held_by_agent(
     id: Uuid,
     agent_id: Uuid,
 ) -> StoreResult<Option<(i32, i32)>> {
-    Ok(sqlx::query_as(
-        "SELECT d.attempts, COALESCE(s.max_retries, 0)
-           FROM webhook_deliveries d LEFT JOIN webhook_subscriptions s ON s.id = d.subscription_id
-          WHERE d.id = $1 AND d.status = 'acquired' AND d.acquired_by = $2
-          FOR UPDATE OF d",
+    Ok(sqlx::query!(
+        r#"SELECT d.attempts, COALESCE(s.max_retries, 0) AS "max_retries!"
+             FROM webhook_deliveries d
+             LEFT JOIN webhook_subscriptions s ON s.id = d.subscription_id
+            WHERE d.id = $1 AND d.status = 'acquired' AND d.acquired_by = $2
+            FOR UPDATE OF d"#,
+        id,
+        agent_id
     )
-    .bind(id)
-    .bind(agent_id)
     .fetch_optional(conn)
-    .await?)
+    .await?
+    .map(|row| (row.attempts, row.max_retries)))
 }
 
 /// Gives back the lease of a claim whose attempt was already made (a duplicate job after a
 /// worker crash): the delivery returns to what it was before the claim.
 pub async fn release_duplicate_claim(conn: &mut PgConnection, id: Uuid) -> StoreResult<()> {
-    sqlx::query(
+    sqlx::query!(
         "UPDATE webhook_deliveries
             SET status = CASE WHEN next_retry_at IS NULL AND attempts = 0 THEN 'pending' ELSE 'failed' END,
                 acquired_until = NULL
           WHERE id = $1 AND status = 'acquired'",
+        id
     )
-    .bind(id)
     .execute(conn)
     .await?;
     Ok(())
@@ -362,17 +408,17 @@ pub async fn release_duplicate_claim(conn: &mut PgConnection, id: Uuid) -> Store
 /// one, its id and the attempt to make next: its job may have ended while another attempt held
 /// the lease, so the caller queues it again.
 pub async fn release_lapsed(conn: &mut PgConnection) -> StoreResult<Vec<(Uuid, i32)>> {
-    let released: Vec<(Uuid, i32, bool)> = sqlx::query_as(
-        "UPDATE webhook_deliveries SET status = 'pending', acquired_by = NULL, acquired_until = NULL
-          WHERE status = 'acquired' AND acquired_until < now()
-      RETURNING id, attempts + 1, target_labels IS NULL",
+    let released = sqlx::query!(
+        r#"UPDATE webhook_deliveries SET status = 'pending', acquired_by = NULL, acquired_until = NULL
+            WHERE status = 'acquired' AND acquired_until < now()
+        RETURNING id, attempts + 1 AS "next!", target_labels IS NULL AS "broker!""#
     )
     .fetch_all(conn)
     .await?;
     Ok(released
         .into_iter()
-        .filter(|(_, _, broker)| *broker)
-        .map(|(id, next, _)| (id, next))
+        .filter(|row| row.broker)
+        .map(|row| (row.id, row.next))
         .collect())
 }
 
@@ -384,15 +430,15 @@ pub async fn disable_if_failing(
     after_seconds: i64,
     reason: &str,
 ) -> StoreResult<Option<String>> {
-    Ok(sqlx::query_scalar(
+    Ok(sqlx::query_scalar!(
         "UPDATE webhook_subscriptions SET enabled = FALSE, disabled_reason = $3
           WHERE id = $1 AND enabled AND failing_since IS NOT NULL
-            AND failing_since < now() - make_interval(secs => $2)
+            AND failing_since < now() - make_interval(secs => $2::float8)
          RETURNING name",
+        subscription_id,
+        after_seconds as f64,
+        reason
     )
-    .bind(subscription_id)
-    .bind(after_seconds as f64)
-    .bind(reason)
     .fetch_optional(conn)
     .await?)
 }
@@ -405,15 +451,20 @@ pub async fn of_subscription(
     limit: i64,
     offset: i64,
 ) -> StoreResult<Vec<WebhookDelivery>> {
-    Ok(sqlx::query_as(sqlf!(
-        "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries
-          WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
-          ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+    Ok(sql!(query_as!(
+        WebhookDelivery,
+        [
+            "SELECT ",
+            delivery_columns!(),
+            " FROM webhook_deliveries
+              WHERE subscription_id = $1 AND ($2::text IS NULL OR status = $2)
+              ORDER BY created_at DESC, id DESC LIMIT $3 OFFSET $4"
+        ],
+        subscription_id,
+        status.map(DeliveryStatus::as_str),
+        limit,
+        offset
     ))
-    .bind(subscription_id)
-    .bind(status)
-    .bind(limit)
-    .bind(offset)
     .fetch_all(conn)
     .await?)
 }
