@@ -14,11 +14,21 @@ use crate::models::{DeploymentHealth, DeploymentObjectHealthSummary, HealthStatu
 macro_rules! overall {
     (@sql $k:tt) => {
         sql!(@resume $k [
-            r#"COALESCE((
+            "COALESCE((
                 SELECT status FROM deployment_health h WHERE h.deployment_object_id = d.id
-                 ORDER BY CASE status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
-                                      WHEN 'healthy' THEN 1 ELSE 0 END DESC
-                 LIMIT 1), 'unknown') AS "overall!: HealthStatus""#
+                 ORDER BY ", severity!("h.status"), " DESC
+                 LIMIT 1), 'unknown') AS \"overall!: HealthStatus\""
+        ])
+    };
+}
+
+/// The severity of the health status `$status` (an SQL expression), a fragment of [`sql!`]:
+/// [`HealthStatus::severity`] in SQL (failing 3, degraded 2, healthy 1, unknown 0).
+macro_rules! severity {
+    (@sql $k:tt $status:literal) => {
+        sql!(@resume $k [
+            "CASE ", $status, " WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
+                               WHEN 'healthy' THEN 1 ELSE 0 END"
         ])
     };
 }
@@ -185,19 +195,22 @@ pub async fn for_stack(
     conn: &mut PgConnection,
     stack_id: Uuid,
 ) -> StoreResult<Vec<DeploymentObjectHealthSummary>> {
-    let rows = sqlx::query!(
-        r#"SELECT d.id,
+    let rows = sql!(query!(
+        [
+            r#"SELECT d.id,
                   count(*) FILTER (WHERE h.status = 'healthy') AS "healthy!",
                   count(*) FILTER (WHERE h.status = 'degraded') AS "degraded!",
                   count(*) FILTER (WHERE h.status = 'failing') AS "failing!",
-                  max(CASE h.status WHEN 'failing' THEN 3 WHEN 'degraded' THEN 2
-                                    WHEN 'healthy' THEN 1 ELSE 0 END)::bigint AS "rank!"
+                  max("#,
+            severity!("h.status"),
+            r#")::bigint AS "rank!"
              FROM deployment_objects d JOIN deployment_health h ON h.deployment_object_id = d.id
             WHERE d.stack_id = $1
             GROUP BY d.id, d.sequence_id
-            ORDER BY d.sequence_id DESC"#,
+            ORDER BY d.sequence_id DESC"#
+        ],
         stack_id
-    )
+    ))
     .fetch_all(conn)
     .await?;
     Ok(rows

@@ -15,8 +15,6 @@ use crate::models::{
 
 /// A resource that carries labels and annotations (implemented below with `owner!`).
 pub trait Owner {
-    /// The resource as the conflict messages name it (`"agent"`).
-    const NOUN: &'static str;
     /// The label table (`agent_labels`).
     const LABELS: &'static str;
     /// The annotation table (`agent_annotations`).
@@ -119,13 +117,12 @@ impl Kind {
     }
 }
 
-/// Implements [`Owner`] for `$owner`: noun, id column, extra columns, the two tables with their
+/// Implements [`Owner`] for `$owner`: id column, extra columns, the two tables with their
 /// wire types, and the resource in change records.
 macro_rules! owner {
-    ($owner:ident: $noun:literal, $id:ident, $extra:literal,
+    ($owner:ident: $id:ident, $extra:literal,
      $labels:literal => $label:ty, $annotations:literal => $annotation:ty, $labelled:ident) => {
         impl Owner for $owner {
-            const NOUN: &'static str = $noun;
             const LABELS: &'static str = $labels;
             const ANNOTATIONS: &'static str = $annotations;
             const ID: &'static str = stringify!($id);
@@ -145,18 +142,18 @@ macro_rules! owner {
 
 /// An agent's labels and annotations.
 pub struct Agents;
-owner!(Agents: "agent", agent_id, "", "agent_labels" => AgentLabel,
+owner!(Agents: agent_id, "", "agent_labels" => AgentLabel,
        "agent_annotations" => AgentAnnotation, Agent);
 
 /// A stack's labels and annotations.
 pub struct Stacks;
-owner!(Stacks: "stack", stack_id, "", "stack_labels" => StackLabel,
+owner!(Stacks: stack_id, "", "stack_labels" => StackLabel,
        "stack_annotations" => StackAnnotation, Stack);
 
 /// A template version's labels and annotations (carried over to its next version by
 /// [`super::templates::create_version`]).
 pub struct Templates;
-owner!(Templates: "template", template_id, ", created_at", "template_labels" => TemplateLabel,
+owner!(Templates: template_id, ", created_at", "template_labels" => TemplateLabel,
        "template_annotations" => TemplateAnnotation, Template);
 
 /// The labels or annotations (`E` says which) of resource `id`, by label or key.
@@ -180,7 +177,7 @@ pub async fn add_label<O: Owner>(
     id: Uuid,
     label: &str,
 ) -> StoreResult<O::Label> {
-    let conflict = format!("the {} already has this label", O::NOUN);
+    let conflict = format!("the {} already has this label", O::LABELLED.resource_type());
     insert::<O, O::Label>(conn, id, &[label], &conflict).await
 }
 
@@ -191,7 +188,10 @@ pub async fn add_annotation<O: Owner>(
     key: &str,
     value: &str,
 ) -> StoreResult<O::Annotation> {
-    let conflict = format!("the {} already has an annotation with this key", O::NOUN);
+    let conflict = format!(
+        "the {} already has an annotation with this key",
+        O::LABELLED.resource_type()
+    );
     insert::<O, O::Annotation>(conn, id, &[key, value], &conflict).await
 }
 
