@@ -50,7 +50,24 @@ pub fn document(api: &poem_openapi::OpenApiService<ApiV1, ()>) -> Result<Value, 
         })
         .unwrap_or_default();
     single_ref_wrappers(&mut doc, &models);
+    untyped_unions(&mut doc);
     Ok(doc)
+}
+
+/// poem-openapi writes `type: object` beside the `anyOf` of a union, although a branch may be
+/// a string (`LabelBody`): a strict validator then refuses every bare-string body. The branches
+/// say what each may be, so the `type` beside them goes.
+fn untyped_unions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            if map.contains_key("anyOf") || map.contains_key("oneOf") {
+                map.remove("type");
+            }
+            map.values_mut().for_each(untyped_unions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(untyped_unions),
+        _ => {}
+    }
 }
 
 /// poem-openapi describes a field holding another model (an object or an enum), with a

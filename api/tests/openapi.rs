@@ -190,3 +190,40 @@ async fn nullable_model_fields_are_the_model_or_null() {
         }
     }
 }
+
+/// A union's branches say what each may be: no `type` beside `anyOf`/`oneOf` (poem-openapi
+/// writes `type: object` beside the label body's string-or-object union, and a strict
+/// validator then refuses the bare string the broker accepts).
+#[tokio::test]
+async fn unions_have_no_type_beside_their_branches() {
+    fn walk(value: &Value, at: &str, found: &mut Vec<String>) {
+        match value {
+            Value::Object(map) => {
+                if (map.contains_key("anyOf") || map.contains_key("oneOf"))
+                    && map.contains_key("type")
+                {
+                    found.push(at.to_owned());
+                }
+                for (k, v) in map {
+                    walk(v, &format!("{at}/{k}"), found);
+                }
+            }
+            Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    walk(v, &format!("{at}/{i}"), found);
+                }
+            }
+            _ => {}
+        }
+    }
+    let doc = parse_strict(&offline_document().unwrap()).unwrap();
+    let mut found = Vec::new();
+    walk(&doc, "", &mut found);
+    assert!(found.is_empty(), "type beside anyOf/oneOf at {found:?}");
+    let label = &doc["components"]["schemas"]["LabelBody"]["anyOf"];
+    assert_eq!(
+        label[0],
+        json!({"type": "string"}),
+        "the bare-string form of a label body: {label}"
+    );
+}

@@ -440,6 +440,8 @@ async fn every_state_is_stored_as_its_text_and_the_columns_allow_exactly_the_sta
     round_trip::<ActorKind>(&mut conn).await;
 
     let columns = [
+        ("agents", "status", sorted(AgentStatus::ALL)),
+        ("agent_events", "status", sorted(AgentEventStatus::ALL)),
         ("deployment_health", "status", sorted(HealthStatus::ALL)),
         (
             "diagnostic_requests",
@@ -454,6 +456,7 @@ async fn every_state_is_stored_as_its_text_and_the_columns_allow_exactly_the_sta
             sorted(TemplateRolloutStackStatus::ALL),
         ),
         ("audit_logs", "actor_type", sorted(ActorKind::ALL)),
+        ("template_rollouts", "actor_type", sorted(ActorKind::ALL)),
     ];
     for (table, column, expected) in columns {
         assert_eq!(

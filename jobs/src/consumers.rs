@@ -85,7 +85,7 @@ where
     E: std::fmt::Display + Send + 'static,
 {
     let mut outage = Outage::new(status.queue);
-    let mut backoff = Backoff::new(Duration::from_millis(200), Duration::from_secs(15));
+    let mut backoff = Backoff::default();
     let mut generation: u64 = 0;
     let mut quick_failures: u32 = 0;
     loop {

@@ -84,9 +84,11 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// 200 ms doubling to 10 s.
+    /// 200 ms doubling to 5 s: after an outage of any length, whatever waits on the database
+    /// tries again within 5 s of its return (so readiness comes back within that), while each
+    /// process makes at most a few connection attempts a second while it is away.
     fn default() -> Self {
-        Backoff::new(Duration::from_millis(200), Duration::from_secs(10))
+        Backoff::new(Duration::from_millis(200), Duration::from_secs(5))
     }
 }
 
