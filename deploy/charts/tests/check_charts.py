@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -177,33 +178,201 @@ def container_env(container: dict, config_path: Path) -> dict[str, str]:
     return env
 
 
+CONFIG_BINARIES = {"brokkr": ("brokkr-broker", "brokkr.toml"), "brokkr-agent": ("brokkr-agent", "agent.toml")}
+
+
+def config_check(bin_dir: Path, tmp: Path, chart: str, label: str, objects: list[dict]) -> int:
+    """Runs `<binary> config check` on the chart's rendered TOML with the environment of every
+    container that mounts it; returns how many containers were checked."""
+    binary, key = CONFIG_BINARIES[chart]
+    checked = 0
+    for cm in (o for o in objects if o["kind"] == "ConfigMap" and key in o.get("data", {})):
+        path = tmp / f"{chart}-{label}-{key}"
+        path.write_text(cm["data"][key])
+        containers = containers_mounting(objects, cm["metadata"]["name"])
+        if not containers:
+            raise AssertionError(f"{chart} {label}: no Deployment mounts {key}")
+        for container in containers:
+            env = container_env(container, path)
+            out = subprocess.run(
+                [str(bin_dir / binary), "config", "check", str(path)],
+                env=env, capture_output=True, text=True, timeout=30,
+            )
+            if out.returncode != 0:
+                raise AssertionError(
+                    f"{chart} {label} ({container['name']}): {out.stderr.strip()}\n{cm['data'][key]}"
+                )
+            checked += 1
+    return checked
+
+
 @check("rendered configuration accepted by `brokkr-broker config check` / `brokkr-agent config check`")
 def check_config(bin_dir: Path) -> None:
     checked = 0
     with tempfile.TemporaryDirectory() as tmp:
-        for chart, binary, key in [("brokkr", "brokkr-broker", "brokkr.toml"),
-                                   ("brokkr-agent", "brokkr-agent", "agent.toml")]:
+        for chart in CONFIG_BINARIES:
             for label, values in values_files(chart):
-                objects = render(chart, values)
-                for cm in (o for o in objects if o["kind"] == "ConfigMap" and key in o.get("data", {})):
-                    path = Path(tmp) / f"{chart}-{label}-{key}"
-                    path.write_text(cm["data"][key])
-                    containers = containers_mounting(objects, cm["metadata"]["name"])
-                    if not containers:
-                        raise AssertionError(f"{chart} {label}: no Deployment mounts {key}")
-                    for container in containers:
-                        env = container_env(container, path)
-                        out = subprocess.run(
-                            [str(bin_dir / binary), "config", "check", str(path)],
-                            env=env, capture_output=True, text=True, timeout=30,
-                        )
-                        if out.returncode != 0:
-                            raise AssertionError(
-                                f"{chart} {label} ({container['name']}): {out.stderr.strip()}\n{cm['data'][key]}"
-                            )
-                        checked += 1
+                checked += config_check(bin_dir, Path(tmp), chart, label, render(chart, values))
     if checked < 8:
         raise AssertionError(f"only {checked} configurations checked")
+
+
+# --- README configuration table <-> values schemas -----------------------------------------
+
+#: Keys of the README's configuration table that a chart sets itself (its values schema refuses
+#: them under `config`), with the value that sets them instead.
+CHART_OWNED = {
+    "brokkr": {
+        "database.url": "a Secret (database.existingSecret, or database.url stored in one)",
+        "database.max_connections": "broker.databaseConnections / worker.databaseConnections, per process",
+        "database.run_migrations": "false while migrations.enabled (the pre-install/pre-upgrade Job migrates)",
+        "broker.listen_addr": "broker.containerPort, which the Service and probes use",
+        "worker.listen_addr": "worker.containerPort, which the Service and probes use",
+        "broker.pak_hash": "admin.existingSecret (a Secret, never a value)",
+        "broker.webhook_encryption_key": "webhookEncryption.existingSecret (or the key generated once)",
+        "broker.webhook_previous_encryption_keys": "webhookEncryption.previousKeysKey of that Secret",
+    },
+    "brokkr-agent": {
+        "agent.broker_url": "brokerUrl",
+        "agent.pak": "pak.existingSecret (a Secret, never a value)",
+        "agent.agent_name": "agent.name",
+        "agent.cluster_name": "agent.clusterName",
+        "agent.generator_ids": "agent.generatorIds",
+        "agent.namespaces": "rbac.namespaces in rbac.mode=namespaced (the Roles must match)",
+        "agent.cluster_resources": "rbac.clusterResources (the ClusterRole must match)",
+        "agent.health_port": "healthPort, which the probes, PodMonitor and NetworkPolicy use",
+        "agent.health_bind_address": "0.0.0.0, so the kubelet's probes reach it",
+        "agent.kubeconfig_path": "none: the agent uses its ServiceAccount (in-cluster configuration)",
+    },
+}
+
+#: Sample values for keys whose README default is not a value (`unset`, `empty`).
+CONFIG_SAMPLES = {
+    "database.schema": "tenant_a",
+    "broker.template_renderer": "/usr/local/bin/brokkr-broker",
+    "telemetry.otlp_endpoint": "http://otel-collector.monitoring.svc:4317",
+}
+
+
+def readme_config_table() -> tuple[dict[str, str], set[str]]:
+    """The README's configuration table: {key: default cell}, the per-process telemetry rows
+    expanded, and the sections the agent reads (from the sentence above the table)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Configuration\n", 1)[1].split("\n## ", 1)[0]
+    agent_sentence = re.search(r"The agent reads the (.*?) sections", section)
+    if not agent_sentence:
+        raise AssertionError("README: no 'The agent reads the [...] sections' sentence")
+    agent_sections = set(re.findall(r"`\[(\w+)\]`", agent_sentence.group(1)))
+    rows: dict[str, str] = {}
+    wildcards: list[tuple[list[str], str]] = []
+    for line in section.splitlines():
+        if not line.startswith("| `"):
+            continue
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        keys = re.findall(r"`([a-z_.*]+)`", cells[0])
+        if any(k.endswith(".*") for k in keys):
+            wildcards.append(([k[:-2] for k in keys], cells[1]))
+        else:
+            rows.update({k: cells[1] for k in keys})
+    for prefixes, default in wildcards:
+        # `telemetry.broker.*`: the keys of `telemetry` listed above it.
+        for prefix in prefixes:
+            parent = prefix.rsplit(".", 1)[0]
+            children = [k for k in rows if k.rsplit(".", 1)[0] == parent]
+            if not children:
+                raise AssertionError(f"README: {prefix}.* expands to nothing")
+            rows.update({f"{prefix}.{k.rsplit('.', 1)[1]}": default for k in children})
+    if len(rows) < 60:
+        raise AssertionError(f"README configuration table: only {len(rows)} keys parsed")
+    return rows, agent_sections
+
+
+def sample(key: str, rows: dict[str, str], owned: bool = False):
+    """A value for `key`: CONFIG_SAMPLES, else its README default (a per-process telemetry
+    override takes the value of the key it overrides)."""
+    parts = key.split(".")
+    key = f"{parts[0]}.{parts[2]}" if len(parts) == 3 else key
+    if key in CONFIG_SAMPLES:
+        return CONFIG_SAMPLES[key]
+    default = rows[key]
+    m = re.match(r"`([^`]*)`", default)
+    if not m and owned:
+        return "set-by-the-chart"
+    if not m:
+        raise AssertionError(f"README {key}: default {default!r} is no value; add a sample to CONFIG_SAMPLES")
+    try:
+        return json.loads(m.group(1))
+    except ValueError:
+        return m.group(1)
+
+
+def nest(key: str, value) -> dict:
+    out = value
+    for part in reversed(key.split(".")):
+        out = {part: out}
+    return out
+
+
+def schema_config_keys(chart: str) -> set[str]:
+    """Every leaf key the chart's values schema accepts under `config`."""
+    schema = json.loads((CHARTS / chart / "values.schema.json").read_text())
+
+    def leaves(node: dict, prefix: str) -> set[str]:
+        props = node.get("properties")
+        if node.get("type") != "object" or props is None:
+            return {prefix}
+        return set().union(*(leaves(v, f"{prefix}.{k}" if prefix else k) for k, v in props.items()))
+    return leaves(schema["properties"]["config"], "")
+
+
+@check("every key of the README's configuration table is accepted by its chart's values schema "
+       "(or owned by the chart), reaches the rendered TOML and passes `config check`")
+def check_readme_config_keys(bin_dir: Path) -> None:
+    rows, agent_sections = readme_config_table()
+    problems = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for chart in ("brokkr", "brokkr-agent"):
+            c = helm.Chart.load(str(CHARTS / chart))
+            # The broker and the worker read every section but `[agent]`; the agent its own.
+            mine = {k: d for k, d in rows.items()
+                    if (k.split(".")[0] in agent_sections if chart == "brokkr-agent"
+                        else k.split(".")[0] != "agent")}
+            owned = CHART_OWNED[chart]
+            for key in sorted(set(owned) - set(mine)):
+                problems.append(f"{chart}: CHART_OWNED lists {key}, which the README table does not")
+            config: dict = {}
+            for key in sorted(mine):
+                value = sample(key, rows, key in owned)
+                try:
+                    c.validate_schema(deep_merge(REQUIRED[chart], {"config": nest(key, value)}))
+                    accepted = True
+                except helm.HelmValuesError as e:
+                    accepted, why = False, str(e).strip().splitlines()[-1]
+                if key in owned and accepted:
+                    problems.append(f"{chart}: config.{key} is accepted, but the chart owns it ({owned[key]})")
+                elif key not in owned and not accepted:
+                    problems.append(f"{chart}: README key {key} = {value!r} refused by values.schema.json: {why}")
+                elif key not in owned:
+                    config = deep_merge(config, nest(key, value))
+            undocumented = schema_config_keys(chart) - set(mine)
+            for key in sorted(undocumented):
+                problems.append(f"{chart}: values.schema.json accepts config.{key}, not in the README table")
+            if problems:
+                continue
+            # All of them at once: rendered into the TOML as given, and accepted by the binary.
+            objects = render(chart, deep_merge(REQUIRED[chart], {"config": config}))
+            _, file_key = CONFIG_BINARIES[chart]
+            toml = tomllib.loads(next(o for o in objects if o["kind"] == "ConfigMap"
+                                      and file_key in o.get("data", {}))["data"][file_key])
+            for key in sorted(k for k in mine if k not in owned):
+                got = toml
+                for part in key.split("."):
+                    got = got.get(part, {}) if isinstance(got, dict) else None
+                if got != sample(key, rows):
+                    problems.append(f"{chart}: {key} renders as {got!r}, set to {sample(key, rows)!r}")
+            config_check(bin_dir, Path(tmp), chart, "readme-table", objects)
+    if problems:
+        raise AssertionError("\n  " + "\n  ".join(problems))
 
 
 def agent_rules(values: dict) -> list[tuple[str, list[dict]]]:
@@ -578,6 +747,7 @@ def main() -> int:
     check_observability()
     check_rbac()
     check_config(args.bin_dir)
+    check_readme_config_keys(args.bin_dir)
     check_containerfile(args.hadolint)
     if not args.skip_kubesim:
         check_kubesim(args.bin_dir, os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres"))
