@@ -381,24 +381,80 @@ def agent_rules(values: dict) -> list[tuple[str, list[dict]]]:
             for o in objects if o["kind"] in ("ClusterRole", "Role")]
 
 
+def check_builtin_resources(rules: list[dict]) -> None:
+    """`rbac.resources` names top-level resources of the Kubernetes 1.30 API, each in its group."""
+    defs = json.loads((Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
+                       / f"v{KUBE_VERSION}-local-strict" / "_definitions.json").read_text())["$defs"]
+    known = set()
+    for d in defs.values():
+        for gvk in d.get("x-kubernetes-group-version-kind", []):
+            kind = gvk["kind"].lower()
+            plural = (kind if kind.endswith("endpoints") else kind[:-1] + "ies" if kind.endswith("y")
+                      else kind + "es" if kind.endswith("s") else kind + "s")
+            known.add((gvk["group"], plural))
+    unknown = [(g, r) for rule in rules for g in rule["apiGroups"] for r in rule["resources"]
+               if (g, r) not in known]
+    if unknown:
+        raise AssertionError(f"rbac.resources names no Kubernetes {KUBE_VERSION} resource: {unknown}")
+
+
 @check("agent RBAC grants exactly what agent/src does (cluster and namespaced, builds on/off)")
 def check_rbac() -> None:
     agent_rbac.check_table_matches_code(ROOT / "agent" / "src")
+    chart_values = helm.Chart.load(str(CHARTS / "brokkr-agent")).values
+    check_builtin_resources(chart_values["rbac"]["resources"])
+    custom = [{"apiGroups": ["cert-manager.io"], "resources": ["certificates", "issuers"]}]
     for builds in (False, True):
-        roles = agent_rules({"workOrders": {"builds": {"enabled": builds}}})
-        if [k for k, _ in roles] != ["ClusterRole/"]:
-            raise AssertionError(f"cluster mode renders {[k for k, _ in roles]}")
-        agent_rbac.compare(roles[0][1], builds, None)
+        work = {"workOrders": {"builds": {"enabled": builds}}}
+        for extra in ([], custom):
+            roles = agent_rules(deep_merge(work, {"rbac": {"extraResources": extra}}))
+            if [k for k, _ in roles] != ["ClusterRole/"]:
+                raise AssertionError(f"cluster mode renders {[k for k, _ in roles]}")
+            kinds = [(g, r) for rule in chart_values["rbac"]["resources"] + extra
+                     for g in rule["apiGroups"] for r in rule["resources"]]
+            agent_rbac.compare(roles[0][1], builds, kinds)
+        # The wildcard opt-in: its subresource grants fail the comparison unless acknowledged.
+        roles = agent_rules(deep_merge(work, {"rbac": {"allResources": True}}))
+        agent_rbac.compare(roles[0][1], builds, None, acknowledged=("rbac.allResources",))
+        try:
+            agent_rbac.compare(roles[0][1], builds, None)
+        except AssertionError as e:
+            if "subresources the agent never uses" not in str(e) or "*/*" not in str(e):
+                raise
+        else:
+            raise AssertionError("rbac.allResources: the grant of every subresource went unnoticed")
         namespaced = {"rbac": {"mode": "namespaced", "namespaces": ["apps", "jobs"]},
                       "workOrders": {"builds": {"enabled": builds}}}
         roles = agent_rules(namespaced)
         if sorted(k for k, _ in roles) != ["Role/apps", "Role/jobs"]:
             raise AssertionError(f"namespaced mode renders {[k for k, _ in roles]}")
-        chart_values = helm.Chart.load(str(CHARTS / "brokkr-agent")).values
         kinds = [(g, r) for rule in chart_values["rbac"]["namespacedResources"]
                  for g in rule["apiGroups"] for r in rule["resources"]]
         for _, rules in roles:
             agent_rbac.compare(rules, builds, kinds)
+    for rule, what in [({"apiGroups": [""], "resources": ["pods/exec"], "verbs": ["get"]}, "pods/exec"),
+                       ({"apiGroups": ["apps"], "resources": ["*"], "verbs": ["patch"]}, "*/*")]:
+        try:
+            agent_rbac.compare(roles[0][1] + [rule], True, kinds)
+        except AssertionError as e:
+            if what not in str(e):
+                raise
+        else:
+            raise AssertionError(f"a grant of {what} went unnoticed")
+    # Settings of one mode are refused in the other rather than ignored.
+    for values, message in [
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "allResources": True}},
+         "rbac.allResources and rbac.extraResources apply to rbac.mode=cluster"),
+        ({"rbac": {"mode": "namespaced", "namespaces": ["apps"], "extraResources": custom}},
+         "rbac.allResources and rbac.extraResources apply to rbac.mode=cluster"),
+    ]:
+        try:
+            render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
+        except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+            if message not in str(e):
+                raise AssertionError(f"{values}: {e}") from None
+        else:
+            raise AssertionError(f"{values} accepted, though it would be ignored")
     # The namespaced Roles hold only because the agent stays in the same namespaces.
     agent_rbac.check_cluster_wide_sites(ROOT / "agent" / "src")
     granted = [{"apiGroups": [""], "resources": ["namespaces"]},
