@@ -14,6 +14,7 @@ import argparse
 import base64
 import json
 import os
+import shutil
 import re
 import socket
 import subprocess
@@ -493,6 +494,73 @@ def check_rbac() -> None:
                                      f"expected {sorted(expected)}")
 
 
+def agent_egress(values: dict) -> list[dict]:
+    objects = render("brokkr-agent", deep_merge(AGENT_REQUIRED, values))
+    return next(o for o in objects if o["kind"] == "NetworkPolicy")["spec"]["egress"]
+
+
+def egress_targets(egress: list[dict]) -> list[tuple[list[str] | None, list[int]]]:
+    """(CIDRs or None for any address, ports) of every egress rule but DNS."""
+    out = []
+    for rule in egress:
+        ports = [p["port"] for p in rule["ports"]]
+        if ports == [53, 53]:
+            if [set(peer) for peer in rule.get("to", [])] != [{"namespaceSelector", "podSelector"}]:
+                raise AssertionError(f"DNS rule not limited to the DNS pods: {rule}")
+            continue
+        to = rule.get("to")
+        out.append((None if to is None else [peer["ipBlock"]["cidr"] for peer in to], ports))
+    return out
+
+
+@check("agent NetworkPolicy: egress only to the given CIDRs, the broker port follows brokerUrl, "
+       "no CIDRs refused unless allowAnyDestination")
+def check_agent_network_policy() -> None:
+    prod = yaml.safe_load((CHARTS / "brokkr-agent" / "examples" / "values-prod.yaml").read_text())
+    got = egress_targets(agent_egress(prod))
+    if got != [(["10.0.0.1/32"], [443, 6443]), (["203.0.113.10/32"], [443])]:
+        raise AssertionError(f"values-prod.yaml egress {got}")
+    cidrs = {"enabled": True, "broker": {"cidrs": ["10.1.2.3/32"]}, "apiServer": {"cidrs": ["10.0.0.1/32"]}}
+    for url, ports in [("http://brokkr-broker.brokkr.svc:3000", [3000]), ("http://broker.internal", [80]),
+                       ("https://brokkr.example.com", [443]), ("https://brokkr.example.com:8443/", [8443]),
+                       ("https://[2001:db8::1]:9443", [9443]), ("https://[2001:db8::1]", [443])]:
+        got = egress_targets(agent_egress({"brokerUrl": url, "networkPolicy": cidrs}))
+        if got != [(["10.0.0.1/32"], [443, 6443]), (["10.1.2.3/32"], ports)]:
+            raise AssertionError(f"brokerUrl {url}: egress {got}, expected the broker on {ports}")
+    # A proxy in between: its port, given explicitly.
+    proxy = deep_merge(cidrs, {"broker": {"ports": [3128]}})
+    got = egress_targets(agent_egress({"networkPolicy": proxy}))[1]
+    if got != (["10.1.2.3/32"], [3128]):
+        raise AssertionError(f"networkPolicy.broker.ports not used: {got}")
+    # No CIDRs: refused (schema, and the template if the schema is skipped) ...
+    c = helm.Chart.load(str(CHARTS / "brokkr-agent"))
+    for missing in ("broker", "apiServer"):
+        values = deep_merge(AGENT_REQUIRED, {"networkPolicy": deep_merge(cidrs, {missing: {"cidrs": []}})})
+        try:
+            c.validate_schema(values)
+        except helm.HelmValuesError as e:
+            if "cidrs" not in str(e):
+                raise AssertionError(f"refusal of empty {missing}.cidrs does not name cidrs: {e}") from None
+        else:
+            raise AssertionError(f"schema accepted networkPolicy.{missing}.cidrs = [] without allowAnyDestination")
+        with tempfile.TemporaryDirectory() as tmp:  # the chart without its schema
+            shutil.copytree(CHARTS / "brokkr-agent", Path(tmp) / "brokkr-agent")
+            (Path(tmp) / "brokkr-agent" / "values.schema.json").unlink()
+            try:
+                helm.Chart.load(str(Path(tmp) / "brokkr-agent")).render(values, is_install=True, **RELEASE)
+            except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+                if f"networkPolicy.{missing}.cidrs is empty" not in str(e):
+                    raise AssertionError(f"empty {missing}.cidrs: {e}") from None
+            else:
+                raise AssertionError(f"template rendered networkPolicy.{missing}.cidrs = [] to any address")
+    # ... unless the opt-out says so, and then only that target is open.
+    values = {"networkPolicy": {"enabled": True, "allowAnyDestination": True,
+                                "apiServer": {"cidrs": ["10.0.0.1/32"]}}}
+    got = egress_targets(agent_egress(values))
+    if got != [(["10.0.0.1/32"], [443, 6443]), (None, [3000])]:
+        raise AssertionError(f"allowAnyDestination: egress {got}")
+
+
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")
 def check_values_schema() -> None:
     bad = {
@@ -799,6 +867,7 @@ def main() -> int:
     check_lint()
     check_schemas()
     check_values_schema()
+    check_agent_network_policy()
     check_broker_wiring()
     check_observability()
     check_rbac()
