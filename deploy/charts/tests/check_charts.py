@@ -16,6 +16,7 @@ import json
 import os
 import shutil
 import re
+import shlex
 import socket
 import subprocess
 import sys
@@ -561,6 +562,93 @@ def check_agent_network_policy() -> None:
         raise AssertionError(f"allowAnyDestination: egress {got}")
 
 
+# --- README "Install on Kubernetes": the Secrets it creates are the ones its installs use ----
+
+#: Stand-ins for the shell variables of the README's commands.
+README_VARIABLES = {"$GENERATOR_ID": "6f1c2a4e-8b3d-4c5e-9a7f-0d1e2f3a4b5c"}
+
+
+def readme_install_commands() -> tuple[str, list[list[str]]]:
+    """The README's "Install on Kubernetes" section and the commands of its bash blocks (split
+    as the shell would, continuation lines joined)."""
+    text = (ROOT / "README.md").read_text()
+    section = text.split("\n## Install on Kubernetes\n", 1)[1].split("\n## ", 1)[0]
+    commands = []
+    for block in re.findall(r"```bash\n(.*?)```", section, re.S):
+        for line in block.replace("\\\n", " ").splitlines():
+            line = line.split(" #", 1)[0].strip()
+            if line and not line.startswith("#"):
+                commands.append(shlex.split(line))
+    return section, commands
+
+
+def set_value(text: str):
+    if text.startswith("{") and text.endswith("}"):
+        return [set_value(v) for v in text[1:-1].split(",") if v]
+    return {"true": True, "false": False}.get(text, int(text) if text.isdigit() else text)
+
+
+@check("README install steps: every Secret (and key) the installs reference is created in step 2 or 5")
+def check_readme_install() -> None:
+    section, commands = readme_install_commands()
+    created: dict[tuple[str, str, str], set[str]] = {}
+    installs = []
+    for cmd in commands:
+        opts = {k: v for k, v in zip(cmd, cmd[1:]) if k in ("-n", "--context", "--kube-context", "-f")}
+        if cmd[0] == "kubectl" and cmd[1:2] != ["get"] and "secret" in cmd and "create" in cmd:
+            name = cmd[cmd.index("secret") + 2]
+            keys = {a.split("=", 2)[1] for a in cmd if a.startswith("--from-literal=")}
+            if "docker-registry" in cmd:
+                keys.add(".dockerconfigjson")
+            created.setdefault((opts.get("--context", ""), opts["-n"], name), set()).update(keys)
+        if cmd[0] == "helm" and "install" in cmd:
+            installs.append(cmd)
+    if len(installs) != 2:
+        raise AssertionError(f"expected the two helm installs, found {len(installs)}")
+    problems = []
+    for cmd in installs:
+        release, chart_path = cmd[cmd.index("install") + 1: cmd.index("install") + 3]
+        chart = Path(chart_path).name
+        context = dict(zip(cmd, cmd[1:])).get("--kube-context", "")
+        namespace = dict(zip(cmd, cmd[1:]))["-n"]
+        values: dict = {}
+        for i, arg in enumerate(cmd):
+            if arg == "-f":
+                values = deep_merge(values, yaml.safe_load((ROOT / cmd[i + 1]).read_text()))
+            if arg == "--set":
+                setting = cmd[i + 1]
+                for var, standin in README_VARIABLES.items():
+                    setting = setting.replace(var, standin)
+                key, value = setting.split("=", 1)
+                values = deep_merge(values, nest(key, set_value(value)))
+        c = helm.Chart.load(str(CHARTS / chart))
+        c.validate_schema(values)
+        objects = [doc for path, text in c.render(values, is_install=True, name=release, namespace=namespace).items()
+                   if not path.endswith("NOTES.txt") for doc in yaml.safe_load_all(text) if doc]
+        own = {o["metadata"]["name"] for o in objects if o["kind"] == "Secret"}
+        needed: set[tuple[str, str]] = set()
+        for o in objects:
+            if o["kind"] in ("Deployment", "Job"):
+                spec = o["spec"]["template"]["spec"]
+                needed |= {(s["name"], ".dockerconfigjson") for s in spec.get("imagePullSecrets", [])}
+                for container in spec["containers"]:
+                    for var in container.get("env", []):
+                        ref = var.get("valueFrom", {}).get("secretKeyRef")
+                        if ref and not ref.get("optional"):
+                            needed.add((ref["name"], ref["key"]))
+            if o["kind"] == "Ingress":
+                for tls in o["spec"].get("tls", []):
+                    if f"`{tls['secretName']}`" not in section:
+                        problems.append(f"the README does not mention the TLS Secret {tls['secretName']}")
+        missing = sorted((n, k) for n, k in needed if n not in own
+                         and k not in created.get((context, namespace, n), set()))
+        if missing:
+            problems.append(f"helm install {release}: Secrets/keys used but not created in the README's "
+                            f"steps (context {context or 'default'}, namespace {namespace}): {missing}")
+    if problems:
+        raise AssertionError("; ".join(problems))
+
+
 @check("values schemas refuse wrong types and unknown keys, and accept the examples")
 def check_values_schema() -> None:
     bad = {
@@ -867,6 +955,7 @@ def main() -> int:
     check_lint()
     check_schemas()
     check_values_schema()
+    check_readme_install()
     check_agent_network_policy()
     check_broker_wiring()
     check_observability()
