@@ -725,6 +725,118 @@ def check_broker_wiring() -> None:
             raise AssertionError(f"{dep}: securityContext not hardened")
 
 
+def pod_specs(objects: list[dict]) -> list[tuple[dict, dict]]:
+    """(workload, pod template) of every Deployment and Job."""
+    return [(o, o["spec"]["template"]) for o in objects if o["kind"] in ("Deployment", "Job")]
+
+
+def check_references(label: str, objects: list[dict], external_secrets: set[str]) -> None:
+    """Every name a rendered object refers to is rendered too (or a Secret the user provides),
+    and every selector selects a rendered pod template."""
+    have = {(o["kind"], o["metadata"]["name"]) for o in objects}
+    problems = []
+
+    def need(kind: str, name: str, by: dict) -> None:
+        if (kind, name) not in have and not (kind == "Secret" and name in external_secrets):
+            problems.append(f"{by['kind']} {by['metadata']['name']} refers to {kind} {name}, not rendered")
+
+    pods = pod_specs(objects)
+    for workload, template in pods:
+        spec = template["spec"]
+        if spec.get("serviceAccountName"):
+            need("ServiceAccount", spec["serviceAccountName"], workload)
+        for volume in spec.get("volumes", []):
+            if "configMap" in volume:
+                need("ConfigMap", volume["configMap"]["name"], workload)
+        for container in spec["containers"]:
+            for var in container.get("env", []):
+                ref = var.get("valueFrom", {}).get("secretKeyRef")
+                if ref:
+                    need("Secret", ref["name"], workload)
+    for o in objects:
+        spec = o.get("spec", {})
+        if "scaleTargetRef" in spec:
+            need(spec["scaleTargetRef"]["kind"], spec["scaleTargetRef"]["name"], o)
+        if "roleRef" in o:
+            need(o["roleRef"]["kind"], o["roleRef"]["name"], o)
+            for subject in o["subjects"]:
+                need(subject["kind"], subject["name"], o)
+        selector = (spec.get("selector", {}).get("matchLabels") if o["kind"] != "Service"
+                    else spec.get("selector"))
+        if o["kind"] == "NetworkPolicy":
+            selector = spec["podSelector"]["matchLabels"]
+        if selector and o["kind"] == "ServiceMonitor":
+            if not any(selector.items() <= s["metadata"]["labels"].items()
+                       for s in objects if s["kind"] == "Service"):
+                problems.append(f"ServiceMonitor {o['metadata']['name']} selects no rendered Service: {selector}")
+        elif selector:
+            if not any(selector.items() <= t["metadata"]["labels"].items() for _, t in pods):
+                problems.append(f"{o['kind']} {o['metadata']['name']} selects no rendered pod: {selector}")
+    if problems:
+        raise AssertionError(f"{label}: " + "; ".join(problems))
+
+
+@check("nameOverride/fullnameOverride rename every object and keep every reference; worker and "
+       "broker CPU HPAs; agent Deployment: 1 replica, Recreate")
+def check_names_and_shapes() -> None:
+    external = {"brokkr": {"brokkr-database"}, "brokkr-agent": {"brokkr-agent-pak"}}
+    for chart in REQUIRED:
+        for label, values in values_files(chart):
+            objects = render(chart, values)
+            ext = external[chart] | {values.get("database", {}).get("existingSecret", ""),
+                                     values.get("webhookEncryption", {}).get("existingSecret", ""),
+                                     values.get("admin", {}).get("existingSecret", ""),
+                                     values.get("pak", {}).get("existingSecret", "")}
+            check_references(f"{chart} {label}", objects, ext)
+        for override, prefix, name_label in [({"nameOverride": "fleet"}, "brokkr-fleet", "fleet"),
+                                             ({"fullnameOverride": "platform"}, "platform", chart)]:
+            objects = render(chart, deep_merge(REQUIRED[chart], override))
+            check_references(f"{chart} {override}", objects, external[chart])
+            for o in objects:
+                name = o["metadata"]["name"]
+                if o["kind"] != "Secret" or name not in external[chart]:
+                    if not name.startswith(prefix):
+                        raise AssertionError(f"{chart} {override}: {o['kind']} {name} not named {prefix}*")
+                if o["metadata"]["labels"]["app.kubernetes.io/name"] != name_label:
+                    raise AssertionError(f"{chart} {override}: {o['kind']} {name} labelled "
+                                         f"{o['metadata']['labels']['app.kubernetes.io/name']}")
+    # CPU HPAs of the broker and the worker, in place of a fixed replica count.
+    hpa = {"broker": {"autoscaling": {"enabled": True, "minReplicas": 2, "maxReplicas": 5}},
+           "worker": {"autoscaling": {"enabled": True, "minReplicas": 3, "maxReplicas": 9,
+                                      "targetCPUUtilizationPercentage": 60}}}
+    objects = render("brokkr", deep_merge(BROKKR_REQUIRED, hpa))
+    check_references("brokkr HPAs", objects, external["brokkr"])
+    hpas = {o["spec"]["scaleTargetRef"]["name"]: o for o in objects if o["kind"] == "HorizontalPodAutoscaler"}
+    for component, (low, high, cpu) in {"broker": (2, 5, 70), "worker": (3, 9, 60)}.items():
+        h = hpas.get(f"brokkr-{component}")
+        if h is None:
+            raise AssertionError(f"no HPA for the {component}: {sorted(hpas)}")
+        validate_object(h)
+        metric = h["spec"]["metrics"]
+        if ((h["spec"]["minReplicas"], h["spec"]["maxReplicas"]) != (low, high)
+                or metric != [{"type": "Resource", "resource": {"name": "cpu", "target": {
+                    "type": "Utilization", "averageUtilization": cpu}}}]):
+            raise AssertionError(f"{component} HPA: {h['spec']}")
+        dep = next(o for o in objects if o["kind"] == "Deployment" and o["metadata"]["name"] == f"brokkr-{component}")
+        if "replicas" in dep["spec"]:
+            raise AssertionError(f"{component}: a fixed replica count beside its HPA")
+    try:
+        render("brokkr", deep_merge(BROKKR_REQUIRED, {"worker": {"autoscaling": {"enabled": True},
+                                                                 "keda": {"enabled": True}}}))
+    except Exception as e:  # noqa: BLE001 - the chart's `fail`, whatever the SDK calls it
+        if "exclude each other" not in str(e):
+            raise AssertionError(f"worker HPA and KEDA together: {e}") from None
+    else:
+        raise AssertionError("worker HPA and KEDA ScaledObject rendered together")
+    # One agent per cluster, never two at once.
+    for label, values in values_files("brokkr-agent"):
+        for o in render("brokkr-agent", values):
+            if o["kind"] == "Deployment" and (o["spec"].get("replicas"), o["spec"].get("strategy")) != (
+                    1, {"type": "Recreate"}):
+                raise AssertionError(f"agent {label}: replicas {o['spec'].get('replicas')}, "
+                                     f"strategy {o['spec'].get('strategy')}")
+
+
 @check("observability: dashboards as Grafana sidecar ConfigMaps, alerts as a PrometheusRule, "
        "both from deploy/observability and off by default")
 def check_observability() -> None:
@@ -958,6 +1070,7 @@ def main() -> int:
     check_readme_install()
     check_agent_network_policy()
     check_broker_wiring()
+    check_names_and_shapes()
     check_observability()
     check_rbac()
     check_config(args.bin_dir)
