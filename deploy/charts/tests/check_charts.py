@@ -865,15 +865,74 @@ def check_observability() -> None:
         raise AssertionError("the PrometheusRule's groups differ from deploy/observability/prometheus/alerts.yml")
 
 
-@check("Containerfile lint (hadolint)")
+def base_images(containerfile: str) -> list[tuple[str, str]]:
+    """(FROM line, image) of every base image that is not an earlier stage, `ARG` defaults
+    substituted (`${NAME}`, `$NAME`); an ARG without a default is an error (the image would
+    be whatever the build command says)."""
+    args: dict[str, str | None] = {}
+    stages: set[str] = set()
+    out = []
+    for line in containerfile.replace("\\\n", " ").splitlines():
+        line = line.strip()
+        if m := re.fullmatch(r"ARG\s+(\w+)(?:=(.*))?", line, re.I):
+            args[m.group(1)] = None if m.group(2) is None else m.group(2).strip().strip('"\'')
+        elif m := re.fullmatch(r"FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", line, re.I):
+            def arg(v: re.Match) -> str:
+                name = v.group(1) or v.group(2)
+                if args.get(name) is None:
+                    raise AssertionError(f"{line}: ARG {name} has no default")
+                return args[name]
+            image = re.sub(r"\$\{(\w+)\}|\$(\w+)", arg, m.group(1))
+            if image not in stages:
+                out.append((line, image))
+            if m.group(2):
+                stages.add(m.group(2))
+    return out
+
+
+def check_pinned(image: str) -> str | None:
+    """Why `image` is not pinned (an explicit tag other than latest, or a digest), else None."""
+    if image == "scratch" or re.search(r"@sha256:[0-9a-f]{64}$", image):
+        return None
+    name = image.rsplit("/", 1)[-1]
+    if ":" not in name:
+        return "no tag or digest"
+    if name.split(":", 1)[1] == "latest":
+        return "tag latest"
+    return None
+
+
+@check("Containerfile lint (hadolint); base images, ARG defaults resolved, pinned to a tag or digest (not latest)")
 def check_containerfile(hadolint: str) -> None:
-    out = subprocess.run([hadolint, "--failure-threshold", "info", str(ROOT / "deploy" / "Containerfile")],
+    path = ROOT / "deploy" / "Containerfile"
+    out = subprocess.run([hadolint, "--failure-threshold", "info", str(path)],
                          capture_output=True, text=True, timeout=60)
     if out.returncode != 0:
         raise AssertionError(out.stdout + out.stderr)
-    text = (ROOT / "deploy" / "Containerfile").read_text()
-    if ":latest" in text or "USER 65532" not in text or "--locked" not in text:
-        raise AssertionError("Containerfile must pin tags, run as a numeric non-root USER and build --locked")
+    text = path.read_text()
+    if "USER 65532" not in text or "--locked" not in text:
+        raise AssertionError("Containerfile must run as a numeric non-root USER and build --locked")
+    bases = base_images(text)
+    if len(bases) != 2:
+        raise AssertionError(f"expected the build and the runtime base images, found {bases}")
+    unpinned = [(line, image, why) for line, image in bases if (why := check_pinned(image))]
+    if unpinned:
+        raise AssertionError(f"base images not pinned: {unpinned}")
+    # The resolution itself refuses what it must.
+    for bad, why in [("ARG B=docker.io/library/rust\nFROM ${B}", "no tag or digest"),
+                     ("ARG B=rust:latest\nFROM $B AS build", "tag latest"),
+                     ("FROM registry.local:5000/rust", "no tag or digest"),
+                     ("ARG B\nFROM ${B}", "has no default")]:
+        try:
+            found = [check_pinned(image) for _, image in base_images(bad)]
+        except AssertionError as e:
+            found = [str(e)]
+        if not any(f and why in f for f in found):
+            raise AssertionError(f"{bad!r} not refused ({found})")
+    for good in ["ARG B=rust:1.95-bookworm\nFROM ${B} AS build\nFROM build AS test",
+                 "FROM gcr.io/distroless/cc-debian12@sha256:" + "0" * 64]:
+        if any(check_pinned(image) for _, image in base_images(good)):
+            raise AssertionError(f"{good!r} refused")
 
 
 # --- kubesim: apply the agent chart, run an agent configured as the chart configures it -------
