@@ -974,7 +974,8 @@ def http(method: str, url: str, body=None, pak: str | None = None):
         return e.code, e.read().decode()
 
 
-@check("agent chart server-side applied to kubesim; an agent configured by it reconciles")
+@check("agent chart server-side applied to kubesim; an agent configured by it reconciles, "
+       "namespaced (an object outside its namespaces refused) then cluster-wide")
 def check_kubesim(bin_dir: Path, database_url: str) -> None:
     procs: list[subprocess.Popen] = []
     with tempfile.TemporaryDirectory() as tmp_name:
@@ -1005,6 +1006,14 @@ def check_kubesim(bin_dir: Path, database_url: str) -> None:
                     raise AssertionError(f"kubectl {' '.join(args)}: {out.stderr.strip()}")
                 return out.stdout
 
+            # The admin PAK made and hashed as the README's step 2 does it (admin.existingSecret).
+            section, _ = readme_install_commands()
+            recipe = re.search(r'^(ADMIN_PAK=.*)$', section, re.M).group(1)
+            hash_cmd = re.search(r'pak-hash="\$\((.*)\)"$', section, re.M).group(1)
+            made = subprocess.run(["bash", "-c", f'{recipe}\necho "$ADMIN_PAK"\n{hash_cmd}'],
+                                  capture_output=True, text=True, timeout=30, check=True).stdout.split()
+            admin, pak_hash = made[0], made[1]
+
             # The broker, on a database of its own.
             db = f"brokkr_chart_{os.getpid()}"
             subprocess.run(["psql", database_url, "-X", "-q", "-c", f'CREATE DATABASE "{db}"'],
@@ -1013,14 +1022,13 @@ def check_kubesim(bin_dir: Path, database_url: str) -> None:
             broker_port = free_port()
             benv = {"PATH": os.environ["PATH"], "BROKKR__DATABASE__URL": db_url,
                     "BROKKR__BROKER__LISTEN_ADDR": f"127.0.0.1:{broker_port}",
-                    "BROKKR__DATABASE__MAX_CONNECTIONS": "5"}
+                    "BROKKR__BROKER__PAK_HASH": pak_hash, "BROKKR__DATABASE__MAX_CONNECTIONS": "5"}
             start("broker", [str(bin_dir / "brokkr-broker"), "serve"], benv)
             base = f"http://127.0.0.1:{broker_port}"
             wait_for("broker /readyz", lambda: http("GET", base + "/readyz")[0] == 200, 60)
-            admin = wait_for("admin PAK in the broker log",
-                             lambda: next((line.split("Admin PAK: ", 1)[1].strip()
-                                           for line in log("broker").splitlines()
-                                           if "Admin PAK: " in line), None), 30)
+            status, body = http("GET", base + "/api/v1/agents", None, admin)
+            if status != 200:
+                raise AssertionError(f"the README's admin PAK is refused: {status} {body}")
             reg = subprocess.run([str(bin_dir / "brokkr-broker"), "create", "agent", "--name", "edge-01",
                                   "--cluster-name", "edge"], env=benv, capture_output=True, text=True,
                                  timeout=60, check=True)
@@ -1032,74 +1040,115 @@ def check_kubesim(bin_dir: Path, database_url: str) -> None:
             if status != 200:
                 raise AssertionError(f"activating the agent: {status} {body}")
 
-            # The chart, rendered for this broker, applied with server-side apply.
-            health_port = free_port()
-            values = deep_merge(AGENT_REQUIRED, {"brokerUrl": base, "healthPort": health_port,
-                                                 "config": {"agent": {"reconcile_interval": 5}}})
-            namespaced = deep_merge(values, {"rbac": {"mode": "namespaced", "namespaces": ["apps"]},
-                                             "workOrders": {"builds": {"enabled": True}}})
             # What the operator creates before `helm install` (see the README): namespaces, the PAK.
             prereqs = [{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}
-                       for n in ("brokkr", "apps")]
+                       for n in ("brokkr", "apps", "other")]
             prereqs.append({"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
                             "metadata": {"name": "brokkr-agent-pak", "namespace": "brokkr"},
                             "data": {"pak": base64.b64encode(agent_pak.encode()).decode()}})
             kubectl("apply", "--server-side", "--validate=false", "-f", "-",
                     stdin="\n---\n".join(yaml.safe_dump(o) for o in prereqs))
-            for vals in (namespaced, values):
-                objects = render("brokkr-agent", vals)
-                for o in objects:  # as helm install -n brokkr does
-                    if o["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
-                        o["metadata"].setdefault("namespace", "brokkr")
-                docs = "\n---\n".join(yaml.safe_dump(o) for o in objects)
-                kubectl("apply", "--server-side", "--validate=false", "--field-manager", "helm", "-f", "-",
-                        stdin=docs)
-            for kind, name in [("deployment", "brokkr-brokkr-agent"), ("configmap", "brokkr-brokkr-agent-config"),
-                               ("serviceaccount", "brokkr-brokkr-agent"), ("clusterrole", "brokkr-brokkr-agent"),
-                               ("clusterrolebinding", "brokkr-brokkr-agent")]:
-                kubectl("-n", "brokkr", "get", kind, name)
-            kubectl("-n", "apps", "get", "role", "brokkr-brokkr-agent")
 
-            # The agent, with the environment and file of the applied Deployment and ConfigMap.
-            dep = json.loads(kubectl("-n", "brokkr", "get", "deployment", "brokkr-brokkr-agent", "-o", "json"))
-            cm = json.loads(kubectl("-n", "brokkr", "get", "configmap", "brokkr-brokkr-agent-config", "-o", "json"))
-            container = dep["spec"]["template"]["spec"]["containers"][0]
-            config = tmp / "agent.toml"
-            config.write_text(cm["data"]["agent.toml"])
-            aenv = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig)}
-            for var in container["env"]:
-                if "value" in var:
-                    aenv[var["name"]] = var["value"]
-                else:
-                    ref = var["valueFrom"]["secretKeyRef"]
-                    secret = json.loads(kubectl("-n", "brokkr", "get", "secret", ref["name"], "-o", "json"))
-                    aenv[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
-            aenv["BROKKR_CONFIG_FILE"] = str(config)
-            start("agent", [str(bin_dir / "brokkr-agent"), *container["args"]], aenv)
-            wait_for("agent /readyz", lambda: urllib.request.urlopen(
-                f"http://127.0.0.1:{health_port}/readyz", timeout=5).status == 200, 60)
-
-            # A stack targeted at it is applied to the cluster.
+            # A stack targeted at the agent (the cluster consents to the generator's stacks).
             status, gen = http("POST", base + "/api/v1/generators", {"name": "chart-check"}, admin)
             assert status == 200, gen
             status, stack = http("POST", base + "/api/v1/stacks", {"name": "chart-check"}, gen["pak"])
             assert status == 200, stack
-            status, agents = http("GET", base + "/api/v1/agents", None, admin)
-            agent_id = next(a["id"] for a in agents if a["name"] == "edge-01")
-            # The cluster consents to the generator's stacks (tenancy): the admin registers it.
             status, body = http("POST", f"{base}/api/v1/generators/{gen['generator']['id']}/register",
                                 {"agent_id": agent_id}, admin)
             assert 200 <= status < 300, body
             status, body = http("POST", f"{base}/api/v1/agents/{agent_id}/targets", {"stack_id": stack["id"]}, admin)
             assert 200 <= status < 300, body
-            manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: from-brokkr\n"
-                        "  namespace: apps\ndata:\n  hello: world\n")
-            status, body = http("POST", f"{base}/api/v1/stacks/{stack['id']}/deployment-objects",
-                                {"yaml_content": manifest, "is_deletion_marker": False}, gen["pak"])
-            assert status == 200, body
-            wait_for("ConfigMap apps/from-brokkr applied by the agent",
-                     lambda: "world" in kubectl("-n", "apps", "get", "configmap", "from-brokkr",
-                                                "-o", "jsonpath={.data.hello}"), 60)
+
+            def configmap(namespace: str, name: str) -> str:
+                return (f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n"
+                        f"  namespace: {namespace}\ndata:\n  hello: world\n")
+
+            def deploy(*docs: str) -> str:
+                status, body = http("POST", f"{base}/api/v1/stacks/{stack['id']}/deployment-objects",
+                                    {"yaml_content": "---\n".join(docs), "is_deletion_marker": False},
+                                    gen["pak"])
+                assert status == 200, body
+                return body["id"]
+
+            def applied(namespace: str, name: str) -> bool:
+                return "world" in kubectl("-n", namespace, "get", "configmap", name,
+                                          "-o", "jsonpath={.data.hello}")
+
+            health_port = free_port()
+            values = deep_merge(AGENT_REQUIRED, {"brokerUrl": base, "healthPort": health_port,
+                                                 "config": {"agent": {"reconcile_interval": 5}}})
+            namespaced = deep_merge(values, {"rbac": {"mode": "namespaced", "namespaces": ["apps"]},
+                                             "workOrders": {"builds": {"enabled": True}}})
+
+            def install(vals: dict) -> list[dict]:
+                """Server-side applies the chart as `helm install -n brokkr` would."""
+                objects = render("brokkr-agent", vals)
+                for o in objects:
+                    if o["kind"] not in ("ClusterRole", "ClusterRoleBinding"):
+                        o["metadata"].setdefault("namespace", "brokkr")
+                kubectl("apply", "--server-side", "--validate=false", "--field-manager", "helm", "-f", "-",
+                        stdin="\n---\n".join(yaml.safe_dump(o) for o in objects))
+                for o in objects:
+                    ns = o["metadata"].get("namespace")
+                    kubectl(*(["-n", ns] if ns else []), "get", o["kind"].lower(), o["metadata"]["name"])
+                return objects
+
+            def run_agent(name: str) -> subprocess.Popen:
+                """The agent, with the environment and file of the applied Deployment and ConfigMap."""
+                dep = json.loads(kubectl("-n", "brokkr", "get", "deployment", "brokkr-brokkr-agent", "-o", "json"))
+                cm = json.loads(kubectl("-n", "brokkr", "get", "configmap", "brokkr-brokkr-agent-config",
+                                        "-o", "json"))
+                container = dep["spec"]["template"]["spec"]["containers"][0]
+                config = tmp / f"{name}.toml"
+                config.write_text(cm["data"]["agent.toml"])
+                aenv = {"PATH": os.environ["PATH"], "KUBECONFIG": str(kubeconfig)}
+                for var in container["env"]:
+                    if "value" in var:
+                        aenv[var["name"]] = var["value"]
+                    else:
+                        ref = var["valueFrom"]["secretKeyRef"]
+                        secret = json.loads(kubectl("-n", "brokkr", "get", "secret", ref["name"], "-o", "json"))
+                        aenv[var["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+                aenv["BROKKR_CONFIG_FILE"] = str(config)
+                proc = start(name, [str(bin_dir / "brokkr-agent"), *container["args"]], aenv)
+                wait_for(f"{name} /readyz", lambda: urllib.request.urlopen(
+                    f"http://127.0.0.1:{health_port}/readyz", timeout=5).status == 200, 60)
+                return proc
+
+            def stop(proc: subprocess.Popen) -> None:
+                proc.terminate()
+                proc.wait(timeout=20)
+
+            # 1. Namespaced mode: Roles in `apps` only, the agent confined to `apps`.
+            objects = install(namespaced)
+            if {(o["kind"], o["metadata"].get("namespace")) for o in objects if "Role" in o["kind"]} != {
+                    ("Role", "apps"), ("RoleBinding", "apps")}:
+                raise AssertionError("namespaced mode: expected a Role and RoleBinding in apps only")
+            agent = run_agent("agent-namespaced")
+            deploy(configmap("apps", "from-brokkr"))
+            wait_for("ConfigMap apps/from-brokkr applied by the namespaced agent",
+                     lambda: applied("apps", "from-brokkr"), 60)
+            outside = deploy(configmap("apps", "from-brokkr"), configmap("other", "outside"))
+
+            def refusal():
+                status, events = http("GET", f"{base}/api/v1/agents/{agent_id}/events", None, admin)
+                return next((e for e in events if e["deployment_object_id"] == outside
+                             and e["status"] == "FAILURE"
+                             and "namespace other is not one of this agent's namespaces" in (e["message"] or "")),
+                            None) if status == 200 else None
+            wait_for("FAILURE event: namespace other refused by the namespaced agent", refusal, 60)
+            if "outside" in kubectl("-n", "other", "get", "configmaps", "-o", "name"):
+                raise AssertionError("the namespaced agent applied other/outside")
+            stop(agent)
+
+            # 2. Cluster mode (the default), as `helm upgrade` leaves it: the Roles gone, a
+            # ClusterRole; the same stack's object in `other` is applied now.
+            kubectl("-n", "apps", "delete", "rolebinding,role", "brokkr-brokkr-agent")
+            install(values)
+            run_agent("agent-cluster")
+            wait_for("ConfigMap other/outside applied by the cluster-wide agent",
+                     lambda: applied("other", "outside"), 60)
         except Exception as e:
             tails = "\n".join(f"--- {n} log:\n{log(n)}" for n in logs)
             raise AssertionError(f"{e}\n{tails}") from None
