@@ -594,7 +594,7 @@ def check_readme_install() -> None:
     created: dict[tuple[str, str, str], set[str]] = {}
     installs = []
     for cmd in commands:
-        opts = {k: v for k, v in zip(cmd, cmd[1:]) if k in ("-n", "--context", "--kube-context", "-f")}
+        opts = {k: v for k, v in zip(cmd, cmd[1:], strict=False) if k in ("-n", "--context", "--kube-context", "-f")}
         if cmd[0] == "kubectl" and cmd[1:2] != ["get"] and "secret" in cmd and "create" in cmd:
             name = cmd[cmd.index("secret") + 2]
             keys = {a.split("=", 2)[1] for a in cmd if a.startswith("--from-literal=")}
@@ -609,8 +609,8 @@ def check_readme_install() -> None:
     for cmd in installs:
         release, chart_path = cmd[cmd.index("install") + 1: cmd.index("install") + 3]
         chart = Path(chart_path).name
-        context = dict(zip(cmd, cmd[1:])).get("--kube-context", "")
-        namespace = dict(zip(cmd, cmd[1:]))["-n"]
+        context = dict(zip(cmd, cmd[1:], strict=False)).get("--kube-context", "")
+        namespace = dict(zip(cmd, cmd[1:], strict=False))["-n"]
         values: dict = {}
         for i, arg in enumerate(cmd):
             if arg == "-f":
@@ -683,7 +683,7 @@ def check_values_schema() -> None:
             except helm.HelmValuesError:
                 continue
             raise AssertionError(f"{chart}: schema accepted {case}")
-        for label, values in values_files(chart):
+        for _, values in values_files(chart):
             c.validate_schema(values)
     # The agent's identity is required: the defaults alone are refused.
     try:
@@ -877,7 +877,7 @@ def base_images(containerfile: str) -> list[tuple[str, str]]:
         if m := re.fullmatch(r"ARG\s+(\w+)(?:=(.*))?", line, re.I):
             args[m.group(1)] = None if m.group(2) is None else m.group(2).strip().strip('"\'')
         elif m := re.fullmatch(r"FROM\s+(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?", line, re.I):
-            def arg(v: re.Match) -> str:
+            def arg(v: re.Match, line: str = line) -> str:
                 name = v.group(1) or v.group(2)
                 if args.get(name) is None:
                     raise AssertionError(f"{line}: ARG {name} has no default")
