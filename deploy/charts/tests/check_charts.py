@@ -673,6 +673,12 @@ def check_values_schema() -> None:
             {"healthPort": 70000},
             {"brokerUrl": "brokkr.example.com"},
             {"podMonitor": {"enabeld": True}},
+            {"rbac": {"resources": [{"apiGroups": ["*"], "resources": ["*"]}]}},
+            {"rbac": {"extraResources": [{"apiGroups": [""], "resources": ["pods/exec"]}]}},
+            {"rbac": {"namespacedResources": [{"apiGroups": [""], "resources": ["*"]}]}},
+            {"rbac": {"allResources": "yes"}},
+            {"networkPolicy": {"enabled": True, "allowAnyDestination": True, "broker": {"cidrs": ["broker"]}}},
+            {"networkPolicy": {"enabled": True, "allowAnyDestination": "yes"}},
         ],
     }
     for chart, cases in bad.items():
