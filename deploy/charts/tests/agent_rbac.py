@@ -135,6 +135,22 @@ def required(builds: bool) -> set[tuple[str, str, str]]:
     return out
 
 
+#: Subresource grants the agent never uses that a chart setting still renders, acknowledged
+#: here with the reason: {setting: (group, subresource pattern, why)}. Kubernetes RBAC cannot
+#: subtract: a rule naming resource `*` matches every subresource of its groups as well.
+#: `compare` fails on any other subresource the agent does not use (it uses pods/log only).
+ACKNOWLEDGED_SUBRESOURCES: dict[str, tuple[str, str, str]] = {
+    "rbac.allResources": (
+        ANY,
+        "*/*",
+        "opt-in (off by default) for fleets whose stacks hold kinds unknown at install time: "
+        "apiGroups/resources `*` also grant get on pods/exec, pods/attach, pods/portforward, "
+        "pods/proxy, services/proxy and nodes/proxy and patch on pods/ephemeralcontainers and "
+        "every status; documented in values.yaml and the README",
+    ),
+}
+
+
 def _matches(pattern_list: list[str], value: str) -> bool:
     return ANY in pattern_list or value in pattern_list
 
@@ -148,34 +164,68 @@ def grants(rules: list[dict], group: str, resource: str, verb: str) -> bool:
     )
 
 
-def compare(rules: list[dict], builds: bool, user_kinds: list[tuple[str, str]] | None) -> None:
+def _subresources(resource: str) -> str | None:
+    """The subresources a rule's resource entry matches, as Kubernetes RBAC matches them: `*`
+    every one (`*/*`), `*/status` that one of every resource, `pods/log` itself; None for a
+    top-level resource."""
+    if resource == ANY:
+        return "*/*"
+    return resource if "/" in resource else None
+
+
+def compare(
+    rules: list[dict],
+    builds: bool,
+    user_kinds: list[tuple[str, str]] | None,
+    acknowledged: tuple[str, ...] = (),
+) -> None:
     """Checks `rules` grant every needed triple and nothing else.
 
-    `user_kinds`: None for cluster mode (user kinds are every group and resource), else the
-    (group, resource) pairs of `rbac.namespacedResources`.
+    `user_kinds`: None when the agent may apply every kind (`rbac.allResources`), else the
+    (group, resource) pairs it is granted (`rbac.resources` + `rbac.extraResources`, or
+    `rbac.namespacedResources`). `acknowledged`: keys of ACKNOWLEDGED_SUBRESOURCES whose
+    over-grants the rendered values opted into.
     """
     need = set()
     for group, resource, verb in required(builds):
         if group == USER:
             kinds = [(ANY, ANY)] if user_kinds is None else user_kinds
             need |= {(g, r, verb) for g, r in kinds}
-        elif user_kinds is not None and (group, resource, verb) in CLUSTER_SCOPED:
-            continue
+        elif user_kinds is not None and (group, resource) not in user_kinds and (
+            group, resource, verb) in CLUSTER_SCOPED:
+            continue  # not granted, so never applied, so never waited for
         else:
             need.add((group, resource, verb))
     missing = sorted(t for t in need if not grants(rules, *t))
     if missing:
         raise AssertionError(f"RBAC lacks what the agent does: {missing}")
-    extra = []
+    extra, subresources = [], []
+    tolerated = [ACKNOWLEDGED_SUBRESOURCES[k][:2] for k in acknowledged]
     for rule in rules:
         for group in rule.get("apiGroups", []):
             for resource in rule.get("resources", []):
                 for verb in rule.get("verbs", []):
+                    sub = _subresources(resource)
+                    if sub is not None and (group, sub, verb) not in need and not any(
+                        g in (ANY, group) and s in ("*/*", sub) for g, s in tolerated
+                    ):
+                        subresources.append((group, sub, verb))
+                    if sub == resource:
+                        continue  # a named subresource: judged above only
                     justified = any(
                         (g == group or g == ANY) and (r == resource or r == ANY) and v == verb
                         for g, r, v in need
                     )
                     if not justified:
                         extra.append((group, resource, verb))
+    problems = []
     if extra:
-        raise AssertionError(f"RBAC grants what the agent never does: {sorted(extra)}")
+        problems.append(f"RBAC grants what the agent never does: {sorted(extra)}")
+    if subresources:
+        problems.append(
+            f"RBAC grants subresources the agent never uses: {sorted(set(subresources))} "
+            "(`*` matches every subresource: pods/exec, nodes/proxy, ...); name the resources, "
+            "or acknowledge the grant in ACKNOWLEDGED_SUBRESOURCES with the reason"
+        )
+    if problems:
+        raise AssertionError("; ".join(problems))
