@@ -65,8 +65,8 @@ const AFTER_HELP: &str = "\
 Configuration: --url/--pak, else BROKKR_URL/BROKKR_PAK, else the current context of
 $XDG_CONFIG_HOME/brokkr/config.toml (~/.config/brokkr/config.toml).
 
-Exit codes: 0 success, 1 failure (error or failed rollout), 2 timed out or still pending,
-3 broker unreachable, 64 usage error.
+Exit codes: 0 success, 1 failure (error, not found, or failed rollout), 2 timed out or
+still pending, 3 broker unreachable, 64 usage error (or a flag where it does not apply).
 
 Examples:
   brokkr config set-context prod --url https://brokkr.example.com --pak-stdin < pak.txt
