@@ -725,7 +725,7 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
             "deliveries",
             "alerts",
             "--status",
-            "pending",
+            "PENDING",
             "--limit",
             "1",
         ],
@@ -1156,11 +1156,22 @@ async fn the_other_operations_work_by_names() {
     let out = brokkr(
         &h,
         &h.admin,
-        &["get", "work-orders", "--status", "CLAIMED", "-o", "json"],
+        &["get", "work-orders", "--status", "claimed", "-o", "json"],
     )
     .await;
     let (stdout, _) = expect_code(&out, 0, "get work-orders --status");
     assert_eq!(stdout.trim(), "[]", "no order is claimed: {stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "work-orders", "--status", "pending", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders --status pending");
+    assert!(
+        stdout.contains(&id),
+        "the pending order is listed: {stdout}"
+    );
     let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "wide"]).await;
     let (stdout, _) = expect_code(&out, 0, "get work-orders -o wide");
     assert_eq!(

@@ -51,7 +51,8 @@ pub struct GetArgs {
     /// The webhook whose deliveries to list
     #[arg(long)]
     webhook: Option<String>,
-    /// Only deliveries or work orders with this status
+    /// Only deliveries (pending, acquired, success, failed, dead) or work orders (pending,
+    /// claimed, retry_pending) with this status, in any case
     #[arg(long)]
     status: Option<String>,
     /// At most this many entries (audit, deliveries)
@@ -448,7 +449,14 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             };
             let webhook = resolve::webhook(client, webhook).await?;
             let deliveries = client
-                .list_webhook_deliveries(webhook.id, args.status.as_deref(), args.limit)
+                .list_webhook_deliveries(
+                    webhook.id,
+                    args.status
+                        .as_deref()
+                        .map(|s| s.to_ascii_lowercase())
+                        .as_deref(),
+                    args.limit,
+                )
                 .await?;
             print_deliveries(args.output, &deliveries)
         }
@@ -464,7 +472,13 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 }
                 None => {
                     client
-                        .list_work_orders(args.status.as_deref(), None)
+                        .list_work_orders(
+                            args.status
+                                .as_deref()
+                                .map(|s| s.to_ascii_uppercase())
+                                .as_deref(),
+                            None,
+                        )
                         .await?
                 }
             };

@@ -589,7 +589,11 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
         } => {
             let webhook = resolve::webhook(client, &webhook).await?;
             let deliveries = client
-                .list_webhook_deliveries(webhook.id, status.as_deref(), limit)
+                .list_webhook_deliveries(
+                    webhook.id,
+                    status.map(|s| s.to_ascii_lowercase()).as_deref(),
+                    limit,
+                )
                 .await?;
             print_deliveries(output, &deliveries)?;
         }
