@@ -736,8 +736,9 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     ) {
                         (None, _) => lines.push(format!("{head}  no deployment objects yet")),
                         (Some(version), Some(a)) => {
-                            let h = a.health.unwrap_or(HealthStatus::Unknown);
-                            *health.entry(h.to_string()).or_default() += 1;
+                            let h = a.health.map_or_else(|| "-".to_owned(), |h| h.to_string());
+                            let counted = a.health.map_or("not reported", |h| h.as_str());
+                            *health.entry(counted.to_owned()).or_default() += 1;
                             lines.push(format!(
                                 "{head}  version {version}: {}{}  health: {h}",
                                 a.state,
@@ -824,7 +825,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                         ));
                     }
                     section(
-                        &format!("Rollout of version {version}: {} (agents)", rollout.state),
+                        &format!("Rollout of version {version}: {}, by agent", rollout.state),
                         &lines,
                     );
                 }
