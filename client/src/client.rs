@@ -120,6 +120,9 @@ pub(crate) struct Call {
     pub body: Option<serde_json::Value>,
     /// Added to the timeout (the `wait` of a long poll).
     pub extra_timeout: Duration,
+    /// Error statuses whose body is an answer of the operation (the 400 of a failed test
+    /// delivery), returned to the caller like a 2xx instead of becoming [`Error::Api`].
+    pub accepted: Vec<StatusCode>,
 }
 
 impl Call {
@@ -131,7 +134,14 @@ impl Call {
             headers: Vec::new(),
             body: None,
             extra_timeout: Duration::ZERO,
+            accepted: Vec::new(),
         }
+    }
+
+    /// Returns an answer with `status` to the caller instead of failing (see [`Call::accepted`]).
+    pub fn accept(mut self, status: StatusCode) -> Self {
+        self.accepted.push(status);
+        self
     }
 
     pub fn query(mut self, name: &str, value: impl ToString) -> Self {
@@ -152,7 +162,7 @@ impl Call {
     }
 }
 
-/// A raw answer with a 2xx or 304 status.
+/// A raw answer with a 2xx or 304 status, or one of the call's accepted statuses.
 #[derive(Debug, Clone)]
 pub(crate) struct Answer {
     pub status: StatusCode,
@@ -167,6 +177,13 @@ impl Answer {
 
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    /// The answer as the [`Error::Api`] it would have been without [`Call::accept`].
+    pub fn into_error(self) -> Error {
+        let retry_after =
+            parse_retry_after(self.headers.get(RETRY_AFTER).and_then(|v| v.to_str().ok()));
+        api_error(self.status, &self.body, retry_after)
     }
 }
 
@@ -267,7 +284,10 @@ impl Client {
             Ok(body) => body.to_vec(),
             Err(e) => return (Err(transport(e, timeout)), false),
         };
-        if status.is_success() || status == StatusCode::NOT_MODIFIED {
+        if status.is_success()
+            || status == StatusCode::NOT_MODIFIED
+            || call.accepted.contains(&status)
+        {
             return (
                 Ok(Answer {
                     status,

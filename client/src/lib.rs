@@ -10,7 +10,8 @@
 //! Modules, one per resource: `agents` (agents, their labels, annotations, targets, events and
 //! registrations), `stacks` (stacks, labels, annotations, deployment objects, health, template
 //! instantiation), `generators`, `templates`, `diagnostics`, `webhooks` (subscriptions and deliveries),
-//! `work_orders`, `audit` (the audit log and the probes), [`target_state`]; `client` is the HTTP
+//! `work_orders`, `audit` (the audit log and the probes), `config_reload` (the broker's
+//! configuration, reloaded on demand), [`target_state`]; `client` is the HTTP
 //! core and [`retry`] decides when to try again. The `brokkr` command-line tool is built on this
 //! crate (`src/bin/brokkr/`).
 //!
@@ -44,6 +45,7 @@
 mod agents;
 mod audit;
 mod client;
+mod config_reload;
 mod diagnostics;
 mod error;
 mod generators;

@@ -3,8 +3,9 @@
 use brokkr_schema::models::{
     CreateWebhookRequest, DeliveryResultRequest, DeliveryResultResponse, PendingWebhookDelivery,
     UpdateWebhookRequest, WebhookDelivery, WebhookDeliveryDetail, WebhookResponse,
+    WebhookTestResult,
 };
-use reqwest::Method;
+use reqwest::{Method, StatusCode};
 use uuid::Uuid;
 
 use crate::client::Call;
@@ -111,13 +112,30 @@ impl Client {
         .await
     }
 
-    /// `POST /webhooks/{id}/test`: one delivery sent now; the receiver's answer.
-    pub async fn test_webhook(&self, id: Uuid) -> Result<serde_json::Value> {
-        self.json(Call::new(
-            Method::POST,
-            &["api", "v1", "webhooks", &id.to_string(), "test"],
-        ))
-        .await
+    /// `POST /webhooks/{id}/test`: one delivery sent now, and how the receiver answered.
+    ///
+    /// A receiver that refused, failed or could not be reached is not an error of the call:
+    /// the broker answers 400 with the same result (`success: false`, the receiver's
+    /// `status_code`, `error` and the start of its `body`), and that result is returned. Any
+    /// other 400 (no webhook encryption key configured) is an [`crate::Error::Api`].
+    pub async fn test_webhook(&self, id: Uuid) -> Result<WebhookTestResult> {
+        let answer = self
+            .execute(
+                Call::new(
+                    Method::POST,
+                    &["api", "v1", "webhooks", &id.to_string(), "test"],
+                )
+                .accept(StatusCode::BAD_REQUEST),
+            )
+            .await?;
+        if answer.status == StatusCode::BAD_REQUEST {
+            // Either a `WebhookTestResult` or the broker's `{"error": ...}`.
+            return match answer.json::<WebhookTestResult>() {
+                Ok(result) => Ok(result),
+                Err(_) => Err(answer.into_error()),
+            };
+        }
+        answer.json()
     }
 
     /// `GET /agents/{id}/webhooks/pending`: claims (with a lease) deliveries this agent sends.

@@ -95,6 +95,33 @@ async fn target_state(req: &Request) -> Response {
         .body("[]")
 }
 
+/// `POST /webhooks/{id}/test` as the broker answers it: by the id's last digit, a receiver
+/// that accepted (200), one that failed (400 with a `WebhookTestResult`), or a broker that
+/// cannot send at all (400 with its `{"error": ...}`).
+#[handler]
+fn test_webhook(Path(id): Path<String>) -> Response {
+    let json = |status: StatusCode, body: serde_json::Value| {
+        Response::builder()
+            .status(status)
+            .content_type("application/json")
+            .body(body.to_string())
+    };
+    match id.chars().last() {
+        Some('0') => json(
+            StatusCode::OK,
+            serde_json::json!({"success": true, "status_code": 204, "message": "Test delivery successful"}),
+        ),
+        Some('1') => json(
+            StatusCode::BAD_REQUEST,
+            serde_json::json!({"success": false, "status_code": 502, "error": "Endpoint returned HTTP 502", "body": "upstream down"}),
+        ),
+        _ => error(
+            StatusCode::BAD_REQUEST,
+            "no webhook encryption key is configured",
+        ),
+    }
+}
+
 async fn serve() -> (String, Arc<Counters>) {
     let counters = Arc::new(Counters::default());
     let app = Route::new()
@@ -102,6 +129,7 @@ async fn serve() -> (String, Arc<Counters>) {
         .at("/api/v1/stacks/:id", get(get_stack))
         .at("/api/v1/agents", get(slow))
         .at("/api/v1/agents/:id/target-state", get(target_state))
+        .at("/api/v1/webhooks/:id/test", poem::post(test_webhook))
         .data(counters.clone());
     let acceptor = TcpListener::bind("127.0.0.1:0")
         .into_acceptor()
@@ -235,4 +263,33 @@ async fn timeouts_and_unreachable_brokers_are_transient_errors_without_the_pak()
     );
     assert!(!err.to_string().contains("secret12"), "{err}");
     assert!(!format!("{gone:?}").contains("secret12"));
+}
+
+#[tokio::test]
+async fn a_webhook_test_returns_the_receivers_answer_even_when_it_failed() {
+    let (base, _) = serve().await;
+    let client = Client::builder(&base).pak("p").build().unwrap();
+    let id = |last: u128| uuid::Uuid::from_u128(last);
+
+    let accepted = client.test_webhook(id(0)).await.expect("a 200 answer");
+    assert!(accepted.success);
+    assert_eq!(accepted.status_code, Some(204));
+
+    // The receiver failed: the broker's 400 carries the result, which the caller gets.
+    let failed = client
+        .test_webhook(id(1))
+        .await
+        .expect("a failed delivery is a result, not an error");
+    assert!(!failed.success);
+    assert_eq!(failed.status_code, Some(502));
+    assert_eq!(failed.body.as_deref(), Some("upstream down"));
+    assert_eq!(failed.error.as_deref(), Some("Endpoint returned HTTP 502"));
+
+    // A 400 of another shape stays an error with the broker's message.
+    let err = client.test_webhook(id(2)).await.unwrap_err();
+    assert_eq!(err.status(), Some(400));
+    assert_eq!(
+        err.to_string(),
+        "no webhook encryption key is configured (HTTP 400)"
+    );
 }

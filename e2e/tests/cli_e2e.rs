@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use brokkr_e2e::harness::{Harness, Options, binary, free_port};
+use brokkr_e2e::receiver::Receiver;
 
 /// Runs `brokkr` against the harness's broker with `pak` (flags, not a config file: the
 /// config directory points at an empty temporary one).
@@ -23,6 +24,41 @@ async fn brokkr_at(url: &str, pak: &str, config_dir: &Path, args: &[&str]) -> Ou
         .output()
         .await
         .expect("brokkr runs")
+}
+
+/// Runs `brokkr` as [`brokkr`] does, with `input` on its stdin.
+async fn brokkr_with_stdin(h: &Harness, pak: &str, input: &str, args: &[&str]) -> Output {
+    use tokio::io::AsyncWriteExt;
+    let mut child =
+        tokio::process::Command::new(binary("brokkr").expect("the brokkr binary is built"))
+            .args(args)
+            .env("BROKKR_URL", &h.base)
+            .env("BROKKR_PAK", pak)
+            .env("XDG_CONFIG_HOME", h.log_dir().join("cli-config"))
+            .env_remove("HOME")
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("brokkr runs");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin
+        .write_all(input.as_bytes())
+        .await
+        .expect("stdin written");
+    drop(stdin);
+    child.wait_with_output().await.expect("brokkr ends")
+}
+
+/// The words of a table's header line.
+fn header(stdout: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect()
 }
 
 fn text(output: &Output) -> (String, String) {
@@ -173,10 +209,37 @@ async fn a_ci_pipeline_applies_waits_and_gets_exit_codes_it_can_rely_on() {
         stdout.contains(&format!("ConfigMap/{ns}/app would be changed")),
         "{stdout}"
     );
+    // describe stack: the rollout of the newest version on each agent, health, the agents'
+    // events about the stack.
     let out = brokkr(&h, &h.admin, &["describe", "stack", "cli-web"]).await;
     let (stdout, _) = expect_code(&out, 0, "describe stack");
     assert!(
         stdout.contains("ci:e2e") && stdout.contains("version 1"),
+        "{stdout}"
+    );
+    let agent_line = format!("{}/{}  applied  health: ", h.agent_name, h.cluster_name);
+    assert!(
+        stdout.contains("Rollout of version 1: applied")
+            && stdout.contains(&agent_line)
+            && stdout.contains("Health:"),
+        "the rollout and health are shown: {stdout}"
+    );
+    let events = stdout
+        .split("Recent events:")
+        .nth(1)
+        .unwrap_or_default()
+        .split("Deployment objects")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        events.contains("deployment object") && !events.contains("<none>"),
+        "the agent's events about the stack are shown: {stdout}"
+    );
+    // describe agent: each stack's newest version on it, and its health.
+    let out = brokkr(&h, &h.admin, &["describe", "agent", &h.agent_name]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe agent");
+    assert!(
+        stdout.contains("version 1: applied  health: ") && stdout.contains("Health:"),
         "{stdout}"
     );
 
@@ -338,6 +401,51 @@ async fn mistakes_get_one_line_errors_and_non_zero_codes() {
     // A usage error.
     let out = brokkr(&h, &h.admin, &["get", "nothing"]).await;
     expect_code(&out, 64, "usage error");
+
+    // A named get of nothing by that name: one line, exit 1, a suggestion when one is close.
+    let out = brokkr(&h, &h.admin, &["get", "stacks", "web"]).await;
+    let (stdout, stderr) = expect_code(&out, 1, "get stacks of an unknown name");
+    one_line(&stderr);
+    assert!(
+        stderr.contains("stack 'web' not found; did you mean 'web-app'?") && stdout.is_empty(),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
+    let out = brokkr(&h, &h.admin, &["get", "agents", "nobody-here"]).await;
+    let (_, stderr) = expect_code(&out, 1, "get agents of an unknown name");
+    assert!(stderr.contains("agent 'nobody-here' not found"), "{stderr}");
+    let missing = uuid::Uuid::new_v4().to_string();
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", &missing]).await;
+    let (_, stderr) = expect_code(&out, 1, "get work-orders of an unknown id");
+    assert!(
+        stderr.contains(&format!("work order '{missing}' not found")),
+        "{stderr}"
+    );
+
+    // Flags that do not apply to the kind are refused (exit 64), naming the kinds that take them.
+    for (args, expected) in [
+        (vec!["get", "audit", "x"], "takes no NAME"),
+        (
+            vec!["get", "stacks", "--status", "dead"],
+            "--status applies to deliveries and work-orders only",
+        ),
+        (
+            vec!["get", "agents", "--stack", "web-app"],
+            "--stack applies to deployments only",
+        ),
+        (
+            vec!["get", "stacks", "--limit", "3"],
+            "--limit applies to audit and deliveries only",
+        ),
+        (
+            vec!["get", "audit", "--webhook", "x"],
+            "--webhook applies to deliveries only",
+        ),
+    ] {
+        let out = brokkr(&h, &h.admin, &args).await;
+        let (_, stderr) = expect_code(&out, 64, &args.join(" "));
+        one_line(&stderr);
+        assert!(stderr.contains(expected), "{}: {stderr}", args.join(" "));
+    }
 }
 
 #[tokio::test]
@@ -442,6 +550,26 @@ async fn a_template_is_created_from_files_and_rendered_into_a_stack_by_names() {
     let templates: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(templates.as_array().map(Vec::len), Some(1), "{stdout}");
     assert_eq!(templates[0]["version"], 2, "{stdout}");
+    let out = brokkr(&h, &h.admin, &["get", "templates", "cfg", "-o", "wide"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get templates -o wide");
+    assert_eq!(
+        header(&stdout),
+        [
+            "NAME",
+            "VERSION",
+            "OWNER",
+            "CREATED",
+            "LABELS",
+            "CHECKSUM",
+            "DESCRIPTION",
+            "ID"
+        ],
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tier:config") && stdout.contains("v2"),
+        "labels and description are shown: {stdout}"
+    );
     let out = brokkr(&h, &h.admin, &["delete", "template", "cfg"]).await;
     expect_code(&out, 0, "delete template");
 }
@@ -453,7 +581,14 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let h = Harness::start(Options {
         agent: false,
         worker: false,
-        server_env: vec![("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY".into(), key)],
+        server_env: vec![
+            ("BROKKR__BROKER__WEBHOOK_ENCRYPTION_KEY".into(), key),
+            // The test deliveries go to receivers on loopback.
+            (
+                "BROKKR__WEBHOOKS__ALLOWED_NETWORKS".into(),
+                "127.0.0.0/8".into(),
+            ),
+        ],
         ..Options::default()
     })
     .await
@@ -536,9 +671,8 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     expect_code(&out, 0, "webhook create");
     let out = brokkr(&h, &h.admin, &["get", "webhooks", "-o", "wide"]).await;
     let (stdout, _) = expect_code(&out, 0, "get webhooks -o wide");
-    let header = stdout.lines().next().unwrap_or_default();
     assert_eq!(
-        header.split_whitespace().collect::<Vec<_>>(),
+        header(&stdout),
         [
             "NAME", "ENABLED", "EVENTS", "SIGNED", "AGENT", "LABELS", "ID"
         ],
@@ -559,6 +693,124 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let (stdout, _) = expect_code(&out, 0, "get deliveries");
     let deliveries: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
     assert_eq!(deliveries[0]["event_type"], "ping", "{stdout}");
+    let delivery = deliveries[0]["id"].as_str().unwrap_or_default().to_owned();
+    let out = brokkr(&h, &h.admin, &["get", "deliveries", "alerts", "-o", "wide"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get deliveries -o wide");
+    assert_eq!(
+        header(&stdout),
+        [
+            "EVENT",
+            "STATUS",
+            "ATTEMPTS",
+            "CREATED",
+            "LAST",
+            "ERROR",
+            "LAST",
+            "ATTEMPT",
+            "NEXT",
+            "RETRY",
+            "COMPLETED",
+            "AGENT",
+            "LABELS",
+            "ID"
+        ],
+        "{stdout}"
+    );
+    // webhook deliveries: the same list, filtered and limited.
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &[
+            "webhook",
+            "deliveries",
+            "alerts",
+            "--status",
+            "PENDING",
+            "--limit",
+            "1",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "webhook deliveries");
+    assert!(
+        stdout.starts_with("EVENT") && stdout.contains("ping") && stdout.contains(&delivery),
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 2, "--limit 1: {stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["webhook", "deliveries", "alerts", "--status", "dead"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "webhook deliveries --status dead");
+    assert_eq!(stdout.lines().count(), 1, "only the header: {stdout}");
+    // webhook redeliver: the delivery is queued again.
+    let out = brokkr(&h, &h.admin, &["webhook", "redeliver", &delivery]).await;
+    let (stdout, _) = expect_code(&out, 0, "webhook redeliver");
+    assert!(
+        stdout.contains(&format!("delivery {delivery} queued again")),
+        "{stdout}"
+    );
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["webhook", "redeliver", &uuid::Uuid::new_v4().to_string()],
+    )
+    .await;
+    expect_code(&out, 1, "webhook redeliver of an unknown delivery");
+
+    // webhook test: a receiver that accepts (exit 0), and one nobody listens on (exit 1, the
+    // failure shown: the broker's 400 carries the result).
+    let receiver = Receiver::start().await;
+    let nobody = format!("http://127.0.0.1:{}/hook", free_port().unwrap());
+    for (name, destination) in [("receiver", receiver.url()), ("nobody", nobody)] {
+        let out = brokkr(
+            &h,
+            &h.admin,
+            &[
+                "webhook",
+                "create",
+                name,
+                "--destination",
+                &destination,
+                "--event",
+                "agent.*",
+            ],
+        )
+        .await;
+        expect_code(&out, 0, "webhook create of a loopback receiver");
+    }
+    let out = brokkr(&h, &h.admin, &["webhook", "test", "receiver"]).await;
+    let (stdout, _) = expect_code(&out, 0, "webhook test of a receiver that accepts");
+    assert!(
+        stdout.contains("webhook 'receiver': test delivery accepted (HTTP 200)"),
+        "{stdout}"
+    );
+    receiver
+        .wait_for("the test delivery", |r| {
+            r.body["event_type"] == "webhook.test"
+        })
+        .await;
+    let out = brokkr(&h, &h.admin, &["webhook", "test", "nobody"]).await;
+    let (stdout, _) = expect_code(&out, 1, "webhook test of a receiver nobody runs");
+    assert!(
+        stdout.contains("webhook 'nobody': test delivery failed (no answer): "),
+        "{stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["webhook", "test", "nobody", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 1, "webhook test -o json of a failure");
+    let result: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(result["success"], false, "{stdout}");
+    assert!(result["status_code"].is_null(), "{stdout}");
+    assert!(
+        result["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "{stdout}"
+    );
+    for name in ["receiver", "nobody"] {
+        let out = brokkr(&h, &h.admin, &["delete", "webhook", name]).await;
+        expect_code(&out, 0, "delete webhook");
+    }
 
     let out = brokkr(&h, &h.admin, &["describe", "webhook", "alerts"]).await;
     let (stdout, _) = expect_code(&out, 0, "describe webhook");
@@ -655,7 +907,113 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
         assert_eq!(selected(&stdout), expected, "-l {selector}: {stdout}");
     }
     let out = brokkr(&h, &h.admin, &["get", "deliveries", "-l", "env:edge"]).await;
-    expect_code(&out, 1, "-l on a kind without labels");
+    expect_code(&out, 64, "-l on a kind without labels");
+
+    // apply from stdin, for the admin on behalf of a generator, with an annotation.
+    let manifest =
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: piped\n  namespace: default\n";
+    let out = brokkr_with_stdin(
+        &h,
+        &h.admin,
+        manifest,
+        &[
+            "apply",
+            "-f",
+            "-",
+            "--stack",
+            "piped",
+            "--generator",
+            "nightly",
+            "--description",
+            "from a pipe",
+            "--annotation",
+            "commit=abc123",
+        ],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "apply -f - --generator --annotation");
+    assert!(
+        stdout.contains("stack 'piped' created")
+            && stdout.contains("annotation commit=abc123 set")
+            && stdout.contains("applied: stack 'piped' version 1")
+            && stdout.contains("1 object(s) from 1 file(s)"),
+        "{stdout}"
+    );
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "generators", "nightly", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get generators NAME");
+    let nightly: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    let out = brokkr(&h, &h.admin, &["get", "stacks", "piped", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get stacks NAME");
+    let piped: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        piped[0]["generator_id"], nightly[0]["id"],
+        "--generator owns the stack: {stdout}"
+    );
+    assert_eq!(piped[0]["description"], "from a pipe", "{stdout}");
+    let out = brokkr(&h, &h.admin, &["describe", "stack", "piped"]).await;
+    let (stdout, _) = expect_code(&out, 0, "describe stack");
+    assert!(stdout.contains("commit=abc123"), "{stdout}");
+    // The same content again: unchanged. A different --description is reported, not applied.
+    let out = brokkr_with_stdin(
+        &h,
+        &h.admin,
+        manifest,
+        &[
+            "apply",
+            "-f",
+            "-",
+            "--stack",
+            "piped",
+            "--generator",
+            "nightly",
+            "--description",
+            "other",
+        ],
+    )
+    .await;
+    let (stdout, stderr) = expect_code(&out, 0, "apply with another --description");
+    assert!(stdout.contains("unchanged"), "{stdout}");
+    assert!(
+        stderr.contains("warning: stack 'piped' exists with description 'from a pipe'"),
+        "{stderr}"
+    );
+    // Another owner is refused before anything changes.
+    let out = brokkr(&h, &h.admin, &["generator", "create", "other-team"]).await;
+    expect_code(&out, 0, "generator create");
+    let out = brokkr_with_stdin(
+        &h,
+        &h.admin,
+        &manifest.replace("piped", "changed"),
+        &[
+            "apply",
+            "-f",
+            "-",
+            "--stack",
+            "piped",
+            "--generator",
+            "other-team",
+        ],
+    )
+    .await;
+    let (_, stderr) = expect_code(&out, 1, "apply with another --generator");
+    assert!(
+        stderr
+            .contains("stack 'piped' exists and belongs to generator 'nightly', not 'other-team'"),
+        "{stderr}"
+    );
+    let out = brokkr(&h, &h.admin, &["get", "deployments", "piped", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get deployments");
+    let versions: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        versions.as_array().map(Vec::len),
+        Some(1),
+        "nothing applied: {stdout}"
+    );
 
     // An existing agent registered with a generator, and the registration withdrawn.
     let out = brokkr(
@@ -689,8 +1047,11 @@ async fn an_operator_creates_a_generator_an_agent_and_a_webhook_by_names() {
     let out = brokkr(&h, &h.admin, &["delete", "agent", "edge-01"]).await;
     expect_code(&out, 0, "delete agent");
     let out = brokkr(&h, &h.admin, &["get", "agents", "edge-01"]).await;
-    let (stdout, _) = expect_code(&out, 0, "get agents NAME");
-    assert!(!stdout.contains("edge-01"), "{stdout}");
+    let (stdout, stderr) = expect_code(&out, 1, "get agents NAME of a deleted agent");
+    assert!(
+        stdout.is_empty() && stderr.contains("agent 'edge-01' not found"),
+        "stdout:\n{stdout}\nstderr:\n{stderr}"
+    );
 }
 
 /// How many explicit targets the harness's agent has.
@@ -786,6 +1147,42 @@ async fn the_other_operations_work_by_names() {
     let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "json"]).await;
     let (stdout, _) = expect_code(&out, 0, "get work-orders");
     assert!(stdout.contains(&id), "{stdout}");
+    // By id: that one order.
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", &id, "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders ID");
+    let one: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(one.as_array().map(Vec::len), Some(1), "{stdout}");
+    assert_eq!(one[0]["id"], id.as_str(), "{stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "work-orders", "--status", "claimed", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders --status");
+    assert_eq!(stdout.trim(), "[]", "no order is claimed: {stdout}");
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "work-orders", "--status", "pending", "-o", "json"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders --status pending");
+    assert!(
+        stdout.contains(&id),
+        "the pending order is listed: {stdout}"
+    );
+    let out = brokkr(&h, &h.admin, &["get", "work-orders", "-o", "wide"]).await;
+    let (stdout, _) = expect_code(&out, 0, "get work-orders -o wide");
+    assert_eq!(
+        header(&stdout),
+        [
+            "TYPE", "STATUS", "RETRIES", "CREATED", "CLAIMED", "BY", "CLAIMED", "AT", "NEXT",
+            "RETRY", "LAST", "ERROR", "ID"
+        ],
+        "{stdout}"
+    );
+    assert!(stdout.contains(&id), "{stdout}");
     let out = brokkr(&h, &h.admin, &["describe", "work-order", &id]).await;
     let (stdout, _) = expect_code(&out, 0, "describe work-order");
     assert!(stdout.contains("custom"), "{stdout}");
@@ -814,11 +1211,56 @@ async fn the_other_operations_work_by_names() {
         "{stdout}"
     );
 
+    let out = brokkr(
+        &h,
+        &h.admin,
+        &["get", "audit", "--limit", "3", "-o", "wide"],
+    )
+    .await;
+    let (stdout, _) = expect_code(&out, 0, "get audit -o wide");
+    assert_eq!(
+        header(&stdout),
+        [
+            "TIME", "ACTOR", "ACTION", "RESOURCE", "CLIENT", "USER", "AGENT", "DETAILS", "ID"
+        ],
+        "{stdout}"
+    );
+    assert_eq!(stdout.lines().count(), 4, "--limit 3: {stdout}");
+    assert!(
+        stdout.contains("brokkr-cli/"),
+        "the CLI's user agent: {stdout}"
+    );
+
+    // The broker's configuration, reloaded by the admin (and refused to anyone else).
+    let out = brokkr(&h, &h.admin, &["admin", "reload-config"]).await;
+    let (stdout, _) = expect_code(&out, 0, "admin reload-config");
+    assert!(stdout.starts_with("configuration reloaded at "), "{stdout}");
+    let out = brokkr(&h, &h.admin, &["admin", "reload-config", "-o", "json"]).await;
+    let (stdout, _) = expect_code(&out, 0, "admin reload-config -o json");
+    let reloaded: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(reloaded["success"], true, "{stdout}");
+    assert!(reloaded["changes"].is_array(), "{stdout}");
+    let out = brokkr(&h, &new, &["admin", "reload-config"]).await;
+    let (_, stderr) = expect_code(&out, 1, "admin reload-config with a generator PAK");
+    assert!(stderr.contains("403"), "{stderr}");
+
     // Shell completion.
     let out = brokkr(&h, &h.admin, &["completion", "bash"]).await;
     let (stdout, _) = expect_code(&out, 0, "completion bash");
     assert!(
         stdout.contains("rollout") && stdout.contains("annotate"),
+        "{stdout:.200}"
+    );
+    let out = brokkr(&h, &h.admin, &["completion", "zsh"]).await;
+    let (stdout, _) = expect_code(&out, 0, "completion zsh");
+    assert!(
+        stdout.starts_with("#compdef brokkr") && stdout.contains("reload-config"),
+        "{stdout:.200}"
+    );
+    let out = brokkr(&h, &h.admin, &["completion", "fish"]).await;
+    let (stdout, _) = expect_code(&out, 0, "completion fish");
+    assert!(
+        stdout.contains("complete -c brokkr") && stdout.contains("rollout"),
         "{stdout:.200}"
     );
 }

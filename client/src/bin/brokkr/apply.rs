@@ -3,10 +3,16 @@
 //! Apply is idempotent: the content is compared by checksum (the broker's `yaml_checksum`, the
 //! same SHA-256 computed here) with the stack's newest deployment object, and a new version is
 //! posted only when it differs.
+//!
+//! `--generator` and `--description` describe a stack that apply creates. On an existing stack
+//! a different `--generator` is refused before anything changes (the pipeline would otherwise
+//! overwrite the desired state of a stack another generator owns, under the same name), and a
+//! different `--description` is reported on stderr and left as it is (it is informational; the
+//! deployment goes ahead).
 
 use std::collections::BTreeSet;
 
-use anyhow::{Context, anyhow};
+use anyhow::{Context, anyhow, bail};
 use brokkr_client::Client;
 use brokkr_client::models::{NewDeploymentObject, NewStack, Stack, yaml_checksum};
 use brokkr_schema::validation;
@@ -55,7 +61,10 @@ pub async fn apply(
     validate(request)?;
     let existing = resolve::stack_opt(client, request.stack).await?;
     let stack = match existing {
-        Some(stack) => stack,
+        Some(stack) => {
+            check_existing(client, &stack, request).await?;
+            stack
+        }
         None if request.dry_run => {
             println!(
                 "stack '{}' would be created with {} object(s) from {} file(s) (dry run)",
@@ -139,6 +148,48 @@ pub async fn apply(
         manifests.files.len()
     );
     Ok(stack)
+}
+
+/// Refuses a `--generator` other than the existing stack's owner; warns about a
+/// `--description` other than its own.
+async fn check_existing(
+    client: &Client,
+    stack: &Stack,
+    request: &ApplyRequest<'_>,
+) -> anyhow::Result<()> {
+    if let Some(wanted) = request.generator {
+        let generator = resolve::generator(client, wanted).await?;
+        if generator.id != stack.generator_id {
+            let owner = client
+                .list_generators()
+                .await
+                .ok()
+                .and_then(|all| all.into_iter().find(|g| g.id == stack.generator_id))
+                .map(|g| format!("'{}'", g.name))
+                .unwrap_or_else(|| stack.generator_id.to_string());
+            bail!(
+                "stack '{}' exists and belongs to generator {owner}, not '{}'; nothing applied \
+                 (--generator names the owner of a stack apply creates)",
+                stack.name,
+                generator.name
+            );
+        }
+    }
+    if let Some(wanted) = request.description
+        && stack.description.as_deref() != Some(wanted)
+    {
+        eprintln!(
+            "warning: stack '{}' exists with description {}; --description is used only when \
+             apply creates the stack, so it is left as it is",
+            stack.name,
+            stack
+                .description
+                .as_deref()
+                .map(|d| format!("'{d}'"))
+                .unwrap_or_else(|| "none".into())
+        );
+    }
+    Ok(())
 }
 
 fn placeholder(name: &str) -> Stack {

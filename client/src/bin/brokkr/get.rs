@@ -4,13 +4,16 @@
 use std::collections::BTreeMap;
 
 use anyhow::bail;
-use brokkr_client::models::HealthStatus;
+use brokkr_client::models::{
+    AgentEvent, AgentRolloutStatus, HealthStatus, RolloutState, WebhookDelivery,
+};
 use brokkr_client::{AuditQuery, Client};
 use clap::{Args, ValueEnum};
 
 use crate::meta::{Labelled, labels_and_annotations};
 use crate::output::{Format, Table, json_of, one_line, opt, print_data, when, when_opt};
 use crate::resolve;
+use crate::usage;
 
 /// What `get` lists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -31,7 +34,8 @@ pub enum Kind {
 pub struct GetArgs {
     /// What to list
     kind: Kind,
-    /// Only the object with this name or id
+    /// Only the object with this name or id (work orders: an id; deployments: the stack;
+    /// deliveries: the webhook). Nothing by that name is an error (exit 1)
     name: Option<String>,
     /// Output format
     #[arg(short = 'o', long, value_enum, default_value = "table")]
@@ -47,7 +51,8 @@ pub struct GetArgs {
     /// The webhook whose deliveries to list
     #[arg(long)]
     webhook: Option<String>,
-    /// Only deliveries or work orders with this status
+    /// Only deliveries (pending, acquired, success, failed, dead) or work orders (pending,
+    /// claimed, retry_pending) with this status, in any case
     #[arg(long)]
     status: Option<String>,
     /// At most this many entries (audit, deliveries)
@@ -111,23 +116,95 @@ fn emit(format: Format, table: Table, data: serde_json::Value) -> anyhow::Result
     }
 }
 
-/// `brokkr get KIND`.
+/// The name `get` shows for `kind` (`work-orders`).
+fn kind_name(kind: Kind) -> String {
+    kind.to_possible_value()
+        .map(|v| v.get_name().to_owned())
+        .unwrap_or_default()
+}
+
+/// Refuses flags that do not apply to the kind listed (a flag accepted and ignored would
+/// mislead), as usage errors (exit 64).
+pub fn check(args: &GetArgs) -> anyhow::Result<()> {
+    use Kind::*;
+    let kind = kind_name(args.kind);
+    let refuse = |flag: &str, kinds: &str| -> anyhow::Result<()> {
+        Err(usage(format!(
+            "{flag} applies to {kinds} only, not to get {kind}"
+        )))
+    };
+    if !selector(args).is_empty() && !matches!(args.kind, Agents | Stacks | Templates) {
+        return refuse("-l", "agents, stacks and templates");
+    }
+    if args.status.is_some() && !matches!(args.kind, Deliveries | WorkOrders) {
+        return refuse("--status", "deliveries and work-orders");
+    }
+    if args.stack.is_some() && args.kind != Deployments {
+        return refuse("--stack", "deployments");
+    }
+    if args.webhook.is_some() && args.kind != Deliveries {
+        return refuse("--webhook", "deliveries");
+    }
+    if args.limit.is_some() && !matches!(args.kind, Audit | Deliveries) {
+        return refuse("--limit", "audit and deliveries");
+    }
+    if args.limit.is_some_and(|l| l < 1) {
+        return Err(usage("--limit must be at least 1"));
+    }
+    match (args.kind, args.name.is_some()) {
+        (Audit, true) => Err(usage(
+            "get audit takes no NAME (audit entries have none); use --limit, or -o json",
+        )),
+        (Deployments, true) if args.stack.is_some() => Err(usage(
+            "get deployments: name the stack once, as NAME or with --stack",
+        )),
+        (Deliveries, true) if args.webhook.is_some() => Err(usage(
+            "get deliveries: name the webhook once, as NAME or with --webhook",
+        )),
+        (WorkOrders, true) if args.status.is_some() => Err(usage(
+            "--status filters the list of work orders, not one named by id",
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Fails with "KIND 'NAME' not found" (and a close name) when `NAME` was given and nothing
+/// listed is it.
+fn require_named<T>(
+    args: &GetArgs,
+    what: &str,
+    items: &[T],
+    is: impl Fn(&T, &str) -> bool,
+    name: impl Fn(&T) -> String,
+) -> anyhow::Result<()> {
+    match args.name.as_deref() {
+        Some(wanted) if !items.iter().any(|i| is(i, wanted)) => {
+            let names: Vec<String> = items.iter().map(name).collect();
+            Err(resolve::not_found(what, wanted, &names))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// `brokkr get KIND` (flags already passed [`check`]).
 pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
     let wide = args.output == Format::Wide;
     let wanted = selector(args);
-    if !wanted.is_empty() && !matches!(args.kind, Kind::Agents | Kind::Stacks | Kind::Templates) {
-        bail!("-l selects agents, stacks and templates only");
-    }
-    let named = |name: &str, id: uuid::Uuid| {
-        args.name
-            .as_deref()
-            .is_none_or(|n| n == name || n == id.to_string())
-    };
+    let by_name =
+        |name: &str, id: uuid::Uuid, wanted: &str| wanted == name || wanted == id.to_string();
+    let named =
+        |name: &str, id: uuid::Uuid| args.name.as_deref().is_none_or(|n| by_name(name, id, n));
     match args.kind {
         Kind::Agents => {
+            let all = client.list_agents().await?;
+            require_named(args, "agent", &all, resolve::is_agent, |a| a.name.clone())?;
             let mut rows = Vec::new();
-            for agent in client.list_agents().await? {
-                if !named(&agent.name, agent.id) {
+            for agent in all {
+                if args
+                    .name
+                    .as_deref()
+                    .is_some_and(|n| !resolve::is_agent(&agent, n))
+                {
                     continue;
                 }
                 let (labels, annotations) = if wanted.is_empty() && !wide {
@@ -174,8 +251,16 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             emit(args.output, table, serde_json::Value::Array(data))
         }
         Kind::Stacks => {
+            let all = client.list_stacks().await?;
+            require_named(
+                args,
+                "stack",
+                &all,
+                |s, n| by_name(&s.name, s.id, n),
+                |s| s.name.clone(),
+            )?;
             let mut rows = Vec::new();
-            for stack in client.list_stacks().await? {
+            for stack in all {
                 if !named(&stack.name, stack.id) {
                     continue;
                 }
@@ -213,7 +298,9 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
         }
         Kind::Deployments => {
             let Some(stack) = args.stack.as_deref().or(args.name.as_deref()) else {
-                bail!("get deployments needs --stack NAME");
+                return Err(usage(
+                    "get deployments needs --stack NAME (or the stack as NAME)",
+                ));
             };
             let stack = resolve::stack(client, stack).await?;
             let objects = client.list_deployment_objects(stack.id).await?;
@@ -237,12 +324,15 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             emit(args.output, table, json_of(&objects))
         }
         Kind::Generators => {
-            let generators: Vec<_> = client
-                .list_generators()
-                .await?
-                .into_iter()
-                .filter(|g| named(&g.name, g.id))
-                .collect();
+            let all = client.list_generators().await?;
+            require_named(
+                args,
+                "generator",
+                &all,
+                |g, n| by_name(&g.name, g.id, n),
+                |g| g.name.clone(),
+            )?;
+            let generators: Vec<_> = all.into_iter().filter(|g| named(&g.name, g.id)).collect();
             let mut table = Table::new(if wide {
                 vec!["NAME", "ACTIVE", "LAST ACTIVE", "DESCRIPTION", "ID"]
             } else {
@@ -263,46 +353,78 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
             emit(args.output, table, json_of(&generators))
         }
         Kind::Templates => {
-            let mut templates = Vec::new();
-            for t in client.list_templates().await? {
+            let all = client.list_templates().await?;
+            require_named(
+                args,
+                "template",
+                &all,
+                |t, n| by_name(&t.name, t.id, n),
+                |t| t.name.clone(),
+            )?;
+            let mut rows = Vec::new();
+            for t in all {
                 if !named(&t.name, t.id) {
                     continue;
                 }
-                if !wanted.is_empty() {
-                    let (labels, annotations) = labels_and_annotations(
+                let (labels, annotations) = if wanted.is_empty() && !wide {
+                    (Vec::new(), Vec::new())
+                } else {
+                    labels_and_annotations(
                         client,
                         Labelled::Template,
                         t.id,
                         wants_annotations(&wanted),
                     )
-                    .await?;
-                    if !selected(&wanted, &labels, &annotations) {
-                        continue;
-                    }
+                    .await?
+                };
+                if selected(&wanted, &labels, &annotations) {
+                    rows.push((t, labels));
                 }
-                templates.push(t);
             }
-            let mut table = Table::new(vec!["NAME", "VERSION", "OWNER", "CREATED", "ID"]);
-            for t in &templates {
-                table.row(vec![
+            let mut table = Table::new(if wide {
+                vec![
+                    "NAME",
+                    "VERSION",
+                    "OWNER",
+                    "CREATED",
+                    "LABELS",
+                    "CHECKSUM",
+                    "DESCRIPTION",
+                    "ID",
+                ]
+            } else {
+                vec!["NAME", "VERSION", "OWNER", "CREATED", "ID"]
+            });
+            for (t, labels) in &rows {
+                let mut row = vec![
                     t.name.clone(),
                     t.version.to_string(),
                     t.generator_id
                         .map(|g| g.to_string())
                         .unwrap_or_else(|| "system".into()),
                     when(&t.created_at),
-                    t.id.to_string(),
-                ]);
+                ];
+                if wide {
+                    row.push(join(labels));
+                    row.push(short(&t.checksum));
+                    row.push(opt(&t.description));
+                }
+                row.push(t.id.to_string());
+                table.row(row);
             }
-            emit(args.output, table, json_of(&templates))
+            let data = rows.iter().map(|(t, _)| json_of(t)).collect();
+            emit(args.output, table, serde_json::Value::Array(data))
         }
         Kind::Webhooks => {
-            let webhooks: Vec<_> = client
-                .list_webhooks()
-                .await?
-                .into_iter()
-                .filter(|w| named(&w.name, w.id))
-                .collect();
+            let all = client.list_webhooks().await?;
+            require_named(
+                args,
+                "webhook",
+                &all,
+                |w, n| by_name(&w.name, w.id, n),
+                |w| w.name.clone(),
+            )?;
+            let webhooks: Vec<_> = all.into_iter().filter(|w| named(&w.name, w.id)).collect();
             let mut table = Table::new(if wide {
                 vec!["NAME", "ENABLED", "EVENTS", "SIGNED", "AGENT LABELS", "ID"]
             } else {
@@ -321,45 +443,90 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
         }
         Kind::Deliveries => {
             let Some(webhook) = args.webhook.as_deref().or(args.name.as_deref()) else {
-                bail!("get deliveries needs --webhook NAME");
+                return Err(usage(
+                    "get deliveries needs --webhook NAME (or the webhook as NAME)",
+                ));
             };
             let webhook = resolve::webhook(client, webhook).await?;
             let deliveries = client
-                .list_webhook_deliveries(webhook.id, args.status.as_deref(), args.limit)
+                .list_webhook_deliveries(
+                    webhook.id,
+                    args.status
+                        .as_deref()
+                        .map(|s| s.to_ascii_lowercase())
+                        .as_deref(),
+                    args.limit,
+                )
                 .await?;
-            let mut table = Table::new(vec![
-                "EVENT",
-                "STATUS",
-                "ATTEMPTS",
-                "CREATED",
-                "LAST ERROR",
-                "ID",
-            ]);
-            for d in &deliveries {
-                table.row(vec![
-                    d.event_type.clone(),
-                    d.status.to_string(),
-                    d.attempts.to_string(),
-                    when(&d.created_at),
-                    opt(&d.last_error),
-                    d.id.to_string(),
-                ]);
-            }
-            emit(args.output, table, json_of(&deliveries))
+            print_deliveries(args.output, &deliveries)
         }
         Kind::WorkOrders => {
-            let orders = client
-                .list_work_orders(args.status.as_deref(), None)
-                .await?;
-            let mut table = Table::new(vec!["TYPE", "STATUS", "RETRIES", "CREATED", "ID"]);
+            let orders = match args.name.as_deref() {
+                Some(wanted) => {
+                    let id = resolve::id("work order", wanted)?;
+                    match client.get_work_order(id).await {
+                        Ok(order) => vec![order],
+                        Err(e) if e.is_not_found() => bail!("work order '{wanted}' not found"),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                None => {
+                    client
+                        .list_work_orders(
+                            args.status
+                                .as_deref()
+                                .map(|s| s.to_ascii_uppercase())
+                                .as_deref(),
+                            None,
+                        )
+                        .await?
+                }
+            };
+            // Who claimed each order, by name (one list, only when shown).
+            let agents: BTreeMap<uuid::Uuid, String> =
+                if wide && orders.iter().any(|w| w.claimed_by.is_some()) {
+                    client
+                        .list_agents()
+                        .await?
+                        .into_iter()
+                        .map(|a| (a.id, format!("{}/{}", a.name, a.cluster_name)))
+                        .collect()
+                } else {
+                    BTreeMap::new()
+                };
+            let mut table = Table::new(if wide {
+                vec![
+                    "TYPE",
+                    "STATUS",
+                    "RETRIES",
+                    "CREATED",
+                    "CLAIMED BY",
+                    "CLAIMED AT",
+                    "NEXT RETRY",
+                    "LAST ERROR",
+                    "ID",
+                ]
+            } else {
+                vec!["TYPE", "STATUS", "RETRIES", "CREATED", "ID"]
+            });
             for w in &orders {
-                table.row(vec![
+                let mut row = vec![
                     w.work_type.clone(),
                     w.status.to_string(),
                     format!("{}/{}", w.retry_count, w.max_retries),
                     when(&w.created_at),
-                    w.id.to_string(),
-                ]);
+                ];
+                if wide {
+                    row.push(match w.claimed_by {
+                        Some(id) => agents.get(&id).cloned().unwrap_or_else(|| id.to_string()),
+                        None => "-".into(),
+                    });
+                    row.push(when_opt(&w.claimed_at));
+                    row.push(when_opt(&w.next_retry_after));
+                    row.push(opt(&w.last_error));
+                }
+                row.push(w.id.to_string());
+                table.row(row);
             }
             emit(args.output, table, json_of(&orders))
         }
@@ -370,9 +537,22 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                     ..AuditQuery::default()
                 })
                 .await?;
-            let mut table = Table::new(vec!["TIME", "ACTOR", "ACTION", "RESOURCE"]);
+            let mut table = Table::new(if wide {
+                vec![
+                    "TIME",
+                    "ACTOR",
+                    "ACTION",
+                    "RESOURCE",
+                    "CLIENT",
+                    "USER AGENT",
+                    "DETAILS",
+                    "ID",
+                ]
+            } else {
+                vec!["TIME", "ACTOR", "ACTION", "RESOURCE"]
+            });
             for e in &page.logs {
-                table.row(vec![
+                let mut row = vec![
                     when(&e.timestamp),
                     match e.actor_id {
                         Some(id) => format!("{}:{id}", e.actor_type),
@@ -383,11 +563,65 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                         Some(id) => format!("{}:{id}", e.resource_type),
                         None => e.resource_type.clone(),
                     },
-                ]);
+                ];
+                if wide {
+                    row.push(opt(&e.ip_address));
+                    row.push(opt(&e.user_agent));
+                    row.push(match &e.details {
+                        Some(d) if !d.is_null() => one_line(&d.to_string(), 80),
+                        _ => "-".into(),
+                    });
+                    row.push(e.id.to_string());
+                }
+                table.row(row);
             }
             emit(args.output, table, json_of(&page.logs))
         }
     }
+}
+
+/// A webhook's deliveries (`get deliveries`, `webhook deliveries`).
+pub fn print_deliveries(format: Format, deliveries: &[WebhookDelivery]) -> anyhow::Result<()> {
+    let wide = format == Format::Wide;
+    let mut table = Table::new(if wide {
+        vec![
+            "EVENT",
+            "STATUS",
+            "ATTEMPTS",
+            "CREATED",
+            "LAST ERROR",
+            "LAST ATTEMPT",
+            "NEXT RETRY",
+            "COMPLETED",
+            "AGENT LABELS",
+            "ID",
+        ]
+    } else {
+        vec!["EVENT", "STATUS", "ATTEMPTS", "CREATED", "LAST ERROR", "ID"]
+    });
+    for d in deliveries {
+        let mut row = vec![
+            d.event_type.clone(),
+            d.status.to_string(),
+            d.attempts.to_string(),
+            when(&d.created_at),
+            opt(&d.last_error),
+        ];
+        if wide {
+            row.push(when_opt(&d.last_attempt_at));
+            row.push(when_opt(&d.next_retry_at));
+            row.push(when_opt(&d.completed_at));
+            row.push(join(d.target_labels.as_deref().unwrap_or_default()));
+        }
+        row.push(d.id.to_string());
+        table.row(row);
+    }
+    emit(format, table, json_of(&deliveries.to_vec()))
+}
+
+/// The start of a checksum (enough to tell versions apart in a table).
+fn short(checksum: &str) -> String {
+    checksum.chars().take(12).collect()
 }
 
 fn join(items: &[String]) -> String {
@@ -415,8 +649,44 @@ fn fields(pairs: &[(&str, String)]) {
     }
 }
 
-/// `brokkr describe KIND NAME`.
+/// An agent event on one line.
+fn event_line(e: &AgentEvent) -> String {
+    format!(
+        "{}  {}  {}  deployment object {}{}",
+        when(&e.created_at),
+        e.event_type,
+        e.status,
+        e.deployment_object_id,
+        e.message
+            .as_deref()
+            .map(|m| format!(": {}", one_line(m, 120)))
+            .unwrap_or_default()
+    )
+}
+
+/// One agent of a rollout on one line: its state, the agent's message when it failed, and the
+/// health it reported.
+fn rollout_line(a: &AgentRolloutStatus) -> String {
+    format!(
+        "{}/{}  {}{}  health: {}{}",
+        a.agent_name,
+        a.cluster_name,
+        a.state,
+        match (a.state, a.message.as_deref()) {
+            (RolloutState::Failed, Some(m)) => format!(": {}", one_line(m, 200)),
+            _ => String::new(),
+        },
+        a.health.map_or_else(|| "-".into(), |h| h.to_string()),
+        a.reported_at
+            .map(|t| format!("  (reported {})", when(&t)))
+            .unwrap_or_default()
+    )
+}
+
+/// `brokkr describe KIND NAME`. What cannot be read is shown in its place, and the command
+/// then fails naming it (a 403 only notes that the PAK may not read it).
 pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()> {
+    let mut unreadable: Vec<String> = Vec::new();
     match args.kind {
         DescribeKind::Agent => {
             let agent = resolve::agent(client, &args.name).await?;
@@ -454,32 +724,60 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .map(|r| format!("{} ({})", r.generator_name, r.generator_id))
                     .collect::<Vec<_>>(),
             );
-            section(
-                "Stacks",
-                &stacks
-                    .into_iter()
-                    .map(|s| format!("{} ({})", s.name, s.id))
-                    .collect::<Vec<_>>(),
-            );
+            // Each stack's newest version on this agent: the rollout state and health.
+            let mut lines = Vec::new();
+            let mut health: BTreeMap<String, usize> = BTreeMap::new();
+            for stack in &stacks {
+                let head = format!("{} ({})", stack.name, stack.id);
+                match client.stack_rollout_status(stack.id).await {
+                    Ok(rollout) => match (
+                        rollout.sequence_id,
+                        rollout.agents.iter().find(|a| a.agent_id == agent.id),
+                    ) {
+                        (None, _) => lines.push(format!("{head}  no deployment objects yet")),
+                        (Some(version), Some(a)) => {
+                            let h = a.health.map_or_else(|| "-".to_owned(), |h| h.to_string());
+                            let counted = a.health.map_or("not reported", |h| h.as_str());
+                            *health.entry(counted.to_owned()).or_default() += 1;
+                            lines.push(format!(
+                                "{head}  version {version}: {}{}  health: {h}",
+                                a.state,
+                                match (a.state, a.message.as_deref()) {
+                                    (RolloutState::Failed, Some(m)) =>
+                                        format!(": {}", one_line(m, 200)),
+                                    _ => String::new(),
+                                }
+                            ));
+                        }
+                        (Some(version), None) => lines.push(format!(
+                            "{head}  version {version}: not followed (the agent is not active)"
+                        )),
+                    },
+                    Err(e) => {
+                        lines.push(format!("{head}  rollout cannot be read: {e}"));
+                        unreadable.push(format!("the rollout of stack '{}'", stack.name));
+                    }
+                }
+            }
+            fields(&[(
+                "Health",
+                if health.is_empty() {
+                    "no reports".into()
+                } else {
+                    format!(
+                        "{} (newest version of each stack)",
+                        health
+                            .iter()
+                            .map(|(h, n)| format!("{n} {h}"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                },
+            )]);
+            section("Stacks (newest version: rollout state, health)", &lines);
             section(
                 "Recent events",
-                &events
-                    .iter()
-                    .take(10)
-                    .map(|e| {
-                        format!(
-                            "{}  {}  {}  deployment object {}{}",
-                            when(&e.created_at),
-                            e.event_type,
-                            e.status,
-                            e.deployment_object_id,
-                            e.message
-                                .as_deref()
-                                .map(|m| format!(": {}", one_line(m, 120)))
-                                .unwrap_or_default()
-                        )
-                    })
-                    .collect::<Vec<_>>(),
+                &events.iter().take(10).map(event_line).collect::<Vec<_>>(),
             );
         }
         DescribeKind::Stack => {
@@ -491,10 +789,13 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                 ("Generator", stack.generator_id.to_string()),
                 ("Created", when(&stack.created_at)),
             ]);
-            let (labels, annotations) = tokio::try_join!(
+            let (labels, annotations, objects, rollout) = tokio::try_join!(
                 client.list_stack_labels(stack.id),
                 client.list_stack_annotations(stack.id),
+                client.list_deployment_objects(stack.id),
+                client.stack_rollout_status(stack.id),
             )?;
+            let health = client.stack_health(stack.id).await;
             section(
                 "Labels",
                 &labels.into_iter().map(|l| l.label).collect::<Vec<_>>(),
@@ -506,13 +807,60 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                     .map(|a| format!("{}={}", a.key, a.value))
                     .collect::<Vec<_>>(),
             );
-            let objects = client.list_deployment_objects(stack.id).await?;
-            let health: BTreeMap<uuid::Uuid, HealthStatus> = client
-                .stack_health(stack.id)
-                .await
+            match &health {
+                Ok(h) => fields(&[("Health", h.overall_status.to_string())]),
+                Err(e) => {
+                    fields(&[("Health", format!("cannot be read: {e}"))]);
+                    unreadable.push("the stack's health".into());
+                }
+            }
+            match rollout.sequence_id {
+                None => section("Rollout", &["no deployment objects yet".to_owned()]),
+                Some(version) => {
+                    let mut lines: Vec<String> = rollout.agents.iter().map(rollout_line).collect();
+                    if lines.is_empty() {
+                        lines.push(format!(
+                            "no active agent runs stack '{}' (target it with `brokkr target add`, or share a label)",
+                            stack.name
+                        ));
+                    }
+                    section(
+                        &format!("Rollout of version {version}: {}, by agent", rollout.state),
+                        &lines,
+                    );
+                }
+            }
+            // The agents' events about this stack's objects, newest first.
+            let ids: std::collections::BTreeSet<uuid::Uuid> =
+                objects.iter().map(|o| o.id).collect();
+            let mut events: Vec<AgentEvent> = Vec::new();
+            let mut note = None;
+            for a in &rollout.agents {
+                match client.list_agent_events_of(a.agent_id).await {
+                    Ok(list) => events.extend(
+                        list.into_iter()
+                            .filter(|e| ids.contains(&e.deployment_object_id)),
+                    ),
+                    Err(e) if e.status() == Some(403) => {
+                        note = Some("not shown: this PAK may not read agents' events".to_owned());
+                        break;
+                    }
+                    Err(e) => {
+                        note = Some(format!("cannot be read: {e}"));
+                        unreadable.push("the agents' events".into());
+                        break;
+                    }
+                }
+            }
+            events.sort_by_key(|e| std::cmp::Reverse(e.created_at));
+            let mut lines: Vec<String> = events.iter().take(10).map(event_line).collect();
+            lines.extend(note);
+            section("Recent events", &lines);
+            let by_object: BTreeMap<uuid::Uuid, HealthStatus> = health
+                .as_ref()
                 .map(|h| {
                     h.deployment_objects
-                        .into_iter()
+                        .iter()
                         .map(|o| (o.id, o.status))
                         .collect()
                 })
@@ -533,7 +881,7 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                             } else {
                                 ""
                             },
-                            health.get(&o.id).map(|h| h.as_str()).unwrap_or("-")
+                            by_object.get(&o.id).map(|h| h.as_str()).unwrap_or("-")
                         )
                     })
                     .collect::<Vec<_>>(),
@@ -589,14 +937,23 @@ pub async fn describe(client: &Client, args: &DescribeArgs) -> anyhow::Result<()
                 ("Created", when(&w.created_at)),
                 ("Last error", opt(&w.last_error)),
             ]);
-            if let Ok(log) = client.get_work_order_log(id).await {
-                fields(&[
+            match client.get_work_order_log(id).await {
+                Ok(log) => fields(&[
                     ("Completed", when(&log.completed_at)),
                     ("Success", log.success.to_string()),
                     ("Result", opt(&log.result_message)),
-                ]);
+                ]),
+                // Not finished: no log entry yet.
+                Err(e) if e.is_not_found() => {}
+                Err(e) => {
+                    fields(&[("Outcome", format!("cannot be read: {e}"))]);
+                    unreadable.push("the work order's log".into());
+                }
             }
         }
+    }
+    if !unreadable.is_empty() {
+        bail!("could not read {} (shown above)", unreadable.join(", "));
     }
     Ok(())
 }

@@ -6,12 +6,14 @@
 //! stacks, manage webhooks, work orders and templates. Modules: [`config`] (flags, environment,
 //! contexts), [`manifests`] (reading and checking files), [`apply`] (apply and diff),
 //! [`meta`] (label, annotate, delete),
-//! [`rollout`], [`get`] (lists and describe), [`ops`] (operations), [`resolve`] (names or ids),
+//! [`rollout`], [`get`] (lists and describe), [`ops`] (operations, the admin's configuration
+//! reload), [`resolve`] (names or ids),
 //! [`output`] (tables, JSON, YAML). Everything goes through `brokkr-client`.
 //!
 //! Exit codes: 0 success; 1 failure (an error, or a rollout an agent failed); 2 a wait timed out
 //! (or, without `--wait`, agents are still pending); 3 the broker could not be reached; 64 the
-//! command line is wrong.
+//! command line is wrong (clap's own errors, and [`UsageError`]s: flags that do not apply to
+//! what was asked).
 
 mod apply;
 mod config;
@@ -29,7 +31,8 @@ use std::time::Duration;
 
 use anyhow::{anyhow, bail};
 use brokkr_client::{Client, RetryPolicy};
-use clap::{Args, CommandFactory, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// Exit code: the command failed.
 const EXIT_FAILURE: u8 = 1;
@@ -40,12 +43,30 @@ const EXIT_UNREACHABLE: u8 = 3;
 /// Exit code: the command line is wrong.
 const EXIT_USAGE: u8 = 64;
 
+/// A command line that parses but cannot be done as written (a flag that does not apply to the
+/// kind asked for, a name where none is taken): exit code 64, like clap's own usage errors.
+#[derive(Debug)]
+pub struct UsageError(pub String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// A [`UsageError`] as an `anyhow` error.
+pub fn usage(message: impl Into<String>) -> anyhow::Error {
+    UsageError(message.into()).into()
+}
+
 const AFTER_HELP: &str = "\
 Configuration: --url/--pak, else BROKKR_URL/BROKKR_PAK, else the current context of
 $XDG_CONFIG_HOME/brokkr/config.toml (~/.config/brokkr/config.toml).
 
-Exit codes: 0 success, 1 failure (error or failed rollout), 2 timed out or still pending,
-3 broker unreachable, 64 usage error.
+Exit codes: 0 success, 1 failure (error, not found, or failed rollout), 2 timed out or
+still pending, 3 broker unreachable, 64 usage error (or a flag where it does not apply).
 
 Examples:
   brokkr config set-context prod --url https://brokkr.example.com --pak-stdin < pak.txt
@@ -83,6 +104,10 @@ struct Global {
     /// Time allowed for each request to the broker
     #[arg(long, global = true, default_value = "30s", value_parser = parse_duration)]
     request_timeout: Duration,
+    /// Whether `pak` came from the `--pak` flag (not from BROKKR_PAK): `config set-context`
+    /// stores a PAK typed on its command line, and one from the environment only when asked.
+    #[arg(skip)]
+    pak_on_command_line: bool,
 }
 
 #[derive(Debug, Subcommand)]
@@ -168,6 +193,9 @@ Examples:
     /// Manage contexts (broker URL and PAK) in the config file
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Administration of the broker itself (admin PAK)
+    #[command(subcommand)]
+    Admin(ops::AdminCommand),
     /// Print a shell completion script
     #[command(after_help = "Examples:
   brokkr completion bash > /etc/bash_completion.d/brokkr
@@ -254,15 +282,21 @@ Examples:
 
 #[derive(Debug, Subcommand)]
 enum ConfigCommand {
-    /// Add or change a context
-    #[command(after_help = "Examples:
+    /// Add or change a context (its URL, and its PAK when one is given)
+    #[command(
+        after_help = "The PAK is stored when given with --pak-stdin, --pak-from-env (BROKKR_PAK) or --pak
+(prefer the first two: a --pak value stays in shell history and process lists). It is never
+printed; the file is written with mode 600.
+
+Examples:
   brokkr config set-context prod --url https://brokkr.example.com --pak-stdin < admin.pak
-  BROKKR_PAK=... brokkr config set-context ci --url http://localhost:3000 --pak-from-env")]
+  BROKKR_PAK=... brokkr config set-context ci --url http://localhost:3000 --pak-from-env"
+    )]
     SetContext {
         /// Context name (the broker URL is given with --url or BROKKR_URL)
         name: String,
         /// Read the PAK from stdin (first line)
-        #[arg(long)]
+        #[arg(long, conflicts_with = "pak_from_env")]
         pak_stdin: bool,
         /// Take the PAK from BROKKR_PAK (or --pak)
         #[arg(long)]
@@ -399,6 +433,8 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(rollout_exit(outcome, &stack.name, wait, timeout))
         }
         Command::Get(args) => {
+            // Flags that do not apply are refused before anything is asked of the broker.
+            get::check(&args)?;
             get::get(&client(global)?, &args).await?;
             Ok(ExitCode::SUCCESS)
         }
@@ -415,6 +451,7 @@ async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Webhook(command) => ops::webhook(&client(global)?, command).await,
         Command::WorkOrder(command) => ops::work_order(&client(global)?, command).await,
         Command::Template(command) => ops::template(&client(global)?, command).await,
+        Command::Admin(command) => ops::admin(&client(global)?, command).await,
         Command::Config(command) => {
             config_command(global, command)?;
             Ok(ExitCode::SUCCESS)
@@ -434,31 +471,50 @@ fn config_command(global: &Global, command: ConfigCommand) -> anyhow::Result<()>
             pak_stdin,
             pak_from_env,
         } => {
-            let context = file.contexts.entry(name.clone()).or_default();
-            if let Some(url) = &global.url {
-                context.url = Some(url.clone());
+            if pak_stdin && global.pak_on_command_line {
+                return Err(usage(
+                    "set-context: give the PAK once, with --pak-stdin or --pak, not both",
+                ));
             }
-            if pak_stdin {
+            let pak = if pak_stdin {
                 let mut line = String::new();
                 std::io::stdin().read_line(&mut line)?;
                 let pak = line.trim();
                 if pak.is_empty() {
                     bail!("no PAK on stdin");
                 }
-                context.pak = Some(pak.to_owned());
+                Some(pak.to_owned())
             } else if pak_from_env {
-                context.pak = Some(
+                Some(
                     global
                         .pak
                         .clone()
                         .ok_or_else(|| anyhow!("--pak-from-env: BROKKR_PAK is not set"))?,
-                );
+                )
+            } else if global.pak_on_command_line {
+                // Typed on purpose: stored, as the user asked (BROKKR_PAK alone is not, since
+                // it may be exported for another broker).
+                global.pak.clone()
+            } else {
+                None
+            };
+            let context = file.contexts.entry(name.clone()).or_default();
+            if let Some(url) = &global.url {
+                context.url = Some(url.clone());
             }
+            if let Some(pak) = pak {
+                context.pak = Some(pak);
+            }
+            let has_pak = context.pak.is_some();
             if file.current_context.is_none() {
                 file.current_context = Some(name.clone());
             }
             let path = file.save()?;
-            println!("context '{name}' saved in {}", path.display());
+            println!(
+                "context '{name}' saved in {} (PAK {})",
+                path.display(),
+                if has_pak { "set" } else { "not set" }
+            );
         }
         ConfigCommand::UseContext { name } => {
             if !file.contexts.contains_key(&name) {
@@ -499,8 +555,30 @@ fn config_command(global: &Global, command: ConfigCommand) -> anyhow::Result<()>
     Ok(())
 }
 
+/// The command line, and where the PAK came from (a flag or the environment).
+fn parse() -> Result<Cli, clap::Error> {
+    let matches = Cli::command().try_get_matches()?;
+    let mut cli = Cli::from_arg_matches(&matches)?;
+    cli.global.pak_on_command_line = pak_source(&matches) == Some(ValueSource::CommandLine);
+    Ok(cli)
+}
+
+/// The source of `--pak`, looked up where it was given (a global flag may follow the
+/// subcommand).
+fn pak_source(matches: &clap::ArgMatches) -> Option<ValueSource> {
+    let mut source = matches.value_source("pak");
+    let mut current = matches;
+    while let Some((_, sub)) = current.subcommand() {
+        if let Some(s) = sub.value_source("pak") {
+            source = Some(source.map_or(s, |t| t.max(s)));
+        }
+        current = sub;
+    }
+    source
+}
+
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { EXIT_USAGE } else { 0 };
@@ -527,8 +605,11 @@ fn main() -> ExitCode {
                     Some(brokkr_client::Error::Connect(_) | brokkr_client::Error::Timeout(_))
                 )
             });
+            let misused = e.chain().any(|cause| cause.is::<UsageError>());
             eprintln!("error: {}", one_line_error(&e));
-            ExitCode::from(if unreachable {
+            ExitCode::from(if misused {
+                EXIT_USAGE
+            } else if unreachable {
                 EXIT_UNREACHABLE
             } else {
                 EXIT_FAILURE

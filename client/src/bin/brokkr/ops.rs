@@ -1,4 +1,5 @@
-//! Operations: agents, generators, targets, webhooks, work orders and templates.
+//! Operations: agents, generators, targets, webhooks, work orders, templates, and the
+//! broker's configuration.
 //!
 //! A PAK is printed only where the broker issues a new one (register, create, rotate-pak): that
 //! is the one moment it can be shown. It is then alone on the last line of stdout, so that
@@ -16,7 +17,8 @@ use brokkr_client::models::{
 use clap::Subcommand;
 
 use crate::apply::key_value;
-use crate::output::{one_line, opt, when};
+use crate::get::print_deliveries;
+use crate::output::{Format, json_of, one_line, print_data, when};
 use crate::resolve;
 
 #[derive(Debug, Subcommand)]
@@ -170,10 +172,20 @@ pub enum WebhookCommand {
         disable: bool,
     },
     /// Send one delivery now and show the receiver's answer
-    #[command(after_help = "Example:\n  brokkr webhook test alerts")]
+    #[command(
+        after_help = "Exits 0 when the receiver answered 2xx, 1 when it refused, failed or could not be
+reached (its HTTP status, the error and the start of its answer are shown).
+
+Examples:
+  brokkr webhook test alerts
+  brokkr webhook test alerts -o json"
+    )]
     Test {
         /// Webhook name or id
         webhook: String,
+        /// Output format (json and yaml: the API's WebhookTestResult)
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Format,
     },
     /// Queue a `ping` event
     #[command(after_help = "Example:\n  brokkr webhook ping alerts")]
@@ -182,19 +194,46 @@ pub enum WebhookCommand {
         webhook: String,
     },
     /// List deliveries (same as `brokkr get deliveries --webhook NAME`)
-    #[command(after_help = "Example:\n  brokkr webhook deliveries alerts --status dead")]
+    #[command(after_help = "Examples:
+  brokkr webhook deliveries alerts --status dead
+  brokkr webhook deliveries alerts --limit 5 -o wide")]
     Deliveries {
         /// Webhook name or id
         webhook: String,
         /// Only this status (pending, acquired, success, failed, dead)
         #[arg(long)]
         status: Option<String>,
+        /// At most this many, newest first
+        #[arg(long, value_parser = clap::value_parser!(i64).range(1..))]
+        limit: Option<i64>,
+        /// Output format
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Format,
     },
     /// Queue a delivery again
     #[command(after_help = "Example:\n  brokkr webhook redeliver 6f1e…")]
     Redeliver {
         /// Delivery id
         delivery: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the broker re-read its configuration (file and BROKKR__* variables) now
+    #[command(
+        after_help = "Dynamic settings take effect at once, on every broker and worker of the deployment;
+static ones that changed are listed as needing a restart. An invalid configuration is refused
+(exit 1, naming the key) and nothing changes.
+
+Examples:
+  brokkr admin reload-config
+  brokkr admin reload-config -o json"
+    )]
+    ReloadConfig {
+        /// Output format (json and yaml: the API's ConfigReloadResponse)
+        #[arg(short = 'o', long, value_enum, default_value = "table")]
+        output: Format,
     },
 }
 
@@ -502,40 +541,61 @@ pub async fn webhook(client: &Client, command: WebhookCommand) -> anyhow::Result
                 updated.event_types.join(",")
             );
         }
-        WebhookCommand::Test { webhook } => {
+        WebhookCommand::Test { webhook, output } => {
             let webhook = resolve::webhook(client, &webhook).await?;
-            let answer = client.test_webhook(webhook.id).await?;
-            println!("{}", serde_json::to_string_pretty(&answer)?);
+            let result = client.test_webhook(webhook.id).await?;
+            if matches!(output, Format::Json | Format::Yaml) {
+                print_data(output, &json_of(&result))?;
+            } else {
+                let status = result
+                    .status_code
+                    .map(|s| format!("HTTP {s}"))
+                    .unwrap_or_else(|| "no answer".into());
+                if result.success {
+                    println!(
+                        "webhook '{}': test delivery accepted ({status}){}",
+                        webhook.name,
+                        result
+                            .message
+                            .as_deref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    );
+                } else {
+                    println!(
+                        "webhook '{}': test delivery failed ({status}): {}",
+                        webhook.name,
+                        result.error.as_deref().unwrap_or("no explanation")
+                    );
+                    if let Some(body) = result.body.as_deref().filter(|b| !b.is_empty()) {
+                        println!("receiver answered: {}", one_line(body, 500));
+                    }
+                }
+            }
+            if !result.success {
+                return Ok(ExitCode::FAILURE);
+            }
         }
         WebhookCommand::Ping { webhook } => {
             let webhook = resolve::webhook(client, &webhook).await?;
             let delivery = client.ping_webhook(webhook.id).await?;
             println!("ping queued: delivery {}", delivery.id);
         }
-        WebhookCommand::Deliveries { webhook, status } => {
+        WebhookCommand::Deliveries {
+            webhook,
+            status,
+            limit,
+            output,
+        } => {
             let webhook = resolve::webhook(client, &webhook).await?;
             let deliveries = client
-                .list_webhook_deliveries(webhook.id, status.as_deref(), None)
+                .list_webhook_deliveries(
+                    webhook.id,
+                    status.map(|s| s.to_ascii_lowercase()).as_deref(),
+                    limit,
+                )
                 .await?;
-            let mut table = crate::output::Table::new(vec![
-                "EVENT",
-                "STATUS",
-                "ATTEMPTS",
-                "CREATED",
-                "LAST ERROR",
-                "ID",
-            ]);
-            for d in &deliveries {
-                table.row(vec![
-                    d.event_type.clone(),
-                    d.status.to_string(),
-                    d.attempts.to_string(),
-                    when(&d.created_at),
-                    opt(&d.last_error),
-                    d.id.to_string(),
-                ]);
-            }
-            print!("{}", table.render());
+            print_deliveries(output, &deliveries)?;
         }
         WebhookCommand::Redeliver { delivery } => {
             let id = resolve::id("delivery", &delivery)?;
@@ -744,4 +804,31 @@ impl TemplateSource {
             .with_context(|| format!("{} is not JSON", self.schema.display()))?;
         Ok((template_content, parameters_schema))
     }
+}
+
+pub async fn admin(client: &Client, command: AdminCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        AdminCommand::ReloadConfig { output } => {
+            let reloaded = client.reload_config().await?;
+            if matches!(output, Format::Json | Format::Yaml) {
+                print_data(output, &json_of(&reloaded))?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            println!(
+                "configuration reloaded at {}: {}",
+                when(&reloaded.reloaded_at),
+                reloaded.message
+            );
+            for c in &reloaded.changes {
+                println!("changed: {}: {} -> {}", c.key, c.old_value, c.new_value);
+            }
+            for c in &reloaded.restart_required {
+                println!(
+                    "needs a restart: {}: {} -> {}",
+                    c.key, c.old_value, c.new_value
+                );
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }

@@ -24,10 +24,7 @@ fn pick<T: Clone>(
         [one] => Ok((*one).clone()),
         [] => {
             let names: Vec<String> = items.iter().map(&name).collect();
-            match suggestion(wanted, &names) {
-                Some(close) => bail!("{what} '{wanted}' not found; did you mean '{close}'?"),
-                None => bail!("{what} '{wanted}' not found"),
-            }
+            Err(not_found(what, wanted, &names))
         }
         many => bail!(
             "{what} name '{wanted}' is ambiguous ({} match); use an id: {}",
@@ -37,6 +34,14 @@ fn pick<T: Clone>(
                 .collect::<Vec<_>>()
                 .join(", ")
         ),
+    }
+}
+
+/// "stack 'web' not found", with "; did you mean 'web-app'?" when a name is close.
+pub fn not_found(what: &str, wanted: &str, names: &[String]) -> anyhow::Error {
+    match suggestion(wanted, names) {
+        Some(close) => anyhow::anyhow!("{what} '{wanted}' not found; did you mean '{close}'?"),
+        None => anyhow::anyhow!("{what} '{wanted}' not found"),
     }
 }
 
@@ -90,14 +95,22 @@ pub async fn stack_opt(client: &Client, wanted: &str) -> anyhow::Result<Option<S
 /// An agent by id, name, or `name/cluster`.
 pub async fn agent(client: &Client, wanted: &str) -> anyhow::Result<Agent> {
     let agents = client.list_agents().await?;
-    if let Some((name, cluster)) = wanted.split_once('/')
-        && let Some(agent) = agents
-            .iter()
-            .find(|a| a.name == name && a.cluster_name == cluster)
+    if let Some(agent) = agents
+        .iter()
+        .find(|a| wanted.contains('/') && is_agent(a, wanted))
     {
         return Ok(agent.clone());
     }
     pick("agent", wanted, &agents, |a| a.id, |a| a.name.clone())
+}
+
+/// Whether `wanted` names the agent: its id, its name, or `name/cluster`.
+pub fn is_agent(agent: &Agent, wanted: &str) -> bool {
+    agent.name == wanted
+        || agent.id.to_string() == wanted
+        || wanted
+            .split_once('/')
+            .is_some_and(|(name, cluster)| agent.name == name && agent.cluster_name == cluster)
 }
 
 /// A generator by id or name.

@@ -66,6 +66,56 @@ impl From<AgentRolloutStatus> for AgentRollout {
     }
 }
 
+/// What a rollout shows when no agent runs the stack.
+fn no_agents(stack: &str) -> String {
+    format!(
+        "no active agent runs stack '{stack}' (target it with `brokkr target add`, or share a label)"
+    )
+}
+
+/// The live view: the agents' table, and the no-agent notice when the table is empty. Every
+/// line of it is redrawn, so the notice is part of the frame.
+fn live_frame(stack: &str, rows: &[AgentRollout]) -> String {
+    let mut table = Table::new(vec!["AGENT", "STATE", "HEALTH", "MESSAGE"]);
+    for r in rows {
+        let (state, message) = match &r.state {
+            State::Pending => (RolloutState::Pending, String::new()),
+            State::Applied => (RolloutState::Applied, String::new()),
+            State::Failed(m) => (RolloutState::Failed, m.clone()),
+        };
+        table.row(vec![
+            r.agent.clone(),
+            state.to_string(),
+            r.health.map_or_else(|| "-".into(), |h| h.to_string()),
+            message,
+        ]);
+    }
+    let mut text = table.render();
+    if rows.is_empty() {
+        text.push_str(&no_agents(stack));
+        text.push('\n');
+    }
+    text
+}
+
+/// A frame redrawn in place on a terminal: each draw goes back over every line the previous
+/// one printed and clears below.
+#[derive(Debug, Default)]
+struct LiveTable {
+    drawn_lines: usize,
+}
+
+impl LiveTable {
+    fn draw(&mut self, out: &mut impl Write, frame: &str) -> std::io::Result<()> {
+        if self.drawn_lines > 0 {
+            write!(out, "\x1b[{}A\x1b[J", self.drawn_lines)?;
+        }
+        write!(out, "{frame}")?;
+        self.drawn_lines = frame.lines().count();
+        Ok(())
+    }
+}
+
 /// How a rollout ended; the process exit code follows from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Outcome {
@@ -112,7 +162,7 @@ pub async fn status(
     let deadline = Instant::now() + timeout;
     let live = std::io::stdout().is_terminal();
     let mut shown: HashMap<String, String> = HashMap::new();
-    let mut drawn_lines = 0;
+    let mut screen = LiveTable::default();
     let mut told_no_agents = false;
     let mut shown_version = None;
     loop {
@@ -123,30 +173,10 @@ pub async fn status(
             writeln!(out, "stack {} version {version}", stack.name)?;
             shown_version = Some(version);
             shown.clear();
-            drawn_lines = 0;
+            screen = LiveTable::default();
         }
         if live {
-            let mut table = Table::new(vec!["AGENT", "STATE", "HEALTH", "MESSAGE"]);
-            for r in &rows {
-                let (state, message) = match &r.state {
-                    State::Pending => (RolloutState::Pending, String::new()),
-                    State::Applied => (RolloutState::Applied, String::new()),
-                    State::Failed(m) => (RolloutState::Failed, m.clone()),
-                };
-                table.row(vec![
-                    r.agent.clone(),
-                    state.to_string(),
-                    r.health.map_or_else(|| "-".into(), |h| h.to_string()),
-                    message,
-                ]);
-            }
-            let text = table.render();
-            if drawn_lines > 0 {
-                // Back to the top of the previous table, then clear below.
-                write!(out, "\x1b[{drawn_lines}A\x1b[J")?;
-            }
-            write!(out, "{text}")?;
-            drawn_lines = text.lines().count();
+            screen.draw(&mut out, &live_frame(&stack.name, &rows))?;
         } else {
             for r in &rows {
                 let line = r.line();
@@ -155,14 +185,10 @@ pub async fn status(
                     shown.insert(r.agent.clone(), line);
                 }
             }
-        }
-        if rows.is_empty() && !told_no_agents {
-            writeln!(
-                out,
-                "no active agent runs stack '{}' (target it with `brokkr target add`, or share a label)",
-                stack.name
-            )?;
-            told_no_agents = true;
+            if rows.is_empty() && !told_no_agents {
+                writeln!(out, "{}", no_agents(&stack.name))?;
+                told_no_agents = true;
+            }
         }
         out.flush()?;
         drop(out);
@@ -177,5 +203,77 @@ pub async fn status(
             return Ok(result);
         }
         tokio::time::sleep(Duration::from_secs(1).min(deadline - Instant::now())).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What a terminal shows after `bytes`: lines, with `ESC[nA` (cursor up) and `ESC[J` (clear
+    /// below) applied.
+    fn screen(bytes: &str) -> Vec<String> {
+        let mut lines: Vec<String> = vec![String::new()];
+        let mut row: usize = 0;
+        let mut rest = bytes;
+        while let Some(c) = rest.chars().next() {
+            if let Some(after) = rest.strip_prefix("\x1b[") {
+                let end = after.find(|c: char| !c.is_ascii_digit()).unwrap_or(0);
+                let n: usize = after[..end].parse().unwrap_or(1);
+                match after[end..].chars().next() {
+                    Some('A') => row = row.saturating_sub(n),
+                    Some('J') => {
+                        lines.truncate(row + 1);
+                        lines[row].clear();
+                    }
+                    other => panic!("unexpected escape {other:?}"),
+                }
+                rest = &after[end + 1..];
+                continue;
+            }
+            if c == '\n' {
+                row += 1;
+                if lines.len() <= row {
+                    lines.push(String::new());
+                }
+            } else {
+                lines[row].push(c);
+            }
+            rest = &rest[c.len_utf8()..];
+        }
+        lines.into_iter().filter(|l| !l.is_empty()).collect()
+    }
+
+    #[test]
+    fn the_live_table_without_agents_redraws_its_notice_and_one_header() {
+        let mut out = Vec::new();
+        let mut live = LiveTable::default();
+        for _ in 0..3 {
+            live.draw(&mut out, &live_frame("web", &[])).unwrap();
+        }
+        let shown = screen(&String::from_utf8(out).unwrap());
+        assert_eq!(
+            shown,
+            vec!["AGENT  STATE  HEALTH  MESSAGE".to_owned(), no_agents("web")]
+        );
+    }
+
+    #[test]
+    fn the_live_table_is_redrawn_in_place_when_agents_appear() {
+        let mut out = Vec::new();
+        let mut live = LiveTable::default();
+        live.draw(&mut out, &live_frame("web", &[])).unwrap();
+        let agent = AgentRollout {
+            agent: "a/c".into(),
+            state: State::Applied,
+            health: Some(HealthStatus::Healthy),
+        };
+        live.draw(&mut out, &live_frame("web", &[agent])).unwrap();
+        let shown = screen(&String::from_utf8(out).unwrap());
+        assert_eq!(shown.len(), 2, "{shown:?}");
+        assert!(
+            shown[0].starts_with("AGENT") && shown[1].starts_with("a/c"),
+            "{shown:?}"
+        );
     }
 }
