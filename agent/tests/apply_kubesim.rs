@@ -241,8 +241,9 @@ metadata: {name: g, namespace: fresh}
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
         .unwrap_err();
-    assert!(err.0.contains("document 3"), "{err}");
-    assert!(err.0.contains("Gadget"), "{err}");
+    assert!(err.message.contains("document 3"), "{err}");
+    assert!(err.message.contains("Gadget"), "{err}");
+    assert_eq!(err.failed_objects, 1, "one unknown kind: {err:?}");
     // Nothing was applied: an unknown kind is found before anything changes.
     assert!(namespaces.get_opt("fresh").await.unwrap().is_none());
     assert!(namespaces.get_opt("existing").await.unwrap().is_some());
@@ -274,7 +275,11 @@ metadata: {name: bad, namespace: nowhere}
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
         .unwrap_err();
-    assert!(err.0.contains("document 3"), "{err}");
+    assert!(err.message.contains("document 3"), "{err}");
+    assert_eq!(
+        err.failed_objects, 1,
+        "one ConfigMap in a missing namespace: {err:?}"
+    );
     let existing = namespaces.get_opt("existing").await.unwrap();
     assert!(
         existing.is_some_and(|ns| ns.metadata.deletion_timestamp.is_none()),
