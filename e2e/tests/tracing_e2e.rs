@@ -504,6 +504,19 @@ async fn a_collector_that_never_answers_costs_the_requests_nothing() {
         p90_dead <= p90_off * 3 + Duration::from_millis(50),
         "the silent collector slowed requests: p90 {p90_dead:?} against {p90_off:?}"
     );
+    // A request that waited out one export (5 s) breaks these even if no percentile shows it.
+    let total = |l: &[Duration]| l.iter().sum::<Duration>();
+    let (total_off, total_dead) = (total(&off.requests), total(&dead.requests));
+    let slowest = dead.requests.last().copied().unwrap_or_default();
+    println!("in all: off {total_off:?}, silent collector {total_dead:?} (slowest {slowest:?})");
+    assert!(
+        total_dead <= total_off * 3 + Duration::from_secs(1),
+        "the silent collector slowed requests: {total_dead:?} in all against {total_off:?}"
+    );
+    assert!(
+        slowest < Duration::from_secs(4),
+        "a request took {slowest:?} with the silent collector"
+    );
     let slack = Duration::from_millis(2500);
     assert!(
         dead.post <= off.post * 3 + slack,
