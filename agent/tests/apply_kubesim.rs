@@ -265,6 +265,10 @@ metadata: {name: ok, namespace: fresh}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: bad, namespace: nowhere}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: worse, namespace: nowhere}
 ";
     let target = Target {
         deployment_object_id: Uuid::new_v4(),
@@ -276,9 +280,11 @@ metadata: {name: bad, namespace: nowhere}
         .await
         .unwrap_err();
     assert!(err.message.contains("document 3"), "{err}");
+    assert!(err.message.contains("document 4"), "{err}");
+    // A count of the objects that failed, not a flag.
     assert_eq!(
-        err.failed_objects, 1,
-        "one ConfigMap in a missing namespace: {err:?}"
+        err.failed_objects, 2,
+        "two ConfigMaps in a missing namespace: {err:?}"
     );
     let existing = namespaces.get_opt("existing").await.unwrap();
     assert!(
