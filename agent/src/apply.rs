@@ -47,8 +47,32 @@ const ERRORS_SHOWN: usize = 5;
 
 /// Why a deployment object could not be applied (the message of its FAILURE event).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct ApplyFailure(pub String);
+#[error("{message}")]
+pub struct ApplyFailure {
+    pub message: String,
+    /// How many of its objects were refused or failed to apply (or to be removed); 0 when the
+    /// deployment object failed as a whole (YAML that does not parse, discovery, a CRD that
+    /// never became established, shutdown).
+    pub failed_objects: usize,
+}
+
+impl ApplyFailure {
+    /// A failure of the deployment object as a whole, no object in particular.
+    pub fn whole(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            failed_objects: 0,
+        }
+    }
+
+    /// A failure of `failed_objects` of its objects.
+    pub fn objects(message: impl Into<String>, failed_objects: usize) -> Self {
+        Self {
+            message: message.into(),
+            failed_objects,
+        }
+    }
+}
 
 /// The identity of an object in the cluster (version-independent).
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -121,7 +145,7 @@ impl ClusterView {
         let discovery = ctx
             .kube_call("discovery", || Discovery::new(client.clone()).run())
             .await
-            .map_err(|e| ApplyFailure(format!("Kubernetes discovery failed: {e}")))?;
+            .map_err(|e| ApplyFailure::whole(format!("Kubernetes discovery failed: {e}")))?;
         self.discovery = Some(Arc::new(discovery));
         self.refreshed_at = Some(Instant::now());
         Ok(())
@@ -216,7 +240,7 @@ pub async fn list_owned(
         }
     }
     if !failures.is_empty() {
-        return Err(ApplyFailure(format!(
+        return Err(ApplyFailure::whole(format!(
             "cannot list the objects this agent owns: {}",
             summarize(&failures)
         )));
@@ -339,7 +363,8 @@ pub async fn apply_deployment(
 ) -> Result<AppliedDeployment, ApplyFailure> {
     // No objects (empty YAML, comments only) is an empty desired state: nothing is applied and
     // the prune below removes everything the stack had, as for a deletion marker.
-    let mut objects = manifest::parse(target.yaml).map_err(|e| ApplyFailure(e.to_string()))?;
+    let mut objects =
+        manifest::parse(target.yaml).map_err(|e| ApplyFailure::whole(e.to_string()))?;
     manifest::order(&mut objects);
     let has_crds = objects.iter().any(|o| o.phase() == 1);
     let mut planned = plan(view, objects);
@@ -401,11 +426,14 @@ pub async fn apply_deployment(
             }
             Err(e) => {
                 rollback(ctx, &created).await;
-                return Err(ApplyFailure(format!(
-                    "document {} ({}): {e}",
-                    p.object.document_index,
-                    p.object.describe()
-                )));
+                return Err(ApplyFailure::objects(
+                    format!(
+                        "document {} ({}): {e}",
+                        p.object.document_index,
+                        p.object.describe()
+                    ),
+                    1,
+                ));
             }
         }
     }
@@ -478,7 +506,7 @@ pub async fn apply_deployment(
         failures.sort();
         rollback(ctx, &created).await;
         let messages: Vec<String> = failures.into_iter().map(|(_, m)| m).collect();
-        return Err(ApplyFailure(summarize(&messages)));
+        return Err(ApplyFailure::objects(summarize(&messages), messages.len()));
     }
 
     // Prune what the previous version had and this one does not.
@@ -491,10 +519,12 @@ pub async fn apply_deployment(
         .iter()
         .filter(|o| !desired.contains(&o.key))
         .collect();
-    tracing::Span::current().record("brokkr.apply.pruned", stale.len());
-    remove_objects(ctx, &stale, adopted)
-        .await
-        .map_err(|e| ApplyFailure(format!("applied, but pruning failed: {e}")))?;
+    let removed = remove_objects(ctx, &stale, adopted).await;
+    record_pruned(stale.len(), &removed);
+    removed.map_err(|e| ApplyFailure {
+        message: format!("applied, but pruning failed: {}", e.message),
+        ..e
+    })?;
 
     if !corrected.is_empty() {
         report_drift(ctx, target, &corrected).await;
@@ -528,10 +558,18 @@ pub async fn remove_stack(
     adopted: &mut HashSet<ObjectKey>,
 ) -> Result<(), ApplyFailure> {
     let refs: Vec<&OwnedObject> = owned.iter().collect();
-    tracing::Span::current().record("brokkr.apply.pruned", refs.len());
-    remove_objects(ctx, &refs, adopted)
-        .await
-        .map_err(|e| ApplyFailure(format!("removing the stack's objects failed: {e}")))
+    let removed = remove_objects(ctx, &refs, adopted).await;
+    record_pruned(refs.len(), &removed);
+    removed.map_err(|e| ApplyFailure {
+        message: format!("removing the stack's objects failed: {}", e.message),
+        ..e
+    })
+}
+
+/// `brokkr.apply.pruned` on the apply span: the objects removed (or released) of `stale`.
+fn record_pruned(stale: usize, removed: &Result<(), ApplyFailure>) {
+    let failed = removed.as_ref().err().map_or(0, |e| e.failed_objects);
+    tracing::Span::current().record("brokkr.apply.pruned", stale.saturating_sub(failed));
 }
 
 fn plan(view: &ClusterView, objects: Vec<ManifestObject>) -> Vec<Planned> {
@@ -573,7 +611,7 @@ fn check_resolved(planned: &[Planned]) -> Result<(), ApplyFailure> {
     if unknown.is_empty() {
         Ok(())
     } else {
-        Err(ApplyFailure(summarize(&unknown)))
+        Err(ApplyFailure::objects(summarize(&unknown), unknown.len()))
     }
 }
 
@@ -595,7 +633,7 @@ fn check_scope(ctx: &AgentContext, planned: &[Planned]) -> Result<(), ApplyFailu
     if refused.is_empty() {
         Ok(())
     } else {
-        Err(ApplyFailure(summarize(&refused)))
+        Err(ApplyFailure::objects(summarize(&refused), refused.len()))
     }
 }
 
@@ -730,7 +768,7 @@ async fn wait_established(ctx: &AgentContext, name: &str) -> Result<(), ApplyFai
         let crd = ctx
             .kube_call("get", || api.get(name))
             .await
-            .map_err(|e| ApplyFailure(format!("CustomResourceDefinition {name}: {e}")))?;
+            .map_err(|e| ApplyFailure::whole(format!("CustomResourceDefinition {name}: {e}")))?;
         let established = crd
             .status
             .and_then(|s| s.conditions)
@@ -741,12 +779,12 @@ async fn wait_established(ctx: &AgentContext, name: &str) -> Result<(), ApplyFai
             return Ok(());
         }
         if Instant::now() >= deadline {
-            return Err(ApplyFailure(format!(
+            return Err(ApplyFailure::whole(format!(
                 "CustomResourceDefinition {name} not Established after {CRD_ESTABLISHED_TIMEOUT:?}"
             )));
         }
         if !ctx.sleep(Duration::from_millis(200)).await {
-            return Err(ApplyFailure("the agent is shutting down".into()));
+            return Err(ApplyFailure::whole("the agent is shutting down"));
         }
     }
 }
@@ -781,7 +819,7 @@ async fn remove_objects(
     ctx: &AgentContext,
     objects: &[&OwnedObject],
     adopted: &mut HashSet<ObjectKey>,
-) -> Result<(), String> {
+) -> Result<(), ApplyFailure> {
     let mut by_phase: HashMap<u8, Vec<&OwnedObject>> = HashMap::new();
     for o in objects {
         if o.has_owner_references {
@@ -838,7 +876,7 @@ async fn remove_objects(
     if failures.is_empty() {
         Ok(())
     } else {
-        Err(summarize(&failures))
+        Err(ApplyFailure::objects(summarize(&failures), failures.len()))
     }
 }
 

@@ -1,11 +1,13 @@
 //! Heartbeats: every `agent.polling_interval`, `POST /agents/{id}/heartbeat`, then re-read the
 //! agent's record so a status change (ACTIVE ⇄ INACTIVE) reaches the other tasks. Runs in its
-//! own task: nothing else the agent does can delay it.
+//! own task: nothing else the agent does can delay it. Each beat runs in an `agent.heartbeat`
+//! span, so the broker's request spans of the beat are its children.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use rand::Rng;
+use tracing::Instrument;
 
 use crate::broker::BrokerError;
 use crate::context::AgentContext;
@@ -22,8 +24,26 @@ pub async fn run(ctx: Arc<AgentContext>) {
     }
 }
 
-/// One heartbeat and, when it was accepted, a refresh of the agent's record.
+/// One heartbeat and, when it was accepted, a refresh of the agent's record, in an
+/// `agent.heartbeat` span.
 pub async fn beat(ctx: &AgentContext) {
+    let span = tracing::info_span!(
+        "agent.heartbeat",
+        otel.status_code = tracing::field::Empty,
+        brokkr.heartbeat.outcome = tracing::field::Empty,
+    );
+    let accepted = beat_once(ctx).instrument(span.clone()).await;
+    span.record(
+        "brokkr.heartbeat.outcome",
+        if accepted { "accepted" } else { "failed" },
+    );
+    if !accepted {
+        span.record("otel.status_code", "ERROR");
+    }
+}
+
+/// The requests of one beat; whether the broker accepted the heartbeat.
+async fn beat_once(ctx: &AgentContext) -> bool {
     let api = ctx.broker.api();
     match api.heartbeat(ctx.agent_id).await.map_err(BrokerError::from) {
         Ok(_) => {
@@ -34,7 +54,7 @@ pub async fn beat(ctx: &AgentContext) {
         Err(e) => {
             tracing::warn!(error = %e, "heartbeat failed");
             ctx.status.heartbeat_failed(e.to_string());
-            return;
+            return false;
         }
     }
     match api.get_agent(ctx.agent_id).await.map_err(BrokerError::from) {
@@ -47,6 +67,7 @@ pub async fn beat(ctx: &AgentContext) {
         }
         Err(e) => tracing::warn!(error = %e, "cannot refresh the agent record"),
     }
+    true
 }
 
 /// `base` ± 10 %, so a fleet of agents does not beat in step.

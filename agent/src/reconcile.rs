@@ -442,9 +442,9 @@ impl Reconciler {
                     span.record("brokkr.apply.failed", 0);
                 }
                 Err(e) => {
-                    span.record("brokkr.apply.failed", 1);
+                    span.record("brokkr.apply.failed", e.failed_objects);
                     span.record("otel.status_code", "ERROR");
-                    span.record("error.message", e.0.as_str());
+                    span.record("error.message", e.message.as_str());
                 }
             }
             match result {
@@ -498,7 +498,7 @@ impl Reconciler {
         if self.reported.get(&d.id) != Some(&AgentEventStatus::Failure) {
             tracing::warn!(deployment_object = %d.id, stack = %d.stack_id, error = %e, "deployment object failed");
         }
-        self.report(d.id, AgentEventStatus::Failure, Some(e.0.clone()))
+        self.report(d.id, AgentEventStatus::Failure, Some(e.message.clone()))
             .await;
     }
 

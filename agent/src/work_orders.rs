@@ -17,6 +17,9 @@
 //!   `status.output.digest`) or `False` (the failure reason), for at most [`BUILD_TIMEOUT`].
 //! * anything else: completed with `success: false, retryable: false`.
 //!
+//! Each round runs in an `agent.work_order_round` span and each claimed order in an
+//! `agent.work_order` span under it, so the broker sees their requests in the same trace.
+//!
 //! Failures are classified by what happened, not by matching words in messages: timeouts,
 //! connection errors, 429, 5xx, conflicts from concurrent writers and a build that did not
 //! finish in time are retryable; invalid YAML, unknown kinds, validation errors (400/422),
@@ -38,6 +41,7 @@ use rand::Rng;
 use serde_json::{Value, json};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::context::AgentContext;
@@ -159,14 +163,23 @@ pub async fn run(ctx: Arc<AgentContext>) {
         if !ctx.is_active() {
             continue;
         }
-        let round = poll_once(&ctx, &slots, &running, &mut tasks);
+        let span = tracing::info_span!(
+            "agent.work_order_round",
+            otel.status_code = tracing::field::Empty,
+            brokkr.work_orders.started = tracing::field::Empty,
+        );
+        let round = poll_once(&ctx, &slots, &running, &mut tasks).instrument(span.clone());
         let outcome = tokio::select! {
             _ = ctx.cancel.cancelled() => break,
             outcome = round => outcome,
         };
         match outcome {
-            Ok(_) => failures = 0,
+            Ok(started) => {
+                span.record("brokkr.work_orders.started", started);
+                failures = 0;
+            }
             Err(e) => {
+                span.record("otel.status_code", "ERROR");
                 failures = failures.saturating_add(1);
                 tracing::warn!(error = %e, "work orders: cannot fetch pending orders");
             }
@@ -234,9 +247,16 @@ async fn poll_once(
             .unwrap_or_else(|e| e.into_inner())
             .insert(claimed.id);
         let (ctx, running) = (ctx.clone(), running.clone());
+        // The order runs in its own task, long after the round may have ended: its span is a
+        // child of the round's, so its completion request stays in the round's trace.
+        let span = tracing::info_span!(
+            "agent.work_order",
+            brokkr.work_order_id = %claimed.id,
+            brokkr.work_type = %claimed.work_type,
+        );
         tasks.spawn(async move {
             let id = claimed.id;
-            process(&ctx, claimed).await;
+            process(&ctx, claimed).instrument(span).await;
             running
                 .lock()
                 .unwrap_or_else(|e| e.into_inner())

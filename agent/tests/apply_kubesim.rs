@@ -241,8 +241,9 @@ metadata: {name: g, namespace: fresh}
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
         .unwrap_err();
-    assert!(err.0.contains("document 3"), "{err}");
-    assert!(err.0.contains("Gadget"), "{err}");
+    assert!(err.message.contains("document 3"), "{err}");
+    assert!(err.message.contains("Gadget"), "{err}");
+    assert_eq!(err.failed_objects, 1, "one unknown kind: {err:?}");
     // Nothing was applied: an unknown kind is found before anything changes.
     assert!(namespaces.get_opt("fresh").await.unwrap().is_none());
     assert!(namespaces.get_opt("existing").await.unwrap().is_some());
@@ -264,6 +265,10 @@ metadata: {name: ok, namespace: fresh}
 apiVersion: v1
 kind: ConfigMap
 metadata: {name: bad, namespace: nowhere}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata: {name: worse, namespace: nowhere}
 ";
     let target = Target {
         deployment_object_id: Uuid::new_v4(),
@@ -274,7 +279,13 @@ metadata: {name: bad, namespace: nowhere}
     let err = apply::apply_deployment(&ctx, &mut view, &target, &[], &mut adopted)
         .await
         .unwrap_err();
-    assert!(err.0.contains("document 3"), "{err}");
+    assert!(err.message.contains("document 3"), "{err}");
+    assert!(err.message.contains("document 4"), "{err}");
+    // A count of the objects that failed, not a flag.
+    assert_eq!(
+        err.failed_objects, 2,
+        "two ConfigMaps in a missing namespace: {err:?}"
+    );
     let existing = namespaces.get_opt("existing").await.unwrap();
     assert!(
         existing.is_some_and(|ns| ns.metadata.deletion_timestamp.is_none()),

@@ -1,13 +1,16 @@
 //! An OTLP trace receiver for end-to-end tests: one loopback port that accepts spans over gRPC
 //! (`opentelemetry.proto.collector.trace.v1.TraceService/Export`, HTTP/2, served by the
 //! service `opentelemetry-proto` generates for tonic) and over HTTP/protobuf (`POST
-//! /v1/traces`, HTTP/1.1), and keeps every span it was sent.
+//! /v1/traces`, HTTP/1.1), and keeps every span it was sent. Both accept gzip-compressed
+//! exports (gRPC `grpc-encoding: gzip`, HTTP `Content-Encoding: gzip`) and remember which spans
+//! came compressed.
 //!
 //! [`SilentCollector`] is the opposite: a port that accepts connections and never answers,
 //! the worst a collector can do to the processes exporting to it.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -26,6 +29,7 @@ use opentelemetry_proto::tonic::collector::trace::v1::{
 use opentelemetry_proto::tonic::common::v1::{AnyValue, KeyValue, any_value};
 use prost::Message;
 use tokio::net::TcpListener;
+use tonic::codec::CompressionEncoding;
 use tonic::codegen::Service;
 
 use crate::harness::eventually;
@@ -55,6 +59,8 @@ pub struct ReceivedSpan {
     /// `(trace_id, span_id)` of each link.
     pub links: Vec<(String, String)>,
     pub protocol: Protocol,
+    /// Whether the export that carried it was gzip-compressed.
+    pub compressed: bool,
 }
 
 impl ReceivedSpan {
@@ -82,7 +88,12 @@ impl TraceService for GrpcTraces {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
-        record(&self.0, request.into_inner(), Protocol::Grpc);
+        // tonic has already decompressed the message; the header says how it was sent.
+        let compressed = request
+            .metadata()
+            .get("grpc-encoding")
+            .is_some_and(|v| v.as_bytes() == b"gzip");
+        record(&self.0, request.into_inner(), Protocol::Grpc, compressed);
         Ok(tonic::Response::new(ExportTraceServiceResponse::default()))
     }
 }
@@ -91,7 +102,8 @@ impl OtlpReceiver {
     /// Binds a loopback port and serves until the test ends.
     pub async fn start() -> OtlpReceiver {
         let spans = Spans::default();
-        let grpc = TraceServiceServer::new(GrpcTraces(spans.clone()));
+        let grpc = TraceServiceServer::new(GrpcTraces(spans.clone()))
+            .accept_compressed(CompressionEncoding::Gzip);
         let served = spans.clone();
         let addr = serve_loopback("OTLP receiver", move |stream| {
             let (grpc, spans) = (grpc.clone(), served.clone());
@@ -169,12 +181,26 @@ async fn http_export(
     spans: &Spans,
     request: Request<Incoming>,
 ) -> Response<UnsyncBoxBody<Bytes, BoxError>> {
-    let status = match ExportTraceServiceRequest::decode(read_body(request).await) {
-        Ok(export) => {
-            record(spans, export, Protocol::HttpProtobuf);
+    let compressed = request
+        .headers()
+        .get(hyper::header::CONTENT_ENCODING)
+        .is_some_and(|v| v.as_bytes().eq_ignore_ascii_case(b"gzip"));
+    let body = read_body(request).await;
+    let body = if compressed {
+        let mut inflated = Vec::new();
+        match flate2::read::GzDecoder::new(&body[..]).read_to_end(&mut inflated) {
+            Ok(_) => Some(Bytes::from(inflated)),
+            Err(_) => None,
+        }
+    } else {
+        Some(body)
+    };
+    let status = match body.map(ExportTraceServiceRequest::decode) {
+        Some(Ok(export)) => {
+            record(spans, export, Protocol::HttpProtobuf, compressed);
             200
         }
-        Err(_) => 400,
+        _ => 400,
     };
     let answer = ExportTraceServiceResponse::default().encode_to_vec();
     let mut response = Response::new(
@@ -207,7 +233,7 @@ fn attributes(kvs: &[KeyValue]) -> BTreeMap<String, String> {
         .collect()
 }
 
-fn record(spans: &Spans, export: ExportTraceServiceRequest, protocol: Protocol) {
+fn record(spans: &Spans, export: ExportTraceServiceRequest, protocol: Protocol, compressed: bool) {
     let mut received = Vec::new();
     for resource_spans in export.resource_spans {
         let service = resource_spans
@@ -230,6 +256,7 @@ fn record(spans: &Spans, export: ExportTraceServiceRequest, protocol: Protocol) 
                         .map(|l| (hex::encode(&l.trace_id), hex::encode(&l.span_id)))
                         .collect(),
                     protocol,
+                    compressed,
                 });
             }
         }

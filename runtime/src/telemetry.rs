@@ -6,8 +6,10 @@
 //! [`Telemetry::start`] builds a provider that
 //! - exports over OTLP to `telemetry.otlp_endpoint`, by gRPC (tonic) or HTTP/protobuf as
 //!   `telemetry.otlp_protocol` says; the standard `OTEL_EXPORTER_OTLP_*` variables (endpoint,
-//!   protocol, headers, timeout, compression), `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`
-//!   and `OTEL_BSP_*` win over the settings when set;
+//!   protocol, headers, timeout, compression: `gzip` for either protocol), `OTEL_SERVICE_NAME`,
+//!   `OTEL_RESOURCE_ATTRIBUTES` and `OTEL_BSP_*` win over the settings when set;
+//! - speaks TLS to an `https://` endpoint (gRPC: rustls, trusting the webpki roots; HTTP:
+//!   reqwest's rustls client);
 //! - samples new traces at `telemetry.sampling_rate`, parent-based, so a trace sampled upstream
 //!   stays whole and an unsampled one stays out;
 //! - exports from the SDK's own batch thread through a bounded queue: a request or a job only
@@ -26,7 +28,8 @@ use brokkr_schema::config::{
 use brokkr_schema::trace_context;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry::{Context, KeyValue};
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::tonic_types::transport::ClientTlsConfig;
+use opentelemetry_otlp::{WithExportConfig, WithTonicConfig};
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{
@@ -160,8 +163,13 @@ fn provider(effective: &EffectiveTelemetry) -> Result<SdkTracerProvider, String>
         .is_none()
         .then_some(EXPORT_TIMEOUT);
     let exporter = match protocol.as_str() {
+        // Without a TLS configuration of ours the exporter would meet an `https://` endpoint with
+        // an empty trust store; this one trusts the webpki (Mozilla) roots. A plain `http://`
+        // endpoint is unaffected: tonic only uses it for the `https` scheme.
         OTLP_GRPC => configure(
-            opentelemetry_otlp::SpanExporter::builder().with_tonic(),
+            opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_tls_config(ClientTlsConfig::new().with_webpki_roots()),
             endpoint,
             timeout,
         )
@@ -330,5 +338,67 @@ mod tests {
             .as_deref(),
             Some("http://collector:4318/custom/traces")
         );
+    }
+
+    /// Whether a standard variable would replace the endpoint or protocol of the settings.
+    fn standard_variables_set() -> bool {
+        [
+            "OTEL_EXPORTER_OTLP_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+            "OTEL_EXPORTER_OTLP_PROTOCOL",
+            "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        ]
+        .iter()
+        .any(|v| env_value(v).is_some())
+    }
+
+    #[tokio::test]
+    async fn exporters_for_https_collectors_build_for_both_protocols() {
+        if standard_variables_set() {
+            return;
+        }
+        // Building connects nothing: no collector needs to exist.
+        for protocol in [OTLP_GRPC, OTLP_HTTP_PROTOBUF] {
+            let built = provider(&settings("https://collector.invalid:4317", protocol));
+            let provider = built.unwrap_or_else(|e| panic!("{protocol} over https: {e}"));
+            let _ = provider.shutdown_with_timeout(Duration::from_millis(100));
+        }
+    }
+
+    #[tokio::test]
+    async fn an_https_grpc_collector_is_greeted_with_a_tls_handshake() {
+        if standard_variables_set() {
+            return;
+        }
+        use tokio::io::AsyncReadExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let port = listener.local_addr().expect("address").port();
+        let first_bytes = tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.expect("the exporter connects");
+            let mut head = [0u8; 2];
+            stream
+                .read_exact(&mut head)
+                .await
+                .expect("the exporter sends");
+            head
+        });
+        let provider = provider(&settings(&format!("https://127.0.0.1:{port}"), OTLP_GRPC))
+            .expect("the https exporter builds");
+        let tracer = provider.tracer("test");
+        opentelemetry::trace::Tracer::in_span(&tracer, "probe", |_| {});
+        // The flush blocks until the export fails (the handshake goes unanswered).
+        let flushing = tokio::task::spawn_blocking(move || {
+            let _ = provider.shutdown_with_timeout(Duration::from_secs(2));
+        });
+        let head = tokio::time::timeout(Duration::from_secs(10), first_bytes)
+            .await
+            .expect("the exporter connected within 10 s")
+            .expect("the listener task");
+        // A TLS record of type handshake (22), protocol major version 3: a ClientHello, not the
+        // HTTP/2 preface (`PRI * HTTP/2.0`) of a plain-text channel.
+        assert_eq!(head, [0x16, 0x03], "not a TLS ClientHello: {head:?}");
+        let _ = flushing.await;
     }
 }
