@@ -420,7 +420,9 @@ pub async fn send_test(
         error: Some(error),
         body: None,
     };
-    let client = match DeliveryClient::new(state.destinations.clone()) {
+    // The same route out as the worker's deliveries (the proxy was checked at start-up).
+    let proxy = state.settings.webhooks.proxy_url().ok().flatten();
+    let client = match DeliveryClient::with_proxy(state.destinations.clone(), proxy.as_ref()) {
         Ok(c) => c,
         Err(e) => return failed(format!("cannot build the HTTP client: {e}")),
     };

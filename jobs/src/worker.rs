@@ -261,13 +261,17 @@ pub async fn run_live(
     }
     let policy = DestinationPolicy::from_networks(&settings.webhooks.allowed_networks)
         .map_err(|e| anyhow::anyhow!("webhooks.allowed_networks: {e}"))?;
+    let proxy = settings
+        .webhooks
+        .proxy_url()
+        .map_err(|e| anyhow::anyhow!("webhooks.proxy: {e}"))?;
     let metrics = Arc::new(WorkerMetrics::new()?);
     let name = worker_name();
     let ctx = Arc::new(DeliveryContext {
         pool: pool.clone(),
         channels: channels.clone(),
         keyring,
-        client: DeliveryClient::new(policy)?,
+        client: DeliveryClient::with_proxy(policy, proxy.as_ref())?,
         metrics: metrics.clone(),
         worker_name: name.clone(),
         live: live.clone(),

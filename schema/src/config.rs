@@ -212,6 +212,34 @@ pub struct WebhookSettings {
     /// Networks (CIDR) in otherwise refused ranges (loopback, private, link-local, ...) that
     /// webhook destinations may use, e.g. `["127.0.0.0/8"]` for tests.
     pub allowed_networks: Vec<String>,
+    /// Forward proxy for webhook deliveries (`http://proxy.internal:3128`, credentials in the
+    /// URL allowed); empty: deliveries connect directly. `HTTP(S)_PROXY` from the environment
+    /// is never used for deliveries.
+    pub proxy: String,
+}
+
+impl WebhookSettings {
+    /// The proxy URL, when one is set (checked by [`Settings::validate`]).
+    pub fn proxy_url(&self) -> Result<Option<url::Url>, String> {
+        let text = self.proxy.trim();
+        if text.is_empty() {
+            return Ok(None);
+        }
+        let url = url::Url::parse(text).map_err(|e| format!("not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!(
+                "the scheme must be http or https, not {}",
+                url.scheme()
+            ));
+        }
+        if url.host_str().is_none_or(str::is_empty) {
+            return Err("the URL names no host".into());
+        }
+        if !matches!(url.path(), "" | "/") || url.query().is_some() || url.fragment().is_some() {
+            return Err("a proxy URL is scheme, host and port only".into());
+        }
+        Ok(Some(url))
+    }
 }
 
 /// `[cors]`
@@ -723,6 +751,9 @@ impl Settings {
             crate::destinations::parse_network(network)
                 .map_err(|e| ConfigError::new("webhooks.allowed_networks", e))?;
         }
+        self.webhooks
+            .proxy_url()
+            .map_err(|e| ConfigError::new("webhooks.proxy", e))?;
         if !matches!(
             self.log.format.to_ascii_lowercase().as_str(),
             "text" | "json"
@@ -809,6 +840,7 @@ impl Settings {
         }
         redact(&mut copy.agent.pak);
         copy.database.url = redact_url(&copy.database.url);
+        copy.webhooks.proxy = redact_url(&copy.webhooks.proxy);
         toml::to_string(&copy).unwrap_or_default()
     }
 }
@@ -1119,6 +1151,29 @@ mod tests {
         )
         .unwrap_err();
         assert_eq!(err.key, "webhooks.allowed_networks");
+
+        let s = Settings::load(
+            None,
+            env(&[(
+                "BROKKR__WEBHOOKS__PROXY",
+                "http://user:proxy-secret@proxy.internal:3128",
+            )]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.webhooks.proxy_url().unwrap().map(|u| u.port()),
+            Some(Some(3128))
+        );
+        assert!(!s.redacted().contains("proxy-secret"), "{}", s.redacted());
+        for bad in [
+            "proxy.internal:3128",
+            "socks5://proxy.internal:1080",
+            "http://",
+            "http://proxy.internal:3128/path",
+        ] {
+            let err = Settings::load(None, env(&[("BROKKR__WEBHOOKS__PROXY", bad)])).unwrap_err();
+            assert_eq!(err.key, "webhooks.proxy", "{bad}");
+        }
     }
 
     #[test]

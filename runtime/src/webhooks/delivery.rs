@@ -155,9 +155,9 @@ pub async fn send<N: AsRef<str>>(
     timeout: Duration,
 ) -> Answer {
     let started = Instant::now();
-    let url = match client.check_url(url) {
+    let url = match client.check_destination(url).await {
         Ok(url) => url,
-        Err(e) => return Answer::failed(e.to_string(), started),
+        Err(e) => return Answer::failed(e, started),
     };
     let mut headers = match header_map(headers) {
         Ok(h) => h,
