@@ -1,8 +1,9 @@
 """Fuzzing of every operation with schemathesis against a real broker and worker.
 
 Starts the stack (brokkr_stack.py), with every outgoing HTTP request of the broker and the
-worker (webhook deliveries, test deliveries, `validate: true`) sent to a local sink through
-HTTP(S)_PROXY, so that URLs the fuzzer makes up never reach another host. Seeds it with one of
+worker (webhook deliveries, test deliveries, `validate: true`) sent to a local sink, named as
+their forward proxy (`webhooks.proxy`), so that URLs the fuzzer makes up never reach another
+host. Seeds it with one of
 each resource (see seed()), whose ids, labels and keys schemathesis uses for half of the path
 parameters and id fields it draws, so requests reach real resources and not only 404s. Then
 runs schemathesis over api/openapi.json three times: with the agent's, the generator's and the
@@ -107,9 +108,7 @@ def main() -> int:
     args = parser.parse_args()
     failed = []
     sink = Receiver.start()
-    proxy = {name: sink.base for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy",
-                                          "https_proxy", "all_proxy")}
-    proxy.update(NO_PROXY="", no_proxy="")
+    proxy = {"BROKKR__WEBHOOKS__PROXY": sink.base}
     with BrokkrStack(args.bin_dir, "fuzz", env=proxy) as stack:
         paks, values = seed(stack)
         settings = config(values, Path(tempfile.mkdtemp()) / "schemathesis.toml")
