@@ -101,9 +101,22 @@ fn selected(wanted: &[String], labels: &[String], annotations: &[(String, String
     })
 }
 
-/// Whether the selector needs annotations fetched (it has a KEY=VALUE term).
-fn wants_annotations(wanted: &[String]) -> bool {
-    wanted.iter().any(|t| t.contains('='))
+/// The labels of a listed object when it matches the selector `wanted` (`None` when it does
+/// not). The broker is asked only when the selector or `-o wide` needs them, and for
+/// annotations only when a term is `KEY=VALUE`.
+async fn selected_labels(
+    client: &Client,
+    kind: Labelled,
+    id: uuid::Uuid,
+    wanted: &[String],
+    wide: bool,
+) -> anyhow::Result<Option<Vec<String>>> {
+    if wanted.is_empty() && !wide {
+        return Ok(Some(Vec::new()));
+    }
+    let with_annotations = wanted.iter().any(|t| t.contains('='));
+    let (labels, annotations) = labels_and_annotations(client, kind, id, with_annotations).await?;
+    Ok(selected(wanted, &labels, &annotations).then_some(labels))
 }
 
 fn emit(format: Format, table: Table, data: serde_json::Value) -> anyhow::Result<()> {
@@ -207,18 +220,9 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 {
                     continue;
                 }
-                let (labels, annotations) = if wanted.is_empty() && !wide {
-                    (Vec::new(), Vec::new())
-                } else {
-                    labels_and_annotations(
-                        client,
-                        Labelled::Agent,
-                        agent.id,
-                        wants_annotations(&wanted),
-                    )
-                    .await?
-                };
-                if selected(&wanted, &labels, &annotations) {
+                if let Some(labels) =
+                    selected_labels(client, Labelled::Agent, agent.id, &wanted, wide).await?
+                {
                     rows.push((agent, labels));
                 }
             }
@@ -264,18 +268,9 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 if !named(&stack.name, stack.id) {
                     continue;
                 }
-                let (labels, annotations) = if wanted.is_empty() && !wide {
-                    (Vec::new(), Vec::new())
-                } else {
-                    labels_and_annotations(
-                        client,
-                        Labelled::Stack,
-                        stack.id,
-                        wants_annotations(&wanted),
-                    )
-                    .await?
-                };
-                if selected(&wanted, &labels, &annotations) {
+                if let Some(labels) =
+                    selected_labels(client, Labelled::Stack, stack.id, &wanted, wide).await?
+                {
                     rows.push((stack, labels));
                 }
             }
@@ -366,18 +361,9 @@ pub async fn get(client: &Client, args: &GetArgs) -> anyhow::Result<()> {
                 if !named(&t.name, t.id) {
                     continue;
                 }
-                let (labels, annotations) = if wanted.is_empty() && !wide {
-                    (Vec::new(), Vec::new())
-                } else {
-                    labels_and_annotations(
-                        client,
-                        Labelled::Template,
-                        t.id,
-                        wants_annotations(&wanted),
-                    )
-                    .await?
-                };
-                if selected(&wanted, &labels, &annotations) {
+                if let Some(labels) =
+                    selected_labels(client, Labelled::Template, t.id, &wanted, wide).await?
+                {
                     rows.push((t, labels));
                 }
             }
